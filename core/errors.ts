@@ -1,0 +1,62 @@
+/**
+ * saliflow's error taxonomy. Each class sets `name` so that Temporal's
+ * failure converter shows it as the failure type in the Web UI, and every
+ * message says what was wrong, where, and what to do.
+ */
+
+/** A config file (or a credential file it names) is malformed. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly location: { section?: string; key?: string },
+    problem: string,
+  ) {
+    const where = [
+      file,
+      location.section !== undefined ? `[${location.section}]` : undefined,
+      location.key,
+    ]
+      .filter((part) => part !== undefined)
+      .join(' ');
+    super(`${where}: ${problem}`);
+  }
+}
+
+/** A state change that SALIWEB.md does not allow. */
+export class InvalidTransitionError extends Error {
+  override readonly name = 'InvalidTransitionError';
+  constructor(
+    readonly job: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`job ${job}: cannot move from ${from} to ${to}`);
+  }
+}
+
+/** A job row or directory is not what the operation needs. */
+export class JobStateError extends Error {
+  override readonly name = 'JobStateError';
+  constructor(
+    readonly job: string,
+    problem: string,
+  ) {
+    super(`job ${job}: ${problem}`);
+  }
+}
+
+/** The dev stack (Temporal, MySQL, clusters) cannot be brought up as asked. */
+export class StackError extends Error {
+  override readonly name = 'StackError';
+}
+
+/** A runner could not submit, query or cancel its job. */
+export class RunnerError extends Error {
+  override readonly name = 'RunnerError';
+}
+
+/** A cluster job ended without its script writing DONE to job-state. */
+export class RunDiedError extends Error {
+  override readonly name = 'RunDiedError';
+}
