@@ -60,3 +60,43 @@ export class RunnerError extends Error {
 export class RunDiedError extends Error {
   override readonly name = 'RunDiedError';
 }
+
+/** A service step (preprocess, run, postprocess, …) threw: the job fails at once. */
+export class ServiceStepError extends Error {
+  override readonly name = 'ServiceStepError';
+  constructor(
+    readonly step: string,
+    readonly job: string,
+    cause: unknown,
+  ) {
+    const inner = cause instanceof Error ? cause : new Error(String(cause));
+    super(`${step} of job ${job} failed: ${inner.name === 'Error' ? '' : `${inner.name}: `}${inner.message}`);
+    // Keep the service's own stack: it is what the admin needs to debug the step.
+    if (inner.stack) this.stack = `${this.name}: ${this.message}\n${inner.stack.split('\n').slice(1).join('\n')}`;
+  }
+}
+
+/** The runner reported that the run itself failed (non-zero exit, scheduler error). */
+export class RunFailedError extends Error {
+  override readonly name = 'RunFailedError';
+}
+
+/** The job was cancelled by an operator. */
+export class JobCancelledError extends Error {
+  override readonly name = 'JobCancelledError';
+}
+
+/**
+ * Error types that must fail the job at once rather than be retried by
+ * Temporal: they describe the job or the service, not a passing fault.
+ */
+export const NON_RETRYABLE_ERRORS = [
+  'ConfigError',
+  'InvalidTransitionError',
+  'JobStateError',
+  'ServiceStepError',
+  'RunDiedError',
+  'RunFailedError',
+  'JobCancelledError',
+  'SchemaError',
+] as const;

@@ -1,0 +1,46 @@
+/** Reading a `jobs` row, validated once where it enters the program. */
+import type mysql from 'mysql2/promise';
+import { JobStateError } from '../core/errors.js';
+import { isJobState, type JobState } from '../core/states.js';
+import { BUILTIN_COLUMNS } from '../core/schema.js';
+import type { Metadata } from '../core/service.js';
+
+export interface JobRow {
+  name: string;
+  user: string | null;
+  contactEmail: string | null;
+  directory: string | null;
+  url: string;
+  state: JobState;
+  runnerId: string | null;
+  failure: string | null;
+  /** The service's own columns. */
+  metadata: Metadata;
+}
+
+type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
+
+export async function readJob(db: Queryable, name: string, { forUpdate = false } = {}): Promise<JobRow> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT * FROM jobs WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`,
+    [name],
+  );
+  const row = rows[0];
+  if (!row) throw new JobStateError(name, 'no such row in the jobs table (was it deleted?)');
+  if (!isJobState(row.state)) throw new JobStateError(name, `row has unknown state "${String(row.state)}"`);
+  const metadata: Metadata = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (!(BUILTIN_COLUMNS as readonly string[]).includes(key)) metadata[key] = value as Metadata[string];
+  }
+  return {
+    name: String(row.name),
+    user: row.user ?? null,
+    contactEmail: row.contact_email ?? null,
+    directory: row.directory ?? null,
+    url: String(row.url),
+    state: row.state,
+    runnerId: row.runner_id ?? null,
+    failure: row.failure ?? null,
+    metadata,
+  };
+}

@@ -1,0 +1,26 @@
+/** The runner backends a worker offers, keyed by spec kind. */
+import type { RunnerKind, RunnerSpec } from '../../core/runner-spec.js';
+import { RunnerError } from '../../core/errors.js';
+import type { RunnerBackend } from './runner.js';
+import { createDoNothingRunner } from './do-nothing.js';
+import { createLocalRunner } from './local.js';
+
+export type RunnerRegistry = Partial<Record<RunnerKind, RunnerBackend>>;
+
+export function defaultRunners(options: { localPollIntervalMs?: number } = {}): RunnerRegistry {
+  return {
+    'do-nothing': createDoNothingRunner() as RunnerBackend,
+    local: createLocalRunner({ pollIntervalMs: options.localPollIntervalMs ?? 1000 }) as RunnerBackend,
+  };
+}
+
+export function runnerFor(registry: RunnerRegistry, spec: RunnerSpec | RunnerKind): RunnerBackend {
+  const kind = typeof spec === 'string' ? spec : spec.kind;
+  const backend = registry[kind];
+  if (!backend) {
+    throw new RunnerError(`this worker has no "${kind}" runner configured; add its section to the service config`);
+  }
+  return backend;
+}
+
+export type { RunnerBackend, RunHandle, RunJob, RunStatus } from './runner.js';

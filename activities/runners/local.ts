@@ -1,0 +1,110 @@
+/**
+ * Runs a command on the backend host, in the job directory, as a detached
+ * process: it survives a worker restart, and its exit code is written to a
+ * file so any worker can read the outcome later.
+ */
+import fs from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { LocalCommandSpec } from '../../core/runner-spec.js';
+import { RunnerError } from '../../core/errors.js';
+import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
+
+// Writes STARTED/DONE like a cluster script, then the exit code, renamed into
+// place so a reader never sees half a number.
+const WRAPPER = [
+  'echo STARTED > job-state',
+  '"$@"',
+  'code=$?',
+  'echo $code > "$SALIFLOW_EXIT_FILE.tmp" && mv "$SALIFLOW_EXIT_FILE.tmp" "$SALIFLOW_EXIT_FILE"',
+  'echo DONE > job-state',
+  'exit $code',
+].join('\n');
+
+const files = (directory: string, cycle: number) => ({
+  pid: path.join(directory, `.saliflow-local-${cycle}.pid`),
+  command: path.join(directory, `.saliflow-local-${cycle}.command`),
+  exit: path.join(directory, `.saliflow-local-${cycle}.exit`),
+  stdout: path.join(directory, 'local-run.out'),
+  stderr: path.join(directory, 'local-run.err'),
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie passes kill(0) but will never write its exit file.
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+export function describeCommand(command: LocalCommandSpec['command']): string {
+  return typeof command === 'string' ? command : command.map((arg) => JSON.stringify(arg)).join(' ');
+}
+
+export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend<LocalCommandSpec> {
+  return {
+    name: 'local',
+    kind: 'local',
+    pollIntervalMs,
+    async submit(job: RunJob, spec: LocalCommandSpec) {
+      const { pid: pidFile, command, exit, stdout, stderr } = files(job.directory, job.cycle);
+      const earlier = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
+      if (earlier !== undefined) return earlier.trim();
+      const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : [...spec.command];
+      const out = openSync(stdout, 'a');
+      const err = openSync(stderr, 'a');
+      const child = spawn('/bin/sh', ['-c', WRAPPER, 'saliflow-local', ...argv], {
+        cwd: job.directory,
+        detached: true,
+        stdio: ['ignore', out, err],
+        env: { ...process.env, SALIFLOW_EXIT_FILE: exit },
+      });
+      closeSync(out);
+      closeSync(err);
+      if (child.pid === undefined) throw new RunnerError(`could not start ${describeCommand(spec.command)}`);
+      child.unref();
+      const id = `${job.cycle}-${child.pid}`;
+      await fs.writeFile(command, describeCommand(spec.command));
+      await fs.writeFile(pidFile, id);
+      return id;
+    },
+    async status(handles: readonly RunHandle[]) {
+      const statuses = new Map<string, RunStatus>();
+      for (const handle of handles) {
+        const { exit, command: commandFile } = files(handle.directory, handle.cycle);
+        const code = await fs.readFile(exit, 'utf8').catch(() => undefined);
+        const pid = Number(handle.id.split('-')[1]);
+        if (code !== undefined) {
+          const exitCode = Number(code.trim());
+          const command = await fs.readFile(commandFile, 'utf8').catch(() => 'the local command');
+          statuses.set(
+            handle.id,
+            exitCode === 0
+              ? { state: 'finished' }
+              : { state: 'failed', reason: `${command} exited with status ${exitCode} (see local-run.err)` },
+          );
+        } else if (isAlive(pid)) {
+          statuses.set(handle.id, { state: 'running' });
+        } else {
+          statuses.set(handle.id, { state: 'finished', detail: `local process ${pid} ended without recording an exit status` });
+        }
+      }
+      return statuses;
+    },
+    async cancel(handle: RunHandle) {
+      const pid = Number(handle.id.split('-')[1]);
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/** Operators' actions on jobs. */
+import type mysql from 'mysql2/promise';
+import type { Client } from '@temporalio/client';
+import type { ServiceConfig } from '../core/config/index.js';
+import { JobStateError } from '../core/errors.js';
+import { startJobWorkflow } from './submit.js';
+
+/**
+ * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
+ * same workflow ID (the failed run stays in the history for reference).
+ */
+export async function resubmitJob(options: { config: ServiceConfig; db: Pick<mysql.Connection, 'query'>; client: Client; job: string }) {
+  const { config, db, client, job } = options;
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
+  const row = rows[0];
+  if (!row) throw new JobStateError(job, 'no such job');
+  if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
+  return startJobWorkflow(client, config, job, row.user ?? null, { job, resubmit: true });
+}

@@ -1,0 +1,133 @@
+/**
+ * The `saliflow` command line: operators' verbs on one service, named by its
+ * config file (`--config`, or SALIFLOW_CONFIG).
+ */
+import { Command, Option } from 'commander';
+import mysql from 'mysql2/promise';
+import { Client, Connection } from '@temporalio/client';
+import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
+import { createTables, dropTables } from './database-admin.js';
+import { submitJob } from './submit.js';
+import { resubmitJob } from './admin.js';
+
+const configOption = new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
+  .env('SALIFLOW_CONFIG')
+  .makeOptionMandatory();
+
+async function backendConnection(config: ServiceConfig) {
+  const { db, host, port, socket, backend } = config.database;
+  return mysql.createConnection({
+    database: db,
+    user: backend.user,
+    password: backend.passwd,
+    ...(socket ? { socketPath: socket } : { host, port }),
+    timezone: 'Z',
+  });
+}
+
+async function temporalClient(config: ServiceConfig) {
+  const connection = await Connection.connect({ address: config.temporal.address });
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
+}
+
+export function buildCli(): Command {
+  const program = new Command('saliflow').description('saliweb-style job backend on Temporal').showHelpAfterError();
+
+  program
+    .command('worker')
+    .description('run the worker for a service (polls its Temporal task queue)')
+    .addOption(configOption)
+    .requiredOption('-s, --service <module>', 'the service module (default export: defineService({...}))')
+    .action(async (options: { config: string; service: string }) => {
+      const { runWorker } = await import('../worker/main.js');
+      await runWorker(options);
+    });
+
+  const db = program.command('db').description('the service tables');
+  db.command('create-tables')
+    .description("create the jobs and dependencies tables (with the service's own columns)")
+    .addOption(configOption)
+    .option('-s, --service <module>', "the service module, for its own columns")
+    .action(async (options: { config: string; service?: string }) => {
+      const config = loadServiceConfig(options.config);
+      const columns = options.service ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? []) : [];
+      const connection = await backendConnection(config);
+      try {
+        await createTables(connection, { columns, trackHostname: config.general.trackHostname });
+      } finally {
+        await connection.end();
+      }
+      console.log(`created tables jobs and dependencies in ${config.database.db}`);
+    });
+  db.command('drop-tables')
+    .description('drop the jobs and dependencies tables (all job records are lost)')
+    .addOption(configOption)
+    .action(async (options: { config: string }) => {
+      const config = loadServiceConfig(options.config);
+      const connection = await backendConnection(config);
+      try {
+        await dropTables(connection);
+      } finally {
+        await connection.end();
+      }
+      console.log(`dropped tables jobs and dependencies in ${config.database.db}`);
+    });
+
+  program
+    .command('submit')
+    .description('submit a job as a frontend would (files are copied into its directory)')
+    .addOption(configOption)
+    .requiredOption('-n, --name <name>', 'requested job name')
+    .option('-u, --user <user>')
+    .option('-e, --email <address>')
+    .argument('[files...]', 'input files')
+    .action(async (files: string[], options: { config: string; name: string; user?: string; email?: string }) => {
+      const config = loadServiceConfig(options.config);
+      const fs = await import('node:fs/promises');
+      const path = await import('node:path');
+      const inputs = Object.fromEntries(
+        await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
+      );
+      const { frontend, db: database, host, port } = config.database;
+      const pool = mysql.createPool({ database, user: frontend.user, password: frontend.passwd, host, port, timezone: 'Z' });
+      const { client, close } = await temporalClient(config);
+      try {
+        const job = await submitJob({ config, db: pool, client, name: options.name, user: options.user ?? null, contactEmail: options.email ?? null, files: inputs });
+        console.log(`${job.name}\t${job.workflowId}\t${job.url}`);
+      } finally {
+        await pool.end();
+        await close();
+      }
+    });
+
+  program
+    .command('resubmit')
+    .description('run FAILED jobs again (each becomes a new run of its workflow)')
+    .addOption(configOption)
+    .argument('<jobs...>')
+    .action(async (jobs: string[], options: { config: string }) => {
+      const config = loadServiceConfig(options.config);
+      const connection = await backendConnection(config);
+      const { client, close } = await temporalClient(config);
+      try {
+        for (const job of jobs) {
+          await resubmitJob({ config, db: connection, client, job });
+          console.log(`resubmitted ${job}`);
+        }
+      } finally {
+        await connection.end();
+        await close();
+      }
+    });
+
+  return program;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  buildCli()
+    .parseAsync()
+    .catch((error: Error) => {
+      console.error(`saliflow: ${error.message}`);
+      process.exit(1);
+    });
+}

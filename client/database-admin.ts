@@ -1,0 +1,82 @@
+/**
+ * Creating a service's database, tables and its two MySQL users, with the
+ * rights saliweb gives them: the frontend may only read and add jobs (and
+ * add dependencies), the backend may do everything on the service's tables.
+ */
+import mysql from 'mysql2/promise';
+import { createTablesSql, dropTablesSql, type ColumnSpec } from '../core/schema.js';
+import type { DbCredentials } from '../core/config/index.js';
+
+export interface AdminConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export interface ServiceDatabase {
+  db: string;
+  backend: DbCredentials;
+  frontend: DbCredentials;
+  columns?: readonly ColumnSpec[];
+  trackHostname?: boolean;
+}
+
+const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
+
+function checkIdentifier(kind: string, value: string): string {
+  if (!IDENTIFIER.test(value)) {
+    throw new Error(`${kind} "${value}" must be 1-64 letters, digits or underscores`);
+  }
+  return value;
+}
+
+async function withConnection<T>(admin: AdminConnection, work: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+  const connection = await mysql.createConnection({ ...admin, multipleStatements: false });
+  try {
+    return await work(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Creates the database, both users and the tables; safe to run again. */
+export async function provisionServiceDatabase(admin: AdminConnection, spec: ServiceDatabase): Promise<void> {
+  const db = checkIdentifier('database name', spec.db);
+  await withConnection(admin, async (connection) => {
+    await connection.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+    for (const { user, passwd } of [spec.backend, spec.frontend]) {
+      checkIdentifier('MySQL user', user);
+      await connection.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [user, passwd]);
+      // Keep the password in step with the credential file if it changed.
+      await connection.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [user, passwd]);
+    }
+    await connection.query(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@'%'`, [spec.backend.user]);
+    const [tables] = await connection.query<mysql.RowDataPacket[]>(
+      'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?',
+      [db],
+    );
+    if (tables.length === 0) {
+      await connection.query(`USE \`${db}\``);
+      for (const statement of createTablesSql({ columns: spec.columns ?? [], trackHostname: spec.trackHostname ?? false })) {
+        await connection.query(statement);
+      }
+    }
+    // Table-level grants need the tables to exist, so they come last.
+    await connection.query(`GRANT SELECT, INSERT ON \`${db}\`.jobs TO ?@'%'`, [spec.frontend.user]);
+    await connection.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@'%'`, [spec.frontend.user]);
+  });
+}
+
+export async function dropServiceDatabase(admin: AdminConnection, db: string): Promise<void> {
+  await withConnection(admin, (connection) => connection.query(`DROP DATABASE IF EXISTS \`${checkIdentifier('database name', db)}\``));
+}
+
+/** `saliflow db create-tables`, run with the backend user's rights. */
+export async function createTables(connection: mysql.Connection, options: { columns?: readonly ColumnSpec[]; trackHostname?: boolean }) {
+  for (const statement of createTablesSql(options)) await connection.query(statement);
+}
+
+export async function dropTables(connection: mysql.Connection) {
+  for (const statement of dropTablesSql()) await connection.query(statement);
+}

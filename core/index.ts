@@ -1,0 +1,16 @@
+/** saliflow's public API for service authors. */
+export { defineService } from './service.js';
+export type {
+  ColumnValue,
+  JobContext,
+  JobLogger,
+  Metadata,
+  PostprocessResult,
+  PreprocessResult,
+  RerunData,
+  Service,
+} from './service.js';
+export { doNothing, localCommand, sgeScript, slurmScript, webService } from './runner-spec.js';
+export type { RunnerSpec, RunResults } from './runner-spec.js';
+export type { ColumnSpec } from './schema.js';
+export * from './errors.js';

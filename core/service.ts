@@ -1,0 +1,86 @@
+/**
+ * The service author's API: a service is a module whose default export is
+ * `defineService({...})`. Each step runs in an activity, in the job's
+ * directory, with a typed job context. Steps return their decisions
+ * (`skipRun`, `reschedule`) rather than mutating hidden state.
+ */
+import type { ServiceConfig } from './config/index.js';
+import type { ColumnSpec } from './schema.js';
+import type { RunResults, RunnerSpec } from './runner-spec.js';
+
+/** Values a metadata column can hold, as mysql2 returns them. */
+export type ColumnValue = string | number | Date | null;
+export type Metadata = Record<string, ColumnValue>;
+
+/** JSON-serialisable data passed from `postprocess` to `rerun`. */
+export type RerunData = string | number | boolean | null | RerunData[] | { [key: string]: RerunData };
+
+export interface JobLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface JobContext<M extends Metadata = Metadata> {
+  /** The job's unique name (primary key of `jobs`). */
+  readonly name: string;
+  /** Absolute path of the job directory; every step runs with it as its working folder. */
+  readonly directory: string;
+  /** The results URL the frontend gave the job. */
+  readonly url: string;
+  readonly serviceName: string;
+  readonly config: ServiceConfig;
+  /** The user's name and e-mail address from the row (either may be null). */
+  readonly user: string | null;
+  readonly contactEmail: string | null;
+  /**
+   * The service's own columns. Assign to change them; changes are written
+   * to MySQL when the step returns.
+   */
+  readonly metadata: M;
+  /** Appends to `framework.log` in the job directory (created on the first message). */
+  readonly log: JobLogger;
+  /** Resolves a path relative to the job directory. */
+  path(...segments: string[]): string;
+  /** E-mails the job's user (no-op without a contact address). */
+  sendUserEmail(subject: string, body: string): Promise<void>;
+}
+
+export interface PreprocessResult {
+  /** No cluster run is needed: the job goes straight to COMPLETED. */
+  skipRun?: boolean;
+}
+
+export interface PostprocessResult {
+  /** Run again (back to RUNNING) with this data passed to `rerun`. */
+  reschedule?: { data?: RerunData };
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface Service<M extends Metadata = Metadata> {
+  /** The service's own `jobs` columns, created by `saliflow db create-tables`. */
+  columns?: readonly ColumnSpec[];
+  preprocess?(job: JobContext<M>): MaybePromise<PreprocessResult | void>;
+  /** What to run, and where. */
+  run(job: JobContext<M>): MaybePromise<RunnerSpec>;
+  /** What to run on a rescheduled cycle; defaults to `run`. */
+  rerun?(job: JobContext<M>, data: RerunData | undefined): MaybePromise<RunnerSpec>;
+  postprocess?(job: JobContext<M>, results?: RunResults): MaybePromise<PostprocessResult | void>;
+  finalize?(job: JobContext<M>): MaybePromise<void>;
+  complete?(job: JobContext<M>): MaybePromise<void>;
+  archive?(job: JobContext<M>): MaybePromise<void>;
+  expire?(job: JobContext<M>): MaybePromise<void>;
+  /** Replaces the default "job complete, results at <url>" e-mail. */
+  sendJobCompletedEmail?(job: JobContext<M>): MaybePromise<void>;
+}
+
+export type StepName = Exclude<keyof Service, 'columns'>;
+
+/**
+ * Identity function whose only job is type-checking: unknown step names and
+ * wrong return types are compile errors.
+ */
+export function defineService<M extends Metadata = Metadata>(service: Service<M>): Service<M> {
+  return service;
+}

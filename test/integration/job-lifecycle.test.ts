@@ -1,0 +1,221 @@
+/**
+ * Every transition and every step failing, on a real Temporal server, real
+ * MySQL and a real SMTP server (SALIWEB.md "States and transitions").
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { defineService, doNothing, localCommand, type Service } from '../../core/index.js';
+import { submitJob, type SubmittedJob } from '../../client/submit.js';
+import { resubmitJob } from '../../client/admin.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
+import type { Client } from '@temporalio/client';
+
+let fixture: ServiceFixture;
+let smtp: SmtpSink;
+
+before(async () => {
+  smtp = await startSmtpSink();
+  fixture = await createServiceFixture({
+    columns: [
+      { name: 'num_inputs', type: 'INTEGER' },
+      { name: 'note', type: 'VARCHAR(100)', nullable: true, default: 'none', index: true },
+    ],
+    sections: { mail: { smtp_host: '127.0.0.1', smtp_port: String(smtp.port), from: 'backend@test.example.org' } },
+  });
+});
+after(async () => {
+  await fixture.cleanup();
+  await smtp.close();
+});
+
+async function submit(client: Client, name: string, extra: Partial<Parameters<typeof submitJob>[0]> = {}): Promise<SubmittedJob> {
+  return submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, files: { 'in.txt': 'x\n' }, ...extra });
+}
+
+const dirOf = (state: 'completed' | 'failed' | 'running' | 'incoming', job: string) => path.join(fixture.root, state, job);
+
+describe('the happy paths', () => {
+  test('skip-run: PREPROCESSING → COMPLETED without a run', async () => {
+    let ran = false;
+    const service = defineService({
+      preprocess: () => ({ skipRun: true }),
+      run: () => {
+        ran = true;
+        return doNothing();
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'skip');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const row = await jobRow(fixture.db, job.name);
+      assert.equal(row.state, 'COMPLETED');
+      assert.equal(row.run_time, null);
+      assert.equal(row.postprocess_time, null);
+      assert.ok(row.preprocess_time && row.end_time);
+      assert.equal(row.directory, dirOf('completed', job.name));
+      assert.equal(ran, false);
+    });
+  });
+
+  test('reschedule: three run cycles, data passed to rerun each time', async () => {
+    const seen: unknown[] = [];
+    const service = defineService({
+      run: () => localCommand(['sh', '-c', 'echo run >> runs.txt']),
+      rerun: (_job, data) => {
+        seen.push(data);
+        return localCommand(['sh', '-c', 'echo rerun >> runs.txt']);
+      },
+      async postprocess(job) {
+        const runs = (await fs.readFile(job.path('runs.txt'), 'utf8')).trim().split('\n');
+        return runs.length < 3 ? { reschedule: { data: { cycle: runs.length } } } : {};
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'resched');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const runs = await fs.readFile(path.join(dirOf('completed', job.name), 'runs.txt'), 'utf8');
+      assert.equal(runs, 'run\nrerun\nrerun\n');
+      assert.deepEqual(seen, [{ cycle: 1 }, { cycle: 2 }]);
+      assert.match((await jobRow(fixture.db, job.name)).runner_id ?? '', /^local:3-\d+$/);
+    });
+  });
+
+  test('metadata columns, framework.log and the completion e-mail', async () => {
+    const service = defineService({
+      async preprocess(job) {
+        job.metadata.num_inputs = (await fs.readdir(job.directory)).length;
+        job.log.info('counted the inputs');
+      },
+      run: () => localCommand('echo "$PWD" > where.txt'),
+      postprocess(job) {
+        job.metadata.note = `saw ${String(job.metadata.num_inputs)}`;
+        job.log.warn('a warning');
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const before = smtp.messages.length;
+      const job = await submit(client, 'meta', { contactEmail: 'user@test.example.org', user: 'bob' });
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const row = await jobRow(fixture.db, job.name);
+      assert.equal(row.num_inputs, 1);
+      assert.equal(row.note, 'saw 1');
+      const dir = dirOf('completed', job.name);
+      const log = await fs.readFile(path.join(dir, 'framework.log'), 'utf8');
+      assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO counted the inputs\n.* WARNING a warning\n$/);
+      // The command ran in the job directory (then RUNNING's directory).
+      assert.equal((await fs.readFile(path.join(dir, 'where.txt'), 'utf8')).trim(), dirOf('running', job.name));
+      const [mail] = (await smtp.waitFor(before + 1)).slice(before);
+      assert.deepEqual(mail!.to, ['user@test.example.org']);
+      assert.match(mail!.subject, new RegExp(`Job ${job.name} complete`));
+      assert.ok(mail!.text.includes(job.url), 'the e-mail gives the results URL');
+    });
+  });
+
+  test('no completion e-mail without a contact address', async () => {
+    await withWorker(fixture, defineService({ run: () => doNothing() }), async ({ client }) => {
+      const before = smtp.messages.length;
+      const job = await submit(client, 'quiet');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(smtp.messages.length, before);
+    });
+  });
+});
+
+describe('each step failing moves the job to FAILED and tells the admin', () => {
+  const boom = (step: string) => () => {
+    throw new Error(`${step} exploded`);
+  };
+  const cases: { step: string; service: Service; pattern: RegExp }[] = [
+    { step: 'preprocess', service: { preprocess: boom('preprocess'), run: () => doNothing() }, pattern: /preprocess of job \S+ failed: preprocess exploded/ },
+    { step: 'run', service: { run: boom('run') }, pattern: /run of job \S+ failed: run exploded/ },
+    {
+      step: 'runner',
+      service: { run: () => localCommand(['sh', '-c', 'exit 7']) },
+      pattern: /RunFailedError: .*"sh" "-c" "exit 7" exited with status 7/,
+    },
+    { step: 'postprocess', service: { run: () => doNothing(), postprocess: boom('postprocess') }, pattern: /postprocess of job \S+ failed/ },
+    { step: 'finalize', service: { run: () => doNothing(), finalize: boom('finalize') }, pattern: /finalize of job \S+ failed/ },
+    { step: 'complete', service: { run: () => doNothing(), complete: boom('complete') }, pattern: /complete of job \S+ failed/ },
+    {
+      step: 'run returning a non-runner',
+      service: { run: () => ({ kind: 'teleport' }) as never },
+      pattern: /not a runner/,
+    },
+    {
+      step: 'the run dying without DONE',
+      // Kills the wrapper shell, as a node crash or the OOM killer would: no DONE is written.
+      service: { run: () => localCommand('kill -9 $PPID') },
+      pattern: /RunDiedError: .*job-state says "STARTED", not DONE/,
+    },
+  ];
+  for (const { step, service, pattern } of cases) {
+    test(step, async () => {
+      await withWorker(fixture, service, async ({ client }) => {
+        const before = smtp.messages.length;
+        const job = await submit(client, `fail-${step.split(' ')[0]}`);
+        const outcome = await workflowOutcome(client, job.workflowId);
+        assert.match(outcome.failure ?? '', pattern);
+        const row = await jobRow(fixture.db, job.name);
+        assert.equal(row.state, 'FAILED');
+        assert.match(row.failure ?? '', pattern);
+        assert.equal(row.directory, dirOf('failed', job.name));
+        await fs.access(row.directory!);
+        const description = await client.workflow.getHandle(job.workflowId).describe();
+        assert.equal(description.status.name, 'FAILED');
+        assert.deepEqual(description.searchAttributes.JobState, ['FAILED']);
+        const [mail] = (await smtp.waitFor(before + 1)).slice(before);
+        assert.deepEqual(mail!.to, ['admin@test.example.org']);
+        assert.match(mail!.subject, new RegExp(`job ${job.name} FAILED`));
+        assert.match(mail!.text, pattern);
+      });
+    });
+  }
+
+  test('a service step failure keeps the stack of the service code', async () => {
+    await withWorker(fixture, { run: boom('run') }, async ({ client }) => {
+      const job = await submit(client, 'stack');
+      await workflowOutcome(client, job.workflowId);
+      const row = await jobRow(fixture.db, job.name);
+      assert.match(row.failure ?? '', /ServiceStepError: run of job stack failed: run exploded\n\s+at .*job-lifecycle\.test\.ts/);
+    });
+  });
+});
+
+describe('resubmit', () => {
+  test('a FAILED job resubmitted runs again as a new run of the same workflow ID', async () => {
+    let attempts = 0;
+    const service = defineService({
+      run: () => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('transient bug');
+        return doNothing();
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'again');
+      assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', /transient bug/);
+      const failedRunId = (await client.workflow.getHandle(job.workflowId).describe()).runId;
+      await assert.rejects(
+        resubmitJob({ config: fixture.config, db: fixture.db, client, job: 'no-such-job' }),
+        /no such job/,
+      );
+      const handle = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+      assert.notEqual(handle.firstExecutionRunId, failedRunId);
+      assert.equal(await handle.result(), 'COMPLETED');
+      const row = await jobRow(fixture.db, job.name);
+      assert.equal(row.state, 'COMPLETED');
+      assert.equal(row.failure, null);
+      assert.equal(row.directory, dirOf('completed', job.name));
+      await assert.rejects(
+        resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name }),
+        /is COMPLETED; only FAILED jobs can be resubmitted/,
+      );
+    });
+  });
+});

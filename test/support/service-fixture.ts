@@ -1,0 +1,117 @@
+/**
+ * A service of its own for each test: a fresh MySQL database (with the two
+ * users saliweb has), fresh directories, a saliweb-format config file, and
+ * a task queue nobody else polls. Tests can run in any order.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { loadServiceConfig, type ServiceConfig } from '../../core/config/index.js';
+import type { ColumnSpec } from '../../core/schema.js';
+import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../client/database-admin.js';
+import { randomToken } from '../../client/job-names.js';
+import { stackSettings } from '../../scripts/stack/settings.js';
+
+export function adminConnection(): AdminConnection {
+  const { host, port, adminUser, adminPassword } = stackSettings().mysql;
+  return { host, port, user: adminUser, password: adminPassword };
+}
+
+export interface FixtureOptions {
+  columns?: readonly ColumnSpec[];
+  /** Extra lines per section, e.g. `{ oldjobs: ['archive: 1h'] }` replaces defaults of that key. */
+  sections?: Record<string, Record<string, string>>;
+  trackHostname?: boolean;
+}
+
+export interface ServiceFixture {
+  config: ServiceConfig;
+  root: string;
+  configFile: string;
+  taskQueue: string;
+  /** The backend user's pool. */
+  db: mysql.Pool;
+  /** The frontend user's pool (SELECT/INSERT only). */
+  frontendDb: mysql.Pool;
+  cleanup(): Promise<void>;
+}
+
+function iniText(sections: Record<string, Record<string, string>>): string {
+  return Object.entries(sections)
+    .map(([name, keys]) => `[${name}]\n${Object.entries(keys).map(([key, value]) => `${key}: ${value}`).join('\n')}\n`)
+    .join('\n');
+}
+
+export async function createServiceFixture(options: FixtureOptions = {}): Promise<ServiceFixture> {
+  const id = randomToken(8).toLowerCase();
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), `saliflow-${id}-`));
+  const db = `sftest_${id}`;
+  const backend = { user: `sfb_${id}`, passwd: `b-${randomToken(12)}` };
+  const frontend = { user: `sff_${id}`, passwd: `f-${randomToken(12)}` };
+  const admin = adminConnection();
+  await provisionServiceDatabase(admin, {
+    db,
+    backend,
+    frontend,
+    ...(options.columns ? { columns: options.columns } : {}),
+    trackHostname: options.trackHostname ?? false,
+  });
+  const temporal = stackSettings().temporal;
+  const taskQueue = `test-${id}`;
+  const sections: Record<string, Record<string, string>> = {
+    general: {
+      admin_email: 'admin@test.example.org',
+      socket: 'backend.socket',
+      service_name: `Test${id}`,
+      urltop: `http://127.0.0.1/test${id}`,
+      track_hostname: options.trackHostname ? 'true' : 'false',
+    },
+    backend: { user: 'root', state_file: 'backend.state', check_minutes: '1' },
+    database: {
+      db,
+      host: admin.host,
+      port: String(admin.port),
+      backend_config: 'backend.conf',
+      frontend_config: 'frontend.conf',
+    },
+    directories: {
+      incoming: 'incoming',
+      preprocessing: 'running',
+      completed: 'completed',
+      failed: 'failed',
+    },
+    oldjobs: { archive: '30d', expire: '90d' },
+    temporal: { address: temporal.address, namespace: temporal.namespace, task_queue: taskQueue },
+  };
+  for (const [section, keys] of Object.entries(options.sections ?? {})) {
+    sections[section] = { ...(sections[section] ?? {}), ...keys };
+  }
+  const configFile = path.join(root, 'service.conf');
+  await fs.writeFile(configFile, iniText(sections));
+  await fs.writeFile(path.join(root, 'backend.conf'), iniText({ backend_db: backend }));
+  await fs.writeFile(path.join(root, 'frontend.conf'), iniText({ frontend_db: frontend }));
+  for (const dir of ['incoming', 'running', 'completed', 'failed']) await fs.mkdir(path.join(root, dir));
+  const config = loadServiceConfig(configFile, {});
+  const pool = (user: { user: string; passwd: string }) =>
+    mysql.createPool({ host: admin.host, port: admin.port, user: user.user, password: user.passwd, database: db, timezone: 'Z' });
+  const backendPool = pool(backend);
+  const frontendPool = pool(frontend);
+  return {
+    config,
+    root,
+    configFile,
+    taskQueue,
+    db: backendPool,
+    frontendDb: frontendPool,
+    async cleanup() {
+      await backendPool.end();
+      await frontendPool.end();
+      await dropServiceDatabase(admin, db);
+      const connection = await mysql.createConnection(admin);
+      for (const user of [backend.user, frontend.user]) await connection.query("DROP USER IF EXISTS ?@'%'", [user]);
+      await connection.end();
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+}

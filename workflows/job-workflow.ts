@@ -1,0 +1,80 @@
+/**
+ * One workflow per job (ID `<service>/<job name>`): walks the job through
+ * SALIWEB.md's states, one idempotent activity per state change, and the
+ * service's steps in between. Deterministic: every side effect is an
+ * activity.
+ */
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { SaliflowActivities } from '../activities/index.js';
+import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
+import type { JobState } from '../core/states.js';
+import type { RerunData } from '../core/service.js';
+import { failureText } from './failure-text.js';
+import { JOB_STATE } from './search-attributes.js';
+
+export interface JobWorkflowInput {
+  /** The job's name (primary key of `jobs`). */
+  job: string;
+  /** True when an operator resubmits a FAILED job: it first goes back to INCOMING. */
+  resubmit?: boolean;
+}
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
+
+// Row and directory updates: MySQL may be briefly gone; retry with backoff.
+const store = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 50, nonRetryableErrorTypes },
+});
+
+// Service steps: an exception fails the job at once (ServiceStepError is
+// non-retryable); only infrastructure faults around the step are retried.
+const steps = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '2 hours',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+});
+
+// Waiting for a cluster run: long, heartbeating, resumed on another worker after a crash.
+const waiting = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '60 days',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+});
+
+async function enter(job: string, to: JobState): Promise<void> {
+  await store.transitionJob({ job, to });
+  upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
+}
+
+export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
+  const { job } = input;
+  try {
+    if (input.resubmit) await enter(job, 'INCOMING');
+    await enter(job, 'PREPROCESSING');
+    const { skipRun } = await steps.preprocess(job);
+    if (!skipRun) {
+      let rerun: { data?: RerunData } | undefined;
+      for (let cycle = 1; ; cycle++) {
+        await enter(job, 'RUNNING');
+        const spec = await steps.run(job, rerun);
+        const run = await store.submitRun({ job, cycle, spec });
+        const { results } = await waiting.waitForRun({ job, run });
+        await enter(job, 'POSTPROCESSING');
+        const post = await steps.postprocess(job, results);
+        if (!post.reschedule) break;
+        rerun = post.data === undefined ? {} : { data: post.data };
+      }
+      await enter(job, 'FINALIZING');
+      await steps.finalize(job);
+    }
+    await enter(job, 'COMPLETED');
+    await steps.complete(job);
+    return 'COMPLETED';
+  } catch (error) {
+    const failure = failureText(error);
+    await store.failJob({ job, failure });
+    upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
+    // Ends the workflow as Failed, so the Web UI shows the job in red.
+    throw ApplicationFailure.nonRetryable(failure.split('\n')[0] ?? failure, 'JobFailed');
+  }
+}
