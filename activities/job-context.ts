@@ -27,7 +27,12 @@ function changedColumns(before: Metadata, after: Metadata): Metadata {
   return changed;
 }
 
-export async function loadStepContext(config: ServiceConfig, pool: Pool, mailer: Mailer, name: string): Promise<StepContext> {
+export async function loadStepContext(
+  config: ServiceConfig,
+  pool: Pool,
+  mailer: Mailer,
+  name: string,
+): Promise<StepContext> {
   const row: JobRow = await readJob(pool, name);
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
   const directory = row.directory;

@@ -90,7 +90,6 @@ export function createRunActivities(pool: Pool, runners: RunnerRegistry, options
       const { job, run } = input;
       await runnerFor(runners, run.kind).cancel({ name: job, directory: run.directory, cycle: run.cycle, id: run.id });
     },
-
   };
 
   return {
@@ -104,4 +103,3 @@ export function createRunActivities(pool: Pool, runners: RunnerRegistry, options
     },
   };
 }
-

@@ -9,7 +9,12 @@ import { startJobWorkflow } from './submit.js';
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
  * same workflow ID (the failed run stays in the history for reference).
  */
-export async function resubmitJob(options: { config: ServiceConfig; db: Pick<mysql.Connection, 'query'>; client: Client; job: string }) {
+export async function resubmitJob(options: {
+  config: ServiceConfig;
+  db: Pick<mysql.Connection, 'query'>;
+  client: Client;
+  job: string;
+}) {
   const { config, db, client, job } = options;
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
   const row = rows[0];

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
-import { createTables, dropTables } from './database-admin.js';
+import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
 import { resubmitJob } from './admin.js';
 
@@ -47,10 +47,12 @@ export function buildCli(): Command {
   db.command('create-tables')
     .description("create the jobs and dependencies tables (with the service's own columns)")
     .addOption(configOption)
-    .option('-s, --service <module>', "the service module, for its own columns")
+    .option('-s, --service <module>', 'the service module, for its own columns')
     .action(async (options: { config: string; service?: string }) => {
       const config = loadServiceConfig(options.config);
-      const columns = options.service ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? []) : [];
+      const columns = options.service
+        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
+        : [];
       const connection = await backendConnection(config);
       try {
         await createTables(connection, { columns, trackHostname: config.general.trackHostname });
@@ -58,6 +60,28 @@ export function buildCli(): Command {
         await connection.end();
       }
       console.log(`created tables jobs and dependencies in ${config.database.db}`);
+    });
+  db.command('provision')
+    .description('create the database, its frontend and backend users (with their rights) and the tables, as an admin')
+    .addOption(configOption)
+    .option('-s, --service <module>', 'the service module, for its own columns')
+    .addOption(
+      new Option('--admin-user <user>', 'a MySQL account that may create databases and users')
+        .env('SALIFLOW_MYSQL_ADMIN_USER')
+        .default('root'),
+    )
+    .addOption(new Option('--admin-password <password>').env('SALIFLOW_MYSQL_ADMIN_PASSWORD').default(''))
+    .action(async (options: { config: string; service?: string; adminUser: string; adminPassword: string }) => {
+      const config = loadServiceConfig(options.config);
+      const columns = options.service
+        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
+        : [];
+      const { db: database, host, port, backend, frontend } = config.database;
+      await provisionServiceDatabase(
+        { host, port, user: options.adminUser, password: options.adminPassword },
+        { db: database, backend, frontend, columns, trackHostname: config.general.trackHostname },
+      );
+      console.log(`database ${database} ready: users ${backend.user} (backend), ${frontend.user} (frontend)`);
     });
   db.command('drop-tables')
     .description('drop the jobs and dependencies tables (all job records are lost)')
@@ -89,10 +113,25 @@ export function buildCli(): Command {
         await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
       );
       const { frontend, db: database, host, port } = config.database;
-      const pool = mysql.createPool({ database, user: frontend.user, password: frontend.passwd, host, port, timezone: 'Z' });
+      const pool = mysql.createPool({
+        database,
+        user: frontend.user,
+        password: frontend.passwd,
+        host,
+        port,
+        timezone: 'Z',
+      });
       const { client, close } = await temporalClient(config);
       try {
-        const job = await submitJob({ config, db: pool, client, name: options.name, user: options.user ?? null, contactEmail: options.email ?? null, files: inputs });
+        const job = await submitJob({
+          config,
+          db: pool,
+          client,
+          name: options.name,
+          user: options.user ?? null,
+          contactEmail: options.email ?? null,
+          files: inputs,
+        });
         console.log(`${job.name}\t${job.workflowId}\t${job.url}`);
       } finally {
         await pool.end();

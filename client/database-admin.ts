@@ -31,7 +31,10 @@ function checkIdentifier(kind: string, value: string): string {
   return value;
 }
 
-async function withConnection<T>(admin: AdminConnection, work: (connection: mysql.Connection) => Promise<T>): Promise<T> {
+async function withConnection<T>(
+  admin: AdminConnection,
+  work: (connection: mysql.Connection) => Promise<T>,
+): Promise<T> {
   const connection = await mysql.createConnection({ ...admin, multipleStatements: false });
   try {
     return await work(connection);
@@ -58,7 +61,10 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
     );
     if (tables.length === 0) {
       await connection.query(`USE \`${db}\``);
-      for (const statement of createTablesSql({ columns: spec.columns ?? [], trackHostname: spec.trackHostname ?? false })) {
+      for (const statement of createTablesSql({
+        columns: spec.columns ?? [],
+        trackHostname: spec.trackHostname ?? false,
+      })) {
         await connection.query(statement);
       }
     }
@@ -69,11 +75,16 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
 }
 
 export async function dropServiceDatabase(admin: AdminConnection, db: string): Promise<void> {
-  await withConnection(admin, (connection) => connection.query(`DROP DATABASE IF EXISTS \`${checkIdentifier('database name', db)}\``));
+  await withConnection(admin, (connection) =>
+    connection.query(`DROP DATABASE IF EXISTS \`${checkIdentifier('database name', db)}\``),
+  );
 }
 
 /** `saliflow db create-tables`, run with the backend user's rights. */
-export async function createTables(connection: mysql.Connection, options: { columns?: readonly ColumnSpec[]; trackHostname?: boolean }) {
+export async function createTables(
+  connection: mysql.Connection,
+  options: { columns?: readonly ColumnSpec[]; trackHostname?: boolean },
+) {
   for (const statement of createTablesSql(options)) await connection.query(statement);
 }
 

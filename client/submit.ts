@@ -64,7 +64,13 @@ function safeRelativePath(directory: string, relative: string): string {
   return full;
 }
 
-export async function startJobWorkflow(client: Client, config: ServiceConfig, job: string, user: string | null, input: JobWorkflowInput = { job }) {
+export async function startJobWorkflow(
+  client: Client,
+  config: ServiceConfig,
+  job: string,
+  user: string | null,
+  input: JobWorkflowInput = { job },
+) {
   return client.workflow.start('jobWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId: jobWorkflowId(config.general.serviceName, job),
@@ -87,7 +93,7 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
   let claimed = await claimDirectory(config.directories.INCOMING, base);
   const passwd = randomToken(10);
   const user = options.user ?? null;
-  let url = '';
+  let url: string;
   try {
     for (const [relative, content] of Object.entries(options.files ?? {})) {
       const target = safeRelativePath(claimed.directory, relative);

@@ -12,11 +12,7 @@ export class ConfigError extends Error {
     readonly location: { section?: string; key?: string },
     problem: string,
   ) {
-    const where = [
-      file,
-      location.section !== undefined ? `[${location.section}]` : undefined,
-      location.key,
-    ]
+    const where = [file, location.section !== undefined ? `[${location.section}]` : undefined, location.key]
       .filter((part) => part !== undefined)
       .join(' ');
     super(`${where}: ${problem}`);

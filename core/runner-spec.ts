@@ -46,7 +46,8 @@ export function doNothing(): DoNothingSpec {
 /** Runs a command on the backend host, in the job directory. Non-zero exit fails the job. */
 export function localCommand(command: readonly string[] | string): LocalCommandSpec {
   if (Array.isArray(command) && command.length === 0) throw new TypeError('localCommand needs a non-empty argv array');
-  if (typeof command === 'string' && command.trim() === '') throw new TypeError('localCommand needs a non-empty command');
+  if (typeof command === 'string' && command.trim() === '')
+    throw new TypeError('localCommand needs a non-empty command');
   return { kind: 'local', command };
 }
 
@@ -54,7 +55,10 @@ export function sgeScript(script: string, options: Omit<ClusterScriptSpec, 'kind
   return { kind: 'sge', script, ...options };
 }
 
-export function slurmScript(script: string, options: Omit<ClusterScriptSpec, 'kind' | 'script'> = {}): ClusterScriptSpec {
+export function slurmScript(
+  script: string,
+  options: Omit<ClusterScriptSpec, 'kind' | 'script'> = {},
+): ClusterScriptSpec {
   return { kind: 'slurm', script, ...options };
 }
 

@@ -61,7 +61,9 @@ export function validateColumns(columns: readonly ColumnSpec[]): void {
     if (seen.has(column.name.toLowerCase())) throw new SchemaError(`${where}: declared twice`);
     seen.add(column.name.toLowerCase());
     if (!SQL_TYPE.test(column.type)) {
-      throw new SchemaError(`${where}: type "${column.type}" is not a plain SQL type such as INTEGER, VARCHAR(100) or TEXT`);
+      throw new SchemaError(
+        `${where}: type "${column.type}" is not a plain SQL type such as INTEGER, VARCHAR(100) or TEXT`,
+      );
     }
   }
 }

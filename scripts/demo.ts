@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadServiceConfig } from '../core/config/index.js';
 import { provisionServiceDatabase } from '../client/database-admin.js';
 import { submitJob, type SubmittedJob } from '../client/submit.js';
@@ -19,8 +19,10 @@ const CONFIG_FILE = path.join(REPO_ROOT, 'examples/modfoo/conf/modfoo.conf');
 const FINAL = new Set(['COMPLETED', 'FAILED']);
 
 function pdb(atoms: number): string {
-  const lines = Array.from({ length: atoms }, (_, i) =>
-    `ATOM  ${String(i + 1).padStart(5)}  CA  ALA A${String(i + 1).padStart(4)}      11.104  13.207   2.100  1.00 20.00           C`,
+  const lines = Array.from(
+    { length: atoms },
+    (_, i) =>
+      `ATOM  ${String(i + 1).padStart(5)}  CA  ALA A${String(i + 1).padStart(4)}      11.104  13.207   2.100  1.00 20.00           C`,
   );
   return `HEADER    DEMO\n${lines.join('\n')}\nEND\n`;
 }
@@ -34,13 +36,19 @@ const DEMO_JOBS: { name: string; files: Record<string, string> }[] = [
 ];
 
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const settings = stackSettings();
   await startStack(settings);
   const config = loadServiceConfig(CONFIG_FILE);
   const { host, port, adminUser, adminPassword } = settings.mysql;
   await provisionServiceDatabase(
     { host, port, user: adminUser, password: adminPassword },
-    { db: config.database.db, backend: config.database.backend, frontend: config.database.frontend, columns: service.columns ?? [] },
+    {
+      db: config.database.db,
+      backend: config.database.backend,
+      frontend: config.database.frontend,
+      columns: service.columns ?? [],
+    },
   );
   for (const dir of new Set(Object.values(config.directories))) await fs.mkdir(dir, { recursive: true });
 
@@ -49,17 +57,33 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const { frontend, db, backend } = config.database;
-  const frontendPool = mysql.createPool({ host, port, database: db, user: frontend.user, password: frontend.passwd, timezone: 'Z' });
-  const backendPool = mysql.createPool({ host, port, database: db, user: backend.user, password: backend.passwd, timezone: 'Z' });
+  const frontendPool = mysql.createPool({
+    host,
+    port,
+    database: db,
+    user: frontend.user,
+    password: frontend.passwd,
+    timezone: 'Z',
+  });
+  const backendPool = mysql.createPool({
+    host,
+    port,
+    database: db,
+    user: backend.user,
+    password: backend.passwd,
+    timezone: 'Z',
+  });
 
   const follow = async () => {
     const jobs: SubmittedJob[] = [];
     for (const demo of DEMO_JOBS) {
-      jobs.push(await submitJob({ config, db: frontendPool, client, name: demo.name, user: 'demo', files: demo.files }));
+      jobs.push(
+        await submitJob({ config, db: frontendPool, client, name: demo.name, user: 'demo', files: demo.files }),
+      );
     }
     console.log(`submitted ${jobs.length} jobs: ${jobs.map((job) => job.name).join(', ')}`);
     let last = '';
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
       const [rows] = await backendPool.query<mysql.RowDataPacket[]>(
         'SELECT name, state, num_pdbs FROM jobs WHERE name IN (?) ORDER BY submit_time, name',
         [jobs.map((job) => job.name)],
@@ -82,8 +106,11 @@ async function main(): Promise<void> {
       console.log(`  ${row.name}: ${row.state}, ${row.num_pdbs} PDB file(s); workflow ${job.workflowId}`);
     }
     const failed = rows.filter((row) => row.state !== 'COMPLETED');
-    console.log(`\nWatch them in the Temporal Web UI: ${ui}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent(`JobService="${config.general.serviceName}"`)}`);
-    if (failed.length > 0) throw new Error(`${failed.length} demo job(s) did not complete: ${failed.map((row) => row.name).join(', ')}`);
+    console.log(
+      `\nWatch them in the Temporal Web UI: ${ui}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent(`JobService="${config.general.serviceName}"`)}`,
+    );
+    if (failed.length > 0)
+      throw new Error(`${failed.length} demo job(s) did not complete: ${failed.map((row) => row.name).join(', ')}`);
     console.log(`all ${rows.length} demo jobs COMPLETED.`);
   } finally {
     await close();

@@ -2,6 +2,7 @@
  * A Temporal worker for one service: its task queue, saliflow's workflows,
  * and activities built from the service's config and module.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
@@ -9,7 +10,13 @@ import type { ServiceConfig } from '../core/config/index.js';
 import type { Service } from '../core/service.js';
 import { createSaliflowActivities, type ActivityDeps } from '../activities/index.js';
 
-const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
+// Run from source (tsx) the workflows are .ts; from `npm run build` output, .js.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WORKFLOWS_PATH = path.resolve(
+  HERE,
+  '../workflows',
+  existsSync(path.join(HERE, '../workflows/index.ts')) ? 'index.ts' : 'index.js',
+);
 
 let bundle: Promise<WorkflowBundle> | undefined;
 
@@ -46,7 +53,9 @@ export async function connectToTemporal(config: ServiceConfig): Promise<NativeCo
       ? {
           tls: {
             clientCertPair: { crt: await fs.readFile(tls.clientCertPath), key: await fs.readFile(tls.clientKeyPath) },
-            ...(tls.serverRootCaCertPath ? { serverRootCACertificate: await fs.readFile(tls.serverRootCaCertPath) } : {}),
+            ...(tls.serverRootCaCertPath
+              ? { serverRootCACertificate: await fs.readFile(tls.serverRootCaCertPath) }
+              : {}),
             ...(tls.serverNameOverride ? { serverNameOverride: tls.serverNameOverride } : {}),
           },
         }

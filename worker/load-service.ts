@@ -9,7 +9,7 @@ export async function loadService(modulePath: string): Promise<Service> {
   try {
     loaded = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
   } catch (error) {
-    throw new Error(`cannot load the service module ${absolute}: ${(error as Error).message}`);
+    throw new Error(`cannot load the service module ${absolute}: ${(error as Error).message}`, { cause: error });
   }
   const service = loaded.default as Partial<Service> | undefined;
   if (!service || typeof service !== 'object' || typeof service.run !== 'function') {

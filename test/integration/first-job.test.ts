@@ -42,14 +42,24 @@ test('a submitted job runs to COMPLETED, its row and directory in step', async (
     const completedDir = path.join(fixture.root, 'completed', job.name);
     assert.equal(row.directory, completedDir);
     assert.equal(row.runner_id, 'DoNothing:cycle-1');
-    const times = [row.submit_time, row.preprocess_time, row.run_time, row.postprocess_time, row.finalize_time, row.end_time];
+    const times = [
+      row.submit_time,
+      row.preprocess_time,
+      row.run_time,
+      row.postprocess_time,
+      row.finalize_time,
+      row.end_time,
+    ];
     for (const time of times) assert.ok(time instanceof Date, `every timestamp is set: ${JSON.stringify(row)}`);
     for (let i = 1; i < times.length; i++) assert.ok(times[i - 1]! <= times[i]!, `timestamps in order at ${i}`);
     // 30d / 90d from end_time, as the fixture's [oldjobs] says.
     assert.equal(row.archive_time!.getTime() - row.end_time!.getTime(), 30 * 86400_000);
     assert.equal(row.expire_time!.getTime() - row.end_time!.getTime(), 90 * 86400_000);
     // UTC: end_time is within a minute of now in UTC.
-    assert.ok(Math.abs(row.end_time!.getTime() - Date.now()) < 60_000, `end_time ${row.end_time!.toISOString()} is UTC now`);
+    assert.ok(
+      Math.abs(row.end_time!.getTime() - Date.now()) < 60_000,
+      `end_time ${row.end_time!.toISOString()} is UTC now`,
+    );
 
     assert.equal(await fs.readFile(path.join(completedDir, 'input.txt'), 'utf8'), 'hello\n');
     assert.equal((await fs.readFile(path.join(completedDir, 'job-state'), 'utf8')).trim(), 'DONE');

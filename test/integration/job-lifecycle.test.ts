@@ -33,11 +33,23 @@ after(async () => {
   await smtp.close();
 });
 
-async function submit(client: Client, name: string, extra: Partial<Parameters<typeof submitJob>[0]> = {}): Promise<SubmittedJob> {
-  return submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, files: { 'in.txt': 'x\n' }, ...extra });
+async function submit(
+  client: Client,
+  name: string,
+  extra: Partial<Parameters<typeof submitJob>[0]> = {},
+): Promise<SubmittedJob> {
+  return submitJob({
+    config: fixture.config,
+    db: fixture.frontendDb,
+    client,
+    name,
+    files: { 'in.txt': 'x\n' },
+    ...extra,
+  });
 }
 
-const dirOf = (state: 'completed' | 'failed' | 'running' | 'incoming', job: string) => path.join(fixture.root, state, job);
+const dirOf = (state: 'completed' | 'failed' | 'running' | 'incoming', job: string) =>
+  path.join(fixture.root, state, job);
 
 describe('the happy paths', () => {
   test('skip-run: PREPROCESSING → COMPLETED without a run', async () => {
@@ -132,16 +144,32 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
     throw new Error(`${step} exploded`);
   };
   const cases: { step: string; service: Service; pattern: RegExp }[] = [
-    { step: 'preprocess', service: { preprocess: boom('preprocess'), run: () => doNothing() }, pattern: /preprocess of job \S+ failed: preprocess exploded/ },
+    {
+      step: 'preprocess',
+      service: { preprocess: boom('preprocess'), run: () => doNothing() },
+      pattern: /preprocess of job \S+ failed: preprocess exploded/,
+    },
     { step: 'run', service: { run: boom('run') }, pattern: /run of job \S+ failed: run exploded/ },
     {
       step: 'runner',
       service: { run: () => localCommand(['sh', '-c', 'exit 7']) },
       pattern: /RunFailedError: .*"sh" "-c" "exit 7" exited with status 7/,
     },
-    { step: 'postprocess', service: { run: () => doNothing(), postprocess: boom('postprocess') }, pattern: /postprocess of job \S+ failed/ },
-    { step: 'finalize', service: { run: () => doNothing(), finalize: boom('finalize') }, pattern: /finalize of job \S+ failed/ },
-    { step: 'complete', service: { run: () => doNothing(), complete: boom('complete') }, pattern: /complete of job \S+ failed/ },
+    {
+      step: 'postprocess',
+      service: { run: () => doNothing(), postprocess: boom('postprocess') },
+      pattern: /postprocess of job \S+ failed/,
+    },
+    {
+      step: 'finalize',
+      service: { run: () => doNothing(), finalize: boom('finalize') },
+      pattern: /finalize of job \S+ failed/,
+    },
+    {
+      step: 'complete',
+      service: { run: () => doNothing(), complete: boom('complete') },
+      pattern: /complete of job \S+ failed/,
+    },
     {
       step: 'run returning a non-runner',
       service: { run: () => ({ kind: 'teleport' }) as never },
@@ -182,7 +210,10 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
       const job = await submit(client, 'stack');
       await workflowOutcome(client, job.workflowId);
       const row = await jobRow(fixture.db, job.name);
-      assert.match(row.failure ?? '', /ServiceStepError: run of job stack failed: run exploded\n\s+at .*job-lifecycle\.test\.ts/);
+      assert.match(
+        row.failure ?? '',
+        /ServiceStepError: run of job stack failed: run exploded\n\s+at .*job-lifecycle\.test\.ts/,
+      );
     });
   });
 });

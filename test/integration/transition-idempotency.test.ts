@@ -31,11 +31,20 @@ after(async () => {
 async function snapshot(job: string) {
   const row = await jobRow(fixture.db, job);
   const dirs: Record<string, string[]> = {};
-  for (const state of ['incoming', 'running', 'completed', 'failed']) dirs[state] = await fs.readdir(path.join(fixture.root, state));
+  for (const state of ['incoming', 'running', 'completed', 'failed'])
+    dirs[state] = await fs.readdir(path.join(fixture.root, state));
   return { row, dirs };
 }
 
-const PATH: JobState[] = ['PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED', 'ARCHIVED', 'EXPIRED'];
+const PATH: JobState[] = [
+  'PREPROCESSING',
+  'RUNNING',
+  'POSTPROCESSING',
+  'FINALIZING',
+  'COMPLETED',
+  'ARCHIVED',
+  'EXPIRED',
+];
 
 test('every transition run twice changes nothing the second time', async () => {
   const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'twice', files: { a: '1' } });
@@ -76,7 +85,10 @@ test('invalid transitions are refused and leave row and directory as they were',
   const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'invalid', files: { a: '1' } });
   const before = await snapshot(job.name);
   for (const to of ['RUNNING', 'COMPLETED', 'ARCHIVED', 'EXPIRED', 'POSTPROCESSING', 'FINALIZING'] as JobState[]) {
-    await assert.rejects(transitionJob({ job: job.name, to }), new RegExp(`job invalid: cannot move from INCOMING to ${to}`));
+    await assert.rejects(
+      transitionJob({ job: job.name, to }),
+      new RegExp(`job invalid: cannot move from INCOMING to ${to}`),
+    );
   }
   assert.deepEqual(await snapshot(job.name), before);
 });
@@ -84,7 +96,10 @@ test('invalid transitions are refused and leave row and directory as they were',
 test('a job whose directory vanished gets an error naming it, and stays put', async () => {
   const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'vanished', files: { a: '1' } });
   await fs.rm(job.directory, { recursive: true });
-  await assert.rejects(transitionJob({ job: job.name, to: 'PREPROCESSING' }), /job vanished: its directory .*vanished is missing/);
+  await assert.rejects(
+    transitionJob({ job: job.name, to: 'PREPROCESSING' }),
+    /job vanished: its directory .*vanished is missing/,
+  );
   assert.equal((await jobRow(fixture.db, job.name)).state, 'INCOMING');
 });
 

@@ -26,7 +26,10 @@ export async function jobRow(db: Pick<mysql.Pool, 'query'>, name: string): Promi
 }
 
 /** The workflow's result, or the failure message when it ended as Failed. */
-export async function workflowOutcome(client: Client, workflowId: string): Promise<{ result?: unknown; failure?: string }> {
+export async function workflowOutcome(
+  client: Client,
+  workflowId: string,
+): Promise<{ result?: unknown; failure?: string }> {
   try {
     return { result: await client.workflow.getHandle(workflowId).result() };
   } catch (error) {

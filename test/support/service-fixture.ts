@@ -39,7 +39,12 @@ export interface ServiceFixture {
 
 function iniText(sections: Record<string, Record<string, string>>): string {
   return Object.entries(sections)
-    .map(([name, keys]) => `[${name}]\n${Object.entries(keys).map(([key, value]) => `${key}: ${value}`).join('\n')}\n`)
+    .map(
+      ([name, keys]) =>
+        `[${name}]\n${Object.entries(keys)
+          .map(([key, value]) => `${key}: ${value}`)
+          .join('\n')}\n`,
+    )
     .join('\n');
 }
 
@@ -94,7 +99,14 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
   for (const dir of ['incoming', 'running', 'completed', 'failed']) await fs.mkdir(path.join(root, dir));
   const config = loadServiceConfig(configFile, {});
   const pool = (user: { user: string; passwd: string }) =>
-    mysql.createPool({ host: admin.host, port: admin.port, user: user.user, password: user.passwd, database: db, timezone: 'Z' });
+    mysql.createPool({
+      host: admin.host,
+      port: admin.port,
+      user: user.user,
+      password: user.passwd,
+      database: db,
+      timezone: 'Z',
+    });
   const backendPool = pool(backend);
   const frontendPool = pool(frontend);
   return {

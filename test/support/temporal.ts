@@ -6,8 +6,8 @@ import { createServiceWorker, type ServiceWorkerOptions } from '../../worker/cre
 import { stackSettings } from '../../scripts/stack/settings.js';
 import type { ServiceFixture } from './service-fixture.js';
 
-// Worker lifecycle chatter would drown the test report; warnings still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Worker chatter (lifecycle, the failures tests provoke on purpose) would drown the test report.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const { address, namespace } = stackSettings().temporal;
