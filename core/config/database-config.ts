@@ -1,0 +1,65 @@
+/**
+ * `[database]`: saliweb keeps the MySQL users and passwords out of the
+ * service config, in one INI file per role (`[backend_db]`,
+ * `[frontend_db]`), because the frontend's user has fewer rights.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describeFsError, parseIni } from './ini.js';
+import { envParsed, envString } from './env.js';
+import { PORT_EXPECTED, parsePort, SectionReader } from './section-reader.js';
+
+export interface DbCredentials {
+  user: string;
+  passwd: string;
+}
+
+export interface DatabaseConfig {
+  db: string;
+  /** Unix socket; when set, clients use it instead of host and port. */
+  socket?: string;
+  /** @defaultValue `127.0.0.1` */
+  host: string;
+  /** @defaultValue 3306 */
+  port: number;
+  backend: DbCredentials;
+  frontend: DbCredentials;
+}
+
+export function readDatabaseConfig(section: SectionReader, configDir: string, env: NodeJS.ProcessEnv): DatabaseConfig {
+  const db = section.required('db', '<database name>');
+  const backend = readCredentials(section, 'backend', configDir);
+  const frontend = readCredentials(section, 'frontend', configDir);
+
+  const envHost = envString(env, 'SALIFLOW_MYSQL_HOST');
+  const envPort = envParsed(env, 'SALIFLOW_MYSQL_PORT', parsePort, { section, key: 'port', expected: PORT_EXPECTED });
+  // A host or port from the environment means "connect over TCP there", so
+  // the file's socket (which clients prefer) must not silently win.
+  const fileSocket = envHost !== undefined || envPort !== undefined ? undefined : section.optional('socket');
+  const socket = envString(env, 'SALIFLOW_MYSQL_SOCKET') ?? fileSocket;
+
+  return {
+    db,
+    ...(socket !== undefined ? { socket } : {}),
+    host: envHost ?? section.optional('host') ?? '127.0.0.1',
+    port: envPort ?? section.port('port') ?? 3306,
+    backend,
+    frontend,
+  };
+}
+
+function readCredentials(section: SectionReader, role: 'backend' | 'frontend', configDir: string): DbCredentials {
+  const key = `${role}_config`;
+  const path = resolve(configDir, section.required(key, `${role}.conf`));
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw section.error(key, `cannot read the credential file ${path}: ${describeFsError(error)}`);
+  }
+  const credentials = SectionReader.of(parseIni(text, path), `${role}_db`);
+  return {
+    user: credentials.required('user', '<MySQL user>'),
+    passwd: credentials.required('passwd', '<MySQL password>'),
+  };
+}

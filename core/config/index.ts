@@ -1,0 +1,19 @@
+/** Reading a service's config: the saliweb INI file plus saliflow's own sections. */
+export { IniDocument, parseIni, readIniFile } from './ini.js';
+export type { IniSection } from './ini.js';
+export { parseTimeDelta, TIME_DELTA_FORMS } from './time-delta.js';
+export { DIRECTORY_STATES, loadServiceConfig } from './service-config.js';
+export type {
+  BackendConfig,
+  DirectoriesConfig,
+  DirectoryState,
+  GeneralConfig,
+  LimitsConfig,
+  OldJobsConfig,
+  ServiceConfig,
+} from './service-config.js';
+export type { DatabaseConfig, DbCredentials } from './database-config.js';
+export { defaultTaskQueue, TEMPORAL_KEYS } from './temporal-config.js';
+export type { TemporalConfig, TemporalTlsConfig } from './temporal-config.js';
+export { MAIL_KEYS } from './mail-config.js';
+export type { MailConfig } from './mail-config.js';

@@ -1,0 +1,199 @@
+/**
+ * A service's config file (SALIWEB.md "Configuration file"), read once and
+ * validated where it enters: everything downstream trusts these types.
+ */
+import { dirname, resolve } from 'node:path';
+import type { IniDocument } from './ini.js';
+import { readIniFile } from './ini.js';
+import { readDatabaseConfig } from './database-config.js';
+import type { DatabaseConfig } from './database-config.js';
+import { readMailConfig } from './mail-config.js';
+import type { MailConfig } from './mail-config.js';
+import { SectionReader } from './section-reader.js';
+import { readTemporalConfig } from './temporal-config.js';
+import type { TemporalConfig } from './temporal-config.js';
+import { parseTimeDelta } from './time-delta.js';
+
+/** States that own a directory (EXPIRED jobs have none), in pipeline order. */
+export const DIRECTORY_STATES = [
+  'INCOMING',
+  'PREPROCESSING',
+  'RUNNING',
+  'POSTPROCESSING',
+  'FINALIZING',
+  'COMPLETED',
+  'ARCHIVED',
+  'FAILED',
+] as const;
+export type DirectoryState = (typeof DIRECTORY_STATES)[number];
+
+/** Where an unset directory goes: the previous state's, and FAILED with COMPLETED. */
+const DIRECTORY_DEFAULTS: Record<Exclude<DirectoryState, 'INCOMING' | 'PREPROCESSING'>, DirectoryState> = {
+  RUNNING: 'PREPROCESSING',
+  POSTPROCESSING: 'RUNNING',
+  FINALIZING: 'POSTPROCESSING',
+  COMPLETED: 'FINALIZING',
+  ARCHIVED: 'COMPLETED',
+  FAILED: 'COMPLETED',
+};
+
+export interface GeneralConfig {
+  adminEmail: string;
+  /** Unix socket on which the frontend announces new jobs. */
+  socket: string;
+  serviceName: string;
+  urltop: string;
+  /** @defaultValue false */
+  trackHostname: boolean;
+  github?: string;
+}
+
+export interface BackendConfig {
+  user: string;
+  stateFile: string;
+  /** Polling fallback interval. */
+  checkMinutes: number;
+}
+
+export interface LimitsConfig {
+  /** Most jobs RUNNING at once. @defaultValue 5 */
+  running: number;
+  /** Advisory, for array jobs. */
+  concurrentTasks?: number;
+}
+
+export type DirectoriesConfig = Record<DirectoryState, string> & { install?: string };
+
+export interface OldJobsConfig {
+  /** Delay after COMPLETED before ARCHIVED; null for NEVER. */
+  archiveMs: number | null;
+  /** Delay after COMPLETED before EXPIRED; null for NEVER. */
+  expireMs: number | null;
+}
+
+export interface ServiceConfig {
+  /** Absolute path. */
+  configFile: string;
+  general: GeneralConfig;
+  backend: BackendConfig;
+  limits: LimitsConfig;
+  database: DatabaseConfig;
+  /** Absolute paths, defaults filled in. */
+  directories: DirectoriesConfig;
+  oldjobs: OldJobsConfig;
+  /** From `[frontend:NAME]` sections, by NAME. */
+  frontends: Record<string, { serviceName: string }>;
+  temporal: TemporalConfig;
+  mail: MailConfig;
+  /** The parsed file, so services can read their own sections. */
+  sections: IniDocument;
+}
+
+/** Reads the config at `path`; environment variables override some keys (see the temporal, database and mail sections). */
+export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const configFile = resolve(path);
+  const configDir = dirname(configFile);
+  const doc = readIniFile(configFile);
+  const section = (name: string) => SectionReader.of(doc, name);
+
+  const general = readGeneral(section('general'));
+  return {
+    configFile,
+    general,
+    backend: readBackend(section('backend')),
+    limits: readLimits(section('limits')),
+    database: readDatabaseConfig(section('database'), configDir, env),
+    directories: readDirectories(section('directories'), configDir),
+    oldjobs: readOldJobs(section('oldjobs')),
+    frontends: readFrontends(doc),
+    temporal: readTemporalConfig(section('temporal'), configDir, general.serviceName, env),
+    mail: readMailConfig(section('mail'), general.adminEmail, env),
+    sections: doc,
+  };
+}
+
+function readGeneral(general: SectionReader): GeneralConfig {
+  const github = general.optional('github');
+  return {
+    adminEmail: general.required('admin_email', 'admin@example.com'),
+    socket: general.required('socket', '/path/to/service.socket'),
+    serviceName: general.required('service_name', 'ModFoo'),
+    urltop: general.required('urltop', 'https://example.com/modfoo'),
+    trackHostname: general.boolean('track_hostname') ?? false,
+    ...(github !== undefined ? { github } : {}),
+  };
+}
+
+function readBackend(backend: SectionReader): BackendConfig {
+  return {
+    user: backend.required('user', 'modfoo'),
+    stateFile: backend.required('state_file', '/path/to/modfoo.state'),
+    checkMinutes: backend.positiveNumber('check_minutes') ?? backend.missing('check_minutes', '10'),
+  };
+}
+
+function readLimits(limits: SectionReader): LimitsConfig {
+  const concurrentTasks = limits.positiveInteger('concurrent_tasks');
+  return {
+    running: limits.positiveInteger('running') ?? 5,
+    ...(concurrentTasks !== undefined ? { concurrentTasks } : {}),
+  };
+}
+
+function readDirectories(directories: SectionReader, configDir: string): DirectoriesConfig {
+  const path = (key: string) => {
+    const value = directories.optional(key);
+    return value === undefined ? undefined : resolve(configDir, value);
+  };
+  const example = (key: string) => `/path/to/${key}/`;
+  const result = {
+    INCOMING: resolve(configDir, directories.required('incoming', example('incoming'))),
+    PREPROCESSING: resolve(configDir, directories.required('preprocessing', example('preprocessing'))),
+  } as DirectoriesConfig;
+  // DIRECTORY_STATES is in pipeline order, so each default is filled before it is needed.
+  for (const state of DIRECTORY_STATES) {
+    if (state === 'INCOMING' || state === 'PREPROCESSING') continue;
+    result[state] = path(state.toLowerCase()) ?? result[DIRECTORY_DEFAULTS[state]];
+  }
+  const install = path('install');
+  if (install !== undefined) result.install = install;
+  return result;
+}
+
+function readOldJobs(oldjobs: SectionReader): OldJobsConfig {
+  const delay = (key: 'archive' | 'expire') => {
+    const text = oldjobs.required(key, '30d');
+    try {
+      return parseTimeDelta(text);
+    } catch (error) {
+      throw oldjobs.error(key, (error as Error).message);
+    }
+  };
+  const archiveMs = delay('archive');
+  const expireMs = delay('expire');
+  // NEVER (null) is infinitely long.
+  if (expireMs !== null && (archiveMs === null || archiveMs > expireMs)) {
+    throw oldjobs.error(
+      'archive',
+      `archive delay (${oldjobs.optional('archive')}) exceeds the expire delay (${oldjobs.optional('expire')}); ` +
+        'a job must be archived before it expires, so make archive shorter or expire longer',
+    );
+  }
+  return { archiveMs, expireMs };
+}
+
+function readFrontends(doc: IniDocument): Record<string, { serviceName: string }> {
+  const frontends = new Map<string, { serviceName: string }>();
+  for (const ini of doc.sections) {
+    const match = /^frontend:(.*)$/i.exec(ini.name);
+    if (!match) continue;
+    const section = SectionReader.ofSection(doc.file, ini);
+    const name = (match[1] ?? '').trim();
+    if (name === '') throw section.error(undefined, 'frontend section without a name; write [frontend:NAME]');
+    if (frontends.has(name))
+      throw section.error(undefined, `a second section for frontend "${name}"; merge them into one`);
+    frontends.set(name, { serviceName: section.required('service_name', 'ModFoo') });
+  }
+  // fromEntries defines own properties, so even a frontend named "__proto__" stays data.
+  return Object.fromEntries(frontends);
+}

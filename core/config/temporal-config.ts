@@ -1,0 +1,112 @@
+/**
+ * `[temporal]`, saliflow's own section: where the worker and clients
+ * connect. The variables Temporal's own tools read (TEMPORAL_ADDRESS, …)
+ * override the file, so one config serves a laptop and production alike.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { envString } from './env.js';
+import type { SectionReader } from './section-reader.js';
+
+export interface TemporalTlsConfig {
+  clientCertPath: string;
+  clientKeyPath: string;
+  serverRootCaCertPath?: string;
+  serverNameOverride?: string;
+}
+
+export interface TemporalConfig {
+  /** @defaultValue `localhost:7233` */
+  address: string;
+  /** @defaultValue `default` */
+  namespace: string;
+  /** @defaultValue `saliflow-<service_name lower-cased, spaces as dashes>` */
+  taskQueue: string;
+  tls?: TemporalTlsConfig;
+  apiKey?: string;
+}
+
+export const TEMPORAL_KEYS = [
+  'address',
+  'namespace',
+  'task_queue',
+  'tls_client_cert',
+  'tls_client_key',
+  'tls_server_ca',
+  'tls_server_name',
+  'api_key',
+] as const;
+
+type TemporalKey = (typeof TEMPORAL_KEYS)[number];
+
+interface Setting {
+  value: string;
+  /** For messages: the key, or the variable that overrode it. */
+  source: string;
+}
+
+export function defaultTaskQueue(serviceName: string): string {
+  // service_name is human-readable ("Peptide Docking"); a task queue is typed in CLIs.
+  return `saliflow-${serviceName.trim().toLowerCase().replace(/\s+/g, '-')}`;
+}
+
+export function readTemporalConfig(
+  section: SectionReader,
+  configDir: string,
+  serviceName: string,
+  env: NodeJS.ProcessEnv,
+): TemporalConfig {
+  section.rejectUnknownKeys(TEMPORAL_KEYS);
+
+  const setting = (key: TemporalKey, envName: string): Setting | undefined => {
+    const fromEnv = envString(env, envName);
+    if (fromEnv !== undefined) return { value: fromEnv, source: `${envName} (environment)` };
+    const fromFile = section.optional(key);
+    return fromFile === undefined ? undefined : { value: fromFile, source: key };
+  };
+  // Paths from the environment are relative to the working folder, like any command-line path.
+  const file = (key: TemporalKey, envName: string): Setting | undefined => {
+    const found = setting(key, envName);
+    if (found === undefined) return undefined;
+    const path = found.source === key ? resolve(configDir, found.value) : resolve(found.value);
+    if (!existsSync(path)) throw section.error(key, `${path} (from ${found.source}) does not exist`);
+    return { value: path, source: found.source };
+  };
+
+  const cert = file('tls_client_cert', 'TEMPORAL_TLS_CLIENT_CERT_PATH');
+  const key = file('tls_client_key', 'TEMPORAL_TLS_CLIENT_KEY_PATH');
+  const ca = file('tls_server_ca', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+  const serverName = setting('tls_server_name', 'TEMPORAL_TLS_SERVER_NAME');
+
+  if (cert !== undefined && key === undefined) {
+    throw section.error('tls_client_key', `missing: ${cert.source} sets a client certificate, which needs its key too`);
+  }
+  if (key !== undefined && cert === undefined) {
+    throw section.error('tls_client_cert', `missing: ${key.source} sets a client key, which needs its certificate too`);
+  }
+  const orphan = cert === undefined ? (ca ?? serverName) : undefined;
+  if (orphan !== undefined) {
+    throw section.error(
+      orphan === ca ? 'tls_server_ca' : 'tls_server_name',
+      `${orphan.source} is only used for mutual TLS; also set tls_client_cert and tls_client_key, or remove it`,
+    );
+  }
+
+  const apiKey = setting('api_key', 'TEMPORAL_API_KEY')?.value;
+  return {
+    address: setting('address', 'TEMPORAL_ADDRESS')?.value ?? 'localhost:7233',
+    namespace: setting('namespace', 'TEMPORAL_NAMESPACE')?.value ?? 'default',
+    taskQueue: setting('task_queue', 'SALIFLOW_TASK_QUEUE')?.value ?? defaultTaskQueue(serviceName),
+    ...(cert !== undefined && key !== undefined
+      ? {
+          tls: {
+            clientCertPath: cert.value,
+            clientKeyPath: key.value,
+            ...(ca !== undefined ? { serverRootCaCertPath: ca.value } : {}),
+            ...(serverName !== undefined ? { serverNameOverride: serverName.value } : {}),
+          },
+        }
+      : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+  };
+}
