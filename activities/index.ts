@@ -11,6 +11,7 @@ import { createTransitionActivities } from './job-transitions.js';
 import { createStepActivities } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, type RunnerRegistry } from './runners/index.js';
+import { createMaintenanceActivities } from './maintenance.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -32,10 +33,15 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     transitionJob,
     ...createStepActivities(config, pool, mailer, service),
     ...runs.activities,
+    ...createMaintenanceActivities(config, pool),
 
-    /** Moves the job to FAILED with its error, then tells the admin. */
+    /** Moves the job to FAILED with its error. */
     async failJob(input: { job: string; failure: string }): Promise<void> {
       await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
+    },
+
+    /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */
+    async notifyAdminOfFailure(input: { job: string; failure: string }): Promise<void> {
       const message = jobFailedMessage(config.general.serviceName, input.job, input.failure);
       await mailer.send({ to: config.general.adminEmail, ...message });
     },

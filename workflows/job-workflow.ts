@@ -4,12 +4,12 @@
  * service's steps in between. Deterministic: every side effect is an
  * activity.
  */
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { SaliflowActivities } from '../activities/index.js';
 import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
 import type { JobState } from '../core/states.js';
 import type { RerunData } from '../core/service.js';
-import { failureText } from './failure-text.js';
+import { endAsFailed } from './fail-job.js';
 import { JOB_STATE } from './search-attributes.js';
 
 export interface JobWorkflowInput {
@@ -83,10 +83,6 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     await steps.complete(job);
     return 'COMPLETED';
   } catch (error) {
-    const failure = failureText(error);
-    await store.failJob({ job, failure });
-    upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
-    // Ends the workflow as Failed, so the Web UI shows the job in red.
-    throw ApplicationFailure.nonRetryable(failure.split('\n')[0] ?? failure, 'JobFailed');
+    return endAsFailed(job, error);
   }
 }

@@ -12,25 +12,23 @@ import { resubmitJob } from '../../client/admin.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
-import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
+import type { SmtpSink } from '../support/smtp-sink.js';
 import type { Client } from '@temporalio/client';
 
 let fixture: ServiceFixture;
 let smtp: SmtpSink;
 
 before(async () => {
-  smtp = await startSmtpSink();
   fixture = await createServiceFixture({
     columns: [
       { name: 'num_inputs', type: 'INTEGER' },
       { name: 'note', type: 'VARCHAR(100)', nullable: true, default: 'none', index: true },
     ],
-    sections: { mail: { smtp_host: '127.0.0.1', smtp_port: String(smtp.port), from: 'backend@test.example.org' } },
   });
+  smtp = fixture.smtp;
 });
 after(async () => {
   await fixture.cleanup();
-  await smtp.close();
 });
 
 async function submit(

@@ -12,6 +12,7 @@ import type { ColumnSpec } from '../../core/schema.js';
 import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../client/database-admin.js';
 import { randomToken } from '../../client/job-names.js';
 import { stackSettings } from '../../scripts/stack/settings.js';
+import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 
 export function adminConnection(): AdminConnection {
   const { host, port, adminUser, adminPassword } = stackSettings().mysql;
@@ -34,6 +35,8 @@ export interface ServiceFixture {
   db: mysql.Pool;
   /** The frontend user's pool (SELECT/INSERT only). */
   frontendDb: mysql.Pool;
+  /** The real SMTP server the service's mail goes to. */
+  smtp: SmtpSink;
   cleanup(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
     ...(options.columns ? { columns: options.columns } : {}),
     trackHostname: options.trackHostname ?? false,
   });
+  const smtp = await startSmtpSink();
   const temporal = stackSettings().temporal;
   const taskQueue = `test-${id}`;
   const sections: Record<string, Record<string, string>> = {
@@ -88,6 +92,7 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
     },
     oldjobs: { archive: '30d', expire: '90d' },
     temporal: { address: temporal.address, namespace: temporal.namespace, task_queue: taskQueue },
+    mail: { smtp_host: '127.0.0.1', smtp_port: String(smtp.port), from: 'backend@test.example.org' },
   };
   for (const [section, keys] of Object.entries(options.sections ?? {})) {
     sections[section] = { ...(sections[section] ?? {}), ...keys };
@@ -116,7 +121,9 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
     taskQueue,
     db: backendPool,
     frontendDb: frontendPool,
+    smtp,
     async cleanup() {
+      await smtp.close();
       await backendPool.end();
       await frontendPool.end();
       await dropServiceDatabase(admin, db);

@@ -1,0 +1,162 @@
+/**
+ * Archive and expire by the old-jobs Schedule, and reconcile of INCOMING
+ * rows nobody started, with second-long delays so nothing sleeps for long.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { defineService, doNothing } from '../../core/index.js';
+import { submitJob } from '../../client/submit.js';
+import { deleteSchedules, ensureSchedules, scheduleIds } from '../../worker/schedules.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+
+let fixture: ServiceFixture;
+const archivedFiles = new Map<string, string[]>();
+const expired: string[] = [];
+
+const service = defineService({
+  run: () => doNothing(),
+  async archive(job) {
+    if (job.name.startsWith('bad-archive')) throw new Error('archive disk full');
+    await fs.writeFile(job.path('archived.txt'), 'yes\n');
+    archivedFiles.set(job.name, (await fs.readdir(job.directory)).sort());
+  },
+  expire(job) {
+    if (job.name.startsWith('bad-expire')) throw new Error('expire refused');
+    expired.push(job.name);
+  },
+});
+
+before(async () => {
+  // 1 s to ARCHIVED, 2 s to EXPIRED: the schedule checks every second.
+  fixture = await createServiceFixture({ sections: { oldjobs: { archive: '0.0003h', expire: '0.0006h' } } });
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+async function waitForState(job: string, states: string[], timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await jobRow(fixture.db, job);
+    if (states.includes(row.state)) return row;
+    if (Date.now() > deadline)
+      throw new Error(`job ${job} still ${row.state} after ${timeoutMs} ms, expected ${states}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('old jobs', () => {
+  test('COMPLETED → ARCHIVED → EXPIRED on schedule; the directory is deleted, the row stays', async () => {
+    await withWorker(fixture, service, async ({ client }) => {
+      await ensureSchedules(client, fixture.config, fixture.taskQueue);
+      try {
+        const job = await submitJob({
+          config: fixture.config,
+          db: fixture.frontendDb,
+          client,
+          name: 'old',
+          files: { 'x.pdb': 'ATOM\n' },
+        });
+        assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+        const completedDir = path.join(fixture.root, 'completed', job.name);
+        const row = await waitForState(job.name, ['EXPIRED', 'FAILED']);
+        assert.equal(row.state, 'EXPIRED', String(row.failure));
+        assert.equal(row.directory, null);
+        await assert.rejects(fs.access(completedDir), /ENOENT/);
+        assert.deepEqual(archivedFiles.get(job.name), ['archived.txt', 'job-state', 'x.pdb']);
+        assert.ok(expired.includes(job.name));
+        // The expire run is the latest run of the job's own workflow ID.
+        const latest = await client.workflow.getHandle(job.workflowId).describe();
+        assert.equal(latest.type, 'expireJobWorkflow');
+        assert.deepEqual(latest.searchAttributes.JobState, ['EXPIRED']);
+      } finally {
+        await deleteSchedules(client, fixture.config);
+      }
+    });
+  });
+
+  for (const step of ['archive', 'expire']) {
+    test(`a failing ${step} step fails the job`, async () => {
+      await withWorker(fixture, service, async ({ client }) => {
+        await ensureSchedules(client, fixture.config, fixture.taskQueue);
+        try {
+          const before = fixture.smtp.messages.length;
+          const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `bad-${step}` });
+          const row = await waitForState(job.name, ['FAILED', 'EXPIRED']);
+          assert.equal(row.state, 'FAILED');
+          assert.match(row.failure ?? '', new RegExp(`${step} of job ${job.name} failed: ${step} (disk full|refused)`));
+          assert.equal(row.directory, path.join(fixture.root, 'failed', job.name));
+          await fs.access(row.directory!);
+          // The latest run of the job's ID is the failed archive/expire run.
+          assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', new RegExp(`${step} of job`));
+          const description = await client.workflow.getHandle(job.workflowId).describe();
+          assert.equal(description.type, `${step}JobWorkflow`);
+          assert.equal(description.status.name, 'FAILED');
+          const mails = (await fixture.smtp.waitFor(before + 1)).slice(before);
+          assert.match(mails[0]!.subject, /FAILED/);
+        } finally {
+          await deleteSchedules(client, fixture.config);
+        }
+      });
+    });
+  }
+
+  test('NEVER archives nor expires: no old-jobs schedule', async () => {
+    const never = await createServiceFixture({ sections: { oldjobs: { archive: 'NEVER', expire: 'NEVER' } } });
+    try {
+      await withWorker(never, service, async ({ client }) => {
+        await ensureSchedules(client, never.config, never.taskQueue);
+        try {
+          const ids = scheduleIds(never.config.general.serviceName);
+          await client.schedule.getHandle(ids.reconcile).describe();
+          await assert.rejects(client.schedule.getHandle(ids.oldJobs).describe(), /not found/i);
+          const job = await submitJob({ config: never.config, db: never.frontendDb, client, name: 'forever' });
+          assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+          const row = await jobRow(never.db, job.name);
+          assert.equal(row.archive_time, null);
+          assert.equal(row.expire_time, null);
+        } finally {
+          await deleteSchedules(client, never.config);
+        }
+      });
+    } finally {
+      await never.cleanup();
+    }
+  });
+});
+
+describe('reconcile', () => {
+  test('starts INCOMING rows that have no workflow, and deletes abandoned INCOMING folders', async () => {
+    await withWorker(fixture, service, async ({ client }) => {
+      // A legacy frontend: directory and row, but no workflow started.
+      const legacy = await submitJob({
+        config: fixture.config,
+        db: fixture.frontendDb,
+        name: 'legacy',
+        files: { a: '1' },
+      });
+      assert.equal(legacy.started, false);
+      const abandoned = path.join(fixture.root, 'incoming', 'abandoned');
+      const recent = path.join(fixture.root, 'incoming', 'recent');
+      await fs.mkdir(abandoned);
+      await fs.mkdir(recent);
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await fs.utimes(abandoned, twoHoursAgo, twoHoursAgo);
+
+      const result = await client.workflow.execute('reconcileWorkflow', {
+        taskQueue: fixture.taskQueue,
+        workflowId: `${fixture.config.general.serviceName}/reconcile-test`,
+        args: [{ serviceName: fixture.config.general.serviceName }],
+      });
+      assert.deepEqual(result, { started: [legacy.name], deleted: ['abandoned'] });
+      assert.equal((await workflowOutcome(client, legacy.workflowId)).result, 'COMPLETED');
+      await assert.rejects(fs.access(abandoned), /ENOENT/);
+      await fs.access(recent);
+      await fs.rm(recent, { recursive: true });
+    });
+  });
+});

@@ -1,0 +1,31 @@
+/** How every job workflow ends when something went wrong. */
+import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { SaliflowActivities } from '../activities/index.js';
+import { failureText } from './failure-text.js';
+import { JOB_STATE } from './search-attributes.js';
+
+const store = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 50 },
+});
+const mail = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 },
+});
+
+/**
+ * Records the failure (row FAILED, directory in FAILED's folder), e-mails
+ * the admin, and ends the workflow as Failed so the Web UI shows it red.
+ */
+export async function endAsFailed(job: string, error: unknown): Promise<never> {
+  const failure = failureText(error);
+  await store.failJob({ job, failure });
+  upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
+  try {
+    await mail.notifyAdminOfFailure({ job, failure });
+  } catch (mailError) {
+    // The job is FAILED either way; the Web UI and the row still tell.
+    log.error('could not e-mail the admin about a failed job', { job, error: String(mailError) });
+  }
+  throw ApplicationFailure.nonRetryable(failure.split('\n')[0] ?? failure, 'JobFailed');
+}

@@ -1,0 +1,71 @@
+/**
+ * Archiving and expiring old jobs. A Temporal Schedule runs `oldJobsWorkflow`
+ * periodically; each due job is handled by a child workflow that reuses the
+ * job's own workflow ID (`<service>/<job>`), so the job's whole life reads
+ * as consecutive runs of one ID in the Web UI, and a failed archive shows
+ * red like any failed job.
+ */
+import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { SaliflowActivities } from '../activities/index.js';
+import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
+import { endAsFailed } from './fail-job.js';
+import { JOB_STATE } from './search-attributes.js';
+
+const retry = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 50,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
+};
+const store = proxyActivities<SaliflowActivities>({ startToCloseTimeout: '1 minute', retry });
+const steps = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '2 hours',
+  retry: { ...retry, maximumAttempts: 5 },
+});
+
+/** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
+export async function archiveJobWorkflow(job: string): Promise<string> {
+  try {
+    await store.transitionJob({ job, to: 'ARCHIVED' });
+    upsertSearchAttributes([{ key: JOB_STATE, value: 'ARCHIVED' }]);
+    await steps.archive(job);
+    return 'ARCHIVED';
+  } catch (error) {
+    return endAsFailed(job, error);
+  }
+}
+
+/** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
+export async function expireJobWorkflow(job: string): Promise<string> {
+  try {
+    await steps.expire(job);
+    await store.transitionJob({ job, to: 'EXPIRED' });
+    upsertSearchAttributes([{ key: JOB_STATE, value: 'EXPIRED' }]);
+    return 'EXPIRED';
+  } catch (error) {
+    return endAsFailed(job, error);
+  }
+}
+
+export interface OldJobsInput {
+  serviceName: string;
+}
+
+export async function oldJobsWorkflow(
+  input: OldJobsInput,
+): Promise<{ archived: number; expired: number; failed: number }> {
+  const due = await store.findOldJobs();
+  const { taskQueue } = workflowInfo();
+  const run = (workflow: typeof archiveJobWorkflow, job: string) =>
+    executeChild(workflow, { args: [job], workflowId: `${input.serviceName}/${job}`, taskQueue });
+  const archived = await Promise.allSettled(due.archive.map((job) => run(archiveJobWorkflow, job)));
+  const expired = await Promise.allSettled(due.expire.map((job) => run(expireJobWorkflow, job)));
+  const ok = (results: PromiseSettledResult<string>[]) =>
+    results.filter((result) => result.status === 'fulfilled').length;
+  return {
+    archived: ok(archived),
+    expired: ok(expired),
+    failed: archived.length + expired.length - ok(archived) - ok(expired),
+  };
+}
