@@ -12,6 +12,7 @@ import { createStepActivities } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, type RunnerRegistry } from './runners/index.js';
 import { createMaintenanceActivities } from './maintenance.js';
+import { createAdmissionActivities } from './admission.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -20,6 +21,8 @@ export interface ActivityDeps {
   mailer?: Mailer;
   runners?: RunnerRegistry;
   run?: RunActivityOptions;
+  /** How often a waiting INCOMING job checks whether it may start. @defaultValue 1000 */
+  admissionPollMs?: number;
 }
 
 export function createSaliflowActivities(deps: ActivityDeps) {
@@ -34,6 +37,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     ...createStepActivities(config, pool, mailer, service),
     ...runs.activities,
     ...createMaintenanceActivities(config, pool),
+    ...createAdmissionActivities(config, pool, transitionJob, deps.admissionPollMs),
 
     /** Moves the job to FAILED with its error. */
     async failJob(input: { job: string; failure: string }): Promise<void> {

@@ -2,6 +2,7 @@
  * Builds the context a service step receives, and writes back the metadata
  * the step changed.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
@@ -36,6 +37,13 @@ export async function loadStepContext(
   const row: JobRow = await readJob(pool, name);
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
   const directory = row.directory;
+  const stat = await fs.stat(directory).catch(() => undefined);
+  if (!stat?.isDirectory()) {
+    throw new JobStateError(
+      name,
+      `its directory ${directory} ${stat ? 'is not a directory' : 'is missing'}; restore it, or fail the job`,
+    );
+  }
   const before = { ...row.metadata };
   const metadata: Metadata = { ...row.metadata };
   const context: JobContext = {

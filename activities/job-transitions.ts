@@ -118,6 +118,8 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
         values.push(os.hostname());
       }
       await db.query(`UPDATE jobs SET ${sets.join(', ')} WHERE name = ?`, [...values, job]);
+      // Children waiting on this job may start once it has completed.
+      if (to === 'COMPLETED') await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
       return { state: to, directory, changed: true };
     });
   }

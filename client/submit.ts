@@ -27,6 +27,8 @@ export interface SubmitJobOptions {
   files?: Readonly<Record<string, string | Uint8Array>>;
   /** Results URL; default `<urltop>/job/<name>?passwd=<passwd>`. */
   url?: string;
+  /** Jobs that must complete before this one starts (rows in `dependencies`). */
+  parents?: readonly string[];
 }
 
 export interface SubmittedJob {
@@ -107,6 +109,9 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
           'INSERT INTO jobs (name, passwd, user, contact_email, directory, url, submit_time) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP())',
           [claimed.name, passwd, user, options.contactEmail ?? null, claimed.directory, url],
         );
+        for (const parent of options.parents ?? []) {
+          await db.query('INSERT INTO dependencies (child, parent) VALUES (?, ?)', [claimed.name, parent]);
+        }
         break;
       } catch (error) {
         // A row without a directory (an expired job) can hold the name: pick another.

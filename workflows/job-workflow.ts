@@ -53,6 +53,13 @@ const waiting = proxyActivities<SaliflowActivities>({
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
 });
 
+// Waiting for a slot ([limits] running) and for parent jobs: as long as it takes.
+const admission = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '365 days',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+});
+
 async function enter(job: string, to: JobState): Promise<void> {
   await store.transitionJob({ job, to });
   upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
@@ -62,7 +69,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
   try {
     if (input.resubmit) await enter(job, 'INCOMING');
-    await enter(job, 'PREPROCESSING');
+    await admission.admitJob(job);
+    upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
     const { skipRun } = await steps.preprocess(job);
     if (!skipRun) {
       let rerun: { data?: RerunData } | undefined;

@@ -1,0 +1,119 @@
+/**
+ * `[limits] running` holds across the service however many jobs arrive, in
+ * submit order, and a child job waits for its parents to complete.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type mysql from 'mysql2/promise';
+import { defineService, localCommand } from '../../core/index.js';
+import { submitJob, type SubmittedJob } from '../../client/submit.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+
+let fixture: ServiceFixture;
+before(async () => {
+  fixture = await createServiceFixture({ sections: { limits: { running: '2' } } });
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+const service = defineService({
+  // Waits until the test drops a file `go` into the job directory (or 20 s pass).
+  run: () => localCommand('for i in $(seq 200); do [ -e go ] && break; sleep 0.1; done; sleep 0.3'),
+});
+
+async function inFlight(): Promise<number> {
+  const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM jobs WHERE state IN ('PREPROCESSING','RUNNING','POSTPROCESSING','FINALIZING')",
+  )) as unknown as [[{ n: number }]];
+  return row.n;
+}
+
+test('no more than [limits] running jobs are in flight, and they start in submit order', async () => {
+  await withWorker(
+    fixture,
+    service,
+    async ({ client }) => {
+      const jobs: SubmittedJob[] = [];
+      for (let i = 0; i < 6; i++) {
+        jobs.push(await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `capped${i}` }));
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // distinct submit_time seconds
+      }
+      let peak = 0;
+      const done = Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
+      let finished = false;
+      void done.then(() => (finished = true));
+      // Release the jobs one by one, watching the in-flight count all along.
+      for (const job of jobs) {
+        for (;;) {
+          peak = Math.max(peak, await inFlight());
+          const row = await jobRow(fixture.db, job.name);
+          if (row.state === 'RUNNING') break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await fs.writeFile(goFile(job), '');
+      }
+      while (!finished) {
+        peak = Math.max(peak, await inFlight());
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const outcomes = await done;
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.result),
+        jobs.map(() => 'COMPLETED'),
+      );
+      assert.equal(peak, 2, 'the cap was reached and never exceeded');
+      const starts = await Promise.all(
+        jobs.map(async (job) => (await jobRow(fixture.db, job.name)).preprocess_time!.getTime()),
+      );
+      assert.deepEqual(
+        [...starts].sort((a, b) => a - b),
+        starts,
+        'admitted in submit order',
+      );
+    },
+    { admissionPollMs: 100 },
+  );
+});
+
+function goFile(job: SubmittedJob): string {
+  return path.join(fixture.root, 'running', job.name, 'go');
+}
+
+test('a child job waits for its parents to complete; the parents’ dependency rows are then removed', async () => {
+  await withWorker(
+    fixture,
+    service,
+    async ({ client }) => {
+      const parent = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'parent' });
+      const child = await submitJob({
+        config: fixture.config,
+        db: fixture.frontendDb,
+        client,
+        name: 'child',
+        parents: [parent.name],
+      });
+      await fs.writeFile(path.join(fixture.root, 'incoming', child.name, 'go'), '');
+      for (;;) {
+        if ((await jobRow(fixture.db, parent.name)).state === 'RUNNING') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING', 'the child waits while the parent runs');
+      await fs.writeFile(path.join(fixture.root, 'running', parent.name, 'go'), '');
+      assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
+      const parentRow = await jobRow(fixture.db, parent.name);
+      const childRow = await jobRow(fixture.db, child.name);
+      assert.ok(childRow.preprocess_time! >= parentRow.end_time!, 'the child started after the parent completed');
+      const [rows] = await fixture.db.query<mysql.RowDataPacket[]>('SELECT * FROM dependencies WHERE parent = ?', [
+        parent.name,
+      ]);
+      assert.equal(rows.length, 0);
+    },
+    { admissionPollMs: 100 },
+  );
+});
