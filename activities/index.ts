@@ -29,7 +29,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const { config, service } = deps;
   const pool = deps.pool ?? createPool(config);
   const mailer = deps.mailer ?? createMailer(config);
-  const runs = createRunActivities(pool, deps.runners ?? defaultRunners(), deps.run);
+  const runs = createRunActivities(pool, deps.runners ?? defaultRunners(config.clusters), deps.run);
   const { transitionJob } = createTransitionActivities(config, pool);
 
   const activities = {

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { startJobWorkflow } from './submit.js';
+import { jobWorkflowId } from './workflow-ids.js';
 
 /**
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
@@ -21,4 +22,13 @@ export async function resubmitJob(options: {
   if (!row) throw new JobStateError(job, 'no such job');
   if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
   return startJobWorkflow(client, config, job, row.user ?? null, { job, resubmit: true });
+}
+
+/**
+ * Cancels a job: its cluster job is deleted (qdel/scancel) and it ends
+ * FAILED with the reason, by default "cancelled by administrator".
+ */
+export async function cancelJob(options: { config: ServiceConfig; client: Client; job: string; reason?: string }) {
+  const { config, client, job, reason } = options;
+  await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal('cancelJob', reason);
 }

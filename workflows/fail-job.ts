@@ -18,7 +18,7 @@ const mail = proxyActivities<SaliflowActivities>({
  * the admin, and ends the workflow as Failed so the Web UI shows it red.
  */
 export async function endAsFailed(job: string, error: unknown): Promise<never> {
-  const failure = failureText(error);
+  const failure = typeof error === 'string' ? error : failureText(error);
   await store.failJob({ job, failure });
   upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
   try {

@@ -10,9 +10,11 @@ function rootCause(error: unknown): unknown {
 export function failureText(error: unknown): string {
   const cause = rootCause(error);
   if (cause instanceof ApplicationFailure) {
-    const type = cause.type ?? 'Error';
-    const stack = cause.stack && !cause.stack.startsWith('ApplicationFailure') ? `\n${cause.stack}` : '';
-    return `${type}: ${cause.message}${stack}`;
+    const headline = `${cause.type ?? 'Error'}: ${cause.message}`;
+    const stack = cause.stack && !cause.stack.startsWith('ApplicationFailure') ? cause.stack : '';
+    // An activity's error arrives with its own stack, which already starts with the headline.
+    if (stack.startsWith(headline)) return stack;
+    return stack ? `${headline}\n${stack}` : headline;
   }
   if (cause instanceof Error) return `${cause.name}: ${cause.message}\n${cause.stack ?? ''}`.trimEnd();
   return String(cause);

@@ -4,8 +4,15 @@
  * service's steps in between. Deterministic: every side effect is an
  * activity.
  */
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { SaliflowActivities } from '../activities/index.js';
+import type { SubmittedRun } from '../activities/run-activities.js';
 import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
 import type { JobState } from '../core/states.js';
 import type { RerunData } from '../core/service.js';
@@ -65,32 +72,52 @@ async function enter(job: string, to: JobState): Promise<void> {
   upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
 }
 
+/** Operators cancel a job with this signal; its cluster job is deleted and the job ends FAILED. */
+export const cancelJobSignal = defineSignal<[reason?: string]>('cancelJob');
+
+export const CANCELLED_BY_ADMIN = 'cancelled by administrator';
+
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
+  let cancelReason: string | undefined;
+  let activeRun: SubmittedRun | undefined;
+  const lifecycle = new CancellationScope();
+  setHandler(cancelJobSignal, (reason) => {
+    cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
+    lifecycle.cancel();
+  });
+
   try {
-    if (input.resubmit) await enter(job, 'INCOMING');
-    await admission.admitJob(job);
-    upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
-    const { skipRun } = await steps.preprocess(job);
-    if (!skipRun) {
-      let rerun: { data?: RerunData } | undefined;
-      for (let cycle = 1; ; cycle++) {
-        await enter(job, 'RUNNING');
-        const spec = await steps.run(job, rerun);
-        const run = await store.submitRun({ job, cycle, spec });
-        const { results } = await waiting.waitForRun({ job, run });
-        await enter(job, 'POSTPROCESSING');
-        const post = await steps.postprocess(job, results);
-        if (!post.reschedule) break;
-        rerun = post.data === undefined ? {} : { data: post.data };
+    return await lifecycle.run(async () => {
+      if (input.resubmit) await enter(job, 'INCOMING');
+      await admission.admitJob(job);
+      upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
+      const { skipRun } = await steps.preprocess(job);
+      if (!skipRun) {
+        let rerun: { data?: RerunData } | undefined;
+        for (let cycle = 1; ; cycle++) {
+          await enter(job, 'RUNNING');
+          const spec = await steps.run(job, rerun);
+          activeRun = await store.submitRun({ job, cycle, spec });
+          const { results } = await waiting.waitForRun({ job, run: activeRun });
+          activeRun = undefined;
+          await enter(job, 'POSTPROCESSING');
+          const post = await steps.postprocess(job, results);
+          if (!post.reschedule) break;
+          rerun = post.data === undefined ? {} : { data: post.data };
+        }
+        await enter(job, 'FINALIZING');
+        await steps.finalize(job);
       }
-      await enter(job, 'FINALIZING');
-      await steps.finalize(job);
-    }
-    await enter(job, 'COMPLETED');
-    await steps.complete(job);
-    return 'COMPLETED';
+      await enter(job, 'COMPLETED');
+      await steps.complete(job);
+      return 'COMPLETED' as const;
+    });
   } catch (error) {
-    return endAsFailed(job, error);
+    return CancellationScope.nonCancellable(async () => {
+      if (cancelReason === undefined) return endAsFailed(job, error);
+      if (activeRun) await store.cancelRun({ job, run: activeRun });
+      return endAsFailed(job, `JobCancelledError: ${cancelReason}`);
+    });
   }
 }

@@ -4,13 +4,22 @@ import { RunnerError } from '../../core/errors.js';
 import type { RunnerBackend } from './runner.js';
 import { createDoNothingRunner } from './do-nothing.js';
 import { createLocalRunner } from './local.js';
+import { createSgeRunner } from './sge.js';
+import { createSlurmRunner } from './slurm.js';
+import type { ClustersConfig } from '../../core/config/index.js';
 
 export type RunnerRegistry = Partial<Record<RunnerKind, RunnerBackend>>;
 
-export function defaultRunners(options: { localPollIntervalMs?: number } = {}): RunnerRegistry {
+/** Do-nothing and local always; SGE and SLURM when the config has their sections. */
+export function defaultRunners(
+  clusters: ClustersConfig = {},
+  options: { localPollIntervalMs?: number } = {},
+): RunnerRegistry {
   return {
     'do-nothing': createDoNothingRunner() as RunnerBackend,
     local: createLocalRunner({ pollIntervalMs: options.localPollIntervalMs ?? 1000 }) as RunnerBackend,
+    ...(clusters.sge ? { sge: createSgeRunner(clusters.sge) as RunnerBackend } : {}),
+    ...(clusters.slurm ? { slurm: createSlurmRunner(clusters.slurm) as RunnerBackend } : {}),
   };
 }
 

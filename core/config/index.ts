@@ -17,3 +17,5 @@ export { defaultTaskQueue, TEMPORAL_KEYS } from './temporal-config.js';
 export type { TemporalConfig, TemporalTlsConfig } from './temporal-config.js';
 export { MAIL_KEYS } from './mail-config.js';
 export type { MailConfig } from './mail-config.js';
+export { SGE_KEYS, SLURM_KEYS } from './cluster-config.js';
+export type { ClustersConfig, SgeConfig, SlurmConfig } from './cluster-config.js';

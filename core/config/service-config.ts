@@ -8,6 +8,8 @@ import { readIniFile } from './ini.js';
 import { readDatabaseConfig } from './database-config.js';
 import type { DatabaseConfig } from './database-config.js';
 import { readMailConfig } from './mail-config.js';
+import { readSgeConfig, readSlurmConfig } from './cluster-config.js';
+import type { ClustersConfig } from './cluster-config.js';
 import type { MailConfig } from './mail-config.js';
 import { SectionReader } from './section-reader.js';
 import { readTemporalConfig } from './temporal-config.js';
@@ -85,6 +87,8 @@ export interface ServiceConfig {
   frontends: Record<string, { serviceName: string }>;
   temporal: TemporalConfig;
   mail: MailConfig;
+  /** Clusters jobs can run on (`[sge]`, `[slurm]`). */
+  clusters: ClustersConfig;
   /** The parsed file, so services can read their own sections. */
   sections: IniDocument;
 }
@@ -108,8 +112,15 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
     frontends: readFrontends(doc),
     temporal: readTemporalConfig(section('temporal'), configDir, general.serviceName, env),
     mail: readMailConfig(section('mail'), general.adminEmail, env),
+    clusters: readClusters(section('sge'), section('slurm'), env),
     sections: doc,
   };
+}
+
+function readClusters(sge: SectionReader, slurm: SectionReader, env: NodeJS.ProcessEnv): ClustersConfig {
+  const sgeConfig = readSgeConfig(sge, env);
+  const slurmConfig = readSlurmConfig(slurm, env);
+  return { ...(sgeConfig ? { sge: sgeConfig } : {}), ...(slurmConfig ? { slurm: slurmConfig } : {}) };
 }
 
 function readGeneral(general: SectionReader): GeneralConfig {

@@ -1,0 +1,77 @@
+/**
+ * `[sge]` and `[slurm]`, saliflow's own sections: where the scheduler's
+ * commands are and how often to ask it. A cluster is configured when its
+ * section exists (or, for the dev stack, its SALIFLOW_SGE_* /
+ * SALIFLOW_SLURM_* variables as `scripts/cluster/*.sh env` prints them).
+ */
+import { envString } from './env.js';
+import type { SectionReader } from './section-reader.js';
+
+export interface SgeConfig {
+  qsub: string;
+  qstat: string;
+  qacct: string;
+  qdel: string;
+  /** Passed to the commands as SGE_ROOT / SGE_CELL when set. */
+  sgeRoot?: string;
+  sgeCell?: string;
+  /** @defaultValue 5 */
+  pollSeconds: number;
+}
+
+export interface SlurmConfig {
+  sbatch: string;
+  squeue: string;
+  scontrol: string;
+  scancel: string;
+  /** The `JobCompLoc` file of `jobcomp/filetxt`: exit codes without slurmdbd. */
+  jobcomp?: string;
+  /** @defaultValue 5 */
+  pollSeconds: number;
+}
+
+export interface ClustersConfig {
+  sge?: SgeConfig;
+  slurm?: SlurmConfig;
+}
+
+export const SGE_KEYS = ['qsub', 'qstat', 'qacct', 'qdel', 'sge_root', 'sge_cell', 'poll_seconds'] as const;
+export const SLURM_KEYS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'jobcomp', 'poll_seconds'] as const;
+
+function value(section: SectionReader, env: NodeJS.ProcessEnv, key: string, envName: string): string | undefined {
+  return envString(env, envName) ?? section.optional(key);
+}
+
+export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): SgeConfig | undefined {
+  if (!section.exists && envString(env, 'SALIFLOW_SGE_QSUB') === undefined) return undefined;
+  section.rejectUnknownKeys(SGE_KEYS);
+  const get = (key: string, fallback: string) =>
+    value(section, env, key, `SALIFLOW_SGE_${key.toUpperCase()}`) ?? fallback;
+  const sgeRoot = envString(env, 'SGE_ROOT') ?? section.optional('sge_root');
+  const sgeCell = envString(env, 'SGE_CELL') ?? section.optional('sge_cell');
+  return {
+    qsub: get('qsub', 'qsub'),
+    qstat: get('qstat', 'qstat'),
+    qacct: get('qacct', 'qacct'),
+    qdel: get('qdel', 'qdel'),
+    ...(sgeRoot !== undefined ? { sgeRoot } : {}),
+    ...(sgeCell !== undefined ? { sgeCell } : {}),
+    pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
+  };
+}
+
+export function readSlurmConfig(section: SectionReader, env: NodeJS.ProcessEnv): SlurmConfig | undefined {
+  if (!section.exists && envString(env, 'SALIFLOW_SLURM_SBATCH') === undefined) return undefined;
+  section.rejectUnknownKeys(SLURM_KEYS);
+  const get = (key: string, fallback: string) =>
+    value(section, env, key, `SALIFLOW_SLURM_${key.toUpperCase()}`) ?? fallback;
+  const jobcomp = value(section, env, 'jobcomp', 'SALIFLOW_SLURM_JOBCOMP');
+  return {
+    sbatch: get('sbatch', 'sbatch'),
+    squeue: get('squeue', 'squeue'),
+    scontrol: get('scontrol', 'scontrol'),
+    scancel: get('scancel', 'scancel'),
+    ...(jobcomp !== undefined ? { jobcomp } : {}),
+    pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * The same conformance cases on real SGE and real SLURM: a plain job, an
+ * array job, a non-zero exit, a job killed from outside, an operator's
+ * cancel, and a reschedule that submits twice.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { defineService, sgeScript, slurmScript, type Service } from '../../core/index.js';
+import { submitJob } from '../../client/submit.js';
+import { cancelJob } from '../../client/admin.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { clusterUnderTest, schedulerCommand, type ClusterKind, type ClusterUnderTest } from '../support/clusters.js';
+import type { Client } from '@temporalio/client';
+
+for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
+  describe(`${kind.toUpperCase()} runner`, async () => {
+    const cluster: ClusterUnderTest = await clusterUnderTest(kind);
+    const NAME = kind === 'sge' ? 'SGE' : 'SLURM';
+    const script = kind === 'sge' ? sgeScript : slurmScript;
+    const arrayOption = kind === 'sge' ? '-t 1-3' : '-a 1-3';
+    const taskVar = kind === 'sge' ? 'SGE_TASK_ID' : 'SLURM_ARRAY_TASK_ID';
+    const scriptFile = kind === 'sge' ? 'sge-script.sh' : 'slurm-script.sh';
+    let fixture: ServiceFixture;
+
+    before(async () => {
+      if (cluster.skip) return;
+      fixture = await createServiceFixture({ sections: { [kind]: cluster.section } });
+    });
+    after(async () => {
+      await fixture?.cleanup();
+    });
+
+    async function runJob(service: Service, name: string, during?: (client: Client, job: string) => Promise<void>) {
+      return withWorker(fixture, service, async ({ client }) => {
+        const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
+        await during?.(client, job.name);
+        const outcome = await workflowOutcome(client, job.workflowId);
+        return { job, outcome, row: await jobRow(fixture.db, job.name) };
+      });
+    }
+
+    async function waitUntilRunning(job: string): Promise<string> {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+        const row = await jobRow(fixture.db, job);
+        if (row.state === 'RUNNING' && row.runner_id) return row.runner_id.split(':').slice(1).join(':');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`job ${job} never got a runner id`);
+    }
+
+    async function schedulerStillHas(id: string): Promise<boolean> {
+      const base = id.split(/[._]/)[0]!;
+      if (kind === 'sge') return (await schedulerCommand(cluster, cluster.section.qstat!, ['-j', base])).exitCode === 0;
+      const result = await schedulerCommand(cluster, cluster.section.squeue!, ['-h', '-j', base, '-o', '%T']);
+      return result.stdout
+        .split('\n')
+        .some((state) => ['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING'].includes(state.trim()));
+    }
+
+    test('a plain job runs to COMPLETED; the script is kept for the admin', { skip: cluster.skip }, async () => {
+      const service = defineService({ run: (job) => script(`echo "hello from ${job.name}" > out.txt`) });
+      const { job, outcome, row } = await runJob(service, `${kind}-plain`);
+      assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+      assert.match(row.runner_id ?? '', new RegExp(`^${NAME}:\\d+$`));
+      const dir = row.directory!;
+      assert.equal((await fs.readFile(path.join(dir, 'out.txt'), 'utf8')).trim(), `hello from ${job.name}`);
+      const text = await fs.readFile(path.join(dir, scriptFile), 'utf8');
+      assert.match(text, /^#!\/bin\/sh\n/);
+      assert.match(
+        text,
+        kind === 'sge'
+          ? /#\$ -S \/bin\/sh\n#\$ -cwd\n#\$ -N sge-plain_[0-9a-f]{8}\n/
+          : /#SBATCH -J slurm-plain_[0-9a-f]{8}\n/,
+      );
+      assert.match(text, /echo "STARTED" > job-state\n[\s\S]*echo "DONE" > job-state\n$/);
+    });
+
+    test('an array job runs every task; the runner id has the task range', { skip: cluster.skip }, async () => {
+      const service = defineService({ run: () => script(`touch "task.$${taskVar}"`, { options: arrayOption }) });
+      const { outcome, row } = await runJob(service, `${kind}-array`);
+      assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+      assert.match(row.runner_id ?? '', kind === 'sge' ? /^SGE:\d+\.1-3:1$/ : /^SLURM:\d+_1-3:1$/);
+      const files = (await fs.readdir(row.directory!)).filter((file) => file.startsWith('task.')).sort();
+      assert.deepEqual(files, ['task.1', 'task.2', 'task.3']);
+    });
+
+    test('a job exiting non-zero fails the saliflow job with its exit status', { skip: cluster.skip }, async () => {
+      const service = defineService({ run: () => script('echo partial > out.txt\nexit 3') });
+      const { outcome, row } = await runJob(service, `${kind}-exit3`);
+      assert.match(outcome.failure ?? '', /RunDiedError/);
+      assert.equal(row.state, 'FAILED');
+      assert.match(row.failure ?? '', /job-state says "STARTED", not DONE/);
+      assert.match(row.failure ?? '', kind === 'sge' ? /exit status 3\b/ : /ExitCode=3:0 \(exit status 3\)/);
+    });
+
+    test(
+      'a job killed from outside (qdel / scancel) fails, and the reason says so',
+      { skip: cluster.skip },
+      async () => {
+        const service = defineService({ run: () => script('sleep 120') });
+        const { row } = await runJob(service, `${kind}-killed`, async (_client, job) => {
+          const id = await waitUntilRunning(job);
+          await new Promise((resolve) => setTimeout(resolve, 1500)); // let it start
+          const kill =
+            kind === 'sge'
+              ? [cluster.section.qdel!, [id.split('.')[0]!]]
+              : [cluster.section.scancel!, [id.split('_')[0]!]];
+          const result = await schedulerCommand(cluster, kill[0] as string, kill[1] as string[]);
+          assert.equal(result.exitCode, 0, result.stderr);
+        });
+        assert.equal(row.state, 'FAILED');
+        assert.match(
+          row.failure ?? '',
+          kind === 'sge'
+            ? /killed by signal 9, e\.g\. by qdel|failed 100/
+            : /JobState=CANCELLED \(cancelled, e\.g\. by scancel\)/,
+        );
+      },
+    );
+
+    test(
+      'an operator cancel deletes the cluster job and fails the job "cancelled by administrator"',
+      { skip: cluster.skip },
+      async () => {
+        const service = defineService({ run: () => script('sleep 120') });
+        let clusterId = '';
+        const { outcome, row } = await runJob(service, `${kind}-cancel`, async (client, job) => {
+          clusterId = await waitUntilRunning(job);
+          await cancelJob({ config: fixture.config, client, job });
+        });
+        assert.match(outcome.failure ?? '', /cancelled by administrator/);
+        assert.equal(row.state, 'FAILED');
+        assert.equal(row.failure, 'JobCancelledError: cancelled by administrator');
+        for (const deadline = Date.now() + 20_000; (await schedulerStillHas(clusterId)) && Date.now() < deadline;) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        assert.equal(await schedulerStillHas(clusterId), false, `cluster job ${clusterId} was deleted`);
+      },
+    );
+
+    test('a reschedule submits a second cluster job', { skip: cluster.skip }, async () => {
+      const ids: string[] = [];
+      const service = defineService({
+        run: () => script('echo 1 >> cycles.txt'),
+        async postprocess(job) {
+          const row = await jobRow(fixture.db, job.name);
+          ids.push(row.runner_id!);
+          const cycles = (await fs.readFile(job.path('cycles.txt'), 'utf8')).trim().split('\n').length;
+          return cycles < 2 ? { reschedule: {} } : {};
+        },
+      });
+      const { outcome } = await runJob(service, `${kind}-twice`);
+      assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+      assert.equal(ids.length, 2, JSON.stringify(ids));
+      assert.notEqual(ids[0], ids[1], 'two distinct cluster jobs');
+    });
+  });
+}

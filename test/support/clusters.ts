@@ -1,0 +1,63 @@
+/**
+ * The single-node SGE and SLURM clusters brought up by scripts/cluster/.
+ * In CI they must be up (.ci/run starts them); elsewhere a test file for a
+ * cluster that is down is skipped with the reason.
+ */
+import { execa } from 'execa';
+import path from 'node:path';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+
+export type ClusterKind = 'sge' | 'slurm';
+
+export interface ClusterUnderTest {
+  kind: ClusterKind;
+  /** The `[sge]` / `[slurm]` config section for a fixture. */
+  section: Record<string, string>;
+  env: Record<string, string>;
+  /** Why it cannot be used, when it is down outside CI. */
+  skip?: string;
+}
+
+async function clusterEnv(kind: ClusterKind): Promise<Record<string, string>> {
+  const { stdout } = await execa('bash', [path.join(REPO_ROOT, 'scripts/cluster', `${kind}.sh`), 'env']);
+  const env: Record<string, string> = {};
+  for (const match of stdout.matchAll(/^export (\w+)=(.*)$/gm)) env[match[1]!] = match[2]!.replace(/^'(.*)'$/, '$1');
+  return env;
+}
+
+export async function clusterUnderTest(kind: ClusterKind, pollSeconds = 0.5): Promise<ClusterUnderTest> {
+  const status = await execa('bash', [path.join(REPO_ROOT, 'scripts/cluster', `${kind}.sh`), 'status'], {
+    reject: false,
+  });
+  const env = await clusterEnv(kind);
+  const section: Record<string, string> =
+    kind === 'sge'
+      ? {
+          qsub: env.SALIFLOW_SGE_QSUB!,
+          qstat: env.SALIFLOW_SGE_QSTAT!,
+          qacct: env.SALIFLOW_SGE_QACCT!,
+          qdel: env.SALIFLOW_SGE_QDEL!,
+          sge_root: env.SGE_ROOT!,
+          sge_cell: env.SGE_CELL!,
+          poll_seconds: String(pollSeconds),
+        }
+      : {
+          sbatch: env.SALIFLOW_SLURM_SBATCH!,
+          squeue: env.SALIFLOW_SLURM_SQUEUE!,
+          scontrol: env.SALIFLOW_SLURM_SCONTROL!,
+          scancel: env.SALIFLOW_SLURM_SCANCEL!,
+          jobcomp: env.SALIFLOW_SLURM_JOBCOMP!,
+          poll_seconds: String(pollSeconds),
+        };
+  if (status.exitCode !== 0) {
+    const reason = `${kind} cluster is down: ${status.stdout || status.stderr}`.trim();
+    if (process.env.CI) throw new Error(`${reason} (.ci/run should have started it)`);
+    return { kind, section, env, skip: reason };
+  }
+  return { kind, section, env };
+}
+
+/** Runs a scheduler command with the cluster's environment. */
+export function schedulerCommand(cluster: ClusterUnderTest, command: string, args: string[]) {
+  return execa(command, args, { env: cluster.env, reject: false });
+}
