@@ -61,7 +61,17 @@ export function createRunActivities(pool: Pool, runners: RunnerRegistry, options
       const row = await readJob(pool, job);
       if (row.directory === null) throw new RunFailedError(`job ${job} has no directory to run in`);
       const backend = runnerFor(runners, spec);
-      const id = await backend.submit({ name: job, directory: row.directory, cycle }, spec);
+      // Heartbeats let Temporal notice a dead worker within seconds and retry
+      // elsewhere; the retry then finds the run by its submission record.
+      const context = Context.current();
+      context.heartbeat();
+      const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+      let id: string;
+      try {
+        id = await backend.submit({ name: job, directory: row.directory, cycle }, spec);
+      } finally {
+        clearInterval(beat);
+      }
       await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, job]);
       return { kind: spec.kind, id, directory: row.directory, cycle };
     },

@@ -60,6 +60,20 @@ const waiting = proxyActivities<SaliflowActivities>({
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
 });
 
+// Submitting to a scheduler: heartbeats, so a worker killed mid-submission is
+// noticed in seconds; the retry finds the job by its submission record.
+const submitting = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 50,
+    nonRetryableErrorTypes,
+  },
+});
+
 // Waiting for a slot ([limits] running) and for parent jobs: as long as it takes.
 const admission = proxyActivities<SaliflowActivities>({
   startToCloseTimeout: '365 days',
@@ -98,7 +112,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         for (let cycle = 1; ; cycle++) {
           await enter(job, 'RUNNING');
           const spec = await steps.run(job, rerun);
-          activeRun = await store.submitRun({ job, cycle, spec });
+          activeRun = await submitting.submitRun({ job, cycle, spec });
           const { results } = await waiting.waitForRun({ job, run: activeRun });
           activeRun = undefined;
           await enter(job, 'POSTPROCESSING');

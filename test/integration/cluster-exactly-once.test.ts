@@ -1,0 +1,102 @@
+/**
+ * Exactly-once submission: a worker killed with SIGKILL right after
+ * qsub/sbatch returned, before the id was recorded, leaves one cluster job;
+ * the retry on another worker finds it instead of submitting again.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { submitJob } from '../../client/submit.js';
+import service from '../support/services/cluster-job.js';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { temporalClient, withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { clusterUnderTest, schedulerCommand, type ClusterKind } from '../support/clusters.js';
+import { readRecord } from '../../activities/runners/submission-record.js';
+
+for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
+  describe(`${kind.toUpperCase()} exactly-once submission`, async () => {
+    const cluster = await clusterUnderTest(kind);
+    let fixture: ServiceFixture | undefined;
+    after(async () => {
+      await fixture?.cleanup();
+    });
+
+    /** How many jobs the scheduler has ever seen with this exact name. */
+    async function jobsNamed(name: string): Promise<number> {
+      if (kind === 'sge') {
+        const queued = await schedulerCommand(cluster, cluster.section.qstat!, ['-xml', '-u', '*']);
+        const inQueue = [...queued.stdout.matchAll(/<JB_name>([^<]*)<\/JB_name>/g)].filter((m) => m[1] === name).length;
+        const accounted = await schedulerCommand(cluster, cluster.section.qacct!, ['-j', name]);
+        const finished = accounted.exitCode === 0 ? (accounted.stdout.match(/^jobnumber\s/gm)?.length ?? 0) : 0;
+        return inQueue + finished;
+      }
+      const queued = await schedulerCommand(cluster, cluster.section.squeue!, [
+        '-h',
+        '-t',
+        'all',
+        '-n',
+        name,
+        '-o',
+        '%i',
+      ]);
+      return queued.stdout.split('\n').filter(Boolean).length;
+    }
+
+    test(
+      'SIGKILL between submission and recording the id: one cluster job',
+      { skip: cluster.skip, timeout: 120_000 },
+      async () => {
+        fixture = await createServiceFixture({ sections: { [kind]: cluster.section } });
+        const child = execa(
+          'node',
+          [
+            '--import',
+            'tsx',
+            path.join(REPO_ROOT, 'test/support/worker-process.ts'),
+            fixture.configFile,
+            path.join(REPO_ROOT, 'test/support/services/cluster-job.ts'),
+          ],
+          {
+            env: { SALIFLOW_FAILPOINT: 'after-submit', SALIFLOW_TEST_CLUSTER: kind },
+            reject: false,
+          },
+        );
+        const { client, close } = await temporalClient();
+        try {
+          const job = await submitJob({
+            config: fixture.config,
+            db: fixture.frontendDb,
+            client,
+            name: `${kind}-crash`,
+          });
+          const ended = await child;
+          assert.equal(ended.signal, 'SIGKILL', `the worker died at the failpoint (stderr: ${ended.stderr})`);
+          const directory = path.join(fixture.root, 'running', job.name);
+          const record = await readRecord(directory, kind, 1);
+          assert.ok(record && !record.id, `the record names the run but holds no id: ${JSON.stringify(record)}`);
+          assert.equal((await jobRow(fixture.db, job.name)).runner_id, null);
+
+          process.env.SALIFLOW_TEST_CLUSTER = kind;
+          const outcome = await withWorker(fixture, service, () => workflowOutcome(client, job.workflowId));
+          assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+          assert.equal(await jobsNamed(record.name), 1, `exactly one ${kind} job named ${record.name}`);
+          const row = await jobRow(fixture.db, job.name);
+          const recovered = await readRecord(row.directory!, kind, 1);
+          assert.equal(row.runner_id, `${kind === 'sge' ? 'SGE' : 'SLURM'}:${recovered?.id}`);
+          assert.equal(
+            await fs.readFile(path.join(row.directory!, 'runs.txt'), 'utf8'),
+            'ran\n',
+            'the script ran once',
+          );
+        } finally {
+          child.kill('SIGKILL');
+          await close();
+        }
+      },
+    );
+  });
+}

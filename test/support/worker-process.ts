@@ -1,0 +1,20 @@
+/**
+ * A worker in a process of its own, so a test can kill it with SIGKILL:
+ *   node --import tsx test/support/worker-process.ts <config file> <service module>
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadServiceConfig } from '../../core/config/index.js';
+import { createServiceWorker } from '../../worker/create-worker.js';
+import { loadService } from '../../worker/load-service.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const [configFile, serviceModule] = process.argv.slice(2);
+if (!configFile || !serviceModule) throw new Error('usage: worker-process.ts <config file> <service module>');
+const config = loadServiceConfig(configFile);
+const { worker } = await createServiceWorker({
+  config,
+  service: await loadService(serviceModule),
+  run: { jobStateGraceMs: 2000, heartbeatEveryMs: 1000 },
+});
+console.log('worker ready');
+await worker.run();
