@@ -71,7 +71,9 @@ export function createAdmissionActivities(
         }
         const db = await pool.getConnection();
         try {
-          const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [
+          // Never wait for the lock while holding a pool connection: the holder needs
+          // one for its transition, and waiting admitters would starve it.
+          const [[lock]] = (await db.query('SELECT GET_LOCK(?, 0) AS got', [lockName])) as unknown as [
             [{ got: number }],
           ];
           if (lock.got === 1) {

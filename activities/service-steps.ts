@@ -10,6 +10,7 @@ import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
 import { loadStepContext } from './job-context.js';
 import { jobCompletedMessage, type Mailer } from './mail.js';
+import { toResultFiles } from './result-files.js';
 
 const RUNNER_KINDS = ['do-nothing', 'local', 'sge', 'slurm', 'web-service'];
 
@@ -55,7 +56,9 @@ export function createStepActivities(config: ServiceConfig, pool: Pool, mailer: 
     },
 
     async postprocess(job: string, results?: RunResults): Promise<{ reschedule: boolean; data?: RerunData }> {
-      const result = await callStep(job, 'postprocess', (context) => service.postprocess?.(context, results));
+      const result = await callStep(job, 'postprocess', (context) =>
+        service.postprocess?.(context, results ? toResultFiles(results, context.directory) : undefined),
+      );
       if (!result?.reschedule) return { reschedule: false };
       return { reschedule: true, ...(result.reschedule.data !== undefined ? { data: result.reschedule.data } : {}) };
     },

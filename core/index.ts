@@ -11,6 +11,6 @@ export type {
   Service,
 } from './service.js';
 export { doNothing, localCommand, sgeScript, slurmScript, webService } from './runner-spec.js';
-export type { RunnerSpec, RunResults } from './runner-spec.js';
+export type { ResultFile, RunnerSpec, RunResults } from './runner-spec.js';
 export type { ColumnSpec } from './schema.js';
 export * from './errors.js';

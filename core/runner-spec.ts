@@ -70,3 +70,15 @@ export function webService(url: string, fields: Readonly<Record<string, string>>
 export interface RunResults {
   urls: string[];
 }
+
+/** A result file of a web-service run, as `postprocess` receives it. */
+export interface ResultFile {
+  url: string;
+  /** The URL's last path segment, decoded: saliweb names result files that way. */
+  name: string;
+  /**
+   * Downloads the file to `target` (relative to the job directory; default
+   * `name`), never outside the job directory, and returns its absolute path.
+   */
+  download(target?: string): Promise<string>;
+}

@@ -6,7 +6,7 @@
  */
 import type { ServiceConfig } from './config/index.js';
 import type { ColumnSpec } from './schema.js';
-import type { RunResults, RunnerSpec } from './runner-spec.js';
+import type { ResultFile, RunnerSpec } from './runner-spec.js';
 
 /** Values a metadata column can hold, as mysql2 returns them. */
 export type ColumnValue = string | number | Date | null;
@@ -66,7 +66,8 @@ export interface Service<M extends Metadata = Metadata> {
   run(job: JobContext<M>): MaybePromise<RunnerSpec>;
   /** What to run on a rescheduled cycle; defaults to `run`. */
   rerun?(job: JobContext<M>, data: RerunData | undefined): MaybePromise<RunnerSpec>;
-  postprocess?(job: JobContext<M>, results?: RunResults): MaybePromise<PostprocessResult | void>;
+  /** `results` lists the result files of a web-service run (undefined for other runners). */
+  postprocess?(job: JobContext<M>, results?: ResultFile[]): MaybePromise<PostprocessResult | void>;
   finalize?(job: JobContext<M>): MaybePromise<void>;
   complete?(job: JobContext<M>): MaybePromise<void>;
   archive?(job: JobContext<M>): MaybePromise<void>;

@@ -6,11 +6,12 @@ import { createDoNothingRunner } from './do-nothing.js';
 import { createLocalRunner } from './local.js';
 import { createSgeRunner } from './sge.js';
 import { createSlurmRunner } from './slurm.js';
+import { createWebServiceRunner } from './web-service.js';
 import type { ClustersConfig } from '../../core/config/index.js';
 
 export type RunnerRegistry = Partial<Record<RunnerKind, RunnerBackend>>;
 
-/** Do-nothing and local always; SGE and SLURM when the config has their sections. */
+/** Do-nothing, local and web service always; SGE and SLURM when the config has their sections. */
 export function defaultRunners(
   clusters: ClustersConfig = {},
   options: { localPollIntervalMs?: number } = {},
@@ -18,6 +19,7 @@ export function defaultRunners(
   return {
     'do-nothing': createDoNothingRunner() as RunnerBackend,
     local: createLocalRunner({ pollIntervalMs: options.localPollIntervalMs ?? 1000 }) as RunnerBackend,
+    'web-service': createWebServiceRunner() as RunnerBackend,
     ...(clusters.sge ? { sge: createSgeRunner(clusters.sge) as RunnerBackend } : {}),
     ...(clusters.slurm ? { slurm: createSlurmRunner(clusters.slurm) as RunnerBackend } : {}),
   };
