@@ -68,8 +68,14 @@ async function rawQsubRate(n: number): Promise<number> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-bench-qsub-'));
   await fs.writeFile(path.join(dir, 'job.sh'), '#!/bin/sh\n#$ -S /bin/sh\n#$ -cwd\ntrue\n');
   const start = performance.now();
-  for (let i = 0; i < n; i++) await execa(cluster.section.qsub!, ['-terse', 'job.sh'], { cwd: dir, env: cluster.env });
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    ids.push((await execa(cluster.section.qsub!, ['-terse', 'job.sh'], { cwd: dir, env: cluster.env })).stdout.trim());
+  }
   const rate = n / ((performance.now() - start) / 1000);
+  // Remove them before the next measurement; the folder must outlive them (it is their cwd).
+  await execa(cluster.section.qdel!, ids, { env: cluster.env, reject: false });
+  while ((await execa(cluster.section.qstat!, [], { env: cluster.env })).stdout.trim() !== '') await sleep(500);
   await fs.rm(dir, { recursive: true, force: true });
   return rate;
 }

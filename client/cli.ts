@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
-import { resubmitJob } from './admin.js';
+import { cancelJob, resubmitJob } from './admin.js';
 
 const configOption = new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
   .env('SALIFLOW_CONFIG')
@@ -38,7 +38,8 @@ export function buildCli(): Command {
     .description('run the worker for a service (polls its Temporal task queue)')
     .addOption(configOption)
     .requiredOption('-s, --service <module>', 'the service module (default export: defineService({...}))')
-    .action(async (options: { config: string; service: string }) => {
+    .option('--skip-consistency-check', 'start even if job directories and the jobs table disagree')
+    .action(async (options: { config: string; service: string; skipConsistencyCheck?: boolean }) => {
       const { runWorker } = await import('../worker/main.js');
       await runWorker(options);
     });
@@ -155,6 +156,25 @@ export function buildCli(): Command {
         }
       } finally {
         await connection.end();
+        await close();
+      }
+    });
+
+  program
+    .command('cancel')
+    .description('cancel jobs: their cluster jobs are deleted and they end FAILED')
+    .addOption(configOption)
+    .option('-r, --reason <text>', 'the reason stored in the failure column', 'cancelled by administrator')
+    .argument('<jobs...>')
+    .action(async (jobs: string[], options: { config: string; reason: string }) => {
+      const config = loadServiceConfig(options.config);
+      const { client, close } = await temporalClient(config);
+      try {
+        for (const job of jobs) {
+          await cancelJob({ config, client, job, reason: options.reason });
+          console.log(`cancel requested for ${job}`);
+        }
+      } finally {
         await close();
       }
     });

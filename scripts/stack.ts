@@ -27,22 +27,47 @@ export async function stopStack(settings: StackSettings = stackSettings()): Prom
   log(mysql ? 'mysql stopped' : 'mysql was not running (or not started by saliflow)');
 }
 
-async function main(command: string | undefined): Promise<void> {
+/**
+ * The single-node SGE and SLURM clusters the cluster tests run on. They need
+ * root (apt, daemons); elsewhere, or with SALIFLOW_SKIP_CLUSTERS=1, the
+ * cluster tests are skipped and say why.
+ */
+export async function startClusters(): Promise<void> {
+  if (process.env.SALIFLOW_SKIP_CLUSTERS === '1') return log('clusters skipped (SALIFLOW_SKIP_CLUSTERS=1)');
+  if (process.getuid?.() !== 0) return log('clusters skipped: starting SGE and SLURM needs root');
+  const { execa } = await import('execa');
+  const path = await import('node:path');
+  const { REPO_ROOT } = await import('./stack/settings.js');
+  const results = await Promise.all(
+    ['sge', 'slurm'].map((cluster) =>
+      execa('bash', [path.join(REPO_ROOT, 'scripts/cluster', `${cluster}.sh`), 'start'], { reject: false, all: true }),
+    ),
+  );
+  for (const result of results) {
+    const lines = (result.all ?? '').trim().split('\n');
+    if (result.exitCode !== 0) throw new Error(`cluster start failed:\n${lines.slice(-15).join('\n')}`);
+    log(lines.at(-1) ?? '');
+  }
+}
+
+async function main(command: string | undefined, flags: string[]): Promise<void> {
   switch (command) {
     case 'start':
-      return startStack();
+      await startStack();
+      if (flags.includes('--with-clusters')) await startClusters();
+      return;
     case 'stop':
       return stopStack();
     case 'status':
       for (const line of await stackStatus()) console.log(line);
       return;
     default:
-      throw new Error(`usage: npm run stack -- start|stop|status (got ${command ?? 'nothing'})`);
+      throw new Error(`usage: npm run stack -- start [--with-clusters]|stop|status (got ${command ?? 'nothing'})`);
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv[2]).catch((error: Error) => {
+  main(process.argv[2], process.argv.slice(3)).catch((error: Error) => {
     console.error(`[stack] ${error.name === 'StackError' ? '' : `${error.name}: `}${error.message}`);
     process.exit(1);
   });

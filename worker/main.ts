@@ -6,11 +6,25 @@ import { loadServiceConfig } from '../core/config/index.js';
 import { Client, Connection } from '@temporalio/client';
 import { createServiceWorker } from './create-worker.js';
 import { ensureSchedules } from './schedules.js';
+import { checkConsistency } from './consistency-check.js';
+import { createPool } from '../activities/database.js';
 import { loadService } from './load-service.js';
 
-export async function runWorker(options: { config: string; service: string }): Promise<void> {
+export async function runWorker(options: {
+  config: string;
+  service: string;
+  skipConsistencyCheck?: boolean;
+}): Promise<void> {
   const config = loadServiceConfig(options.config);
   const service = await loadService(options.service);
+  if (!options.skipConsistencyCheck) {
+    const pool = createPool(config);
+    try {
+      await checkConsistency(config, pool);
+    } finally {
+      await pool.end();
+    }
+  }
   const { worker, close } = await createServiceWorker({ config, service });
   const connection = await Connection.connect({ address: config.temporal.address });
   await ensureSchedules(new Client({ connection, namespace: config.temporal.namespace }), config);

@@ -3,6 +3,9 @@ import { defineService, sgeScript, slurmScript } from '../../../core/index.js';
 
 const script = process.env.SALIFLOW_TEST_CLUSTER === 'slurm' ? slurmScript : sgeScript;
 
+// SALIFLOW_TEST_SLEEP makes the run last long enough to kill its worker mid-wait.
+const sleep = process.env.SALIFLOW_TEST_SLEEP ? `sleep ${process.env.SALIFLOW_TEST_SLEEP}\n` : '';
+
 export default defineService({
-  run: () => script('echo ran >> runs.txt'),
+  run: () => script(`${sleep}echo ran >> runs.txt`),
 });

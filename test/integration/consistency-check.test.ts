@@ -1,0 +1,46 @@
+/** The worker's start-up check: the file system and the jobs table must agree. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { submitJob } from '../../client/submit.js';
+import { checkConsistency, findInconsistencies } from '../../worker/consistency-check.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+
+let fixture: ServiceFixture;
+before(async () => {
+  fixture = await createServiceFixture();
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+test('a consistent service passes; missing directories and stray entries are named', async () => {
+  const kept = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'kept' });
+  const lost = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'lost' });
+  await checkConsistency(fixture.config, fixture.db);
+
+  await fs.rm(lost.directory, { recursive: true });
+  await fs.writeFile(path.join(fixture.root, 'completed', 'stray.txt'), 'x');
+  const young = path.join(fixture.root, 'incoming', 'mid-submission');
+  await fs.mkdir(young);
+  const old = path.join(fixture.root, 'incoming', 'abandoned');
+  await fs.mkdir(old);
+  const longAgo = new Date(Date.now() - 2 * 3600_000);
+  await fs.utimes(old, longAgo, longAgo);
+
+  const problems = await findInconsistencies(fixture.config, fixture.db);
+  assert.deepEqual(
+    problems.sort(),
+    [
+      `${old} belongs to no job in the jobs table; move it away or delete it`,
+      `${path.join(fixture.root, 'completed', 'stray.txt')} belongs to no job in the jobs table; move it away or delete it`,
+      `job lost (INCOMING): its directory ${lost.directory} is missing`,
+    ].sort(),
+  );
+  await assert.rejects(
+    checkConsistency(fixture.config, fixture.db),
+    /the file system and the jobs table disagree[\s\S]*job lost/,
+  );
+  await fs.access(kept.directory);
+});

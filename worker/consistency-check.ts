@@ -1,0 +1,58 @@
+/**
+ * saliweb refused to start when the file system and the database disagreed;
+ * so does the saliflow worker. Problems found: a job's directory missing, a
+ * stray file or folder in a state directory that no job owns (INCOMING
+ * folders younger than an hour are a frontend mid-submission, and left to the
+ * reconcile schedule).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type mysql from 'mysql2/promise';
+import type { ServiceConfig } from '../core/config/index.js';
+
+export class ConsistencyError extends Error {
+  override readonly name = 'ConsistencyError';
+  constructor(readonly problems: string[]) {
+    super(
+      `the file system and the jobs table disagree; fix these, then start the worker again ` +
+        `(or pass --skip-consistency-check):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+  }
+}
+
+const YOUNG_INCOMING_MS = 60 * 60 * 1000;
+
+export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<string[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
+  );
+  const owned = new Set<string>();
+  const problems: string[] = [];
+  for (const row of rows) {
+    owned.add(path.resolve(String(row.directory)));
+    const exists = await fs.stat(String(row.directory)).then(
+      (stat) => stat.isDirectory(),
+      () => false,
+    );
+    if (!exists) problems.push(`job ${row.name} (${row.state}): its directory ${row.directory} is missing`);
+  }
+  const incoming = path.resolve(config.directories.INCOMING);
+  for (const dir of new Set(Object.values(config.directories).map((folder) => path.resolve(folder)))) {
+    const entries = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      const full = path.join(dir, entry);
+      if (owned.has(full)) continue;
+      if (dir === incoming) {
+        const { mtimeMs } = await fs.stat(full);
+        if (Date.now() - mtimeMs < YOUNG_INCOMING_MS) continue;
+      }
+      problems.push(`${full} belongs to no job in the jobs table; move it away or delete it`);
+    }
+  }
+  return problems;
+}
+
+export async function checkConsistency(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<void> {
+  const problems = await findInconsistencies(config, db);
+  if (problems.length > 0) throw new ConsistencyError(problems);
+}
