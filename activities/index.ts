@@ -21,8 +21,6 @@ export interface ActivityDeps {
   mailer?: Mailer;
   runners?: RunnerRegistry;
   run?: RunActivityOptions;
-  /** How often a waiting INCOMING job checks whether it may start. @defaultValue 1000 */
-  admissionPollMs?: number;
 }
 
 export function createSaliflowActivities(deps: ActivityDeps) {
@@ -37,7 +35,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     ...createStepActivities(config, pool, mailer, service),
     ...runs.activities,
     ...createMaintenanceActivities(config, pool),
-    ...createAdmissionActivities(config, pool, transitionJob, deps.admissionPollMs),
+    ...createAdmissionActivities(config, pool, transitionJob),
 
     /** Moves the job to FAILED with its error. */
     async failJob(input: { job: string; failure: string }): Promise<void> {

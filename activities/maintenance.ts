@@ -37,10 +37,14 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool) {
       };
     },
 
-    /** INCOMING rows in submit order: the reconcile workflow (re)starts their workflows. */
+    /**
+     * INCOMING rows in submit order, and PREPROCESSING ones (another job's
+     * admission may have admitted a row that has no workflow yet): the
+     * reconcile workflow starts the workflows of those that have none.
+     */
     async findIncomingJobs(): Promise<{ job: string; user: string | null }[]> {
       const [rows] = await pool.query<mysql.RowDataPacket[]>(
-        "SELECT name, user FROM jobs WHERE state = 'INCOMING' ORDER BY submit_time, name LIMIT ?",
+        "SELECT name, user FROM jobs WHERE state IN ('INCOMING', 'PREPROCESSING') ORDER BY submit_time, name LIMIT ?",
         [MAINTENANCE_BATCH],
       );
       return rows.map((row) => ({ job: String(row.name), user: row.user ?? null }));

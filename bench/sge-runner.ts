@@ -101,7 +101,7 @@ async function submissionRate(n: number): Promise<number> {
           await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
           return rate;
         },
-        { admissionPollMs: 100 },
+        {},
       ),
   );
 }
@@ -139,7 +139,7 @@ async function completionLatency(n: number, pollSeconds: number): Promise<number
             }),
           );
         },
-        { admissionPollMs: 100, run: { jobStateGraceMs: 30_000, heartbeatEveryMs: 5000 } },
+        { run: { jobStateGraceMs: 30_000, heartbeatEveryMs: 5000 } },
       ),
   );
 }
@@ -170,7 +170,7 @@ async function statusCallsPerMinute(n: number, windowMs = 60_000): Promise<numbe
           await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
           return (calls * 60_000) / windowMs;
         },
-        { admissionPollMs: 100 },
+        {},
       ),
   );
 }

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   for (const dir of new Set(Object.values(config.directories))) await fs.mkdir(dir, { recursive: true });
 
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const { worker, close } = await createServiceWorker({ config, service, connection: nativeConnection });
+  const worker = await createServiceWorker({ config, service, connection: nativeConnection });
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const { frontend, db, backend } = config.database;
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       throw new Error(`${failed.length} demo job(s) did not complete: ${failed.map((row) => row.name).join(', ')}`);
     console.log(`all ${rows.length} demo jobs COMPLETED.`);
   } finally {
-    await close();
+    await worker.close();
     await frontendPool.end();
     await backendPool.end();
     await connection.close();

@@ -66,21 +66,66 @@ export async function connectToTemporal(config: ServiceConfig): Promise<NativeCo
   });
 }
 
-export async function createServiceWorker(options: ServiceWorkerOptions) {
+/**
+ * Waiting for cluster runs gets a task queue of its own: a wait is a cheap
+ * heartbeating activity, and a thousand of them must not take the activity
+ * slots that service steps and submissions need.
+ */
+export function waitQueue(taskQueue: string): string {
+  return `${taskQueue}-waits`;
+}
+
+/** Most runs one worker waits for at once (each is a timer and a slot in a shared status query). */
+const MAX_CONCURRENT_WAITS = 10_000;
+
+export interface ServiceWorker {
+  /** Polls until shut down (SIGINT/SIGTERM or `shutdown()`). */
+  run(): Promise<void>;
+  /** Runs until `promise` settles, then shuts down; returns its value. */
+  runUntil<T>(promise: Promise<T>): Promise<T>;
+  shutdown(): void;
+  statusQueries(): Record<string, number>;
+  /** Releases the MySQL pool and, if this module opened it, the connection. */
+  close(): Promise<void>;
+}
+
+export async function createServiceWorker(options: ServiceWorkerOptions): Promise<ServiceWorker> {
   const { config, service } = options;
   const connection = options.connection ?? (await connectToTemporal(config));
   const parts = createSaliflowActivities({ ...options, config, service });
-  const worker = await Worker.create({
+  const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  const main = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
-    taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+    taskQueue,
     workflowBundle: await workflowBundle(),
     activities: parts.activities,
   });
+  const waits = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: waitQueue(taskQueue),
+    activities: { waitForRun: parts.activities.waitForRun },
+    maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_WAITS,
+  });
+  const shutdown = () => {
+    for (const worker of [main, waits]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
   return {
-    worker,
+    async run() {
+      await Promise.all([main.run(), waits.run()]);
+    },
+    async runUntil<T>(promise: Promise<T>): Promise<T> {
+      const both = Promise.all([main.run(), waits.run()]);
+      try {
+        return await promise;
+      } finally {
+        shutdown();
+        await both;
+      }
+    },
+    shutdown,
     statusQueries: parts.statusQueries,
-    /** Releases the MySQL pool and, if this module opened it, the connection. */
     async close() {
       await parts.close();
       if (!options.connection) await connection.close();

@@ -25,7 +25,7 @@ export async function runWorker(options: {
       await pool.end();
     }
   }
-  const { worker, close } = await createServiceWorker({ config, service });
+  const worker = await createServiceWorker({ config, service });
   const connection = await Connection.connect({ address: config.temporal.address });
   await ensureSchedules(new Client({ connection, namespace: config.temporal.namespace }), config);
   await connection.close();
@@ -35,6 +35,6 @@ export async function runWorker(options: {
   try {
     await worker.run();
   } finally {
-    await close();
+    await worker.close();
   }
 }

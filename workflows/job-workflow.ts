@@ -6,10 +6,13 @@
  */
 import {
   CancellationScope,
+  continueAsNew,
   defineSignal,
   proxyActivities,
   setHandler,
+  sleep,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { SaliflowActivities } from '../activities/index.js';
 import type { SubmittedRun } from '../activities/run-activities.js';
@@ -53,12 +56,16 @@ const steps = proxyActivities<SaliflowActivities>({
   },
 });
 
-// Waiting for a cluster run: long, heartbeating (every 5 s), resumed on another worker within 20 s of a crash.
-const waiting = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '60 days',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
-});
+// Waiting for a cluster run: long, heartbeating (every 5 s), resumed on another
+// worker within 20 s of a crash, on the service's wait queue (see worker/create-worker.ts).
+function waitingActivities() {
+  return proxyActivities<SaliflowActivities>({
+    taskQueue: `${workflowInfo().taskQueue}-waits`,
+    startToCloseTimeout: '60 days',
+    heartbeatTimeout: '20 seconds',
+    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+  });
+}
 
 // Submitting to a scheduler: heartbeats, so a worker killed mid-submission is
 // noticed in seconds; the retry finds the job by its submission record.
@@ -74,12 +81,26 @@ const submitting = proxyActivities<SaliflowActivities>({
   },
 });
 
-// Waiting for a slot ([limits] running) and for parent jobs: as long as it takes.
-const admission = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '365 days',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
-});
+/** How a waiting INCOMING job backs off between admission attempts. */
+export const ADMISSION_BACKOFF = { firstMs: 500, factor: 1.5, maxMs: 15_000 };
+// Each attempt adds ~8 events to the history; start afresh before it grows large.
+const ADMISSION_ATTEMPTS_PER_RUN = 1000;
+
+/**
+ * Waits, in durable timers, until the job may start ([limits] running,
+ * parents, submit order). True when admitted, false when this run should
+ * continue as new to keep its history short.
+ */
+async function waitForAdmission(job: string): Promise<boolean> {
+  let delay = ADMISSION_BACKOFF.firstMs;
+  for (let attempt = 0; attempt < ADMISSION_ATTEMPTS_PER_RUN; attempt++) {
+    const { admitted } = await store.tryAdmitJobs(job);
+    if (admitted) return true;
+    await sleep(delay);
+    delay = Math.min(delay * ADMISSION_BACKOFF.factor, ADMISSION_BACKOFF.maxMs);
+  }
+  return false;
+}
 
 async function enter(job: string, to: JobState): Promise<void> {
   await store.transitionJob({ job, to });
@@ -96,6 +117,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let cancelReason: string | undefined;
   let activeRun: SubmittedRun | undefined;
   const lifecycle = new CancellationScope();
+  const waiting = waitingActivities();
   setHandler(cancelJobSignal, (reason) => {
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
@@ -104,7 +126,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   try {
     return await lifecycle.run(async () => {
       if (input.resubmit) await enter(job, 'INCOMING');
-      await admission.admitJob(job);
+      if (!(await waitForAdmission(job))) return continueAsNew<typeof jobWorkflow>({ job });
       upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
       const { skipRun } = await steps.preprocess(job);
       if (!skipRun) {

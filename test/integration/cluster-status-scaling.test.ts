@@ -94,7 +94,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
               await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
             }
           },
-          { admissionPollMs: 100 },
+          {},
         );
       },
     );

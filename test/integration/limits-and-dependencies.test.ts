@@ -76,7 +76,7 @@ test('no more than [limits] running jobs are in flight, and they start in submit
         'admitted in submit order',
       );
     },
-    { admissionPollMs: 100 },
+    {},
   );
 });
 
@@ -114,6 +114,6 @@ test('a child job waits for its parents to complete; the parents’ dependency r
       ]);
       assert.equal(rows.length, 0);
     },
-    { admissionPollMs: 100 },
+    {},
   );
 });

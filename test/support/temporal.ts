@@ -27,7 +27,7 @@ export async function withWorker<T>(
 ): Promise<T> {
   const connection = await NativeConnection.connect({ address: stackSettings().temporal.address });
   const { client, close: closeClient } = await temporalClient();
-  const { worker, close, statusQueries } = await createServiceWorker({
+  const worker = await createServiceWorker({
     config: fixture.config,
     service,
     connection,
@@ -35,9 +35,9 @@ export async function withWorker<T>(
     ...options,
   });
   try {
-    return await worker.runUntil(body({ client, statusQueries }));
+    return await worker.runUntil(body({ client, statusQueries: worker.statusQueries }));
   } finally {
-    await close();
+    await worker.close();
     await closeClient();
     await connection.close();
   }

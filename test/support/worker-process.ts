@@ -11,7 +11,7 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 const [configFile, serviceModule] = process.argv.slice(2);
 if (!configFile || !serviceModule) throw new Error('usage: worker-process.ts <config file> <service module>');
 const config = loadServiceConfig(configFile);
-const { worker } = await createServiceWorker({
+const worker = await createServiceWorker({
   config,
   service: await loadService(serviceModule),
   run: { jobStateGraceMs: 2000, heartbeatEveryMs: 1000 },
