@@ -1,17 +1,8 @@
 /** How every job workflow ends when something went wrong. */
-import { ApplicationFailure, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { SaliflowActivities } from '../activities/index.js';
+import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
+import { mail, store } from './activity-options.js';
 import { failureText } from './failure-text.js';
 import { JOB_STATE } from './search-attributes.js';
-
-const store = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 50 },
-});
-const mail = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10 },
-});
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails

@@ -8,15 +8,12 @@ import {
   CancellationScope,
   continueAsNew,
   defineSignal,
-  proxyActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
-import type { SaliflowActivities } from '../activities/index.js';
 import type { SubmittedRun } from '../activities/run-activities.js';
-import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
+import { steps, store, submitting, waitingActivities } from './activity-options.js';
 import type { JobState } from '../core/states.js';
 import type { RerunData } from '../core/service.js';
 import { endAsFailed } from './fail-job.js';
@@ -28,58 +25,6 @@ export interface JobWorkflowInput {
   /** True when an operator resubmits a FAILED job: it first goes back to INCOMING. */
   resubmit?: boolean;
 }
-
-const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
-
-// Row and directory updates: MySQL may be briefly gone; retry with backoff.
-const store = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 50,
-    nonRetryableErrorTypes,
-  },
-});
-
-// Service steps: an exception fails the job at once (ServiceStepError is
-// non-retryable); only infrastructure faults around the step are retried.
-const steps = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '2 hours',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes,
-  },
-});
-
-// Waiting for a cluster run: long, heartbeating (every 5 s), resumed on another
-// worker within 20 s of a crash, on the service's wait queue (see worker/create-worker.ts).
-function waitingActivities() {
-  return proxyActivities<SaliflowActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-waits`,
-    startToCloseTimeout: '60 days',
-    heartbeatTimeout: '20 seconds',
-    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
-  });
-}
-
-// Submitting to a scheduler: heartbeats, so a worker killed mid-submission is
-// noticed in seconds; the retry finds the job by its submission record.
-const submitting = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '10 seconds',
-  retry: {
-    initialInterval: '1s',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 50,
-    nonRetryableErrorTypes,
-  },
-});
 
 /** How a waiting INCOMING job backs off between admission attempts. */
 export const ADMISSION_BACKOFF = { firstMs: 500, factor: 1.5, maxMs: 15_000 };

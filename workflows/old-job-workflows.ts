@@ -5,24 +5,10 @@
  * as consecutive runs of one ID in the Web UI, and a failed archive shows
  * red like any failed job.
  */
-import { executeChild, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { SaliflowActivities } from '../activities/index.js';
-import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
+import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { steps, store } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
 import { JOB_STATE } from './search-attributes.js';
-
-const retry = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '1 minute',
-  maximumAttempts: 50,
-  nonRetryableErrorTypes: [...NON_RETRYABLE_ERRORS],
-};
-const store = proxyActivities<SaliflowActivities>({ startToCloseTimeout: '1 minute', retry });
-const steps = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '2 hours',
-  retry: { ...retry, maximumAttempts: 5 },
-});
 
 /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
 export async function archiveJobWorkflow(job: string): Promise<string> {

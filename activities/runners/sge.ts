@@ -13,6 +13,7 @@ import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 import { clusterJobName, optionValue, renderScript } from './cluster-script.js';
 import { readRecord, submitExactlyOnce } from './submission-record.js';
+import { readJobStateFile } from './job-state-file.js';
 
 export const SGE_SCRIPT = 'sge-script.sh';
 
@@ -164,7 +165,9 @@ export function createSgeRunner(config: SgeConfig, { accountingWaitMs = 3000 } =
           statuses.set(handle.id, { state: 'running' });
           continue;
         }
-        const detail = await explain(handle);
+        // A run that wrote DONE needs no post-mortem: skip qacct (and its flush delay).
+        const done = (await readJobStateFile(handle.directory)) === 'DONE';
+        const detail = done ? undefined : await explain(handle);
         statuses.set(handle.id, detail ? { state: 'finished', detail } : { state: 'finished' });
       }
       return statuses;

@@ -13,6 +13,7 @@ import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 import { clusterJobName, optionValue, renderScript } from './cluster-script.js';
 import { readRecord, submitExactlyOnce } from './submission-record.js';
+import { readJobStateFile } from './job-state-file.js';
 
 export const SLURM_SCRIPT = 'slurm-script.sh';
 
@@ -166,7 +167,9 @@ export function createSlurmRunner(config: SlurmConfig): RunnerBackend<ClusterScr
           statuses.set(handle.id, { state: 'running' });
           continue;
         }
-        const detail = await explain(handle, ours);
+        // A run that wrote DONE needs no post-mortem.
+        const done = (await readJobStateFile(handle.directory)) === 'DONE';
+        const detail = done ? undefined : await explain(handle, ours);
         statuses.set(handle.id, detail ? { state: 'finished', detail } : { state: 'finished' });
       }
       return statuses;
