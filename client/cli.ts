@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
+import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
 import { cancelJob, resubmitJob } from './admin.js';
@@ -26,7 +27,7 @@ async function backendConnection(config: ServiceConfig) {
 }
 
 async function temporalClient(config: ServiceConfig) {
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(await temporalConnectionOptions(config));
   return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
 }
 

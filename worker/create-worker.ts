@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
+import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { Service } from '../core/service.js';
 import { createSaliflowActivities, type ActivityDeps } from '../activities/index.js';
 
@@ -45,25 +46,7 @@ export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'ser
 }
 
 export async function connectToTemporal(config: ServiceConfig): Promise<NativeConnection> {
-  const { address, tls, apiKey } = config.temporal;
-  const fs = await import('node:fs/promises');
-  return NativeConnection.connect({
-    address,
-    ...(tls
-      ? {
-          tls: {
-            clientCertPair: { crt: await fs.readFile(tls.clientCertPath), key: await fs.readFile(tls.clientKeyPath) },
-            ...(tls.serverRootCaCertPath
-              ? { serverRootCACertificate: await fs.readFile(tls.serverRootCaCertPath) }
-              : {}),
-            ...(tls.serverNameOverride ? { serverNameOverride: tls.serverNameOverride } : {}),
-          },
-        }
-      : apiKey
-        ? { tls: true }
-        : {}),
-    ...(apiKey ? { apiKey } : {}),
-  });
+  return NativeConnection.connect(await temporalConnectionOptions(config));
 }
 
 /**

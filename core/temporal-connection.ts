@@ -1,0 +1,36 @@
+/**
+ * Connection options for Temporal from the service config, shared by the
+ * worker's NativeConnection and the clients' Connection so both honour TLS
+ * client certificates and API keys alike.
+ */
+import fs from 'node:fs/promises';
+import type { ServiceConfig } from './config/index.js';
+
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?:
+    | boolean
+    | {
+        clientCertPair: { crt: Buffer; key: Buffer };
+        serverRootCACertificate?: Buffer;
+        serverNameOverride?: string;
+      };
+  apiKey?: string;
+}
+
+export async function temporalConnectionOptions(config: ServiceConfig): Promise<TemporalConnectionOptions> {
+  const { address, tls, apiKey } = config.temporal;
+  if (tls) {
+    return {
+      address,
+      tls: {
+        clientCertPair: { crt: await fs.readFile(tls.clientCertPath), key: await fs.readFile(tls.clientKeyPath) },
+        ...(tls.serverRootCaCertPath ? { serverRootCACertificate: await fs.readFile(tls.serverRootCaCertPath) } : {}),
+        ...(tls.serverNameOverride ? { serverNameOverride: tls.serverNameOverride } : {}),
+      },
+      ...(apiKey ? { apiKey } : {}),
+    };
+  }
+  // An API key means Temporal Cloud (or a proxy like it): TLS with the system CAs.
+  return apiKey ? { address, tls: true, apiKey } : { address };
+}
