@@ -61,6 +61,26 @@ export function createAdmissionActivities(config: ServiceConfig, pool: Pool, tra
     return 'older jobs go first';
   }
 
+  /** One admission round under the lock; undefined when another worker holds it. */
+  async function admitInLine(): Promise<{ admitted: string[]; inFlight: number } | undefined> {
+    const db = await pool.getConnection();
+    try {
+      // Never wait for the lock while holding a connection: the holder needs
+      // more of them for its transitions.
+      const [[lock]] = (await db.query('SELECT GET_LOCK(?, 0) AS got', [lockName])) as unknown as [[{ got: number }]];
+      if (lock.got !== 1) return undefined;
+      try {
+        const next = await nextInLine(db);
+        for (const name of next.names) await transitionJob({ job: name, to: 'PREPROCESSING' });
+        return { admitted: next.names, inFlight: next.inFlight + next.names.length };
+      } finally {
+        await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
+      }
+    } finally {
+      db.release();
+    }
+  }
+
   return {
     /**
      * Admits the jobs whose turn it is (INCOMING → PREPROCESSING) and says
@@ -73,30 +93,12 @@ export function createAdmissionActivities(config: ServiceConfig, pool: Pool, tra
         if (before.state !== 'PREPROCESSING') await transitionJob({ job, to: 'PREPROCESSING' }); // the invalid-transition error
         return { admitted: true };
       }
-      const db = await pool.getConnection();
-      let inFlight = 0;
-      try {
-        // Never wait for the lock while holding a connection: the holder needs
-        // more of them for its transitions.
-        const [[lock]] = (await db.query('SELECT GET_LOCK(?, 0) AS got', [lockName])) as unknown as [[{ got: number }]];
-        if (lock.got !== 1) return { admitted: false, reason: 'another worker is admitting jobs' };
-        try {
-          const next = await nextInLine(db);
-          inFlight = next.inFlight;
-          for (const name of next.names) {
-            await transitionJob({ job: name, to: 'PREPROCESSING' });
-            inFlight += 1;
-          }
-          if (next.names.includes(job)) return { admitted: true };
-        } finally {
-          await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
-        }
-      } finally {
-        db.release();
-      }
+      const round = await admitInLine();
+      if (round === undefined) return { admitted: false, reason: 'another worker is admitting jobs' };
+      if (round.admitted.includes(job)) return { admitted: true };
       const after = await readJob(pool, job);
       if (after.state !== 'INCOMING') return { admitted: true };
-      return { admitted: false, reason: await whyWaiting(job, inFlight) };
+      return { admitted: false, reason: await whyWaiting(job, round.inFlight) };
     },
   };
 }
