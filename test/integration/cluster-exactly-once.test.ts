@@ -98,5 +98,55 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
         }
       },
     );
+
+    test(
+      'a worker killed while waiting: another worker resumes the wait; a run that ended meanwhile is not missed',
+      { skip: cluster.skip, timeout: 120_000 },
+      async () => {
+        fixture ??= await createServiceFixture({ sections: { [kind]: cluster.section } });
+        const env = { SALIFLOW_TEST_CLUSTER: kind, SALIFLOW_TEST_SLEEP: '2' };
+        const child = execa(
+          'node',
+          [
+            '--import',
+            'tsx',
+            path.join(REPO_ROOT, 'test/support/worker-process.ts'),
+            fixture.configFile,
+            path.join(REPO_ROOT, 'test/support/services/cluster-job.ts'),
+          ],
+          { env, reject: false },
+        );
+        const { client, close } = await temporalClient();
+        try {
+          const job = await submitJob({
+            config: fixture.config,
+            db: fixture.frontendDb,
+            client,
+            name: `${kind}-waiter`,
+          });
+          for (const deadline = Date.now() + 60_000; !(await jobRow(fixture.db, job.name)).runner_id;) {
+            if (Date.now() > deadline) throw new Error('the job never reached the cluster');
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          child.kill('SIGKILL');
+          await child;
+          // The cluster job ends while no worker is watching.
+          await new Promise((resolve) => setTimeout(resolve, 5000));
+          const outcome = await withWorker(fixture, service, () => workflowOutcome(client, job.workflowId));
+          assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+          const row = await jobRow(fixture.db, job.name);
+          assert.equal(
+            await fs.readFile(path.join(row.directory!, 'runs.txt'), 'utf8'),
+            'ran\n',
+            'one run, not resubmitted',
+          );
+          const record = await readRecord(row.directory!, kind, 1);
+          assert.equal(await jobsNamed(record!.name), 1);
+        } finally {
+          child.kill('SIGKILL');
+          await close();
+        }
+      },
+    );
   });
 }
