@@ -68,14 +68,25 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
       assertTransition(job, row.state, to);
 
       let directory: string | null = row.directory;
+      let failure = request.failure ?? 'failed (no reason given)';
       const target = targetDirectory(config, to);
       if (row.directory === null) {
-        if (to !== 'EXPIRED') throw new JobStateError(job, `has no directory in its row; cannot move it to ${to}`);
+        // A job can always be failed; only moving a directory needs one.
+        if (to !== 'EXPIRED' && to !== 'FAILED') {
+          throw new JobStateError(job, `has no directory in its row; cannot move it to ${to}`);
+        }
       } else if (target === null) {
         await fs.rm(row.directory, { recursive: true, force: true });
         directory = null;
       } else {
-        directory = await moveDirectory(job, row.directory, target);
+        try {
+          directory = await moveDirectory(job, row.directory, target);
+        } catch (error) {
+          // Failing must never be refused: a job whose directory cannot be
+          // moved is still recorded FAILED, with the reason it stayed put.
+          if (to !== 'FAILED' || !(error instanceof JobStateError)) throw error;
+          failure += `\n(the job directory was not moved: ${error.message})`;
+        }
       }
 
       const sets = ['state = ?', 'directory = ?'];
@@ -98,7 +109,7 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
       }
       if (to === 'FAILED') {
         sets.push('failure = ?');
-        values.push(request.failure ?? 'failed (no reason given)');
+        values.push(failure);
       }
       if (to === 'INCOMING') {
         sets.push(

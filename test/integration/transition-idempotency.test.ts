@@ -125,3 +125,16 @@ test('FAILED → INCOMING (resubmit) puts the directory in PREPROCESSING’s fol
   assert.equal(row.preprocess_time, null);
   assert.equal(row.directory, path.join(fixture.root, 'running', job.name));
 });
+
+test('failing a job whose directory vanished still records FAILED, saying why it was not moved', async () => {
+  const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'lostdir', files: { a: '1' } });
+  await fs.rm(job.directory, { recursive: true });
+  await transitionJob({ job: job.name, to: 'FAILED', failure: 'Error: boom' });
+  const row = await jobRow(fixture.db, job.name);
+  assert.equal(row.state, 'FAILED');
+  assert.match(
+    row.failure ?? '',
+    /^Error: boom\n\(the job directory was not moved: job lostdir: its directory \S+ is missing/,
+  );
+  assert.equal(row.directory, job.directory);
+});
