@@ -11,9 +11,11 @@ import type { LocalCommandSpec } from '../../core/runner-spec.js';
 import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 
-// Writes STARTED/DONE like a cluster script, then the exit code, renamed into
-// place so a reader never sees half a number.
+// Records its own id first (so a submitter that crashed right after spawning
+// finds it), writes STARTED/DONE like a cluster script, then the exit code;
+// files are renamed into place so a reader never sees half a value.
 const WRAPPER = [
+  'echo "$SALIFLOW_CYCLE-$$" > "$SALIFLOW_PID_FILE.tmp" && mv "$SALIFLOW_PID_FILE.tmp" "$SALIFLOW_PID_FILE"',
   'echo STARTED > job-state',
   '"$@"',
   'code=$?',
@@ -24,6 +26,7 @@ const WRAPPER = [
 
 const files = (directory: string, cycle: number) => ({
   pid: path.join(directory, `.saliflow-local-${cycle}.pid`),
+  claim: path.join(directory, `.saliflow-local-${cycle}.claim`),
   command: path.join(directory, `.saliflow-local-${cycle}.command`),
   exit: path.join(directory, `.saliflow-local-${cycle}.exit`),
   stdout: path.join(directory, 'local-run.out'),
@@ -48,15 +51,35 @@ export function describeCommand(command: LocalCommandSpec['command']): string {
   return typeof command === 'string' ? command : command.map((arg) => JSON.stringify(arg)).join(' ');
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function readPidFile(file: string, waitMs: number): Promise<string | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined && text.trim() !== '') return text.trim();
+    if (Date.now() >= deadline) return undefined;
+    await sleep(50);
+  }
+}
+
 export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend<LocalCommandSpec> {
   return {
     name: 'local',
     kind: 'local',
     pollIntervalMs,
     async submit(job: RunJob, spec: LocalCommandSpec) {
-      const { pid: pidFile, command, exit, stdout, stderr } = files(job.directory, job.cycle);
-      const earlier = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
-      if (earlier !== undefined) return earlier.trim();
+      const { pid: pidFile, claim, command, exit, stdout, stderr } = files(job.directory, job.cycle);
+      // Exactly once: a claim without a pid file means an earlier attempt may
+      // have spawned the process and died; its wrapper writes the pid file
+      // first thing, so give it a moment before starting another.
+      const claimed = await fs.access(claim).then(
+        () => true,
+        () => false,
+      );
+      const earlier = await readPidFile(pidFile, claimed ? 3000 : 0);
+      if (earlier !== undefined) return earlier;
+      await fs.writeFile(claim, '');
       const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : [...spec.command];
       const out = openSync(stdout, 'a');
       const err = openSync(stderr, 'a');
@@ -64,7 +87,7 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
         cwd: job.directory,
         detached: true,
         stdio: ['ignore', out, err],
-        env: { ...process.env, SALIFLOW_EXIT_FILE: exit },
+        env: { ...process.env, SALIFLOW_EXIT_FILE: exit, SALIFLOW_PID_FILE: pidFile, SALIFLOW_CYCLE: String(job.cycle) },
       });
       closeSync(out);
       closeSync(err);
@@ -72,8 +95,9 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
       child.unref();
       const id = `${job.cycle}-${child.pid}`;
       await fs.writeFile(command, describeCommand(spec.command));
-      await fs.writeFile(pidFile, id);
-      return id;
+      // Fault injection for the crash test: die where a lost id would hurt.
+      if (process.env.SALIFLOW_FAILPOINT === 'after-submit') process.kill(process.pid, 'SIGKILL');
+      return (await readPidFile(pidFile, 5000)) ?? id;
     },
     async status(handles: readonly RunHandle[]) {
       const statuses = new Map<string, RunStatus>();
