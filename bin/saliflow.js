@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so a checkout works without a build.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', path.join(root, 'client/cli.ts'), ...process.argv.slice(2)],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+// Resolved from here, not from the caller's folder, so it works from anywhere.
+const tsx = import.meta.resolve('tsx');
+const child = spawn(process.execPath, ['--import', tsx, path.join(root, 'client/cli.ts'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
+// Pass stop signals on, so `saliflow worker` shuts down gracefully under a supervisor.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -2,7 +2,8 @@
  * The long-running worker for one service:
  *   saliflow worker --config service.conf --service service.ts
  */
-import { loadServiceConfig } from '../core/config/index.js';
+import { Runtime } from '@temporalio/worker';
+import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { Client, Connection } from '@temporalio/client';
 import { createServiceWorker } from './create-worker.js';
@@ -12,6 +13,11 @@ import { listenForFrontends } from './frontend-socket.js';
 import { createPool } from '../activities/database.js';
 import { loadService } from './load-service.js';
 
+/** `[metrics] prometheus` (or SALIFLOW_METRICS_ADDRESS): where to serve Prometheus metrics, e.g. 0.0.0.0:9464. */
+function metricsAddress(config: ServiceConfig): string | undefined {
+  return process.env.SALIFLOW_METRICS_ADDRESS || config.sections.findSection('metrics')?.values.get('prometheus');
+}
+
 export async function runWorker(options: {
   config: string;
   service: string;
@@ -19,6 +25,9 @@ export async function runWorker(options: {
 }): Promise<void> {
   const config = loadServiceConfig(options.config);
   const service = await loadService(options.service);
+  // Before any connection: the runtime's telemetry is fixed when it starts.
+  const metrics = metricsAddress(config);
+  if (metrics) Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } });
   if (!options.skipConsistencyCheck) {
     const pool = createPool(config);
     try {
@@ -35,7 +44,7 @@ export async function runWorker(options: {
   const socket = await listenForFrontends(config, pool, client);
   console.log(
     `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
-      `frontend socket ${config.general.socket}`,
+      `frontend socket ${config.general.socket}${metrics ? `, metrics http://${metrics}/metrics` : ''}`,
   );
   try {
     await worker.run();

@@ -3,6 +3,7 @@ import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/wor
 import { mail, store } from './activity-options.js';
 import { failureText } from './failure-text.js';
 import { JOB_STATE } from './search-attributes.js';
+import { countState } from './job-metrics.js';
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails
@@ -12,6 +13,7 @@ export async function endAsFailed(job: string, error: unknown): Promise<never> {
   const failure = typeof error === 'string' ? error : failureText(error);
   await store.failJob({ job, failure });
   upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
+  countState('FAILED');
   try {
     await mail.notifyAdminOfFailure({ job, failure });
   } catch (mailError) {

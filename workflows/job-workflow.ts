@@ -18,6 +18,7 @@ import type { JobState } from '../core/states.js';
 import type { RerunData } from '../core/service.js';
 import { endAsFailed } from './fail-job.js';
 import { JOB_STATE } from './search-attributes.js';
+import { countState } from './job-metrics.js';
 
 export interface JobWorkflowInput {
   /** The job's name (primary key of `jobs`). */
@@ -50,6 +51,7 @@ async function waitForAdmission(job: string): Promise<boolean> {
 async function enter(job: string, to: JobState): Promise<void> {
   await store.transitionJob({ job, to });
   upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
+  countState(to);
 }
 
 /** Operators cancel a job with this signal; its cluster job is deleted and the job ends FAILED. */
@@ -73,6 +75,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       if (input.resubmit) await enter(job, 'INCOMING');
       if (!(await waitForAdmission(job))) return continueAsNew<typeof jobWorkflow>({ job });
       upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
+      countState('PREPROCESSING');
       const { skipRun } = await steps.preprocess(job);
       if (!skipRun) {
         let rerun: { data?: RerunData } | undefined;

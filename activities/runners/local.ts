@@ -87,7 +87,12 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
         cwd: job.directory,
         detached: true,
         stdio: ['ignore', out, err],
-        env: { ...process.env, SALIFLOW_EXIT_FILE: exit, SALIFLOW_PID_FILE: pidFile, SALIFLOW_CYCLE: String(job.cycle) },
+        env: {
+          ...process.env,
+          SALIFLOW_EXIT_FILE: exit,
+          SALIFLOW_PID_FILE: pidFile,
+          SALIFLOW_CYCLE: String(job.cycle),
+        },
       });
       closeSync(out);
       closeSync(err);

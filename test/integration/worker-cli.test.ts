@@ -1,0 +1,81 @@
+/**
+ * `saliflow worker` as an operator runs it, in its own process: it checks
+ * consistency, creates the schedules, listens on the frontend socket, runs
+ * ModFoo jobs, serves Prometheus metrics, and stops cleanly on SIGTERM.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import modfoo from '../../examples/modfoo/service.js';
+import { submitJob } from '../../client/submit.js';
+import { deleteSchedules, scheduleIds } from '../../worker/schedules.js';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { temporalClient } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+
+let fixture: ServiceFixture;
+before(async () => {
+  fixture = await createServiceFixture({ columns: modfoo.columns ?? [] });
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { timeout: 120_000 }, async () => {
+  const metrics = `127.0.0.1:${await freePort()}`;
+  const worker: ResultPromise = execa(
+    'node',
+    [
+      path.join(REPO_ROOT, 'bin/saliflow.js'),
+      'worker',
+      '--config',
+      fixture.configFile,
+      '--service',
+      path.join(REPO_ROOT, 'examples/modfoo/service.ts'),
+    ],
+    { cwd: fixture.root, env: { SALIFLOW_METRICS_ADDRESS: metrics }, reject: false, all: true },
+  );
+  let output = '';
+  worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const { client, close } = await temporalClient();
+  try {
+    for (const deadline = Date.now() + 60_000; !output.includes('saliflow worker for');) {
+      if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`the worker did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(output, new RegExp(`metrics http://${metrics}/metrics`));
+    await client.schedule.getHandle(scheduleIds(fixture.config.general.serviceName).reconcile).describe();
+
+    const job = await submitJob({
+      config: fixture.config,
+      db: fixture.frontendDb,
+      client,
+      name: 'via-cli',
+      files: { 'a.pdb': 'ATOM      1  CA  ALA A   1\nEND\n', 'b.pdb': 'ATOM      1  CA  ALA A   1\nEND\n' },
+    });
+    const outcome = await workflowOutcome(client, job.workflowId);
+    assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+    assert.equal((await jobRow(fixture.db, job.name)).num_pdbs, 2);
+
+    const scraped = await (await fetch(`http://${metrics}/metrics`)).text();
+    assert.match(scraped, /saliflow_job_state_entered\{[^}]*state="COMPLETED"[^}]*\} 1/);
+    assert.match(scraped, /temporal_workflow_completed/);
+  } finally {
+    worker.kill('SIGTERM');
+    const ended = await worker;
+    await deleteSchedules(client, fixture.config);
+    await close();
+    assert.equal(ended.exitCode, 0, `clean exit on SIGTERM:\n${output}`);
+  }
+});
