@@ -10,6 +10,7 @@ import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
 import { cancelJob, resubmitJob } from './admin.js';
+import { DEFAULT_LIST_STATES, formatJobs, listJobs } from './list-jobs.js';
 
 const configOption = new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
   .env('SALIFLOW_CONFIG')
@@ -162,6 +163,23 @@ export function buildCli(): Command {
     });
 
   program
+    .command('list')
+    .description(
+      'list jobs in the given states (default: FAILED INCOMING PREPROCESSING POSTPROCESSING FINALIZING RUNNING)',
+    )
+    .addOption(configOption)
+    .argument('[states...]')
+    .action(async (states: string[], options: { config: string }) => {
+      const config = loadServiceConfig(options.config);
+      const connection = await backendConnection(config);
+      try {
+        console.log(formatJobs(await listJobs(connection, states.length > 0 ? states : DEFAULT_LIST_STATES)));
+      } finally {
+        await connection.end();
+      }
+    });
+
+  program
     .command('cancel')
     .description('cancel jobs: their cluster jobs are deleted and they end FAILED')
     .addOption(configOption)
@@ -184,6 +202,8 @@ export function buildCli(): Command {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // An empty variable counts as unset, as everywhere else in saliflow's config.
+  if (process.env.SALIFLOW_CONFIG === '') delete process.env.SALIFLOW_CONFIG;
   buildCli()
     .parseAsync()
     .catch((error: Error) => {
