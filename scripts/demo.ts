@@ -91,7 +91,19 @@ async function main(): Promise<void> {
       const line = rows.map((row) => `${row.name}=${row.state}`).join('  ');
       if (line !== last) console.log(`  ${line}`);
       last = line;
-      if (rows.length === jobs.length && rows.every((row) => FINAL.has(row.state))) return { jobs, rows };
+      if (rows.length === jobs.length && rows.every((row) => FINAL.has(row.state))) {
+        // The row turns COMPLETED before the `complete` step and the e-mail:
+        // keep the worker up until every workflow has closed.
+        await Promise.all(
+          jobs.map((job) =>
+            client.workflow
+              .getHandle(job.workflowId)
+              .result()
+              .catch(() => undefined),
+          ),
+        );
+        return { jobs, rows };
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     throw new Error('demo jobs did not all finish within 2 minutes; see the Temporal Web UI');
