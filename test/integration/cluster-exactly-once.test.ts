@@ -7,15 +7,14 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { submitJob } from '../../client/submit.js';
 import service from '../support/services/cluster-job.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { clusterUnderTest, schedulerCommand, type ClusterKind } from '../support/clusters.js';
 import { readRecord } from '../../activities/runners/submission-record.js';
+import { spawnWorkerProcess } from '../support/processes.js';
 
 for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
   describe(`${kind.toUpperCase()} exactly-once submission`, async () => {
@@ -51,20 +50,10 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
       { skip: cluster.skip, timeout: 120_000 },
       async () => {
         fixture = await createServiceFixture({ sections: { [kind]: cluster.section } });
-        const child = execa(
-          'node',
-          [
-            '--import',
-            'tsx',
-            path.join(REPO_ROOT, 'test/support/worker-process.ts'),
-            fixture.configFile,
-            path.join(REPO_ROOT, 'test/support/services/cluster-job.ts'),
-          ],
-          {
-            env: { SALIFLOW_FAILPOINT: 'after-submit', SALIFLOW_TEST_CLUSTER: kind },
-            reject: false,
-          },
-        );
+        const child = spawnWorkerProcess(fixture.configFile, 'cluster-job', {
+          SALIFLOW_FAILPOINT: 'after-submit',
+          SALIFLOW_TEST_CLUSTER: kind,
+        });
         const { client, close } = await temporalClient();
         try {
           const job = await submitJob({
@@ -105,17 +94,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
       async () => {
         fixture ??= await createServiceFixture({ sections: { [kind]: cluster.section } });
         const env = { SALIFLOW_TEST_CLUSTER: kind, SALIFLOW_TEST_SLEEP: '2' };
-        const child = execa(
-          'node',
-          [
-            '--import',
-            'tsx',
-            path.join(REPO_ROOT, 'test/support/worker-process.ts'),
-            fixture.configFile,
-            path.join(REPO_ROOT, 'test/support/services/cluster-job.ts'),
-          ],
-          { env, reject: false },
-        );
+        const child = spawnWorkerProcess(fixture.configFile, 'cluster-job', env);
         const { client, close } = await temporalClient();
         try {
           const job = await submitJob({

@@ -6,13 +6,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { submitJob } from '../../client/submit.js';
 import service from '../support/services/local-job.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { spawnWorkerProcess } from '../support/processes.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -23,17 +22,7 @@ after(async () => {
 });
 
 test('SIGKILL right after spawning: one process, adopted by the retry', { timeout: 120_000 }, async () => {
-  const child = execa(
-    'node',
-    [
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'test/support/worker-process.ts'),
-      fixture.configFile,
-      path.join(REPO_ROOT, 'test/support/services/local-job.ts'),
-    ],
-    { env: { SALIFLOW_FAILPOINT: 'after-submit' }, reject: false },
-  );
+  const child = spawnWorkerProcess(fixture.configFile, 'local-job', { SALIFLOW_FAILPOINT: 'after-submit' });
   const { client, close } = await temporalClient();
   try {
     const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'local-crash' });

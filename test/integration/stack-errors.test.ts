@@ -9,6 +9,7 @@ import net from 'node:net';
 import { stackSettings } from '../../scripts/stack/settings.js';
 import { findTemporalCli, startTemporal } from '../../scripts/stack/temporal.js';
 import { startMysql } from '../../scripts/stack/mysql.js';
+import { freePort } from '../support/processes.js';
 
 const quiet = () => undefined;
 let impostor: net.Server;
@@ -26,14 +27,6 @@ before(async () => {
 after(async () => {
   await new Promise((resolve) => impostor.close(resolve));
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('TEMPORAL_CLI_PATH pointing at nothing usable', async () => {
   const settings = stackSettings({ TEMPORAL_CLI_PATH: '/nonexistent/temporal' });

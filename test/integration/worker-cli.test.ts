@@ -5,7 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import modfoo from '../../examples/modfoo/service.js';
@@ -15,6 +14,7 @@ import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { freePort } from '../support/processes.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -23,14 +23,6 @@ before(async () => {
 after(async () => {
   await fixture.cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { timeout: 120_000 }, async () => {
   const metrics = `127.0.0.1:${await freePort()}`;
