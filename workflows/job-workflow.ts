@@ -6,6 +6,7 @@
  */
 import {
   CancellationScope,
+  ContinueAsNew,
   continueAsNew,
   defineSignal,
   setHandler,
@@ -25,6 +26,8 @@ export interface JobWorkflowInput {
   job: string;
   /** True when an operator resubmits a FAILED job: it first goes back to INCOMING. */
   resubmit?: boolean;
+  /** Admission attempts before the run continues as new (keeps history short). @defaultValue 1000 */
+  admissionAttemptsPerRun?: number;
 }
 
 /** How a waiting INCOMING job backs off between admission attempts. */
@@ -37,9 +40,9 @@ const ADMISSION_ATTEMPTS_PER_RUN = 1000;
  * parents, submit order). True when admitted, false when this run should
  * continue as new to keep its history short.
  */
-async function waitForAdmission(job: string): Promise<boolean> {
+async function waitForAdmission(job: string, attempts: number): Promise<boolean> {
   let delay = ADMISSION_BACKOFF.firstMs;
-  for (let attempt = 0; attempt < ADMISSION_ATTEMPTS_PER_RUN; attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const { admitted } = await store.tryAdmitJobs(job);
     if (admitted) return true;
     await sleep(delay);
@@ -73,7 +76,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   try {
     return await lifecycle.run(async () => {
       if (input.resubmit) await enter(job, 'INCOMING');
-      if (!(await waitForAdmission(job))) return continueAsNew<typeof jobWorkflow>({ job });
+      const attempts = input.admissionAttemptsPerRun ?? ADMISSION_ATTEMPTS_PER_RUN;
+      if (!(await waitForAdmission(job, attempts))) {
+        return continueAsNew<typeof jobWorkflow>({ job, admissionAttemptsPerRun: attempts });
+      }
       upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
       countState('PREPROCESSING');
       const { skipRun } = await steps.preprocess(job);
@@ -98,6 +104,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       return 'COMPLETED' as const;
     });
   } catch (error) {
+    // Continuing as new is how a long wait ends a run, not a failure.
+    if (error instanceof ContinueAsNew) throw error;
     return CancellationScope.nonCancellable(async () => {
       if (cancelReason === undefined) return endAsFailed(job, error);
       if (activeRun) await store.cancelRun({ job, run: activeRun });
