@@ -1,5 +1,5 @@
 /** How every job workflow ends when something went wrong. */
-import { ApplicationFailure, log, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, log, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { mail, store } from './activity-options.js';
 import { failureText } from './failure-text.js';
 import { JOB_STATE } from './search-attributes.js';
@@ -14,6 +14,7 @@ export async function endAsFailed(job: string, error: unknown): Promise<never> {
   await store.failJob({ job, failure });
   upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
   countState('FAILED');
+  setCurrentDetails(`FAILED: ${failure.split('\n')[0] ?? failure}`);
   try {
     await mail.notifyAdminOfFailure({ job, failure });
   } catch (mailError) {

@@ -8,7 +8,9 @@ import {
   CancellationScope,
   ContinueAsNew,
   continueAsNew,
+  defineQuery,
   defineSignal,
+  setCurrentDetails,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -51,10 +53,20 @@ async function waitForAdmission(job: string, attempts: number): Promise<boolean>
   return false;
 }
 
-async function enter(job: string, to: JobState): Promise<void> {
-  await store.transitionJob({ job, to });
-  upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
-  countState(to);
+/** What `jobStatus` answers, and the Web UI's "current details" line. */
+export interface JobStatus {
+  state: JobState;
+  /** Run cycle (1 for the first run, 2 after one reschedule, …); 0 before any run. */
+  cycle: number;
+  /** `<runner kind>:<scheduler id>` of the current or last run. */
+  run?: string;
+}
+
+export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
+
+function detailsLine(status: JobStatus): string {
+  const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
+  return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}`;
 }
 
 /** Operators cancel a job with this signal; its cluster job is deleted and the job ends FAILED. */
@@ -68,6 +80,20 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let activeRun: SubmittedRun | undefined;
   const lifecycle = new CancellationScope();
   const waiting = waitingActivities();
+  // Per-execution state lives in this closure, never at module level.
+  let status: JobStatus = { state: input.resubmit ? 'FAILED' : 'INCOMING', cycle: 0 };
+  const show = (update: Partial<JobStatus>) => {
+    status = { ...status, ...update };
+    setCurrentDetails(detailsLine(status));
+  };
+  const enter = async (job: string, to: JobState) => {
+    await store.transitionJob({ job, to });
+    upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
+    countState(to);
+    show({ state: to });
+  };
+  setHandler(jobStatusQuery, () => status);
+  show({});
   setHandler(cancelJobSignal, (reason) => {
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
@@ -82,13 +108,16 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       }
       upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
       countState('PREPROCESSING');
+      show({ state: 'PREPROCESSING' });
       const { skipRun } = await steps.preprocess(job);
       if (!skipRun) {
         let rerun: { data?: RerunData } | undefined;
         for (let cycle = 1; ; cycle++) {
+          show({ cycle });
           await enter(job, 'RUNNING');
           const spec = await steps.run(job, rerun);
           activeRun = await submitting.submitRun({ job, cycle, spec });
+          show({ run: `${activeRun.kind}:${activeRun.id}` });
           const { results } = await waiting.waitForRun({ job, run: activeRun });
           activeRun = undefined;
           await enter(job, 'POSTPROCESSING');

@@ -12,6 +12,8 @@ import { submitJob } from '../../client/submit.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from '../../worker/create-worker.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -66,11 +68,27 @@ test('a submitted job runs to COMPLETED, its row and directory in step', async (
     assert.deepEqual(await fs.readdir(path.join(fixture.root, 'incoming')), []);
     assert.deepEqual(await fs.readdir(path.join(fixture.root, 'running')), []);
 
+    assert.deepEqual(await client.workflow.getHandle(job.workflowId).query('jobStatus'), {
+      state: 'COMPLETED',
+      cycle: 1,
+      run: 'do-nothing:cycle-1',
+    });
     const description = await client.workflow.getHandle(job.workflowId).describe();
     assert.equal(description.status.name, 'COMPLETED');
     const attributes = description.searchAttributes;
     assert.deepEqual(attributes.JobState, ['COMPLETED']);
     assert.deepEqual(attributes.JobUser, ['alice']);
+  });
+});
+
+test('the workflow replays deterministically from its recorded history', async () => {
+  const service = defineService({ run: () => doNothing(), postprocess: () => undefined });
+  await withWorker(fixture, service, async ({ client }) => {
+    const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'replayed' });
+    assert.equal(await client.workflow.getHandle(job.workflowId).result(), 'COMPLETED');
+    const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
+    // Throws DeterminismViolationError if the code no longer produces this history.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, job.workflowId);
   });
 });
 
