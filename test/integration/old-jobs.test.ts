@@ -69,7 +69,9 @@ describe('old jobs', () => {
         await assert.rejects(fs.access(completedDir), /ENOENT/);
         assert.deepEqual(archivedFiles.get(job.name), ['archived.txt', 'job-state', 'x.pdb']);
         assert.ok(expired.includes(job.name));
-        // The expire run is the latest run of the job's own workflow ID.
+        // The expire run is the latest run of the job's own workflow ID; the row
+        // turns EXPIRED just before that run records it, so wait for the run to close.
+        assert.equal(await client.workflow.getHandle(job.workflowId).result(), 'EXPIRED');
         const latest = await client.workflow.getHandle(job.workflowId).describe();
         assert.equal(latest.type, 'expireJobWorkflow');
         assert.deepEqual(latest.searchAttributes.JobState, ['EXPIRED']);
