@@ -302,10 +302,12 @@ export function createWebServiceRunner(options: WebServiceRunnerOptions = {}): R
         throw new RunnerError(`POST ${endpoint}: ${describeFetchError(error, requestTimeoutMs)}`, { cause: error });
       }
       if (!response.ok) {
-        throw new RunFailedError(
+        const message =
           `remote web service ${endpoint} refused the job: HTTP ${response.status}` +
-            `${response.statusText ? ` ${response.statusText}` : ''}: ${quoteReply(text)}`,
-        );
+          `${response.statusText ? ` ${response.statusText}` : ''}: ${quoteReply(text)}`;
+        // A gateway error or "unavailable" means the job was not taken: try again later.
+        // Anything else is the remote service's verdict on this job.
+        throw [502, 503, 504].includes(response.status) ? new RunnerError(message) : new RunFailedError(message);
       }
       const parsed = parseJobReply(text, endpoint);
       if ('error' in parsed) {

@@ -231,6 +231,20 @@ test('a submit answered with 500 fails the job, naming the URL, status and reply
   });
 });
 
+test('a submit answered 502/503/504 is a passing fault, retried rather than failing the job', async () => {
+  for (const status of [502, 503, 504]) {
+    service = await startFakeSaliwebService({ submitStatus: status });
+    const runner = createWebServiceRunner(fast);
+    await assert.rejects(runner.submit(await newJob(), webService(service.url)), (error: Error) => {
+      assert.ok(error instanceof RunnerError && !(error instanceof RunFailedError), `${status} is retryable`);
+      assert.match(error.message, new RegExp(`refused the job: HTTP ${status}`));
+      return true;
+    });
+    await service.close();
+  }
+  service = await startFakeSaliwebService();
+});
+
 test('malformed replies fail with the reply quoted', async () => {
   service = await startFakeSaliwebService({ malformedSubmit: true });
   const runner = createWebServiceRunner(fast);
