@@ -62,3 +62,8 @@ export function optionValue(options: string, flags: readonly string[]): string |
   }
   return undefined;
 }
+
+/** An array range as saliweb shows it in runner ids: `1-10` gets its step, `1-10:1`. */
+export function arrayRange(spec: string): string {
+  return /^\d+-\d+$/.test(spec) ? `${spec}:1` : spec;
+}

@@ -11,7 +11,7 @@ import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import type { SgeConfig } from '../../core/config/index.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
-import { clusterJobName, optionValue, renderScript } from './cluster-script.js';
+import { arrayRange, clusterJobName, optionValue, renderScript } from './cluster-script.js';
 import { readRecord, submitExactlyOnce } from './submission-record.js';
 import { readJobStateFile } from './job-state-file.js';
 
@@ -124,8 +124,7 @@ export function createSgeRunner(config: SgeConfig, { accountingWaitMs = 3000 } =
       const options = spec.options ?? '';
       const interpreter = spec.interpreter ?? '/bin/sh';
       const arraySpec = optionValue(options, ['-t']);
-      const withTasks = (number: string) =>
-        arraySpec ? `${number}.${/^\d+-\d+$/.test(arraySpec) ? `${arraySpec}:1` : arraySpec}` : number;
+      const withTasks = (number: string) => (arraySpec ? `${number}.${arrayRange(arraySpec)}` : number);
       return submitExactlyOnce({
         kind: 'sge',
         directory: job.directory,

@@ -11,7 +11,7 @@ import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import type { SlurmConfig } from '../../core/config/index.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
-import { clusterJobName, optionValue, renderScript } from './cluster-script.js';
+import { arrayRange, clusterJobName, optionValue, renderScript } from './cluster-script.js';
 import { readRecord, submitExactlyOnce } from './submission-record.js';
 import { readJobStateFile } from './job-state-file.js';
 
@@ -52,7 +52,7 @@ export function slurmRunnerId(parsable: string, options: string): string {
   const array = optionValue(options, ['-a', '--array']);
   if (array === undefined) return id;
   const spec = array.split('%')[0]!;
-  return `${id}_${/^\d+-\d+$/.test(spec) ? `${spec}:1` : spec}`;
+  return `${id}_${arrayRange(spec)}`;
 }
 
 function parseQueue(stdout: string): QueueRow[] {
