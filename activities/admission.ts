@@ -5,74 +5,100 @@
  * `dependencies` have not completed.
  *
  * The MySQL row is the slot: a job holds one while its state is
- * PREPROCESSING, RUNNING, POSTPROCESSING or FINALIZING, so no slot can leak —
+ * PREPROCESSING, RUNNING, POSTPROCESSING or FINALIZING, so no slot can leak;
  * a failed, completed or deleted job simply stops counting, whatever
- * happened to its workflow or worker. Admissions are serialised with a
- * MySQL named lock, so any number of workers share the cap.
+ * happened to its workflow or worker. A round changes rows only
+ * (`UPDATE … SET state = 'PREPROCESSING'`, one statement for every job
+ * admitted): it never touches a job's directory, so a bad row cannot fail
+ * the round or any other job; the job's own workflow moves its directory
+ * and fails alone if that is impossible.
  *
- * `tryAdmitJobs` is short: whoever holds the lock admits *every* job whose
- * turn it is, not only its own, and waiting happens in the workflow (a
- * durable timer), never in an activity. An earlier design waited inside a
- * heartbeating activity per job; with more waiting jobs than activity slots
- * the head of the queue could not get a slot and everything stalled.
- * (A limiter workflow holding slots in memory was the other alternative; it
- * needs release signals that a terminated workflow never sends.)
+ * One admitter per worker process, woken when a job arrives (its workflow
+ * asks), when a job leaves the in-flight states, and by a slow sweep.
+ * Rounds are serialised across workers by a MySQL named lock and within a
+ * process by running one round at a time (concurrent requests share the
+ * next round), so a burst of a thousand arrivals costs a handful of rounds,
+ * and a waiting job costs nothing until a round admits it: the admitter
+ * signals its workflow then. Alternatives tried: each waiting job polling
+ * on a durable timer (cost grows with the queue, and an admitted job only
+ * noticed on its own backoff, up to 15 s later); an admitter workflow
+ * holding slots in memory (needs release signals that a terminated
+ * workflow never sends).
  */
+import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
+import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
-import { readJob } from './job-row.js';
-import type { createTransitionActivities } from './job-transitions.js';
-
-export const IN_FLIGHT_STATES = ['PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING'] as const;
-
-type TransitionJob = ReturnType<typeof createTransitionActivities>['transitionJob'];
 
 export interface AdmissionResult {
-  /** The asking job is past INCOMING (admitted now or earlier). */
+  /** The job is past INCOMING (admitted now or earlier). */
   admitted: boolean;
-  /** Why not, for the workflow's log and the Web UI. */
+  /** Why not, for the Web UI, `show` and `list`. */
   reason?: string;
 }
 
-export function createAdmissionActivities(config: ServiceConfig, pool: Pool, transitionJob: TransitionJob) {
+export interface Admitter {
+  /** Runs a round that starts after this call and says whether `job` is admitted, or why it waits. */
+  request(job: string): Promise<AdmissionResult>;
+  /** A slot may have freed or a parent completed: run a round soon. */
+  wake(): void;
+  close(): void;
+}
+
+export interface AdmitterOptions {
+  /** Tells a job's workflow that the admitter admitted it (a signal); a missing workflow is not an error. */
+  notify?: (job: string) => Promise<void>;
+  /** The safety sweep: a round, and signals again for admitted jobs whose workflow has not moved on. @defaultValue 30000 */
+  sweepMs?: number;
+  log?: (message: string) => void;
+}
+
+function ordinal(n: number): string {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  const suffix = teen ? 'th' : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions = {}): Admitter {
+  const { notify, sweepMs = 30_000, log = console.warn } = options;
   const lockName = `saliflow-admission-${config.database.db}`;
+  const limit = config.limits.running;
+  /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
+  const requesting = new Map<string, number>();
+  const admittedHere = new Set<string>();
+  let current: Promise<string[]> | undefined;
+  let next: Promise<string[]> | undefined;
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
-  /** The oldest INCOMING jobs without unfinished parents, as many as there are free slots. */
-  async function nextInLine(db: mysql.PoolConnection): Promise<{ names: string[]; inFlight: number }> {
-    const [[active]] = (await db.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
-      IN_FLIGHT_STATES,
-    ])) as unknown as [[{ n: number }]];
-    const free = config.limits.running - active.n;
-    if (free <= 0) return { names: [], inFlight: active.n };
-    const [rows] = await db.query<mysql.RowDataPacket[]>(
-      `SELECT j.name FROM jobs j
-        WHERE j.state = 'INCOMING' AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = j.name)
-        ORDER BY j.submit_time, j.name LIMIT ?`,
-      [free],
-    );
-    return { names: rows.map((row) => String(row.name)), inFlight: active.n };
-  }
-
-  async function whyWaiting(job: string, inFlight: number): Promise<string> {
-    const [parents] = await pool.query<mysql.RowDataPacket[]>('SELECT parent FROM dependencies WHERE child = ?', [job]);
-    if (parents.length > 0) return `waiting for parent job(s) ${parents.map((row) => row.parent).join(', ')}`;
-    if (inFlight >= config.limits.running) return `${inFlight} jobs in flight, limit ${config.limits.running}`;
-    return 'older jobs go first';
-  }
-
-  /** One admission round under the lock; undefined when another worker holds it. */
-  async function admitInLine(): Promise<{ admitted: string[]; inFlight: number } | undefined> {
+  async function admitRound(): Promise<string[]> {
     const db = await pool.getConnection();
     try {
-      // Never wait for the lock while holding a connection: the holder needs
-      // more of them for its transitions.
-      const [[lock]] = (await db.query('SELECT GET_LOCK(?, 0) AS got', [lockName])) as unknown as [[{ got: number }]];
-      if (lock.got !== 1) return undefined;
+      const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [[{ got: number }]];
+      if (lock.got !== 1) throw new Error('could not take the admission lock in 10 s (another worker holds it)');
       try {
-        const next = await nextInLine(db);
-        for (const name of next.names) await transitionJob({ job: name, to: 'PREPROCESSING' });
-        return { admitted: next.names, inFlight: next.inFlight + next.names.length };
+        const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
+          IN_FLIGHT_STATES,
+        ])) as unknown as [[{ n: number }]];
+        const free = limit - Number(active.n);
+        if (free <= 0) return [];
+        const [rows] = await db.query<mysql.RowDataPacket[]>(
+          `SELECT j.name FROM jobs j
+            WHERE j.state = 'INCOMING' AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = j.name)
+            ORDER BY j.submit_time, j.name LIMIT ?`,
+          [free],
+        );
+        const names = rows.map((row) => String(row.name));
+        if (names.length > 0) {
+          const hostname = config.general.trackHostname ? ', hostname = ?' : '';
+          await db.query(
+            `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
+              WHERE state = 'INCOMING' AND name IN (?)`,
+            config.general.trackHostname ? [os.hostname(), names] : [names],
+          );
+        }
+        return names;
       } finally {
         await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
       }
@@ -81,24 +107,120 @@ export function createAdmissionActivities(config: ServiceConfig, pool: Pool, tra
     }
   }
 
-  return {
-    /**
-     * Admits the jobs whose turn it is (INCOMING → PREPROCESSING) and says
-     * whether `job` is among the admitted. Idempotent: a job already past
-     * INCOMING is admitted.
-     */
-    async tryAdmitJobs(job: string): Promise<AdmissionResult> {
-      const before = await readJob(pool, job);
-      if (before.state !== 'INCOMING') {
-        if (before.state !== 'PREPROCESSING') await transitionJob({ job, to: 'PREPROCESSING' }); // the invalid-transition error
-        return { admitted: true };
+  function afterRound(names: string[]): string[] {
+    const others: string[] = [];
+    for (const name of names) {
+      if (requesting.has(name)) admittedHere.add(name);
+      else others.push(name);
+    }
+    if (notify) {
+      for (const name of others) {
+        notify(name).catch((error: Error) => log(`admission: could not signal job ${name}: ${error.message}`));
       }
-      const round = await admitInLine();
-      if (round === undefined) return { admitted: false, reason: 'another worker is admitting jobs' };
-      if (round.admitted.includes(job)) return { admitted: true };
-      const after = await readJob(pool, job);
-      if (after.state !== 'INCOMING') return { admitted: true };
-      return { admitted: false, reason: await whyWaiting(job, round.inFlight) };
+    }
+    return names;
+  }
+
+  /** A round that starts after this call (joining the queued one if a round is running). */
+  function round(): Promise<string[]> {
+    if (!current) {
+      current = admitRound()
+        .then(afterRound)
+        .finally(() => {
+          current = undefined;
+        });
+      return current;
+    }
+    next ??= current
+      .catch(() => undefined)
+      .then(() => {
+        next = undefined;
+        return round();
+      });
+    return next;
+  }
+
+  async function whyWaiting(job: string): Promise<string> {
+    const [parents] = await pool.query<mysql.RowDataPacket[]>(
+      'SELECT d.parent, j.state FROM dependencies d LEFT JOIN jobs j ON j.name = d.parent WHERE d.child = ?',
+      [job],
+    );
+    if (parents.length > 0) {
+      const describe = (row: mysql.RowDataPacket) => {
+        if (row.state === null)
+          return `parent ${row.parent} does not exist (deleted?): delete this job or its dependency`;
+        if (row.state === 'FAILED') return `parent ${row.parent} FAILED: resubmit or delete it`;
+        return `waiting for parent job ${row.parent} (${row.state})`;
+      };
+      return parents.map(describe).join('; ');
+    }
+    const [[counts]] = (await pool.query(
+      `SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (?)) AS inFlight,
+              (SELECT COUNT(*) FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
+                 AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))) AS ahead`,
+      [IN_FLIGHT_STATES, job],
+    )) as unknown as [[{ inFlight: number; ahead: number }]];
+    return `${Number(counts.inFlight)} of ${limit} running slots taken, ${ordinal(Number(counts.ahead) + 1)} in line`;
+  }
+
+  function runInBackground(): void {
+    if (closed) return;
+    round().catch((error: Error) => {
+      log(`admission round failed (retrying in 2 s): ${error.message}`);
+      wakeTimer ??= setTimeout(() => {
+        wakeTimer = undefined;
+        runInBackground();
+      }, 2000);
+    });
+  }
+
+  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
+  async function resignalStale(): Promise<void> {
+    const incoming = config.directories.INCOMING;
+    if (!notify || incoming === config.directories.PREPROCESSING) return;
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(
+      `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
+         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 10 SECOND`,
+      [`${incoming.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`],
+    );
+    for (const row of rows) await notify(String(row.name)).catch(() => undefined);
+  }
+
+  const sweep = setInterval(() => {
+    runInBackground();
+    resignalStale().catch((error: Error) => log(`admission sweep: ${error.message}`));
+  }, sweepMs);
+  sweep.unref();
+
+  return {
+    async request(job) {
+      requesting.set(job, (requesting.get(job) ?? 0) + 1);
+      try {
+        const names = await round();
+        if (names.includes(job) || admittedHere.has(job)) return { admitted: true };
+        const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
+        if (rows[0] && rows[0].state !== 'INCOMING') return { admitted: true };
+        return { admitted: false, reason: await whyWaiting(job) };
+      } finally {
+        const left = (requesting.get(job) ?? 1) - 1;
+        if (left > 0) requesting.set(job, left);
+        else {
+          requesting.delete(job);
+          admittedHere.delete(job);
+        }
+      }
+    },
+    wake() {
+      if (closed || wakeTimer) return;
+      wakeTimer = setTimeout(() => {
+        wakeTimer = undefined;
+        runInBackground();
+      }, 5);
+    },
+    close() {
+      closed = true;
+      clearInterval(sweep);
+      if (wakeTimer) clearTimeout(wakeTimer);
     },
   };
 }

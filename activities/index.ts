@@ -3,16 +3,22 @@
  * the service's config and module (dependency injection, so tests can give
  * each its own database and directories).
  */
+import os from 'node:os';
+import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
+import { FINAL_STATES } from '../core/states.js';
+import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
 import { createTransitionActivities } from './job-transitions.js';
-import { createStepActivities } from './service-steps.js';
+import { createStepCaller } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, type RunnerRegistry } from './runners/index.js';
 import { createMaintenanceActivities } from './maintenance.js';
-import { createAdmissionActivities } from './admission.js';
+import { createAdmitter, type AdmitterOptions } from './admission.js';
+import { createAdvanceActivity } from './job-advance.js';
+import { readJob } from './job-row.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -21,25 +27,58 @@ export interface ActivityDeps {
   mailer?: Mailer;
   runners?: RunnerRegistry;
   run?: RunActivityOptions;
+  /** The worker's Temporal client, once it exists: reconcile starts workflows, the admitter signals them. */
+  client?: () => Client | undefined;
+  /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
+  hostId?: string;
+  admission?: Pick<AdmitterOptions, 'sweepMs'>;
+}
+
+export function defaultHostId(): string {
+  return process.env.SALIFLOW_HOST_ID || os.hostname();
 }
 
 export function createSaliflowActivities(deps: ActivityDeps) {
   const { config, service } = deps;
+  const hostId = deps.hostId ?? defaultHostId();
   const pool = deps.pool ?? createPool(config);
   const mailer = deps.mailer ?? createMailer(config);
-  const runs = createRunActivities(pool, deps.runners ?? defaultRunners(config.clusters), deps.run);
+  const runners = deps.runners ?? defaultRunners(config.clusters, { hostId });
+  const runs = createRunActivities(runners, deps.run);
   const { transitionJob } = createTransitionActivities(config, pool);
+  const steps = createStepCaller(config, pool, mailer, service);
+  const admitter = createAdmitter(config, pool, {
+    ...deps.admission,
+    notify: async (job) => {
+      const client = deps.client?.();
+      if (!client) return;
+      await client.workflow
+        .getHandle(jobWorkflowId(config.general.serviceName, job))
+        .signal(ADMITTED_SIGNAL)
+        .catch((error: Error) => {
+          // No workflow yet (a legacy row): reconcile starts it, and the new run sees PREPROCESSING.
+          if (error.name !== 'WorkflowNotFoundError') throw error;
+        });
+    },
+  });
 
   const activities = {
+    advanceJob: createAdvanceActivity({ config, pool, steps, runners, admitter, transitionJob, hostId }),
     transitionJob,
-    ...createStepActivities(config, pool, mailer, service),
     ...runs.activities,
-    ...createMaintenanceActivities(config, pool),
-    ...createAdmissionActivities(config, pool, transitionJob),
+    ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),
 
-    /** Moves the job to FAILED with its error. */
-    async failJob(input: { job: string; failure: string }): Promise<void> {
+    /**
+     * Moves the job to FAILED with its error, frees its slot. A finished job
+     * (COMPLETED, ARCHIVED, EXPIRED) is never failed: its row stays, and the
+     * answer says so.
+     */
+    async failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
+      const row = await readJob(pool, input.job);
+      if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
       await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
+      admitter.wake();
+      return { failed: true, state: 'FAILED' };
     },
 
     /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */
@@ -47,13 +86,28 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       const message = jobFailedMessage(config.general.serviceName, input.job, input.failure);
       await mailer.send({ to: config.general.adminEmail, ...message });
     },
+
+    /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
+    async archiveJob(job: string): Promise<void> {
+      await transitionJob({ job, to: 'ARCHIVED' });
+      await steps.archive(await readJob(pool, job));
+    },
+
+    /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
+    async expireJob(job: string): Promise<void> {
+      const row = await readJob(pool, job);
+      if (row.state === 'ARCHIVED') await steps.expire(row);
+      await transitionJob({ job, to: 'EXPIRED' });
+    },
   };
 
   return {
     activities,
     pool,
+    admitter,
     statusQueries: runs.statusQueries,
     async close() {
+      admitter.close();
       runs.close();
       if (!deps.pool) await pool.end();
     },

@@ -2,13 +2,13 @@
  * Builds the context a service step receives, and writes back the metadata
  * the step changed.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import type { JobContext, Metadata } from '../core/service.js';
 import type { Pool } from './database.js';
 import { readJob, type JobRow } from './job-row.js';
+import { checkJobDirectory } from './job-directory.js';
 import { createJobLogger } from './job-logger.js';
 import type { Mailer } from './mail.js';
 
@@ -28,22 +28,21 @@ function changedColumns(before: Metadata, after: Metadata): Metadata {
   return changed;
 }
 
+/**
+ * The context for a step of job `name`; `known` saves reading the row again
+ * when the caller has it. The directory is checked (a real directory inside
+ * a state folder) before any step may write to it.
+ */
 export async function loadStepContext(
   config: ServiceConfig,
   pool: Pool,
   mailer: Mailer,
   name: string,
+  known?: JobRow,
 ): Promise<StepContext> {
-  const row: JobRow = await readJob(pool, name);
+  const row: JobRow = known ?? (await readJob(pool, name));
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
-  const directory = row.directory;
-  const stat = await fs.stat(directory).catch(() => undefined);
-  if (!stat?.isDirectory()) {
-    throw new JobStateError(
-      name,
-      `its directory ${directory} ${stat ? 'is not a directory' : 'is missing'}; restore it, or fail the job`,
-    );
-  }
+  const directory = await checkJobDirectory(config, name, row.directory);
   const before = { ...row.metadata };
   const metadata: Metadata = { ...row.metadata };
   const context: JobContext = {

@@ -12,6 +12,7 @@ import { JobStateError } from '../core/errors.js';
 import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states.js';
 import { inTransaction, type Pool } from './database.js';
 import { readJob } from './job-row.js';
+import { checkJobDirectory } from './job-directory.js';
 
 export interface TransitionRequest {
   job: string;
@@ -28,7 +29,7 @@ export interface TransitionResult {
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
+  return fs.lstat(file).then(
     () => true,
     () => false,
   );
@@ -41,8 +42,26 @@ function targetDirectory(config: ServiceConfig, to: JobState): string | null {
 }
 
 /**
- * Moves `from` to `to`, tolerating a move that already happened before a
- * crash. Returns the job's new path.
+ * rename(2), or a copy when the folders are on different filesystems
+ * (EXDEV): copied beside the target first and renamed into place, so the
+ * target is never half there.
+ */
+async function renameOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fs.rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    const partial = `${to}.saliflow-partial`;
+    await fs.rm(partial, { recursive: true, force: true });
+    await fs.cp(from, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    await fs.rename(partial, to);
+    await fs.rm(from, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves `from` into `toParent`, tolerating a move that already happened
+ * before a crash. Returns the job's new path.
  */
 async function moveDirectory(job: string, from: string, toParent: string): Promise<string> {
   const to = path.join(toParent, path.basename(from));
@@ -52,11 +71,21 @@ async function moveDirectory(job: string, from: string, toParent: string): Promi
       throw new JobStateError(job, `cannot move ${from} to ${to}: the target already exists; remove one of them`);
     }
     await fs.mkdir(toParent, { recursive: true });
-    await fs.rename(from, to);
+    await renameOrCopy(from, to);
     return to;
   }
   if (await exists(to)) return to;
   throw new JobStateError(job, `its directory ${from} is missing (and is not at ${to} either)`);
+}
+
+/** saliflow's own bookkeeping files of earlier runs; a resubmitted job starts its cycles afresh. */
+async function removeRunRecords(directory: string): Promise<void> {
+  const entries = await fs.readdir(directory).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((entry) => entry.startsWith('.saliflow-'))
+      .map((entry) => fs.rm(path.join(directory, entry), { force: true })),
+  );
 }
 
 export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
@@ -64,28 +93,37 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
     const { job, to } = request;
     return inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
-      if (row.state === to) return { state: to, directory: row.directory, changed: false };
-      assertTransition(job, row.state, to);
+      const target = targetDirectory(config, to);
+      if (row.state === to) {
+        // The admitter changes only the row (INCOMING → PREPROCESSING); the
+        // directory follows here, when the job's own workflow goes on.
+        if (target === null || row.directory === null || path.dirname(row.directory) === path.resolve(target)) {
+          return { state: to, directory: row.directory, changed: false };
+        }
+      } else {
+        assertTransition(job, row.state, to);
+      }
 
       let directory: string | null = row.directory;
       let failure = request.failure ?? 'failed (no reason given)';
-      const target = targetDirectory(config, to);
-      if (row.directory === null) {
-        // A job can always be failed; only moving a directory needs one.
-        if (to !== 'EXPIRED' && to !== 'FAILED') {
-          throw new JobStateError(job, `has no directory in its row; cannot move it to ${to}`);
-        }
-      } else if (target === null) {
-        await fs.rm(row.directory, { recursive: true, force: true });
-        directory = null;
+      if (row.directory === null && (to === 'EXPIRED' || to === 'FAILED')) {
+        // A job can always be failed (and expired); only moving a directory needs one.
       } else {
         try {
-          directory = await moveDirectory(job, row.directory, target);
+          const source = await checkJobDirectory(config, job, row.directory, { missingOk: true });
+          if (target === null) {
+            await fs.rm(source, { recursive: true, force: true });
+            directory = null;
+          } else {
+            directory = await moveDirectory(job, source, target);
+            if (to === 'INCOMING') await removeRunRecords(directory);
+          }
         } catch (error) {
           // Failing must never be refused: a job whose directory cannot be
-          // moved is still recorded FAILED, with the reason it stayed put.
-          if (to !== 'FAILED' || !(error instanceof JobStateError)) throw error;
-          failure += `\n(the job directory was not moved: ${error.message})`;
+          // moved (bad path, target taken, another filesystem refusing) is
+          // still recorded FAILED, with the reason it stayed where it is.
+          if (to !== 'FAILED') throw error;
+          failure += `\n(the job directory was not moved: ${(error as Error).message})`;
         }
       }
 
@@ -127,6 +165,10 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
       if (to === 'PREPROCESSING' && config.general.trackHostname) {
         sets.push('hostname = ?');
         values.push(os.hostname());
+      }
+      if (row.state === to) {
+        await db.query('UPDATE jobs SET directory = ? WHERE name = ?', [directory, job]);
+        return { state: to, directory, changed: false };
       }
       await db.query(`UPDATE jobs SET ${sets.join(', ')} WHERE name = ?`, [...values, job]);
       // Children waiting on this job may start once it has completed.

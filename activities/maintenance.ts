@@ -1,17 +1,27 @@
 /**
  * The periodic work saliweb's daemon did between jobs, as activities for the
  * maintenance workflows: finding old jobs to archive or expire, starting
- * INCOMING jobs nobody started, and deleting abandoned INCOMING folders.
+ * the workflows of jobs that have none, and deleting abandoned INCOMING folders.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
+import type { Client } from '@temporalio/client';
+import { jobWorkflowId } from '../core/job-workflow-contract.js';
+import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
+import type { Admitter } from './admission.js';
+import { startJob } from './job-start.js';
+
+export interface DueJob {
+  name: string;
+  user: string | null;
+}
 
 export interface DueJobs {
-  archive: string[];
-  expire: string[];
+  archive: DueJob[];
+  expire: DueJob[];
 }
 
 /** How many jobs one maintenance run handles; the next run takes the rest. */
@@ -19,35 +29,56 @@ export const MAINTENANCE_BATCH = 200;
 
 const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
-export function createMaintenanceActivities(config: ServiceConfig, pool: Pool) {
-  async function names(sql: string): Promise<string[]> {
+export interface MaintenanceDeps {
+  /** The worker's Temporal client (reconcile starts workflows). */
+  client?: () => Client | undefined;
+  admitter?: Admitter;
+}
+
+export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, deps: MaintenanceDeps = {}) {
+  async function names(sql: string): Promise<DueJob[]> {
     const [rows] = await pool.query<mysql.RowDataPacket[]>(sql, [MAINTENANCE_BATCH]);
-    return rows.map((row) => String(row.name));
+    return rows.map((row) => ({ name: String(row.name), user: row.user ?? null }));
   }
 
   return {
     async findOldJobs(): Promise<DueJobs> {
       return {
         archive: await names(
-          "SELECT name FROM jobs WHERE state = 'COMPLETED' AND archive_time <= UTC_TIMESTAMP() ORDER BY archive_time LIMIT ?",
+          "SELECT name, user FROM jobs WHERE state = 'COMPLETED' AND archive_time <= UTC_TIMESTAMP() ORDER BY archive_time LIMIT ?",
         ),
         expire: await names(
-          "SELECT name FROM jobs WHERE state = 'ARCHIVED' AND expire_time <= UTC_TIMESTAMP() ORDER BY expire_time LIMIT ?",
+          "SELECT name, user FROM jobs WHERE state = 'ARCHIVED' AND expire_time <= UTC_TIMESTAMP() ORDER BY expire_time LIMIT ?",
         ),
       };
     },
 
     /**
-     * INCOMING rows in submit order, and PREPROCESSING ones (another job's
-     * admission may have admitted a row that has no workflow yet): the
-     * reconcile workflow starts the workflows of those that have none.
+     * Starts the workflow of every unfinished job that has none open: rows a
+     * legacy frontend inserted without a ping (or whose start was lost), and
+     * orphans, in-flight rows whose workflow was terminated; the new run
+     * resumes them from the row. Which jobs have an open workflow comes from
+     * one visibility query, so jobs that are fine cost nothing each.
      */
-    async findIncomingJobs(): Promise<{ job: string; user: string | null }[]> {
+    async reconcileJobs(): Promise<{ started: string[] }> {
+      const client = deps.client?.();
+      if (!client) throw new Error('reconcile needs a Temporal client; the worker provides one');
       const [rows] = await pool.query<mysql.RowDataPacket[]>(
-        "SELECT name, user FROM jobs WHERE state IN ('INCOMING', 'PREPROCESSING') ORDER BY submit_time, name LIMIT ?",
-        [MAINTENANCE_BATCH],
+        'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
+        [['INCOMING', ...IN_FLIGHT_STATES]],
       );
-      return rows.map((row) => ({ job: String(row.name), user: row.user ?? null }));
+      const open = new Set<string>();
+      const query = `JobService = "${config.general.serviceName.replace(/["\\]/g, '')}" AND ExecutionStatus = "Running"`;
+      for await (const execution of client.workflow.list({ query })) open.add(execution.workflowId);
+      const started: string[] = [];
+      for (const row of rows) {
+        const job = String(row.name);
+        if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
+        const outcome = await startJob(client, config, { job, user: row.user ?? null });
+        if (outcome.started) started.push(job);
+      }
+      deps.admitter?.wake();
+      return { started };
     },
 
     /**

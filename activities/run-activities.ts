@@ -1,24 +1,17 @@
 /**
- * Submitting a run and waiting for it. The wait is a heartbeating activity:
+ * Waiting for a submitted run, and cancelling it. The wait is a heartbeating activity:
  * if its worker dies, Temporal retries it on another worker, which picks up
  * the same run by its id.
  */
 import { Context } from '@temporalio/activity';
+import type { SubmittedRun } from './run-cycle-record.js';
 import { RunDiedError, RunFailedError } from '../core/errors.js';
-import type { RunResults, RunnerKind, RunnerSpec } from '../core/runner-spec.js';
-import type { Pool } from './database.js';
-import { readJob } from './job-row.js';
+import type { RunResults, RunnerKind } from '../core/runner-spec.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
 import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
 
-export interface SubmittedRun {
-  kind: RunnerKind;
-  /** The scheduler's id; `runner_id` in the row is `<runner name>:<id>`. */
-  id: string;
-  directory: string;
-  cycle: number;
-}
+export type { SubmittedRun };
 
 export interface RunActivityOptions {
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
@@ -28,7 +21,7 @@ export interface RunActivityOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function createRunActivities(pool: Pool, runners: RunnerRegistry, options: RunActivityOptions = {}) {
+export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
   const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000 } = options;
   const pollers = new Map<RunnerKind, StatusPoller>();
   const pollerFor = (kind: RunnerKind): StatusPoller => {
@@ -56,26 +49,6 @@ export function createRunActivities(pool: Pool, runners: RunnerRegistry, options
   }
 
   const activities = {
-    async submitRun(input: { job: string; cycle: number; spec: RunnerSpec }): Promise<SubmittedRun> {
-      const { job, cycle, spec } = input;
-      const row = await readJob(pool, job);
-      if (row.directory === null) throw new RunFailedError(`job ${job} has no directory to run in`);
-      const backend = runnerFor(runners, spec);
-      // Heartbeats let Temporal notice a dead worker within seconds and retry
-      // elsewhere; the retry then finds the run by its submission record.
-      const context = Context.current();
-      context.heartbeat();
-      const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
-      let id: string;
-      try {
-        id = await backend.submit({ name: job, directory: row.directory, cycle }, spec);
-      } finally {
-        clearInterval(beat);
-      }
-      await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, job]);
-      return { kind: spec.kind, id, directory: row.directory, cycle };
-    },
-
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
       const context = Context.current();

@@ -1,89 +1,83 @@
 /**
- * One activity per service step, so the Temporal Web UI shows which step a
- * job is in. A step that throws fails the job at once (ServiceStepError is
- * non-retryable): steps need not be idempotent, as in saliweb.
+ * Calling the service's own steps. A step that throws fails the job at once
+ * (ServiceStepError is non-retryable), naming the job and the step, whatever
+ * value it threw. Steps the service does not define cost nothing: no row is
+ * read for them.
  */
 import type { ServiceConfig } from '../core/config/index.js';
-import { ServiceStepError } from '../core/errors.js';
-import type { RunResults, RunnerSpec } from '../core/runner-spec.js';
+import { RunnerSpecError, ServiceStepError } from '../core/errors.js';
+import { runnerSpecProblem, type RunResults, type RunnerSpec } from '../core/runner-spec.js';
 import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
 import { loadStepContext } from './job-context.js';
+import type { JobRow } from './job-row.js';
 import { jobCompletedMessage, type Mailer } from './mail.js';
 import { toResultFiles } from './result-files.js';
 
-const RUNNER_KINDS = ['do-nothing', 'local', 'sge', 'slurm', 'web-service'];
+export type StepCaller = ReturnType<typeof createStepCaller>;
 
-function checkRunnerSpec(step: string, job: string, spec: unknown): RunnerSpec {
-  const kind = (spec as { kind?: unknown } | null)?.kind;
-  if (typeof kind !== 'string' || !RUNNER_KINDS.includes(kind)) {
-    throw new ServiceStepError(
-      step,
-      job,
-      new TypeError(
-        `it returned ${JSON.stringify(spec)}, not a runner; return one of doNothing(), localCommand(), sgeScript(), slurmScript(), webService()`,
-      ),
-    );
-  }
-  return spec as RunnerSpec;
-}
-
-export function createStepActivities(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service) {
-  async function callStep<T>(job: string, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
-    const { context, saveMetadata } = await loadStepContext(config, pool, mailer, job);
+export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service) {
+  /** Runs one step with the job's context, then writes the metadata it changed. */
+  async function call<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
+    const { context, saveMetadata } = await loadStepContext(config, pool, mailer, row.name, row);
     let result: T;
     try {
       result = await invoke(context);
     } catch (error) {
-      throw new ServiceStepError(step, job, error);
+      throw new ServiceStepError(step, row.name, error);
     }
     await saveMetadata();
     return result;
   }
 
   return {
-    async preprocess(job: string): Promise<{ skipRun: boolean }> {
-      const result = await callStep(job, 'preprocess', (context) => service.preprocess?.(context));
+    async preprocess(row: JobRow): Promise<{ skipRun: boolean }> {
+      if (!service.preprocess) return { skipRun: false };
+      const result = await call(row, 'preprocess', (context) => service.preprocess?.(context));
       return { skipRun: result?.skipRun === true };
     },
 
-    async run(job: string, rerun?: { data?: RerunData }): Promise<RunnerSpec> {
+    /** `run` (or `rerun` on a rescheduled cycle), validated where the spec enters. */
+    async run(row: JobRow, rerun?: { data?: RerunData }): Promise<RunnerSpec> {
       const step = rerun ? 'rerun' : 'run';
-      const spec = await callStep(job, step, (context) =>
+      const spec: unknown = await call(row, step, (context) =>
         rerun && service.rerun ? service.rerun(context, rerun.data) : service.run(context),
       );
-      return checkRunnerSpec(step, job, spec);
+      const problem = runnerSpecProblem(spec);
+      if (problem) throw new RunnerSpecError(row.name, step, problem);
+      return spec as RunnerSpec;
     },
 
-    async postprocess(job: string, results?: RunResults): Promise<{ reschedule: boolean; data?: RerunData }> {
-      const result = await callStep(job, 'postprocess', (context) =>
+    async postprocess(row: JobRow, results?: RunResults): Promise<{ reschedule: boolean; data?: RerunData }> {
+      if (!service.postprocess) return { reschedule: false };
+      const result = await call(row, 'postprocess', (context) =>
         service.postprocess?.(context, results ? toResultFiles(results, context.directory) : undefined),
       );
       if (!result?.reschedule) return { reschedule: false };
       return { reschedule: true, ...(result.reschedule.data !== undefined ? { data: result.reschedule.data } : {}) };
     },
 
-    async finalize(job: string): Promise<void> {
-      await callStep(job, 'finalize', (context) => service.finalize?.(context));
+    async finalize(row: JobRow): Promise<void> {
+      if (service.finalize) await call(row, 'finalize', (context) => service.finalize?.(context));
     },
 
     /** The `complete` step, then the user's "job complete" e-mail. */
-    async complete(job: string): Promise<void> {
-      await callStep(job, 'complete', (context) => service.complete?.(context));
-      await callStep(job, 'sendJobCompletedEmail', async (context) => {
-        if (service.sendJobCompletedEmail) return service.sendJobCompletedEmail(context);
-        if (!context.contactEmail) return;
-        const message = jobCompletedMessage(context.serviceName, context.name, context.url);
-        await mailer.send({ to: context.contactEmail, ...message });
-      });
+    async complete(row: JobRow): Promise<void> {
+      if (service.complete) await call(row, 'complete', (context) => service.complete?.(context));
+      if (service.sendJobCompletedEmail) {
+        await call(row, 'sendJobCompletedEmail', (context) => service.sendJobCompletedEmail?.(context));
+      } else if (row.contactEmail) {
+        const message = jobCompletedMessage(config.general.serviceName, row.name, row.url);
+        await mailer.send({ to: row.contactEmail, ...message });
+      }
     },
 
-    async archive(job: string): Promise<void> {
-      await callStep(job, 'archive', (context) => service.archive?.(context));
+    async archive(row: JobRow): Promise<void> {
+      if (service.archive) await call(row, 'archive', (context) => service.archive?.(context));
     },
 
-    async expire(job: string): Promise<void> {
-      await callStep(job, 'expire', (context) => service.expire?.(context));
+    async expire(row: JobRow): Promise<void> {
+      if (service.expire) await call(row, 'expire', (context) => service.expire?.(context));
     },
   };
 }

@@ -3,8 +3,8 @@ import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
-import { startJobWorkflow } from './submit.js';
-import { jobWorkflowId } from './workflow-ids.js';
+import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { startJob, type StartOutcome } from '../activities/job-start.js';
 
 /**
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
@@ -15,13 +15,13 @@ export async function resubmitJob(options: {
   db: Pick<mysql.Connection, 'query'>;
   client: Client;
   job: string;
-}) {
+}): Promise<StartOutcome> {
   const { config, db, client, job } = options;
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
   const row = rows[0];
   if (!row) throw new JobStateError(job, 'no such job');
   if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
-  return startJobWorkflow(client, config, job, row.user ?? null, { job, resubmit: true });
+  return startJob(client, config, { job, user: row.user ?? null, resubmit: true });
 }
 
 /**
@@ -30,5 +30,5 @@ export async function resubmitJob(options: {
  */
 export async function cancelJob(options: { config: ServiceConfig; client: Client; job: string; reason?: string }) {
   const { config, client, job, reason } = options;
-  await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal('cancelJob', reason);
+  await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(CANCEL_SIGNAL, reason);
 }

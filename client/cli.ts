@@ -153,8 +153,12 @@ export function buildCli(): Command {
       const { client, close } = await temporalClient(config);
       try {
         for (const job of jobs) {
-          await resubmitJob({ config, db: connection, client, job });
-          console.log(`resubmitted ${job}`);
+          const outcome = await resubmitJob({ config, db: connection, client, job });
+          console.log(
+            outcome.started
+              ? `resubmitted ${job}: new run ${outcome.runId} of ${outcome.workflowId}`
+              : `not resubmitted ${job}: ${outcome.reason}`,
+          );
         }
       } finally {
         await connection.end();

@@ -6,17 +6,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JOB_SERVICE, JOB_STATE, JOB_USER } from '../workflows/search-attributes.js';
-import type { JobWorkflowInput } from '../workflows/job-workflow.js';
+import { jobWorkflowId } from '../core/job-workflow-contract.js';
+import { startJob } from '../activities/job-start.js';
 import { candidateJobName, randomToken, sanitizeJobName } from './job-names.js';
-import { jobWorkflowId } from './workflow-ids.js';
 
 export interface SubmitJobOptions {
   config: ServiceConfig;
-  /** A pool or connection with (at least) the frontend user's rights. */
-  db: Pick<mysql.Pool, 'query'>;
+  /** A pool with (at least) the frontend user's rights; the row and its dependencies go in one transaction. */
+  db: Pick<mysql.Pool, 'getConnection'>;
   /** Temporal client; when absent or unreachable the job is left for the reconcile schedule to start. */
   client?: Client;
   /** Requested name; sanitised and made unique. */
@@ -66,27 +65,41 @@ function safeRelativePath(directory: string, relative: string): string {
   return full;
 }
 
-export async function startJobWorkflow(
-  client: Client,
-  config: ServiceConfig,
-  job: string,
-  user: string | null,
-  input: JobWorkflowInput = { job },
-) {
-  return client.workflow.start('jobWorkflow', {
-    taskQueue: config.temporal.taskQueue,
-    workflowId: jobWorkflowId(config.general.serviceName, job),
-    args: [input],
-    // A second start of a live job is a no-op; a closed one (failed) may run again.
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    typedSearchAttributes: [
-      { key: JOB_SERVICE, value: config.general.serviceName },
-      { key: JOB_STATE, value: input.resubmit ? 'FAILED' : 'INCOMING' },
-      ...(user ? [{ key: JOB_USER, value: user }] : []),
-    ],
-    staticSummary: `${config.general.serviceName} job ${job}${user ? ` for ${user}` : ''}`,
-  });
+/**
+ * The row and its `dependencies` rows in one transaction: a child is never
+ * seen without its parents, and a failed insert leaves no row at all.
+ */
+async function insertJob(
+  db: Pick<mysql.Pool, 'getConnection'>,
+  job: {
+    name: string;
+    passwd: string;
+    user: string | null;
+    contactEmail: string | null;
+    directory: string;
+    url: string;
+    parents: readonly string[];
+  },
+): Promise<void> {
+  const connection = await db.getConnection();
+  try {
+    await connection.beginTransaction();
+    await connection.query(
+      'INSERT INTO jobs (name, passwd, user, contact_email, directory, url, submit_time) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP())',
+      [job.name, job.passwd, job.user, job.contactEmail, job.directory, job.url],
+    );
+    if (job.parents.length > 0) {
+      await connection.query('INSERT INTO dependencies (child, parent) VALUES ?', [
+        job.parents.map((parent) => [job.name, parent]),
+      ]);
+    }
+    await connection.commit();
+  } catch (error) {
+    await connection.rollback().catch(() => undefined);
+    throw error;
+  } finally {
+    connection.release();
+  }
 }
 
 export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob> {
@@ -105,13 +118,15 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
     for (let attempt = 0; ; attempt++) {
       url = options.url ?? `${config.general.urltop}/job/${claimed.name}?passwd=${passwd}`;
       try {
-        await db.query(
-          'INSERT INTO jobs (name, passwd, user, contact_email, directory, url, submit_time) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP())',
-          [claimed.name, passwd, user, options.contactEmail ?? null, claimed.directory, url],
-        );
-        for (const parent of options.parents ?? []) {
-          await db.query('INSERT INTO dependencies (child, parent) VALUES (?, ?)', [claimed.name, parent]);
-        }
+        await insertJob(db, {
+          name: claimed.name,
+          passwd,
+          user,
+          contactEmail: options.contactEmail ?? null,
+          directory: claimed.directory,
+          url,
+          parents: options.parents ?? [],
+        });
         break;
       } catch (error) {
         // A row without a directory (an expired job) can hold the name: pick another.
@@ -131,8 +146,7 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
   let started = false;
   if (options.client) {
     try {
-      await startJobWorkflow(options.client, config, claimed.name, user);
-      started = true;
+      started = (await startJob(options.client, config, { job: claimed.name, user })).started;
     } catch {
       // As saliweb ignores a dead backend socket: the row is in, reconcile starts it.
     }

@@ -57,6 +57,35 @@ export class RunDiedError extends Error {
   override readonly name = 'RunDiedError';
 }
 
+/**
+ * Describes any thrown value, however odd (null, a string, an object without
+ * a prototype, one whose toString throws), in at most a few hundred
+ * characters: a step's failure text must always say something true.
+ */
+export function describeThrown(value: unknown): string {
+  if (value instanceof Error) return `${value.name === 'Error' ? '' : `${value.name}: `}${value.message}`;
+  let text: string;
+  try {
+    if (value === null || value === undefined) text = `it threw ${String(value)}`;
+    else if (typeof value === 'string') text = `it threw the string ${JSON.stringify(value)}`;
+    else if (typeof value !== 'object') text = `it threw the ${typeof value} ${String(value)}`;
+    else {
+      const proto: unknown = Object.getPrototypeOf(value);
+      const kind = proto === null ? 'an object without a prototype' : 'a non-Error object';
+      let shown: string;
+      try {
+        shown = JSON.stringify(value) ?? '';
+      } catch {
+        shown = `with keys ${Object.keys(value).join(', ')}`;
+      }
+      text = `it threw ${kind} ${shown} (throw an Error to get a stack trace)`;
+    }
+  } catch {
+    text = 'it threw a value that cannot be described';
+  }
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
+}
+
 /** A service step (preprocess, run, postprocess, …) threw: the job fails at once. */
 export class ServiceStepError extends Error {
   override readonly name = 'ServiceStepError';
@@ -65,10 +94,22 @@ export class ServiceStepError extends Error {
     readonly job: string,
     cause: unknown,
   ) {
-    const inner = cause instanceof Error ? cause : new Error(String(cause));
+    const inner = cause instanceof Error ? cause : new Error(describeThrown(cause));
     super(`${step} of job ${job} failed: ${inner.name === 'Error' ? '' : `${inner.name}: `}${inner.message}`);
     // Keep the service's own stack: it is what the admin needs to debug the step.
     if (inner.stack) this.stack = `${this.name}: ${this.message}\n${inner.stack.split('\n').slice(1).join('\n')}`;
+  }
+}
+
+/** A service's `run`/`rerun` returned something that is not a runner this worker can run. */
+export class RunnerSpecError extends Error {
+  override readonly name = 'RunnerSpecError';
+  constructor(
+    readonly job: string,
+    readonly step: string,
+    problem: string,
+  ) {
+    super(`${step} of job ${job} returned a bad runner: ${problem}`);
   }
 }
 
@@ -95,4 +136,5 @@ export const NON_RETRYABLE_ERRORS = [
   'RunFailedError',
   'JobCancelledError',
   'SchemaError',
+  'RunnerSpecError',
 ] as const;

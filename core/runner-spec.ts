@@ -13,6 +13,12 @@ export interface LocalCommandSpec {
   kind: 'local';
   /** An argv array (run directly) or a shell string (run with /bin/sh -c). */
   command: readonly string[] | string;
+  /**
+   * Extra environment variables. A local command does not inherit the
+   * worker's environment (it may hold credentials): it gets PATH, HOME,
+   * LANG, LC_ALL, TZ, USER, LOGNAME, SHELL and TMPDIR from the worker, plus these.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface ClusterScriptSpec {
@@ -44,11 +50,14 @@ export function doNothing(): DoNothingSpec {
 }
 
 /** Runs a command on the backend host, in the job directory. Non-zero exit fails the job. */
-export function localCommand(command: readonly string[] | string): LocalCommandSpec {
+export function localCommand(
+  command: readonly string[] | string,
+  options: { env?: Readonly<Record<string, string>> } = {},
+): LocalCommandSpec {
   if (Array.isArray(command) && command.length === 0) throw new TypeError('localCommand needs a non-empty argv array');
   if (typeof command === 'string' && command.trim() === '')
     throw new TypeError('localCommand needs a non-empty command');
-  return { kind: 'local', command };
+  return { kind: 'local', command, ...(options.env ? { env: options.env } : {}) };
 }
 
 export function sgeScript(script: string, options: Omit<ClusterScriptSpec, 'kind' | 'script'> = {}): ClusterScriptSpec {
@@ -81,4 +90,73 @@ export interface ResultFile {
    * `name`), never outside the job directory, and returns its absolute path.
    */
   download(target?: string): Promise<string>;
+}
+
+const RUNNER_MAKERS = 'doNothing(), localCommand(), sgeScript(), slurmScript() or webService()';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringRecordProblem(field: string, value: unknown): string | undefined {
+  if (!isPlainObject(value)) return `${field} must be an object of strings`;
+  const bad = Object.entries(value).find(([, item]) => typeof item !== 'string');
+  return bad ? `${field}.${bad[0]} must be a string, not ${typeof bad[1]}` : undefined;
+}
+
+function optionalStringProblem(spec: Record<string, unknown>, field: string): string | undefined {
+  const value = spec[field];
+  return value === undefined || typeof value === 'string'
+    ? undefined
+    : `${field} must be a string, not ${typeof value}`;
+}
+
+/**
+ * What is wrong with a value `run`/`rerun` returned, naming the field; or
+ * undefined for a valid runner spec. Checked where the spec enters, so a bad
+ * one fails its job at once instead of being retried.
+ */
+export function runnerSpecProblem(spec: unknown): string | undefined {
+  if (!isPlainObject(spec)) return `it returned ${describeValue(spec)}, not a runner; return one of ${RUNNER_MAKERS}`;
+  switch (spec.kind) {
+    case 'do-nothing':
+      return undefined;
+    case 'local': {
+      const command = spec.command;
+      if (typeof command === 'string') {
+        if (command.trim() === '') return 'command is an empty string';
+      } else if (Array.isArray(command)) {
+        if (command.length === 0) return 'command is an empty argv array';
+        const bad = command.findIndex((arg) => typeof arg !== 'string');
+        if (bad >= 0) return `command[${bad}] must be a string, not ${typeof command[bad]}`;
+      } else {
+        return `command must be an argv array or a shell string, not ${describeValue(command)}`;
+      }
+      return spec.env === undefined ? undefined : stringRecordProblem('env', spec.env);
+    }
+    case 'sge':
+    case 'slurm':
+      if (typeof spec.script !== 'string' || spec.script.trim() === '')
+        return `script must be a non-empty string, not ${describeValue(spec.script)}`;
+      return (
+        optionalStringProblem(spec, 'interpreter') ??
+        optionalStringProblem(spec, 'options') ??
+        optionalStringProblem(spec, 'name')
+      );
+    case 'web-service':
+      if (typeof spec.url !== 'string' || !URL.canParse(spec.url))
+        return `url must be an absolute URL, not ${describeValue(spec.url)}`;
+      return stringRecordProblem('fields', spec.fields);
+    default:
+      return `kind ${describeValue(spec.kind)} is not a runner kind; return one of ${RUNNER_MAKERS}`;
+  }
+}
+
+function describeValue(value: unknown): string {
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -35,9 +35,16 @@ export function isJobState(value: unknown): value is JobState {
   return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
 }
 
-/** Any state may fail; everything else follows the table above. */
+/** A job in one of these states is finished: it changes only by archive and expire, never to FAILED. */
+export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'ARCHIVED', 'EXPIRED'];
+
+/** States in which a job holds one of the `[limits] running` slots. */
+export const IN_FLIGHT_STATES = ['PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING'] as const;
+
+/** Any unfinished state may fail; everything else follows the table above. */
 export function isValidTransition(from: JobState, to: JobState): boolean {
-  return to === 'FAILED' || NEXT[from].includes(to);
+  if (to === 'FAILED') return !FINAL_STATES.includes(from);
+  return NEXT[from].includes(to);
 }
 
 export function assertTransition(job: string, from: JobState, to: JobState): void {

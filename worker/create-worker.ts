@@ -9,7 +9,9 @@ import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } fro
 import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { Service } from '../core/service.js';
-import { createSaliflowActivities, type ActivityDeps } from '../activities/index.js';
+import { Client } from '@temporalio/client';
+import { createSaliflowActivities, defaultHostId, type ActivityDeps } from '../activities/index.js';
+import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 
 // Run from source (tsx) the workflows are .ts; from `npm run build` output, .js.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -36,7 +38,7 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
-export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'service'> {
+export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'service' | 'client'> {
   config: ServiceConfig;
   service: Service;
   /** An existing connection; otherwise one is made from `config.temporal`. */
@@ -49,15 +51,6 @@ export async function connectToTemporal(config: ServiceConfig): Promise<NativeCo
   return NativeConnection.connect(await temporalConnectionOptions(config));
 }
 
-/**
- * Waiting for cluster runs gets a task queue of its own: a wait is a cheap
- * heartbeating activity, and a thousand of them must not take the activity
- * slots that service steps and submissions need.
- */
-export function waitQueue(taskQueue: string): string {
-  return `${taskQueue}-waits`;
-}
-
 /** Most runs one worker waits for at once (each is a timer and a slot in a shared status query). */
 const MAX_CONCURRENT_WAITS = 10_000;
 
@@ -68,6 +61,9 @@ export interface ServiceWorker {
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
   statusQueries(): Record<string, number>;
+  /** A client on the worker's own connection (eager starts from the frontend socket land on this worker). */
+  readonly client: Client;
+  readonly hostId: string;
   /** Releases the MySQL pool and, if this module opened it, the connection. */
   close(): Promise<void>;
 }
@@ -75,36 +71,51 @@ export interface ServiceWorker {
 export async function createServiceWorker(options: ServiceWorkerOptions): Promise<ServiceWorker> {
   const { config, service } = options;
   const connection = options.connection ?? (await connectToTemporal(config));
-  const parts = createSaliflowActivities({ ...options, config, service });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const hostId = options.hostId ?? defaultHostId();
+  const parts = createSaliflowActivities({ ...options, config, service, hostId, client: () => client });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
-  const main = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: parts.activities,
-  });
-  const waits = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: waitQueue(taskQueue),
-    activities: { waitForRun: parts.activities.waitForRun },
-    maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_WAITS,
-  });
+  const common = { connection, namespace: config.temporal.namespace, identity: `${process.pid}@${hostId}` };
+  const { waitForRun, cancelRun } = parts.activities;
+  const workers = [
+    await Worker.create({
+      ...common,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: parts.activities,
+    }),
+    // Cluster and web-service runs: any worker can wait for them.
+    await Worker.create({
+      ...common,
+      taskQueue: waitQueue(taskQueue),
+      activities: { waitForRun, cancelRun },
+      maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_WAITS,
+    }),
+    // Local runs started on this host are waited for and cancelled here only.
+    await Worker.create({
+      ...common,
+      taskQueue: hostQueue(taskQueue, hostId),
+      activities: { waitForRun, cancelRun },
+      maxConcurrentActivityTaskExecutions: MAX_CONCURRENT_WAITS,
+    }),
+  ];
   const shutdown = () => {
-    for (const worker of [main, waits]) if (worker.getState() === 'RUNNING') worker.shutdown();
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
+  const runAll = () => Promise.all(workers.map((worker) => worker.run()));
   return {
+    client,
+    hostId,
     async run() {
-      await Promise.all([main.run(), waits.run()]);
+      await runAll();
     },
     async runUntil<T>(promise: Promise<T>): Promise<T> {
-      const both = Promise.all([main.run(), waits.run()]);
+      const all = runAll();
       try {
         return await promise;
       } finally {
         shutdown();
-        await both;
+        await all;
       }
     },
     shutdown,

@@ -9,7 +9,7 @@ import net from 'node:net';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { startJobWorkflow } from '../client/submit.js';
+import { startJob } from '../activities/job-start.js';
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
@@ -50,7 +50,7 @@ export async function listenForFrontends(
     const row = rows[0];
     if (!row) return log(`frontend socket: no job ${name} in the jobs table; ignored`);
     if (row.state !== 'INCOMING') return;
-    await startJobWorkflow(client, config, name, row.user ?? null);
+    await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
   }
 
   const server = net.createServer((socket) => {

@@ -4,8 +4,6 @@
  */
 import { Runtime } from '@temporalio/worker';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
-import { Client, Connection } from '@temporalio/client';
 import { createServiceWorker } from './create-worker.js';
 import { ensureSchedules } from './schedules.js';
 import { checkConsistency } from './consistency-check.js';
@@ -37,8 +35,7 @@ export async function runWorker(options: {
     }
   }
   const worker = await createServiceWorker({ config, service });
-  const connection = await Connection.connect(await temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = worker.client;
   await ensureSchedules(client, config);
   const pool = createPool(config);
   const socket = await listenForFrontends(config, pool, client);
@@ -51,7 +48,6 @@ export async function runWorker(options: {
   } finally {
     await socket.close();
     await pool.end();
-    await connection.close();
     await worker.close();
   }
 }

@@ -4,9 +4,11 @@
  * retry with backoff; the error types in NON_RETRYABLE_ERRORS describe the
  * job or the service and fail the job at once.
  */
-import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { SaliflowActivities } from '../activities/index.js';
+import type { SubmittedRun } from '../activities/run-cycle-record.js';
 import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
+import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERRORS];
 
@@ -24,25 +26,23 @@ function retrying(
   };
 }
 
-/** Row and directory updates, queries, admission: short; MySQL may be briefly gone (50 tries ≈ 45 min). */
-export const store = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '1 minute',
+/**
+ * A job's steps and state changes (`advanceJob`, `failJob`) run as local
+ * activities: no round trip through the server per step, one workflow task
+ * per phase. If the worker dies, its workflow task times out and another
+ * worker replays the job and runs the call again; `advanceJob` resumes from
+ * the row, so that is safe. MySQL may be briefly gone (50 tries ≈ 45 min);
+ * a step itself may run long (its worker keeps the workflow task alive).
+ */
+export const local = proxyLocalActivities<SaliflowActivities>({
+  startToCloseTimeout: '2 hours',
   retry: retrying('1s', '1 minute', 50),
 });
 
-/** Service steps: a step's exception is a ServiceStepError (non-retryable); faults around it retry a few times. */
-export const steps = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '2 hours',
-  retry: retrying('2s', '1 minute', 5),
-});
-
-/**
- * Submitting to a scheduler: heartbeats, so a worker killed mid-submission is
- * noticed in seconds; the retry finds the job by its submission record.
- */
-export const submitting = proxyActivities<SaliflowActivities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '10 seconds',
+/** Maintenance work (reconcile, old jobs, archive, expire): regular activities, visible one by one. */
+export const store = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
   retry: retrying('1s', '1 minute', 50),
 });
 
@@ -53,13 +53,15 @@ export const mail = proxyActivities<SaliflowActivities>({
 });
 
 /**
- * Waiting for a cluster run: long, heartbeating (every 5 s), resumed on
- * another worker within 20 s of a crash, on the service's wait queue (see
- * worker/create-worker.ts). Built per workflow: the queue depends on its own.
+ * Where a run is waited for and cancelled: a local process on the host that
+ * started it (its own task queue), a cluster or web-service run on the
+ * service's shared wait queue (see worker/create-worker.ts). Long,
+ * heartbeating (every 5 s), resumed on another worker within 20 s of a crash.
  */
-export function waitingActivities() {
+export function runActivities(run: SubmittedRun) {
+  const { taskQueue } = workflowInfo();
   return proxyActivities<SaliflowActivities>({
-    taskQueue: `${workflowInfo().taskQueue}-waits`,
+    taskQueue: run.kind === 'local' && run.host ? hostQueue(taskQueue, run.host) : waitQueue(taskQueue),
     startToCloseTimeout: '60 days',
     heartbeatTimeout: '20 seconds',
     retry: retrying('5s', '5 minutes'),

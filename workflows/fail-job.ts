@@ -1,25 +1,39 @@
 /** How every job workflow ends when something went wrong. */
 import { ApplicationFailure, log, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
-import { mail, store } from './activity-options.js';
+import { JOB_STATE } from '../core/job-workflow-contract.js';
+import { local, mail } from './activity-options.js';
 import { failureText } from './failure-text.js';
-import { JOB_STATE } from './search-attributes.js';
 import { countState } from './job-metrics.js';
+
+const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails
- * the admin, and ends the workflow as Failed so the Web UI shows it red.
+ * the admin, and ends the workflow as Failed so the Web UI shows it red. A
+ * finished job (COMPLETED, ARCHIVED, EXPIRED) keeps its state: the admin is
+ * told what failed, the row is not touched.
  */
 export async function endAsFailed(job: string, error: unknown): Promise<never> {
-  const failure = typeof error === 'string' ? error : failureText(error);
-  await store.failJob({ job, failure });
-  upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
-  countState('FAILED');
-  setCurrentDetails(`FAILED: ${failure.split('\n')[0] ?? failure}`);
+  let failure = typeof error === 'string' ? error : failureText(error);
+  try {
+    const { failed, state } = await local.failJob({ job, failure });
+    if (failed) {
+      upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
+      countState('FAILED');
+      setCurrentDetails(`FAILED: ${firstLine(failure)}`);
+    } else {
+      failure = `${failure}\n(the job stays ${state}: a finished job is never failed)`;
+      setCurrentDetails(`${state}, but: ${firstLine(failure)}`);
+    }
+  } catch (recordError) {
+    // The row could not be failed (deleted?): the admin still hears of it.
+    failure = `${failure}\n(could not record the failure in the jobs table: ${failureText(recordError)})`;
+  }
   try {
     await mail.notifyAdminOfFailure({ job, failure });
   } catch (mailError) {
     // The job is FAILED either way; the Web UI and the row still tell.
     log.error('could not e-mail the admin about a failed job', { job, error: String(mailError) });
   }
-  throw ApplicationFailure.nonRetryable(failure.split('\n')[0] ?? failure, 'JobFailed');
+  throw ApplicationFailure.nonRetryable(firstLine(failure), 'JobFailed');
 }

@@ -1,144 +1,127 @@
 /**
- * One workflow per job (ID `<service>/<job name>`): walks the job through
- * SALIWEB.md's states, one idempotent activity per state change, and the
- * service's steps in between. Deterministic: every side effect is an
- * activity.
+ * One workflow per job (ID `<service>/<job name>`). The job's progress lives
+ * in its row: `advanceJob` (a local activity) takes the job as far as it can
+ * go and says where it must wait; this workflow only waits (for the
+ * admitter's signal, for a run) and asks again. So a do-nothing job is one
+ * workflow task, a job with a run two, and a run that resumes after any
+ * crash simply asks the row where it was.
  */
 import {
+  ApplicationFailure,
   CancellationScope,
-  ContinueAsNew,
-  continueAsNew,
+  condition,
   defineQuery,
   defineSignal,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { SubmittedRun } from '../activities/run-activities.js';
-import { steps, store, submitting, waitingActivities } from './activity-options.js';
+import type { AdvanceInput, AdvanceResult } from '../activities/job-advance.js';
+import type { SubmittedRun } from '../activities/run-cycle-record.js';
+import {
+  ADMITTED_SIGNAL,
+  CANCEL_SIGNAL,
+  CANCELLED_BY_ADMIN,
+  JOB_STATE,
+  JOB_STATUS_QUERY,
+  type JobStatus,
+  type JobWorkflowInput,
+} from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
-import type { RerunData } from '../core/service.js';
+import { local, mail, runActivities } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
-import { JOB_STATE } from './search-attributes.js';
 import { countState } from './job-metrics.js';
 
-export interface JobWorkflowInput {
-  /** The job's name (primary key of `jobs`). */
-  job: string;
-  /** True when an operator resubmits a FAILED job: it first goes back to INCOMING. */
-  resubmit?: boolean;
-  /** Admission attempts before the run continues as new (keeps history short). @defaultValue 1000 */
-  admissionAttemptsPerRun?: number;
-}
+export type { JobStatus, JobWorkflowInput };
+export { CANCELLED_BY_ADMIN };
 
-/** How a waiting INCOMING job backs off between admission attempts. */
-export const ADMISSION_BACKOFF = { firstMs: 500, factor: 1.5, maxMs: 15_000 };
-// Each attempt adds ~8 events to the history; start afresh before it grows large.
-const ADMISSION_ATTEMPTS_PER_RUN = 1000;
-
-/**
- * Waits, in durable timers, until the job may start ([limits] running,
- * parents, submit order). True when admitted, false when this run should
- * continue as new to keep its history short.
- */
-async function waitForAdmission(job: string, attempts: number): Promise<boolean> {
-  let delay = ADMISSION_BACKOFF.firstMs;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const { admitted } = await store.tryAdmitJobs(job);
-    if (admitted) return true;
-    await sleep(delay);
-    delay = Math.min(delay * ADMISSION_BACKOFF.factor, ADMISSION_BACKOFF.maxMs);
-  }
-  return false;
-}
-
-/** What `jobStatus` answers, and the Web UI's "current details" line. */
-export interface JobStatus {
-  state: JobState;
-  /** Run cycle (1 for the first run, 2 after one reschedule, …); 0 before any run. */
-  cycle: number;
-  /** `<runner kind>:<scheduler id>` of the current or last run. */
-  run?: string;
-}
-
-export const jobStatusQuery = defineQuery<JobStatus>('jobStatus');
+export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
+/** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
+export const cancelJobSignal = defineSignal<[reason?: string]>(CANCEL_SIGNAL);
+export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 
 function detailsLine(status: JobStatus): string {
+  if (status.waiting) return `${status.state}: ${status.waiting}`;
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
   return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}`;
 }
 
-/** Operators cancel a job with this signal; its cluster job is deleted and the job ends FAILED. */
-export const cancelJobSignal = defineSignal<[reason?: string]>('cancelJob');
-
-export const CANCELLED_BY_ADMIN = 'cancelled by administrator';
+const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
   let cancelReason: string | undefined;
+  let admitted = false;
   let activeRun: SubmittedRun | undefined;
   const lifecycle = new CancellationScope();
-  const waiting = waitingActivities();
   // Per-execution state lives in this closure, never at module level.
   let status: JobStatus = { state: input.resubmit ? 'FAILED' : 'INCOMING', cycle: 0 };
+  let published: JobState = status.state;
   const show = (update: Partial<JobStatus>) => {
     status = { ...status, ...update };
+    if (!status.waiting) delete status.waiting;
     setCurrentDetails(detailsLine(status));
   };
-  const enter = async (job: string, to: JobState) => {
-    await store.transitionJob({ job, to });
-    upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
-    countState(to);
-    show({ state: to });
+  /** JobState is set once per state the job rests in, not per state passed through in one task. */
+  const publish = () => {
+    if (status.state === published) return;
+    upsertSearchAttributes([{ key: JOB_STATE, value: status.state }]);
+    published = status.state;
   };
   setHandler(jobStatusQuery, () => status);
-  show({});
+  setHandler(admittedSignal, () => {
+    admitted = true;
+  });
   setHandler(cancelJobSignal, (reason) => {
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });
+  show({});
 
+  let outcome: Extract<AdvanceResult, { next: 'done' }>;
   try {
-    return await lifecycle.run(async () => {
-      if (input.resubmit) await enter(job, 'INCOMING');
-      const attempts = input.admissionAttemptsPerRun ?? ADMISSION_ATTEMPTS_PER_RUN;
-      if (!(await waitForAdmission(job, attempts))) {
-        return continueAsNew<typeof jobWorkflow>({ job, admissionAttemptsPerRun: attempts });
-      }
-      upsertSearchAttributes([{ key: JOB_STATE, value: 'PREPROCESSING' }]);
-      countState('PREPROCESSING');
-      show({ state: 'PREPROCESSING' });
-      const { skipRun } = await steps.preprocess(job);
-      if (!skipRun) {
-        let rerun: { data?: RerunData } | undefined;
-        for (let cycle = 1; ; cycle++) {
-          show({ cycle });
-          await enter(job, 'RUNNING');
-          const spec = await steps.run(job, rerun);
-          activeRun = await submitting.submitRun({ job, cycle, spec });
-          show({ run: `${activeRun.kind}:${activeRun.id}` });
-          const { results } = await waiting.waitForRun({ job, run: activeRun });
-          activeRun = undefined;
-          await enter(job, 'POSTPROCESSING');
-          const post = await steps.postprocess(job, results);
-          if (!post.reschedule) break;
-          rerun = post.data === undefined ? {} : { data: post.data };
+    outcome = await lifecycle.run(async () => {
+      let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
+      for (;;) {
+        const result = await local.advanceJob(request);
+        for (const state of result.entered) countState(state);
+        show({
+          state: result.state,
+          waiting: result.next === 'admission' ? result.reason : undefined,
+          ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label } : {}),
+        });
+        if (result.next === 'done') return result;
+        publish();
+        if (result.next === 'admission') {
+          await condition(() => admitted);
+          admitted = false;
+          request = { job };
+          continue;
         }
-        await enter(job, 'FINALIZING');
-        await steps.finalize(job);
+        const run = result.run;
+        activeRun = run;
+        const { results } = await runActivities(run).waitForRun({ job, run });
+        activeRun = undefined;
+        request = { job, finished: { cycle: run.cycle, ...(results ? { results } : {}) } };
       }
-      await enter(job, 'COMPLETED');
-      await steps.complete(job);
-      return 'COMPLETED' as const;
     });
   } catch (error) {
-    // Continuing as new is how a long wait ends a run, not a failure.
-    if (error instanceof ContinueAsNew) throw error;
     return CancellationScope.nonCancellable(async () => {
       if (cancelReason === undefined) return endAsFailed(job, error);
-      if (activeRun) await store.cancelRun({ job, run: activeRun });
+      if (activeRun) await runActivities(activeRun).cancelRun({ job, run: activeRun });
       return endAsFailed(job, `JobCancelledError: ${cancelReason}`);
     });
   }
+  publish();
+  if (outcome.state === 'FAILED') {
+    // The row was already FAILED (a start raced a failure): nothing to record or e-mail again.
+    throw ApplicationFailure.nonRetryable(`job ${job} is FAILED: ${firstLine(outcome.failure ?? '')}`, 'JobFailed');
+  }
+  if (outcome.completeFailure) {
+    const failure = `the job COMPLETED, but its complete step or e-mail failed (the job stays COMPLETED): ${outcome.completeFailure}`;
+    setCurrentDetails(`COMPLETED, but: ${firstLine(failure)}`);
+    await mail.notifyAdminOfFailure({ job, failure });
+    throw ApplicationFailure.nonRetryable(firstLine(failure), 'CompleteStepFailed');
+  }
+  return outcome.state;
 }

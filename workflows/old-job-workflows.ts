@@ -6,16 +6,16 @@
  * red like any failed job.
  */
 import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { steps, store } from './activity-options.js';
+import { JOB_STATE, jobSearchAttributes, jobSummary, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { store } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
-import { JOB_STATE } from './search-attributes.js';
+import type { DueJob } from '../activities/maintenance.js';
 
 /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
 export async function archiveJobWorkflow(job: string): Promise<string> {
   try {
-    await store.transitionJob({ job, to: 'ARCHIVED' });
+    await store.archiveJob(job);
     upsertSearchAttributes([{ key: JOB_STATE, value: 'ARCHIVED' }]);
-    await steps.archive(job);
     return 'ARCHIVED';
   } catch (error) {
     return endAsFailed(job, error);
@@ -25,8 +25,7 @@ export async function archiveJobWorkflow(job: string): Promise<string> {
 /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
 export async function expireJobWorkflow(job: string): Promise<string> {
   try {
-    await steps.expire(job);
-    await store.transitionJob({ job, to: 'EXPIRED' });
+    await store.expireJob(job);
     upsertSearchAttributes([{ key: JOB_STATE, value: 'EXPIRED' }]);
     return 'EXPIRED';
   } catch (error) {
@@ -43,8 +42,21 @@ export async function oldJobsWorkflow(
 ): Promise<{ archived: number; expired: number; failed: number }> {
   const due = await store.findOldJobs();
   const { taskQueue } = workflowInfo();
-  const run = (workflow: typeof archiveJobWorkflow, job: string) =>
-    executeChild(workflow, { args: [job], workflowId: `${input.serviceName}/${job}`, taskQueue });
+  const run = (workflow: typeof archiveJobWorkflow, job: DueJob) => {
+    const state = workflow === archiveJobWorkflow ? 'COMPLETED' : 'ARCHIVED';
+    return executeChild(workflow, {
+      args: [job.name],
+      workflowId: jobWorkflowId(input.serviceName, job.name),
+      taskQueue,
+      typedSearchAttributes: jobSearchAttributes(input.serviceName, state, job.user),
+      staticSummary: jobSummary(
+        input.serviceName,
+        job.name,
+        job.user,
+        state === 'COMPLETED' ? 'archive of job' : 'expiry of job',
+      ),
+    });
+  };
   const archived = await Promise.allSettled(due.archive.map((job) => run(archiveJobWorkflow, job)));
   const expired = await Promise.allSettled(due.expire.map((job) => run(expireJobWorkflow, job)));
   const ok = (results: PromiseSettledResult<string>[]) =>

@@ -14,11 +14,14 @@ export type RunnerRegistry = Partial<Record<RunnerKind, RunnerBackend>>;
 /** Do-nothing, local and web service always; SGE and SLURM when the config has their sections. */
 export function defaultRunners(
   clusters: ClustersConfig = {},
-  options: { localPollIntervalMs?: number } = {},
+  options: { localPollIntervalMs?: number; hostId?: string } = {},
 ): RunnerRegistry {
   return {
     'do-nothing': createDoNothingRunner() as RunnerBackend,
-    local: createLocalRunner({ pollIntervalMs: options.localPollIntervalMs ?? 1000 }) as RunnerBackend,
+    local: createLocalRunner({
+      pollIntervalMs: options.localPollIntervalMs ?? 1000,
+      ...(options.hostId ? { hostId: options.hostId } : {}),
+    }) as RunnerBackend,
     'web-service': createWebServiceRunner() as RunnerBackend,
     ...(clusters.sge ? { sge: createSgeRunner(clusters.sge) as RunnerBackend } : {}),
     ...(clusters.slurm ? { slurm: createSlurmRunner(clusters.slurm) as RunnerBackend } : {}),

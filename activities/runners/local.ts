@@ -5,17 +5,18 @@
  */
 import fs from 'node:fs/promises';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { LocalCommandSpec } from '../../core/runner-spec.js';
 import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 
-// Records its own id first (so a submitter that crashed right after spawning
+// Records its own id (cycle, pid, host) first (so a submitter that crashed right after spawning
 // finds it), writes STARTED/DONE like a cluster script, then the exit code;
 // files are renamed into place so a reader never sees half a value.
 const WRAPPER = [
-  'echo "$SALIFLOW_CYCLE-$$" > "$SALIFLOW_PID_FILE.tmp" && mv "$SALIFLOW_PID_FILE.tmp" "$SALIFLOW_PID_FILE"',
+  'echo "$SALIFLOW_CYCLE-$$@$SALIFLOW_HOST_ID" > "$SALIFLOW_PID_FILE.tmp" && mv "$SALIFLOW_PID_FILE.tmp" "$SALIFLOW_PID_FILE"',
   'echo STARTED > job-state',
   '"$@"',
   'code=$?',
@@ -63,7 +64,37 @@ async function readPidFile(file: string, waitMs: number): Promise<string | undef
   }
 }
 
-export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend<LocalCommandSpec> {
+/**
+ * What a local command inherits from the worker: enough to run programs,
+ * never the rest (the worker's environment may hold database or cloud
+ * credentials). A service passes more with `localCommand(argv, { env })`.
+ */
+export const INHERITED_ENVIRONMENT = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
+
+function commandEnvironment(spec: LocalCommandSpec): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED_ENVIRONMENT) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...spec.env };
+}
+
+/** `<cycle>-<pid>@<host>`: the process and the host it runs on. */
+export function parseLocalRunId(id: string): { pid: number; host: string | undefined } {
+  const match = /^\d+-(\d+)(?:@(.+))?$/.exec(id);
+  return { pid: match ? Number(match[1]) : NaN, host: match?.[2] };
+}
+
+export function createLocalRunner({
+  pollIntervalMs = 1000,
+  hostId = os.hostname(),
+} = {}): RunnerBackend<LocalCommandSpec> {
+  /** A process on another host cannot be seen or signalled from here. */
+  const elsewhere = (id: string) => {
+    const { host } = parseLocalRunId(id);
+    return host !== undefined && host !== hostId ? host : undefined;
+  };
   return {
     name: 'local',
     kind: 'local',
@@ -88,17 +119,18 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
         detached: true,
         stdio: ['ignore', out, err],
         env: {
-          ...process.env,
+          ...commandEnvironment(spec),
           SALIFLOW_EXIT_FILE: exit,
           SALIFLOW_PID_FILE: pidFile,
           SALIFLOW_CYCLE: String(job.cycle),
+          SALIFLOW_HOST_ID: hostId,
         },
       });
       closeSync(out);
       closeSync(err);
       if (child.pid === undefined) throw new RunnerError(`could not start ${describeCommand(spec.command)}`);
       child.unref();
-      const id = `${job.cycle}-${child.pid}`;
+      const id = `${job.cycle}-${child.pid}@${hostId}`;
       await fs.writeFile(command, describeCommand(spec.command));
       // Fault injection for the crash test: die where a lost id would hurt.
       if (process.env.SALIFLOW_FAILPOINT === 'after-submit') process.kill(process.pid, 'SIGKILL');
@@ -109,8 +141,11 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
       for (const handle of handles) {
         const { exit, command: commandFile } = files(handle.directory, handle.cycle);
         const code = await fs.readFile(exit, 'utf8').catch(() => undefined);
-        const pid = Number(handle.id.split('-')[1]);
-        if (code !== undefined) {
+        const { pid } = parseLocalRunId(handle.id);
+        const host = elsewhere(handle.id);
+        if (code === undefined && host !== undefined) {
+          statuses.set(handle.id, { state: 'unknown', reason: `process ${pid} runs on ${host}, not on ${hostId}` });
+        } else if (code !== undefined) {
           const exitCode = Number(code.trim());
           const command = await fs.readFile(commandFile, 'utf8').catch(() => 'the local command');
           statuses.set(
@@ -131,7 +166,10 @@ export function createLocalRunner({ pollIntervalMs = 1000 } = {}): RunnerBackend
       return statuses;
     },
     async cancel(handle: RunHandle) {
-      const pid = Number(handle.id.split('-')[1]);
+      const { pid } = parseLocalRunId(handle.id);
+      const host = elsewhere(handle.id);
+      if (host !== undefined)
+        throw new RunnerError(`cannot cancel process ${pid}: it runs on ${host}, not on ${hostId}`);
       try {
         process.kill(-pid, 'SIGTERM');
       } catch {

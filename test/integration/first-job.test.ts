@@ -96,9 +96,13 @@ test('starting a live job a second time is a no-op', async () => {
   const service = defineService({ run: () => doNothing() });
   await withWorker(fixture, service, async ({ client }) => {
     const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'twice' });
-    const { startJobWorkflow } = await import('../../client/submit.js');
-    const again = await startJobWorkflow(client, fixture.config, job.name, null);
-    assert.equal(await again.result(), 'COMPLETED');
+    const { startJob } = await import('../../activities/job-start.js');
+    const again = await startJob(client, fixture.config, { job: job.name, user: null });
+    assert.equal(again.started, true);
+    assert.equal(await client.workflow.getHandle(job.workflowId).result(), 'COMPLETED');
+    // Once the job completed, no start may run it again.
+    const late = await startJob(client, fixture.config, { job: job.name, user: null });
+    assert.equal(late.started, false);
     assert.equal((await jobRow(fixture.db, job.name)).state, 'COMPLETED');
   });
 });

@@ -91,7 +91,7 @@ describe('the happy paths', () => {
       const runs = await fs.readFile(path.join(dirOf('completed', job.name), 'runs.txt'), 'utf8');
       assert.equal(runs, 'run\nrerun\nrerun\n');
       assert.deepEqual(seen, [{ cycle: 1 }, { cycle: 2 }]);
-      assert.match((await jobRow(fixture.db, job.name)).runner_id ?? '', /^local:3-\d+$/);
+      assert.match((await jobRow(fixture.db, job.name)).runner_id ?? '', /^local:3-\d+@\S+$/);
     });
   });
 
@@ -164,11 +164,6 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
       pattern: /finalize of job \S+ failed/,
     },
     {
-      step: 'complete',
-      service: { run: () => doNothing(), complete: boom('complete') },
-      pattern: /complete of job \S+ failed/,
-    },
-    {
       step: 'run returning a non-runner',
       service: { run: () => ({ kind: 'teleport' }) as never },
       pattern: /not a runner/,
@@ -203,6 +198,25 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
     });
   }
 
+  test('complete failing after COMPLETED: the job stays COMPLETED, the admin is told, the run shows red', async () => {
+    await withWorker(fixture, { run: () => doNothing(), complete: boom('complete') }, async ({ client }) => {
+      const before = smtp.messages.length;
+      const job = await submit(client, 'fail-complete');
+      const outcome = await workflowOutcome(client, job.workflowId);
+      assert.match(outcome.failure ?? '', /complete of job \S+ failed: complete exploded/);
+      const row = await jobRow(fixture.db, job.name);
+      assert.equal(row.state, 'COMPLETED');
+      assert.equal(row.failure, null);
+      assert.equal(row.directory, dirOf('completed', job.name));
+      const description = await client.workflow.getHandle(job.workflowId).describe();
+      assert.equal(description.status.name, 'FAILED');
+      assert.deepEqual(description.searchAttributes.JobState, ['COMPLETED']);
+      const [mail] = (await smtp.waitFor(before + 1)).slice(before);
+      assert.deepEqual(mail!.to, ['admin@test.example.org']);
+      assert.match(mail!.text, /stays COMPLETED/);
+    });
+  });
+
   test('a service step failure keeps the stack of the service code', async () => {
     await withWorker(fixture, { run: boom('run') }, async ({ client }) => {
       const job = await submit(client, 'stack');
@@ -234,9 +248,10 @@ describe('resubmit', () => {
         resubmitJob({ config: fixture.config, db: fixture.db, client, job: 'no-such-job' }),
         /no such job/,
       );
-      const handle = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name });
-      assert.notEqual(handle.firstExecutionRunId, failedRunId);
-      assert.equal(await handle.result(), 'COMPLETED');
+      const outcome = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+      assert.ok(outcome.started);
+      assert.notEqual(outcome.runId, failedRunId);
+      assert.equal(await client.workflow.getHandle(job.workflowId, outcome.runId).result(), 'COMPLETED');
       const row = await jobRow(fixture.db, job.name);
       assert.equal(row.state, 'COMPLETED');
       assert.equal(row.failure, null);

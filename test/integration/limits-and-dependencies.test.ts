@@ -118,32 +118,30 @@ test('a child job waits for its parents to complete; the parents’ dependency r
   );
 });
 
-test('a long admission wait continues as new instead of failing, and still completes', async () => {
+test('a waiting child costs nothing while it waits, says why, and starts when its parent completes', async () => {
   await withWorker(fixture, service, async ({ client }) => {
     const parent = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'slowparent' });
     const child = await submitJob({
       config: fixture.config,
       db: fixture.frontendDb,
+      client,
       name: 'patientchild',
       parents: [parent.name],
     });
-    // Started by hand with a tiny attempt budget, so the run rolls over within seconds.
-    const handle = await client.workflow.start('jobWorkflow', {
-      taskQueue: fixture.taskQueue,
-      workflowId: child.workflowId,
-      args: [{ job: child.name, admissionAttemptsPerRun: 2 }],
-    });
-    for (const deadline = Date.now() + 30_000; ;) {
-      const latest = await client.workflow.getHandle(child.workflowId).describe();
-      if (latest.runId !== handle.firstExecutionRunId) break;
-      if (Date.now() > deadline) throw new Error('the waiting run never continued as new');
-      await new Promise((resolve) => setTimeout(resolve, 200));
+    const handle = client.workflow.getHandle(child.workflowId);
+    let status: { state: string; waiting?: string } = await handle.query('jobStatus');
+    for (const deadline = Date.now() + 20_000; !status.waiting?.includes('waiting for parent');) {
+      if (Date.now() > deadline) throw new Error(`child never said it waits for its parent: ${JSON.stringify(status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await handle.query('jobStatus');
     }
-    assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING', 'still waiting, not failed');
-    // Let both runs finish: the child's input goes with its directory when it is admitted.
+    assert.match(status.waiting!, new RegExp(`waiting for parent job ${parent.name} \\((PREPROCESSING|RUNNING)\\)`));
+    const events = async () => (await handle.fetchHistory()).events?.length ?? 0;
+    const waitingEvents = await events();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(await events(), waitingEvents, 'no polling: the history of a waiting job does not grow');
+    assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING');
     await fs.writeFile(path.join(fixture.root, 'incoming', child.name, 'go'), '');
-    while ((await jobRow(fixture.db, parent.name)).state !== 'RUNNING')
-      await new Promise((resolve) => setTimeout(resolve, 50));
     await fs.writeFile(path.join(fixture.root, 'running', parent.name, 'go'), '');
     assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
   });

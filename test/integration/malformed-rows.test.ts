@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { createSaliflowActivities } from '../../activities/index.js';
 import { submitJob } from '../../client/submit.js';
@@ -102,7 +103,7 @@ const cases: Case[] = [
         )
       ).name,
     act: transition('PREPROCESSING'),
-    error: /job null-dir: has no directory in its row; cannot move it to PREPROCESSING/,
+    error: /job null-dir: its directory null is empty/,
   },
   {
     name: 'a directory missing on disk',
@@ -119,8 +120,8 @@ const cases: Case[] = [
           await fs.writeFile(job.directory, 'not a directory');
         })
       ).name,
-    act: (job) => parts.activities.preprocess(job),
-    error: /job file-dir: its directory \S+file-dir is not a directory/,
+    act: transition('PREPROCESSING'),
+    error: /job file-dir: its directory "\S+file-dir" is not a directory/,
   },
   {
     name: 'the target directory already taken',
@@ -153,21 +154,28 @@ const cases: Case[] = [
   })),
   {
     name: 'a step writing a metadata column the service did not declare',
-    make: async () => (await jobIn('unknown-column', 'PREPROCESSING')).name,
-    act: (job) => parts.activities.preprocess(job),
+    make: async () =>
+      (
+        await jobIn('unknown-column', 'PREPROCESSING', async (job) => {
+          const running = path.join(fixture.root, 'running', job.name);
+          await fs.rename(job.directory, running);
+          await fixture.db.query('UPDATE jobs SET directory = ? WHERE name = ?', [running, job.name]);
+        })
+      ).name,
+    act: (job) => parts.activities.advanceJob({ job }),
     error:
       /preprocess of job unknown-column failed: JobStateError: job unknown-column: metadata has no column "no_such_column"/,
   },
   {
-    name: 'a step on an expired job (no directory)',
+    name: 'archiving an expired job (no directory)',
     make: async () =>
       (
         await jobIn('expired-step', 'EXPIRED', (job) =>
           fixture.db.query('UPDATE jobs SET directory = NULL WHERE name = ?', [job.name]).then(() => undefined),
         )
       ).name,
-    act: (job) => parts.activities.archive(job),
-    error: /job expired-step: has no directory \(expired\?\); its steps cannot run/,
+    act: (job) => parts.activities.archiveJob(job),
+    error: /job expired-step: cannot move from EXPIRED to ARCHIVED/,
   },
   {
     name: 'a run submitted for a job without a directory',
@@ -177,8 +185,42 @@ const cases: Case[] = [
           fixture.db.query('UPDATE jobs SET directory = NULL WHERE name = ?', [job.name]).then(() => undefined),
         )
       ).name,
-    act: (job) => parts.activities.submitRun({ job, cycle: 1, spec: doNothing() }),
-    error: /job run-nodir has no directory to run in/,
+    act: (job) => parts.activities.advanceJob({ job }),
+    error: /job run-nodir: its directory null is empty/,
+  },
+  ...(
+    [
+      ['empty-dir', () => '', /is empty/],
+      ['relative-dir', () => 'incoming/relative-dir', /is not an absolute path/],
+      ['outside-dir', () => os.tmpdir(), /is not directly inside a state folder/],
+      ['state-folder', () => path.join(fixture.root, 'running'), /is a state folder itself/],
+      ['nested-dir', (dir: string) => path.join(dir, 'deeper'), /is not directly inside a state folder/],
+    ] as [string, (dir: string) => string, RegExp][]
+  ).map(([name, directory, error]): Case => ({
+    name: `a row directory that ${error.source.replace(/\\/g, '')} (${name}) is never moved`,
+    make: async () =>
+      (
+        await jobIn(name, 'RUNNING', (job) =>
+          fixture.db
+            .query('UPDATE jobs SET directory = ? WHERE name = ?', [directory(job.directory), job.name])
+            .then(() => undefined),
+        )
+      ).name,
+    act: transition('POSTPROCESSING'),
+    error,
+  })),
+  {
+    name: 'a job directory that is a symlink to a folder outside the job tree is never followed',
+    make: async () =>
+      (
+        await jobIn('symlinked', 'RUNNING', async (job) => {
+          const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-outside-'));
+          await fs.rm(job.directory, { recursive: true });
+          await fs.symlink(outside, job.directory);
+        })
+      ).name,
+    act: (job) => parts.activities.advanceJob({ job }),
+    error: /job symlinked: its directory "\S+symlinked" is a symbolic link/,
   },
 ];
 

@@ -1,0 +1,190 @@
+/**
+ * `advanceJob`: takes a job as far as it can go without waiting, from
+ * wherever its row (and its cycle record) say it is: admission, preprocess,
+ * run and submit, postprocess, finalize, complete. It stops where the job
+ * must wait (for a slot, for a cluster run) or at the end.
+ *
+ * Because it decides from the row and not from what its caller believes,
+ * calling it again after any crash (a worker SIGKILLed, a workflow task
+ * replayed after Temporal restarted) resumes the job at the right point and
+ * never repeats a finished state change: a COMPLETED job stays COMPLETED, a
+ * submitted run is waited for and never submitted again. The same call
+ * serves a job's first start, its resumption, and an orphaned row whose
+ * workflow was terminated. It runs as a local activity, so a do-nothing job
+ * is one call and one workflow task.
+ *
+ * What a step may assume: it runs at least once per cycle, and again only
+ * if the worker running it died (or lost Temporal) before the job moved on;
+ * an exception from a step fails the job at once, never retried.
+ */
+import type { ServiceConfig } from '../core/config/index.js';
+import { RunnerSpecError } from '../core/errors.js';
+import type { RunResults } from '../core/runner-spec.js';
+import type { JobState } from '../core/states.js';
+import type { Pool } from './database.js';
+import { readJob, type JobRow } from './job-row.js';
+import type { Admitter } from './admission.js';
+import type { TransitionRequest, TransitionResult } from './job-transitions.js';
+import { readCycleRecord, writeCycleRecord, type CycleRecord, type SubmittedRun } from './run-cycle-record.js';
+import type { RunnerRegistry } from './runners/index.js';
+import type { StepCaller } from './service-steps.js';
+import { describeThrown } from '../core/errors.js';
+import { checkJobDirectory } from './job-directory.js';
+
+export interface AdvanceInput {
+  job: string;
+  /** An operator resubmitted the FAILED job: back to INCOMING first. */
+  resubmit?: boolean;
+  /** The run of this cycle finished (the workflow waited for it): go on to postprocess with its results. */
+  finished?: { cycle: number; results?: RunResults };
+}
+
+interface Progress {
+  /** States entered during this call, in order (for metrics). */
+  entered: JobState[];
+  /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
+  lastRun?: { cycle: number; label: string };
+}
+
+export type AdvanceResult = Progress &
+  (
+    | { next: 'admission'; state: 'INCOMING'; reason: string }
+    | { next: 'run'; state: 'RUNNING'; run: SubmittedRun }
+    | {
+        next: 'done';
+        state: JobState;
+        /** For a FAILED row: its failure text. */
+        failure?: string;
+        /** The job COMPLETED but its `complete` step or e-mail failed (the row stays COMPLETED). */
+        completeFailure?: string;
+      }
+  );
+
+interface AdvanceDeps {
+  config: ServiceConfig;
+  pool: Pool;
+  steps: StepCaller;
+  runners: RunnerRegistry;
+  admitter: Admitter;
+  transitionJob(request: TransitionRequest): Promise<TransitionResult>;
+  /** This worker's host identity, recorded with local runs. */
+  hostId: string;
+}
+
+export function createAdvanceActivity(deps: AdvanceDeps) {
+  const { pool, steps, runners, admitter, transitionJob } = deps;
+
+  async function submit(row: JobRow, directory: string, record: CycleRecord): Promise<SubmittedRun> {
+    const spec = await steps.run({ ...row, directory }, record.rerun);
+    const step = record.rerun ? 'rerun' : 'run';
+    const backend = runners[spec.kind];
+    if (!backend) {
+      throw new RunnerSpecError(
+        row.name,
+        step,
+        `this worker has no "${spec.kind}" runner; add its section ([${spec.kind}]) to the service config`,
+      );
+    }
+    const id = await backend.submit({ name: row.name, directory, cycle: record.cycle }, spec);
+    const run: SubmittedRun = {
+      kind: spec.kind,
+      id,
+      directory,
+      cycle: record.cycle,
+      ...(spec.kind === 'local' ? { host: deps.hostId } : {}),
+    };
+    await writeCycleRecord(directory, {
+      ...record,
+      run: { kind: run.kind, id, cycle: run.cycle, ...(run.host ? { host: run.host } : {}) },
+    });
+    await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
+    return run;
+  }
+
+  return async function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
+    const { job } = input;
+    const progress: Progress = { entered: [] };
+    const { entered } = progress;
+    let row = await readJob(pool, job);
+    const enter = async (to: JobState) => {
+      const result = await transitionJob({ job, to });
+      row = { ...row, state: to, directory: result.directory };
+      entered.push(to);
+    };
+    if (input.resubmit && row.state === 'FAILED') await enter('INCOMING');
+
+    for (;;) {
+      switch (row.state) {
+        case 'INCOMING': {
+          const admission = await admitter.request(job);
+          if (!admission.admitted) {
+            return { next: 'admission', state: 'INCOMING', reason: admission.reason ?? 'waiting', ...progress };
+          }
+          row = { ...row, state: 'PREPROCESSING' };
+          entered.push('PREPROCESSING');
+          break;
+        }
+        case 'PREPROCESSING': {
+          // Admitted by a round (row only): the directory follows now.
+          const moved = await transitionJob({ job, to: 'PREPROCESSING' });
+          row = { ...row, directory: moved.directory };
+          const { skipRun } = await steps.preprocess(row);
+          if (skipRun) {
+            await enter('COMPLETED');
+            return finish();
+          }
+          await writeCycleRecord(row.directory!, { cycle: 1 });
+          await enter('RUNNING');
+          break;
+        }
+        case 'RUNNING': {
+          const directory = await checkJobDirectory(deps.config, job, row.directory);
+          const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
+          const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
+          progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
+          // A do-nothing run is finished as soon as it is submitted: no wait.
+          if (input.finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
+            return { next: 'run', state: 'RUNNING', run, ...progress };
+          }
+          await enter('POSTPROCESSING');
+          break;
+        }
+        case 'POSTPROCESSING': {
+          const record = (await readCycleRecord(await checkJobDirectory(deps.config, job, row.directory))) ?? {
+            cycle: 1,
+          };
+          const results = input.finished?.cycle === record.cycle ? input.finished.results : undefined;
+          const post = await steps.postprocess(row, results);
+          if (post.reschedule) {
+            const rerun = post.data === undefined ? {} : { data: post.data };
+            await writeCycleRecord(row.directory!, { cycle: record.cycle + 1, rerun });
+            await enter('RUNNING');
+          } else {
+            await enter('FINALIZING');
+          }
+          break;
+        }
+        case 'FINALIZING':
+          await steps.finalize(row);
+          await enter('COMPLETED');
+          return finish();
+        case 'FAILED':
+          return { next: 'done', state: 'FAILED', ...progress, failure: row.failure ?? 'failed (no reason recorded)' };
+        default:
+          // COMPLETED, ARCHIVED, EXPIRED: finished; nothing here may change them.
+          return { next: 'done', state: row.state, ...progress };
+      }
+    }
+
+    /** COMPLETED: a slot is free; the `complete` step and e-mail cannot undo the completion. */
+    async function finish(): Promise<AdvanceResult> {
+      admitter.wake();
+      try {
+        await steps.complete(row);
+        return { next: 'done', state: 'COMPLETED', ...progress };
+      } catch (error) {
+        return { next: 'done', state: 'COMPLETED', ...progress, completeFailure: describeThrown(error) };
+      }
+    }
+  };
+}

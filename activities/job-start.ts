@@ -1,0 +1,105 @@
+/**
+ * The one way a job's workflow is started, used by every entry point: the
+ * submit API, the frontend socket, reconcile and resubmit.
+ *
+ * - A second start of a live job is a no-op (conflict policy USE_EXISTING).
+ * - A job whose workflow completed is never started again from INCOMING
+ *   (reuse policy ALLOW_DUPLICATE_FAILED_ONLY): a racing start (reconcile
+ *   read the row just before the job completed) is refused by Temporal. And
+ *   should the closed run be gone (past the namespace's retention), the new
+ *   run reads the row first and leaves a finished job alone.
+ * - Resubmit starts a new run after a failed one, waiting for a failed run
+ *   that is still closing (e-mailing the admin) instead of returning it.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  type Client,
+} from '@temporalio/client';
+import type { ServiceConfig } from '../core/config/index.js';
+import { JobStateError } from '../core/errors.js';
+import {
+  JOB_WORKFLOW_TYPE,
+  jobSearchAttributes,
+  jobSummary,
+  jobWorkflowId,
+  type JobWorkflowInput,
+} from '../core/job-workflow-contract.js';
+
+export interface JobStart {
+  job: string;
+  user: string | null;
+  /** FAILED → INCOMING, then run again. */
+  resubmit?: boolean;
+  /** Ask the server to hand the first workflow task to this process's worker (the frontend socket lives in the worker). */
+  eager?: boolean;
+}
+
+export type StartOutcome =
+  { started: true; workflowId: string; runId: string } | { started: false; workflowId: string; reason: string };
+
+/** How long resubmit waits for a failed run that is still closing. */
+const CLOSING_RUN_WAIT_MS = 60_000;
+
+function startOptions(config: ServiceConfig, start: JobStart) {
+  const input: JobWorkflowInput = start.resubmit ? { job: start.job, resubmit: true } : { job: start.job };
+  const serviceName = config.general.serviceName;
+  return {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: jobWorkflowId(serviceName, start.job),
+    args: [input] as [JobWorkflowInput],
+    typedSearchAttributes: jobSearchAttributes(serviceName, start.resubmit ? 'FAILED' : 'INCOMING', start.user),
+    staticSummary: jobSummary(serviceName, start.job, start.user),
+    ...(start.eager ? { requestEagerStart: true } : {}),
+  };
+}
+
+export async function startJob(client: Client, config: ServiceConfig, start: JobStart): Promise<StartOutcome> {
+  const options = startOptions(config, start);
+  const { workflowId } = options;
+  if (!start.resubmit) {
+    try {
+      const handle = await client.workflow.start(JOB_WORKFLOW_TYPE, {
+        ...options,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      });
+      return { started: true, workflowId, runId: handle.firstExecutionRunId };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      return {
+        started: false,
+        workflowId,
+        reason: 'its workflow already completed; a finished job is not started again',
+      };
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await client.workflow.start(JOB_WORKFLOW_TYPE, {
+        ...options,
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+      return { started: true, workflowId, runId: handle.firstExecutionRunId };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError) || attempt > 0) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new JobStateError(
+            start.job,
+            `its previous run (${workflowId}) is still open after ${CLOSING_RUN_WAIT_MS / 1000} s; ` +
+              'wait for it to end (or terminate it in the Web UI), then resubmit',
+          );
+        }
+        throw error;
+      }
+      // The failed run is still closing (e-mailing the admin): wait for it, then start anew.
+      const closing = client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch(() => undefined);
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, CLOSING_RUN_WAIT_MS).unref())]);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What every entry point and the job workflow agree on: how a job's
+ * workflow is named, what it is started with, how it is labelled in the
+ * Web UI, and the names of its signals and query. The one place these are
+ * written (client/, worker/, activities/ and workflows/ all import it).
+ */
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import type { JobState } from './states.js';
+
+export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
+export const JOB_SERVICE = defineSearchAttributeKey('JobService', SearchAttributeType.KEYWORD);
+export const JOB_USER = defineSearchAttributeKey('JobUser', SearchAttributeType.KEYWORD);
+
+export const JOB_WORKFLOW_TYPE = 'jobWorkflow';
+
+/** Workflow ID of a job: `<service name>/<job name>`. */
+export function jobWorkflowId(serviceName: string, job: string): string {
+  return `${serviceName}/${job}`;
+}
+
+export interface JobWorkflowInput {
+  /** The job's name (primary key of `jobs`). */
+  job: string;
+  /** True when an operator resubmits a FAILED job: it first goes back to INCOMING. */
+  resubmit?: boolean;
+}
+
+/** Search attributes a job's run starts with (every run of the ID: job, archive, expire). */
+export function jobSearchAttributes(serviceName: string, state: JobState, user: string | null): SearchAttributePair[] {
+  return [
+    { key: JOB_SERVICE, value: serviceName },
+    { key: JOB_STATE, value: state },
+    ...(user ? [{ key: JOB_USER, value: user }] : []),
+  ];
+}
+
+/** The Web UI's one-line summary of a job's run. */
+export function jobSummary(serviceName: string, job: string, user: string | null, what = 'job'): string {
+  return `${serviceName} ${what} ${job}${user ? ` for ${user}` : ''}`;
+}
+
+/** Signal: the admitter moved this job to PREPROCESSING; its workflow goes on. */
+export const ADMITTED_SIGNAL = 'admitted';
+/** Signal: an operator cancels the job (its run is deleted, the job ends FAILED). */
+export const CANCEL_SIGNAL = 'cancelJob';
+/** Query: the job's state, cycle, current run and why it waits. */
+export const JOB_STATUS_QUERY = 'jobStatus';
+
+export const CANCELLED_BY_ADMIN = 'cancelled by administrator';
+
+/** What `jobStatus` answers, and the Web UI's "current details" line. */
+export interface JobStatus {
+  state: JobState;
+  /** Run cycle (1 for the first run, 2 after one reschedule, …); 0 before any run. */
+  cycle: number;
+  /** `<runner kind>:<scheduler id>` of the current or last run. */
+  run?: string;
+  /** Why an INCOMING job is not running yet. */
+  waiting?: string;
+}
+
+/** Waiting for cluster and web-service runs: cheap heartbeating activities that must not take the slots steps need. */
+export function waitQueue(taskQueue: string): string {
+  return `${taskQueue}-waits`;
+}
+
+/** Local runs of one worker host: waited for and cancelled where the process runs. */
+export function hostQueue(taskQueue: string, hostId: string): string {
+  return `${taskQueue}-host-${hostId}`;
+}
