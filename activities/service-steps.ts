@@ -5,7 +5,8 @@
  * read for them.
  */
 import type { ServiceConfig } from '../core/config/index.js';
-import { RunnerSpecError, ServiceStepError } from '../core/errors.js';
+import fs from 'node:fs/promises';
+import { RunnerSpecError, ServiceStepError, StepInterruptedError } from '../core/errors.js';
 import { runnerSpecProblem, type RunResults, type RunnerSpec } from '../core/runner-spec.js';
 import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
@@ -20,11 +21,28 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
   /** Runs one step with the job's context, then writes the metadata it changed. */
   async function call<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
     const { context, saveMetadata } = await loadStepContext(config, pool, mailer, row.name, row);
+    // Only services that refuse a second run pay for the marker file.
+    const marker = service.interruptedSteps === 'fail' ? context.path(`.saliflow-step-${step}.running`) : undefined;
+    if (marker) {
+      const interrupted = await fs.access(marker).then(
+        () => true,
+        () => false,
+      );
+      if (interrupted) {
+        throw new StepInterruptedError(
+          `${step} of job ${row.name} was cut short by a crash (worker, MySQL or Temporal lost) and this service ` +
+            "does not run steps twice (interruptedSteps: 'fail'); resubmit the job",
+        );
+      }
+      await fs.writeFile(marker, '');
+    }
     let result: T;
     try {
       result = await invoke(context);
     } catch (error) {
       throw new ServiceStepError(step, row.name, error);
+    } finally {
+      if (marker) await fs.rm(marker, { force: true });
     }
     await saveMetadata();
     return result;

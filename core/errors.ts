@@ -118,6 +118,11 @@ export class RunFailedError extends Error {
   override readonly name = 'RunFailedError';
 }
 
+/** A step was cut short by a crash and the service asked not to run its steps twice. */
+export class StepInterruptedError extends Error {
+  override readonly name = 'StepInterruptedError';
+}
+
 /** The job was cancelled by an operator. */
 export class JobCancelledError extends Error {
   override readonly name = 'JobCancelledError';
@@ -137,4 +142,5 @@ export const NON_RETRYABLE_ERRORS = [
   'JobCancelledError',
   'SchemaError',
   'RunnerSpecError',
+  'StepInterruptedError',
 ] as const;

@@ -61,6 +61,15 @@ type MaybePromise<T> = T | Promise<T>;
 export interface Service<M extends Metadata = Metadata> {
   /** The service's own `jobs` columns, created by `saliflow db create-tables`. */
   columns?: readonly ColumnSpec[];
+  /**
+   * What happens to a step cut short by a crash (its worker killed, MySQL or
+   * Temporal lost before the job moved on): `'retry'` runs it again on
+   * another worker (steps should then tolerate a second run, e.g. overwrite
+   * their outputs); `'fail'` fails the job instead, as saliweb failed jobs
+   * left in a transient state by an unclean shutdown.
+   * @defaultValue 'retry'
+   */
+  interruptedSteps?: 'retry' | 'fail';
   preprocess?(job: JobContext<M>): MaybePromise<PreprocessResult | void>;
   /** What to run, and where. */
   run(job: JobContext<M>): MaybePromise<RunnerSpec>;
