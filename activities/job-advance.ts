@@ -107,7 +107,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
     const { entered } = progress;
     let row = await readJob(pool, job);
     const enter = async (to: JobState) => {
-      const result = await transitionJob({ job, to });
+      const result = await transitionJob({ job, to, known: { state: row.state, directory: row.directory } });
       row = { ...row, state: to, directory: result.directory };
       entered.push(to);
     };

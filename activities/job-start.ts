@@ -59,12 +59,21 @@ export async function startJob(client: Client, config: ServiceConfig, start: Job
   const options = startOptions(config, start);
   const { workflowId } = options;
   if (!start.resubmit) {
+    const policies = {
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    };
     try {
-      const handle = await client.workflow.start(JOB_WORKFLOW_TYPE, {
-        ...options,
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-      });
+      const handle = await client.workflow
+        .start(JOB_WORKFLOW_TYPE, { ...options, ...policies })
+        .catch((error: Error) => {
+          // Eager start needs a client that shares its connection with a worker; without one, start plainly.
+          if (!options.requestEagerStart || error instanceof WorkflowExecutionAlreadyStartedError) throw error;
+          return client.workflow.start(JOB_WORKFLOW_TYPE, {
+            ...startOptions(config, { ...start, eager: false }),
+            ...policies,
+          });
+        });
       return { started: true, workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import type mysql from 'mysql2/promise';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
@@ -19,6 +20,8 @@ export interface TransitionRequest {
   to: JobState;
   /** For FAILED: the error text (message and stack) stored in `failure`. */
   failure?: string;
+  /** What the caller knows of the row; lets a change that moves nothing skip the locked read. */
+  known?: { state: JobState; directory: string | null };
 }
 
 export interface TransitionResult {
@@ -88,8 +91,82 @@ async function removeRunRecords(directory: string): Promise<void> {
   );
 }
 
+/** The columns a change to `to` sets besides state and directory (SALIWEB.md "States and transitions"). */
+function rowChanges(config: ServiceConfig, to: JobState, failure: string): { sets: string[]; values: unknown[] } {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  const timestamp = STATE_TIMESTAMP[to];
+  if (timestamp) sets.push(`${timestamp} = UTC_TIMESTAMP()`);
+  if (to === 'COMPLETED') {
+    const delays: [string, number | null][] = [
+      ['archive_time', config.oldjobs.archiveMs],
+      ['expire_time', config.oldjobs.expireMs],
+    ];
+    for (const [column, ms] of delays) {
+      if (ms === null) {
+        sets.push(`${column} = NULL`);
+      } else {
+        sets.push(`${column} = DATE_ADD(UTC_TIMESTAMP(), INTERVAL ? SECOND)`);
+        values.push(Math.round(ms / 1000));
+      }
+    }
+  }
+  if (to === 'FAILED') {
+    sets.push('failure = ?');
+    values.push(failure);
+  }
+  if (to === 'INCOMING') {
+    sets.push(
+      'failure = NULL',
+      'runner_id = NULL',
+      'preprocess_time = NULL',
+      'run_time = NULL',
+      'postprocess_time = NULL',
+      'finalize_time = NULL',
+      'end_time = NULL',
+      'archive_time = NULL',
+      'expire_time = NULL',
+    );
+  }
+  if (to === 'PREPROCESSING' && config.general.trackHostname) {
+    sets.push('hostname = ?');
+    values.push(os.hostname());
+  }
+  return { sets, values };
+}
+
 export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
+  /**
+   * The common case in one round trip: the caller knows the row's state and
+   * directory, and the directory is already in the target state's folder
+   * (later states default to the same folder), so nothing moves. A
+   * conditional UPDATE is the whole transaction; if the row was not as
+   * known, the locked path below decides.
+   */
+  async function changeInPlace(request: TransitionRequest): Promise<TransitionResult | undefined> {
+    const { job, to, known } = request;
+    const target = targetDirectory(config, to);
+    if (!known || known.state === to || target === null || known.directory === null) return undefined;
+    if (to === 'FAILED' || to === 'INCOMING' || path.dirname(known.directory) !== path.resolve(target)) return undefined;
+    assertTransition(job, known.state, to);
+    const { sets, values } = rowChanges(config, to, '');
+    const update = `UPDATE jobs SET state = ?${sets.map((set) => `, ${set}`).join('')} WHERE name = ? AND state = ?`;
+    const parameters = [to, ...values, job, known.state];
+    // Children waiting on this job may start once it has completed: both in one transaction.
+    const changed =
+      to === 'COMPLETED'
+        ? await inTransaction(pool, async (db) => {
+            const [result] = await db.query<mysql.ResultSetHeader>(update, parameters);
+            if (result.affectedRows === 1) await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+            return result.affectedRows === 1;
+          })
+        : (await pool.query<mysql.ResultSetHeader>(update, parameters))[0].affectedRows === 1;
+    return changed ? { state: to, directory: known.directory, changed: true } : undefined;
+  }
+
   async function transitionJob(request: TransitionRequest): Promise<TransitionResult> {
+    const fast = await changeInPlace(request);
+    if (fast) return fast;
     const { job, to } = request;
     return inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
@@ -127,51 +204,17 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
         }
       }
 
-      const sets = ['state = ?', 'directory = ?'];
-      const values: unknown[] = [to, directory];
-      const timestamp = STATE_TIMESTAMP[to];
-      if (timestamp) sets.push(`${timestamp} = UTC_TIMESTAMP()`);
-      if (to === 'COMPLETED') {
-        const delays: [string, number | null][] = [
-          ['archive_time', config.oldjobs.archiveMs],
-          ['expire_time', config.oldjobs.expireMs],
-        ];
-        for (const [column, ms] of delays) {
-          if (ms === null) {
-            sets.push(`${column} = NULL`);
-          } else {
-            sets.push(`${column} = DATE_ADD(UTC_TIMESTAMP(), INTERVAL ? SECOND)`);
-            values.push(Math.round(ms / 1000));
-          }
-        }
-      }
-      if (to === 'FAILED') {
-        sets.push('failure = ?');
-        values.push(failure);
-      }
-      if (to === 'INCOMING') {
-        sets.push(
-          'failure = NULL',
-          'runner_id = NULL',
-          'preprocess_time = NULL',
-          'run_time = NULL',
-          'postprocess_time = NULL',
-          'finalize_time = NULL',
-          'end_time = NULL',
-          'archive_time = NULL',
-          'expire_time = NULL',
-        );
-      }
-      if (to === 'PREPROCESSING' && config.general.trackHostname) {
-        sets.push('hostname = ?');
-        values.push(os.hostname());
-      }
       if (row.state === to) {
         await db.query('UPDATE jobs SET directory = ? WHERE name = ?', [directory, job]);
         return { state: to, directory, changed: false };
       }
-      await db.query(`UPDATE jobs SET ${sets.join(', ')} WHERE name = ?`, [...values, job]);
-      // Children waiting on this job may start once it has completed.
+      const { sets, values } = rowChanges(config, to, failure);
+      await db.query(`UPDATE jobs SET ${['state = ?', 'directory = ?', ...sets].join(', ')} WHERE name = ?`, [
+        to,
+        directory,
+        ...values,
+        job,
+      ]);
       if (to === 'COMPLETED') await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
       return { state: to, directory, changed: true };
     });
