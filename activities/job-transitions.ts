@@ -147,7 +147,8 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
     const { job, to, known } = request;
     const target = targetDirectory(config, to);
     if (!known || known.state === to || target === null || known.directory === null) return undefined;
-    if (to === 'FAILED' || to === 'INCOMING' || path.dirname(known.directory) !== path.resolve(target)) return undefined;
+    if (to === 'FAILED' || to === 'INCOMING' || path.dirname(known.directory) !== path.resolve(target))
+      return undefined;
     assertTransition(job, known.state, to);
     const { sets, values } = rowChanges(config, to, '');
     const update = `UPDATE jobs SET state = ?${sets.map((set) => `, ${set}`).join('')} WHERE name = ? AND state = ?`;

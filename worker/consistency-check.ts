@@ -3,12 +3,14 @@
  * so does the saliflow worker. Problems found: a job's directory missing, a
  * stray file or folder in a state directory that no job owns (INCOMING
  * folders younger than an hour are a frontend mid-submission, and left to the
- * reconcile schedule).
+ * reconcile schedule). Only the state folders are scanned, never
+ * `[directories] install`: saliweb's own layout keeps the state folders (and
+ * the socket) inside it.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
-import type { ServiceConfig } from '../core/config/index.js';
+import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
 
 export class ConsistencyError extends Error {
   override readonly name = 'ConsistencyError';
@@ -37,14 +39,22 @@ export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.
     if (!exists) problems.push(`job ${row.name} (${row.state}): its directory ${row.directory} is missing`);
   }
   const incoming = path.resolve(config.directories.INCOMING);
-  for (const dir of new Set(Object.values(config.directories).map((folder) => path.resolve(folder)))) {
+  const stateFolders = new Set(DIRECTORY_STATES.map((state) => path.resolve(config.directories[state])));
+  // Folders nested in one another (archived inside completed) and the backend's own files are not strays.
+  const expected = new Set([
+    ...stateFolders,
+    path.resolve(config.general.socket),
+    path.resolve(config.backend.stateFile),
+  ]);
+  for (const dir of stateFolders) {
     const entries = await fs.readdir(dir).catch(() => [] as string[]);
     for (const entry of entries) {
       const full = path.join(dir, entry);
-      if (owned.has(full)) continue;
+      if (owned.has(full) || expected.has(full)) continue;
       if (dir === incoming) {
-        const { mtimeMs } = await fs.stat(full);
-        if (Date.now() - mtimeMs < YOUNG_INCOMING_MS) continue;
+        // Gone since the listing: a frontend cleaned up after itself.
+        const stat = await fs.stat(full).catch(() => undefined);
+        if (!stat || Date.now() - stat.mtimeMs < YOUNG_INCOMING_MS) continue;
       }
       problems.push(`${full} belongs to no job in the jobs table; move it away or delete it`);
     }

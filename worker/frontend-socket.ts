@@ -3,6 +3,10 @@
  * the backend's Unix socket (`[general] socket`). The worker listens there
  * and starts the job's workflow at once, so unmodified saliweb frontends get
  * prompt starts; the reconcile schedule still catches any lost ping.
+ *
+ * Whoever can reach the socket can send anything, so every resource it
+ * costs is capped: line length, open connections, idle time, log volume,
+ * and pings waiting to be handled per connection.
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -10,8 +14,44 @@ import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
+import { ConfigError } from '../core/errors.js';
+import { createLineSplitter, type OverlongLine } from './line-splitter.js';
+import { groupId, GroupNotFoundError } from './group-id.js';
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
+
+export interface FrontendSocketLimits {
+  /** A ping is ~50 bytes; longer lines are skipped. */
+  maxLineBytes: number;
+  /** Further connections are closed at once (saliweb frontends connect, write one line, close). */
+  maxConnections: number;
+  /** A connection silent this long is closed. */
+  idleMs: number;
+  /** How much of a bad line a log message quotes. */
+  loggedChars: number;
+}
+
+export const DEFAULT_FRONTEND_SOCKET_LIMITS: FrontendSocketLimits = {
+  maxLineBytes: 1024,
+  maxConnections: 64,
+  idleMs: 30_000,
+  loggedChars: 200,
+};
+
+/** Pings of one connection waiting for their turn before it stops reading. */
+const MAX_QUEUED_PINGS = 16;
+
+/** `INCOMING <job name>` → the job name; anything else → undefined. */
+export function parsePing(line: string): string | undefined {
+  const [command, name] = line.trim().split(/\s+/);
+  return command === 'INCOMING' && name && JOB_NAME.test(name) ? name : undefined;
+}
+
+/** Quoted with control characters escaped (no forged log lines), cut to `max` characters. */
+function quote(text: string, max: number): string {
+  const quoted = JSON.stringify(text);
+  return quoted.length <= max ? quoted : `${quoted.slice(0, max)}…"`;
+}
 
 async function removeStaleSocket(socketPath: string): Promise<void> {
   const alive = await new Promise<boolean>((resolve) => {
@@ -27,6 +67,22 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
   await fs.rm(socketPath, { force: true });
 }
 
+/** The web server runs as another user: it gets in through the socket's group and mode. */
+async function setPermissions(config: ServiceConfig): Promise<void> {
+  const { socket, socketMode, socketGroup } = config.general;
+  if (socketGroup !== undefined) {
+    let gid: number;
+    try {
+      gid = await groupId(socketGroup);
+    } catch (error) {
+      if (!(error instanceof GroupNotFoundError)) throw error;
+      throw new ConfigError(config.configFile, { section: 'general', key: 'socket_group' }, error.message);
+    }
+    await fs.chown(socket, -1, gid);
+  }
+  await fs.chmod(socket, socketMode);
+}
+
 export interface FrontendSocket {
   close(): Promise<void>;
 }
@@ -36,16 +92,14 @@ export async function listenForFrontends(
   db: Pick<mysql.Pool, 'query'>,
   client: Client,
   log: (message: string) => void = console.warn,
+  limits: Partial<FrontendSocketLimits> = {},
 ): Promise<FrontendSocket> {
+  const { maxLineBytes, maxConnections, idleMs, loggedChars } = { ...DEFAULT_FRONTEND_SOCKET_LIMITS, ...limits };
   const socketPath = config.general.socket;
   await removeStaleSocket(socketPath);
 
-  async function handle(line: string): Promise<void> {
-    const [command, name] = line.trim().split(/\s+/);
-    if (command !== 'INCOMING' || !name || !JOB_NAME.test(name)) {
-      log(`frontend socket: ignoring "${line.trim()}" (expected "INCOMING <job name>")`);
-      return;
-    }
+  /** One valid ping: start the job's workflow if its row is still INCOMING. */
+  async function handle(name: string): Promise<void> {
     const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT user, state FROM jobs WHERE name = ?', [name]);
     const row = rows[0];
     if (!row) return log(`frontend socket: no job ${name} in the jobs table; ignored`);
@@ -53,31 +107,84 @@ export async function listenForFrontends(
     await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
   }
 
-  const server = net.createServer((socket) => {
-    let buffered = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      for (const line of lines)
-        if (line.trim()) handle(line).catch((error: Error) => log(`frontend socket: ${error.message}`));
+  const open = new Set<net.Socket>();
+  function serve(socket: net.Socket): void {
+    open.add(socket);
+    const queue: string[] = [];
+    let draining = false;
+    let badLines = 0;
+
+    // One message for the first bad line, one count at the end: a flood of junk costs two log lines.
+    const bad = (describe: () => string) => {
+      if (badLines++ === 0) log(`frontend socket: ignoring ${describe()} (expected "INCOMING <job name>")`);
+    };
+
+    // In turn, so one connection never has more than one lookup running.
+    async function drain(): Promise<void> {
+      draining = true;
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        await handle(name).catch((error: Error) => log(`frontend socket: ${error.message}`));
+        if (queue.length < MAX_QUEUED_PINGS) socket.resume();
+      }
+      draining = false;
+    }
+
+    const lines = createLineSplitter({
+      maxLineBytes,
+      keepBytes: loggedChars,
+      onLine(line) {
+        if (line.trim() === '') return;
+        const name = parsePing(line);
+        if (name === undefined) return bad(() => quote(line.trim(), loggedChars));
+        queue.push(name);
+        if (queue.length >= MAX_QUEUED_PINGS) socket.pause();
+        if (!draining) void drain();
+      },
+      onOverlong({ start, bytes }: OverlongLine) {
+        bad(() => `a line of ${bytes} bytes (more than ${maxLineBytes}) starting ${quote(start, loggedChars)}`);
+      },
     });
-    socket.on('end', () => {
-      if (buffered.trim()) handle(buffered).catch((error: Error) => log(`frontend socket: ${error.message}`));
+
+    socket.setTimeout(idleMs, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => lines.push(chunk));
+    socket.on('end', () => lines.end());
+    socket.on('close', () => {
+      open.delete(socket);
+      if (badLines > 1) log(`frontend socket: ignored ${badLines - 1} more bad line(s) on the same connection`);
     });
     socket.on('error', () => undefined);
+  }
+
+  let ready = false;
+  let refusing = false;
+  const server = net.createServer((socket) => {
+    // Until its mode and group are set, the socket may be open to anyone (umask): serve no one.
+    if (!ready) return void socket.destroy();
+    refusing = false;
+    serve(socket);
+  });
+  server.maxConnections = maxConnections;
+  server.on('drop', () => {
+    if (!refusing) log(`frontend socket: ${maxConnections} connections open; closing new ones until some end`);
+    refusing = true;
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, resolve);
   });
-  // The web server runs as another user; it must be able to connect.
-  await fs.chmod(socketPath, 0o666);
+  try {
+    await setPermissions(config);
+  } catch (error) {
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
+  }
+  ready = true;
   return {
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // A silent frontend must not hold up the worker's shutdown for the idle time.
+        for (const socket of open) socket.destroy();
       }),
   };
 }

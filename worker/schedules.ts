@@ -2,9 +2,16 @@
  * The Temporal Schedules of one service: reconcile every `check_minutes`,
  * old jobs every tenth of the shorter of the archive/expire delays (as
  * saliweb checked them). Creating them again updates them, so a changed
- * config takes effect at the next worker start.
+ * config takes effect at the next worker start. Several workers may start
+ * at once, so creating and updating must tolerate each other.
  */
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 
 export function scheduleIds(serviceName: string) {
@@ -21,18 +28,30 @@ export function oldJobsIntervalMs(config: ServiceConfig): number | null {
   return delays.length === 0 ? null : clampInterval(Math.min(...delays) / 10);
 }
 
+/**
+ * Update, or create when absent. Between the update's "not found" and the
+ * create another worker may have created it: then update again. Every
+ * worker writes the same options, so the last write winning is harmless.
+ */
 async function upsertSchedule(client: Client, options: ScheduleOptions): Promise<void> {
   const handle = client.schedule.getHandle(options.scheduleId);
-  try {
-    await handle.update((previous) => ({
+  const update = () =>
+    handle.update((previous) => ({
       ...previous,
       spec: options.spec,
       action: options.action,
       policies: options.policies,
     }));
+  try {
+    return await update();
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
+  }
+  try {
     await client.schedule.create(options);
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    await update();
   }
 }
 

@@ -15,10 +15,15 @@ import type { RunHandle, RunnerBackend, RunStatus } from './runner.js';
 type Final = Exclude<RunStatus, { state: 'running' } | { state: 'unknown' }>;
 
 interface Waiter {
-  handle: RunHandle;
   resolve(status: Final): void;
   reject(error: Error): void;
   onUnknown?: (reason: string) => void;
+}
+
+/** The waits for one run: a scheduler id alone may repeat across jobs or cycles (local pids, reset clusters). */
+interface Run {
+  handle: RunHandle;
+  waiters: Waiter[];
 }
 
 export interface StatusPoller {
@@ -29,52 +34,84 @@ export interface StatusPoller {
   close(): void;
 }
 
+function runKey(handle: RunHandle): string {
+  return JSON.stringify([handle.name, handle.cycle, handle.id]);
+}
+
+/**
+ * Splits runs into as few batches as possible with no scheduler id twice in
+ * one batch: a backend answers by id, so two runs sharing an id must be
+ * asked about in separate queries. Almost always one batch.
+ */
+function batchesByDistinctId(runs: readonly Run[]): Run[][] {
+  const batches: { ids: Set<string>; runs: Run[] }[] = [];
+  for (const run of runs) {
+    let batch = batches.find((candidate) => !candidate.ids.has(run.handle.id));
+    if (!batch) {
+      batch = { ids: new Set(), runs: [] };
+      batches.push(batch);
+    }
+    batch.ids.add(run.handle.id);
+    batch.runs.push(run);
+  }
+  return batches.map((batch) => batch.runs);
+}
+
 export function createStatusPoller(backend: RunnerBackend): StatusPoller {
-  const waiters = new Map<string, Waiter[]>();
+  const runs = new Map<string, Run>();
   let timer: NodeJS.Timeout | undefined;
   let queries = 0;
 
-  async function tick(): Promise<void> {
-    timer = undefined;
-    const handles = [...waiters.values()].map((list) => list[0]!.handle);
-    if (handles.length === 0) return;
+  async function query(batch: readonly Run[]): Promise<void> {
     queries += 1;
     let statuses: Map<string, RunStatus>;
     try {
-      statuses = await backend.status(handles);
+      statuses = await backend.status(batch.map((run) => run.handle));
     } catch (error) {
       const reason = (error as Error).message;
-      statuses = new Map(handles.map((handle) => [handle.id, { state: 'unknown', reason }]));
+      statuses = new Map(batch.map((run) => [run.handle.id, { state: 'unknown', reason }]));
     }
-    for (const [id, status] of statuses) {
-      const list = waiters.get(id);
-      if (!list) continue;
-      if (status.state === 'running') continue;
+    for (const asked of batch) {
+      const status = statuses.get(asked.handle.id);
+      const key = runKey(asked.handle);
+      // Waits cancelled during the query are gone; read the current list.
+      const run = runs.get(key);
+      if (!status || !run || status.state === 'running') continue;
       if (status.state === 'unknown') {
-        for (const waiter of list) waiter.onUnknown?.(status.reason);
+        for (const waiter of run.waiters) waiter.onUnknown?.(status.reason);
         continue;
       }
-      waiters.delete(id);
-      for (const waiter of list) waiter.resolve(status);
+      runs.delete(key);
+      for (const waiter of run.waiters) waiter.resolve(status);
     }
+  }
+
+  async function tick(): Promise<void> {
+    timer = undefined;
+    for (const batch of batchesByDistinctId([...runs.values()])) await query(batch);
     schedule();
   }
 
   function schedule(): void {
-    if (timer === undefined && waiters.size > 0) timer = setTimeout(() => void tick(), backend.pollIntervalMs);
+    if (timer === undefined && runs.size > 0) timer = setTimeout(() => void tick(), backend.pollIntervalMs);
   }
 
   return {
     wait(handle, { signal, onUnknown } = {}) {
       return new Promise<Final>((resolve, reject) => {
-        const waiter: Waiter = { handle, resolve, reject, ...(onUnknown ? { onUnknown } : {}) };
-        const list = waiters.get(handle.id) ?? [];
-        list.push(waiter);
-        waiters.set(handle.id, list);
+        if (signal?.aborted)
+          return reject(signal.reason instanceof Error ? signal.reason : new Error('wait cancelled'));
+        const key = runKey(handle);
+        const waiter: Waiter = { resolve, reject, ...(onUnknown ? { onUnknown } : {}) };
+        const run = runs.get(key) ?? { handle, waiters: [] };
+        run.waiters.push(waiter);
+        runs.set(key, run);
         signal?.addEventListener('abort', () => {
-          const remaining = (waiters.get(handle.id) ?? []).filter((other) => other !== waiter);
-          if (remaining.length > 0) waiters.set(handle.id, remaining);
-          else waiters.delete(handle.id);
+          const current = runs.get(key);
+          if (current) {
+            current.waiters = current.waiters.filter((other) => other !== waiter);
+            if (current.waiters.length === 0) runs.delete(key);
+          }
           reject(signal.reason instanceof Error ? signal.reason : new Error('wait cancelled'));
         });
         schedule();

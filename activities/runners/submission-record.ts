@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { RunnerError } from '../../core/errors.js';
 
 export interface SubmissionRecord {
   /** The unique cluster job name of this run cycle. */
@@ -19,16 +20,47 @@ function recordPath(directory: string, kind: string, cycle: number): string {
   return path.join(directory, `.saliflow-${kind}-${cycle}.json`);
 }
 
+/**
+ * The record of this cycle, or undefined when there is none. Only a missing
+ * file means "not submitted yet": a record that exists but cannot be read or
+ * parsed throws (RunnerError, retried by Temporal), because treating it as
+ * absent would submit the cluster job a second time.
+ */
 export async function readRecord(
   directory: string,
   kind: string,
   cycle: number,
 ): Promise<SubmissionRecord | undefined> {
+  const file = recordPath(directory, kind, cycle);
+  let text: string;
   try {
-    return JSON.parse(await fs.readFile(recordPath(directory, kind, cycle), 'utf8')) as SubmissionRecord;
-  } catch {
-    return undefined;
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(file, (error as Error).message);
   }
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch (error) {
+    throw unreadable(file, `not valid JSON (${(error as Error).message})`);
+  }
+  if (!isRecord(record)) throw unreadable(file, `not a submission record: ${JSON.stringify(text.slice(0, 200))}`);
+  return record;
+}
+
+function isRecord(value: unknown): value is SubmissionRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const { name, id } = value as Record<string, unknown>;
+  return typeof name === 'string' && name !== '' && (id === undefined || typeof id === 'string');
+}
+
+function unreadable(file: string, problem: string): RunnerError {
+  return new RunnerError(
+    `cannot read the submission record ${file}: ${problem}. The step is retried; if this persists, check the ` +
+      `scheduler for a job of the name the record held before removing or repairing the file (without it the run ` +
+      `is submitted again)`,
+  );
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a record. */

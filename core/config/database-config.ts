@@ -36,7 +36,8 @@ export function readDatabaseConfig(section: SectionReader, configDir: string, en
   // A host or port from the environment means "connect over TCP there", so
   // the file's socket (which clients prefer) must not silently win.
   const fileSocket = envHost !== undefined || envPort !== undefined ? undefined : section.optional('socket');
-  const socket = envString(env, 'SALIFLOW_MYSQL_SOCKET') ?? fileSocket;
+  // Like every path in the file, a relative socket is relative to the file's folder.
+  const socket = envString(env, 'SALIFLOW_MYSQL_SOCKET') ?? (fileSocket && resolve(configDir, fileSocket));
 
   return {
     db,

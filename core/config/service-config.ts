@@ -41,8 +41,12 @@ const DIRECTORY_DEFAULTS: Record<Exclude<DirectoryState, 'INCOMING' | 'PREPROCES
 
 export interface GeneralConfig {
   adminEmail: string;
-  /** Unix socket on which the frontend announces new jobs. */
+  /** Unix socket on which the frontend announces new jobs; absolute (relative ones resolve against the config's folder). */
   socket: string;
+  /** Permission bits of the socket file (`socket_mode`, octal). @defaultValue 0o660 */
+  socketMode: number;
+  /** Group the socket file is given (`socket_group`): a group name or a numeric gid; unset keeps the worker's group. */
+  socketGroup?: string | number;
   serviceName: string;
   urltop: string;
   /** @defaultValue false */
@@ -52,6 +56,7 @@ export interface GeneralConfig {
 
 export interface BackendConfig {
   user: string;
+  /** Absolute (relative ones resolve against the config's folder). */
   stateFile: string;
   /** Polling fallback interval. */
   checkMinutes: number;
@@ -100,11 +105,11 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
   const doc = readIniFile(configFile);
   const section = (name: string) => SectionReader.of(doc, name);
 
-  const general = readGeneral(section('general'));
+  const general = readGeneral(section('general'), configDir);
   return {
     configFile,
     general,
-    backend: readBackend(section('backend')),
+    backend: readBackend(section('backend'), configDir),
     limits: readLimits(section('limits')),
     database: readDatabaseConfig(section('database'), configDir, env),
     directories: readDirectories(section('directories'), configDir),
@@ -123,11 +128,14 @@ function readClusters(sge: SectionReader, slurm: SectionReader, env: NodeJS.Proc
   return { ...(sgeConfig ? { sge: sgeConfig } : {}), ...(slurmConfig ? { slurm: slurmConfig } : {}) };
 }
 
-function readGeneral(general: SectionReader): GeneralConfig {
+function readGeneral(general: SectionReader, configDir: string): GeneralConfig {
   const github = general.optional('github');
+  const socketGroup = readSocketGroup(general);
   return {
     adminEmail: general.required('admin_email', 'admin@example.com'),
-    socket: general.required('socket', '/path/to/service.socket'),
+    socket: resolve(configDir, general.required('socket', '/path/to/service.socket')),
+    socketMode: readSocketMode(general),
+    ...(socketGroup !== undefined ? { socketGroup } : {}),
     serviceName: general.required('service_name', 'ModFoo'),
     urltop: general.required('urltop', 'https://example.com/modfoo'),
     trackHostname: general.boolean('track_hostname') ?? false,
@@ -135,10 +143,36 @@ function readGeneral(general: SectionReader): GeneralConfig {
   };
 }
 
-function readBackend(backend: SectionReader): BackendConfig {
+/** Owner and group may connect, others may not: the web server's user joins the group (saliweb used an ACL). */
+export const DEFAULT_SOCKET_MODE = 0o660;
+
+function readSocketMode(general: SectionReader): number {
+  const text = general.optional('socket_mode');
+  if (text === undefined) return DEFAULT_SOCKET_MODE;
+  const digits = /^(?:0o?)?([0-7]{1,3})$/i.exec(text.trim())?.[1];
+  if (digits === undefined) {
+    throw general.error(
+      'socket_mode',
+      `${JSON.stringify(text)} is not a file mode; write permission bits in octal, e.g. 0660 (owner and group may connect)`,
+    );
+  }
+  return parseInt(digits, 8);
+}
+
+function readSocketGroup(general: SectionReader): string | number | undefined {
+  const text = general.optional('socket_group')?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  if (/\s|:/.test(text)) {
+    throw general.error('socket_group', `${JSON.stringify(text)} is not a group; give a group name or a numeric gid`);
+  }
+  return text;
+}
+
+function readBackend(backend: SectionReader, configDir: string): BackendConfig {
   return {
     user: backend.required('user', 'modfoo'),
-    stateFile: backend.required('state_file', '/path/to/modfoo.state'),
+    stateFile: resolve(configDir, backend.required('state_file', '/path/to/modfoo.state')),
     checkMinutes: backend.positiveNumber('check_minutes') ?? backend.missing('check_minutes', '10'),
   };
 }

@@ -44,3 +44,28 @@ test('a consistent service passes; missing directories and stray entries are nam
   );
   await fs.access(kept.directory);
 });
+
+test("saliweb's layout passes: state folders inside install, one state folder inside another", async () => {
+  // As saliweb's example config: install is the service folder, holding the state folders, the
+  // config, the socket and the state file; archived jobs go to a folder inside completed.
+  const archived = path.join(fixture.root, 'completed', 'archive');
+  await fs.mkdir(archived, { recursive: true });
+  const config = {
+    ...fixture.config,
+    directories: { ...fixture.config.directories, install: fixture.root, ARCHIVED: archived },
+  };
+  await fs.writeFile(fixture.config.general.socket, '');
+  await fs.writeFile(fixture.config.backend.stateFile, '');
+  const stray = path.join(archived, 'left-over');
+  await fs.mkdir(stray);
+  const problems = await findInconsistencies(config, fixture.db);
+  const named = (entry: string) => problems.some((problem) => problem.startsWith(`${entry} `));
+  const expectedEntries = [
+    ...['incoming', 'running', 'completed', 'failed', 'completed/archive'],
+    ...['service.conf', 'backend.conf', 'frontend.conf', 'backend.socket', 'backend.state'],
+  ];
+  for (const entry of expectedEntries) {
+    assert.ok(!named(path.join(fixture.root, entry)), `${entry} is not a stray entry:\n${problems.join('\n')}`);
+  }
+  assert.ok(named(stray), `a stray entry in the nested state folder is still found:\n${problems.join('\n')}`);
+});

@@ -1,23 +1,36 @@
 /**
  * An unmodified saliweb frontend: it inserts the row itself and pings the
  * backend's Unix socket with `INCOMING <name>`; the worker starts the job.
+ * Whatever else arrives on the socket costs bounded memory, log and
+ * connections.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { Client } from '@temporalio/client';
 import { defineService, doNothing } from '../../core/index.js';
+import { ConfigError } from '../../core/errors.js';
 import { listenForFrontends } from '../../worker/frontend-socket.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
-import { withWorker } from '../support/temporal.js';
+import { temporalClient, withWorker } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
+
+// Retained memory is what the socket must bound; only a collection tells it from garbage.
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
+const MiB = 1024 * 1024;
+const service = defineService({ run: () => doNothing() });
 
 let fixture: ServiceFixture;
 before(async () => {
   fixture = await createServiceFixture();
-  // The fixture's socket path is relative; a frontend needs an absolute one.
-  (fixture.config.general as { socket: string }).socket = path.join(fixture.root, 'backend.socket');
 });
 after(async () => {
   await fixture.cleanup();
@@ -30,41 +43,76 @@ function ping(socketPath: string, text: string): Promise<void> {
   });
 }
 
+async function connect(socketPath: string): Promise<net.Socket> {
+  const socket = net.connect(socketPath);
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Writes `chunk` `times` times, waiting whenever the socket's buffer is full. */
+async function flood(socket: net.Socket, chunk: Buffer, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) if (!socket.write(chunk)) await once(socket, 'drain');
+}
+
+function retainedBytes(): number {
+  collectGarbage();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
+/** What saliweb's frontend does: directory, row, then the ping. */
+async function insertIncomingJob(name: string): Promise<string> {
+  const directory = path.join(fixture.root, 'incoming', name);
+  await fs.mkdir(directory);
+  await fixture.frontendDb.query(
+    "INSERT INTO jobs (name, passwd, user, directory, url, submit_time) VALUES (?, 'abcdefghij', 'carol', ?, 'http://x/', UTC_TIMESTAMP())",
+    [name, directory],
+  );
+  return `${fixture.config.general.serviceName}/${name}`;
+}
+
+async function waitForStart(client: Client, workflowId: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; ;) {
+    const started = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then(
+        () => true,
+        () => false,
+      );
+    if (started) return;
+    if (Date.now() > deadline) throw new Error(`the ping did not start ${workflowId}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  for (const deadline = Date.now() + ms; !condition();) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 test('INCOMING <name> on the socket starts the job; junk is ignored with a message', async () => {
-  await withWorker(fixture, defineService({ run: () => doNothing() }), async ({ client }) => {
+  await withWorker(fixture, service, async ({ client }) => {
     const messages: string[] = [];
     const socket = await listenForFrontends(fixture.config, fixture.db, client, (message) => messages.push(message));
     try {
+      // [general] socket is relative in the fixture's config: it lives next to the config file.
+      assert.equal(fixture.config.general.socket, path.join(fixture.root, 'backend.socket'));
       const stat = await fs.stat(fixture.config.general.socket);
-      assert.equal(stat.mode & 0o777, 0o666, 'the web server user may connect');
-      // What saliweb's frontend does: directory, row, then the ping.
-      const directory = path.join(fixture.root, 'incoming', 'legacy1');
-      await fs.mkdir(directory);
-      await fixture.frontendDb.query(
-        "INSERT INTO jobs (name, passwd, user, directory, url, submit_time) VALUES ('legacy1', 'abcdefghij', 'carol', ?, 'http://x/legacy1', UTC_TIMESTAMP())",
-        [directory],
-      );
+      assert.ok(stat.isSocket());
+      assert.equal(stat.mode & 0o777, 0o660, 'owner and group may connect, others may not (the default)');
+      const workflowId = await insertIncomingJob('legacy1');
       await ping(fixture.config.general.socket, 'INCOMING legacy1\n');
-      const workflowId = `${fixture.config.general.serviceName}/legacy1`;
-      for (const deadline = Date.now() + 10_000; ;) {
-        const started = await client.workflow
-          .getHandle(workflowId)
-          .describe()
-          .then(
-            () => true,
-            () => false,
-          );
-        if (started) break;
-        if (Date.now() > deadline) throw new Error('the ping did not start the workflow');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await waitForStart(client, workflowId);
       const outcome = await workflowOutcome(client, workflowId);
       assert.equal(outcome.result, 'COMPLETED', outcome.failure);
-      await ping(fixture.config.general.socket, 'DELETE everything\nINCOMING no-such-job\n');
-      for (const deadline = Date.now() + 5000; messages.length < 2 && Date.now() < deadline;) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.deepEqual(messages, [
+      await ping(fixture.config.general.socket, 'DELETE everything\n');
+      await ping(fixture.config.general.socket, 'INCOMING no-such-job\n');
+      await until(() => messages.length >= 2, 5000, 'two log messages');
+      assert.deepEqual(messages.sort(), [
         'frontend socket: ignoring "DELETE everything" (expected "INCOMING <job name>")',
         'frontend socket: no job no-such-job in the jobs table; ignored',
       ]);
@@ -72,5 +120,139 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
     } finally {
       await socket.close();
     }
+    await assert.rejects(fs.stat(fixture.config.general.socket), { code: 'ENOENT' }, 'close removes the socket file');
   });
 });
+
+test(
+  '32 MiB of garbage: memory stays bounded, log lines short and few; a ping after it still works',
+  { timeout: 120_000 },
+  async () => {
+    await withWorker(fixture, service, async ({ client }) => {
+      const messages: string[] = [];
+      const socket = await listenForFrontends(fixture.config, fixture.db, client, (message) => messages.push(message));
+      try {
+        const socketPath = fixture.config.general.socket;
+        const chunk = Buffer.alloc(64 * 1024);
+
+        // One endless line: nothing of it may be held beyond the cap.
+        randomFillSync(chunk);
+        for (let i = 0; i < chunk.length; i++) if (chunk[i] === 0x0a) chunk[i] = 0x20;
+        const endless = await connect(socketPath);
+        const before = retainedBytes();
+        await flood(endless, chunk, (32 * MiB) / chunk.length);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const grown = retainedBytes() - before;
+        assert.ok(grown < 8 * MiB, `the socket holds ${(grown / MiB).toFixed(1)} MiB of a line that never ends`);
+        endless.end('\n');
+        await once(endless, 'close');
+
+        // Random bytes, newlines included: ~130,000 bad lines, logged once and counted once.
+        const noisy = await connect(socketPath);
+        for (let i = 0; i < (32 * MiB) / chunk.length; i++) {
+          randomFillSync(chunk);
+          if (!noisy.write(chunk)) await once(noisy, 'drain');
+        }
+        noisy.end();
+        await once(noisy, 'close');
+        await until(() => messages.length >= 3, 5000, 'the log messages of both connections');
+
+        assert.equal(messages.length, 3, messages.join('\n'));
+        for (const message of messages) assert.ok(message.length < 400, `a short log line: ${message.length} chars`);
+        assert.match(messages[0]!, /^frontend socket: ignoring a line of 33554432 bytes \(more than 1024\) starting "/);
+        assert.match(messages[1]!, /^frontend socket: ignoring /);
+        assert.match(messages[2]!, /^frontend socket: ignored \d{4,} more bad line\(s\) on the same connection$/);
+
+        const workflowId = await insertIncomingJob('after-garbage');
+        await ping(socketPath, 'INCOMING after-garbage\n');
+        await waitForStart(client, workflowId);
+        assert.equal((await workflowOutcome(client, workflowId)).result, 'COMPLETED');
+      } finally {
+        await socket.close();
+      }
+    });
+  },
+);
+
+test('socket_mode and socket_group set the mode and group of the socket file; an unknown group is a config error', async () => {
+  const groups = (await fs.readFile('/etc/group', 'utf8'))
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length >= 3 && fields[0])
+    .map(([name, , gid]) => ({ name: name!, gid: Number(gid) }));
+  // Root may give the file any group; anyone else only one they belong to.
+  const allowed = process.getuid?.() === 0 ? undefined : new Set(process.getgroups?.());
+  const group = groups.find(({ gid }) => gid !== process.getegid?.() && (!allowed || allowed.has(gid)));
+  assert.ok(group, 'a group other than the test process own to give the socket');
+  const socketPath = path.join(fixture.root, 'grouped.socket');
+  const config = (general: Partial<ServiceFixture['config']['general']>) => ({
+    ...fixture.config,
+    general: { ...fixture.config.general, socket: socketPath, ...general },
+  });
+  const { client, close } = await temporalClient();
+  try {
+    const socket = await listenForFrontends(config({ socketMode: 0o620, socketGroup: group.name }), fixture.db, client);
+    try {
+      const stat = await fs.stat(socketPath);
+      assert.equal(stat.mode & 0o777, 0o620);
+      assert.equal(stat.gid, group.gid);
+    } finally {
+      await socket.close();
+    }
+    await assert.rejects(
+      listenForFrontends(config({ socketGroup: 'no-such-group-x' }), fixture.db, client),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        error.message.includes(`${fixture.configFile} [general] socket_group`) &&
+        error.message.includes('"no-such-group-x" is not known on this host'),
+    );
+    // The failed start left no listener behind.
+    const again = await listenForFrontends(config({}), fixture.db, client);
+    await again.close();
+  } finally {
+    await close();
+  }
+});
+
+test(
+  'connections beyond the cap are closed at once; idle ones are closed after the idle time',
+  { timeout: 60_000 },
+  async () => {
+    const { client, close } = await temporalClient();
+    const messages: string[] = [];
+    const socket = await listenForFrontends(fixture.config, fixture.db, client, (message) => messages.push(message), {
+      idleMs: 1500,
+    });
+    const clients: net.Socket[] = [];
+    try {
+      const socketPath = fixture.config.general.socket;
+      const closed = new Set<net.Socket>();
+      for (let i = 0; i < 64; i++) {
+        const connection = await connect(socketPath);
+        connection.on('close', () => closed.add(connection));
+        clients.push(connection);
+      }
+      // Let the server take them all in before the one too many.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const extra = await connect(socketPath);
+      clients.push(extra);
+      const extraClosed = once(extra, 'close');
+      await Promise.race([
+        extraClosed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('the 65th connection was kept open')), 1000)),
+      ]);
+      assert.equal(closed.size, 0, 'the first 64 stay open');
+      assert.deepEqual(messages, ['frontend socket: 64 connections open; closing new ones until some end']);
+
+      // None of them says anything: the server closes them all after the idle time.
+      await until(() => closed.size === 64, 5000, 'the idle connections to be closed');
+      await ping(socketPath, 'INCOMING no-such-job\n');
+      await until(() => messages.length === 2, 5000, 'the ping after the idle ones left');
+      assert.equal(messages[1], 'frontend socket: no job no-such-job in the jobs table; ignored');
+    } finally {
+      for (const connection of clients) connection.destroy();
+      await socket.close();
+      await close();
+    }
+  },
+);

@@ -72,6 +72,7 @@ test('reads a saliweb service config as saliweb writes it, filling defaults', ()
   assert.deepEqual(config.general, {
     adminEmail: 'modfoo@example.com',
     socket: '/modbase5/home/modfoo/service/modfoo.socket',
+    socketMode: 0o660,
     serviceName: 'ModFoo',
     urltop: 'https://modbase.compbio.ucsf.edu/modfoo',
     trackHostname: false,
@@ -166,6 +167,38 @@ test('relative directories and credential paths resolve against the config folde
   assert.equal(config.database.backend.user, 'modfoo_backend');
 });
 
+test('relative socket, state_file and MySQL socket paths resolve against the config folder', () => {
+  const dir = writeFiles({
+    'svc/conf/live.conf': SALIWEB_CONF.replace(
+      'socket: /modbase5/home/modfoo/service/modfoo.socket',
+      'socket: ../run/modfoo.socket',
+    )
+      .replace('state_file: /modbase5/home/modfoo/service/modfoo.state', 'state_file: modfoo.state')
+      .replace('db: modfoo', 'db: modfoo\nsocket: ../mysql/mysqld.sock'),
+    'svc/conf/backend.conf': BACKEND_CONF,
+    'svc/conf/frontend.conf': FRONTEND_CONF,
+  });
+  const file = join(dir, 'svc/conf/live.conf');
+  const config = loadServiceConfig(relative(process.cwd(), file), {});
+  assert.equal(config.general.socket, join(dir, 'svc/run/modfoo.socket'));
+  assert.equal(config.backend.stateFile, join(dir, 'svc/conf/modfoo.state'));
+  assert.equal(config.database.socket, join(dir, 'svc/mysql/mysqld.sock'));
+  // The environment's socket is the operator's shell's: it stays as given.
+  assert.equal(loadServiceConfig(file, { SALIFLOW_MYSQL_SOCKET: 'here.sock' }).database.socket, 'here.sock');
+});
+
+test('socket_mode is octal permission bits, socket_group a name or a gid', () => {
+  const withGeneral = (lines: string) =>
+    loadServiceConfig(saliwebService(SALIWEB_CONF.replace('[General]\n', `[General]\n${lines}\n`)), {}).general;
+  assert.equal(withGeneral('').socketMode, 0o660);
+  assert.ok(!('socketGroup' in withGeneral('')));
+  assert.equal(withGeneral('socket_mode: 0640').socketMode, 0o640);
+  assert.equal(withGeneral('socket_mode: 600').socketMode, 0o600);
+  assert.equal(withGeneral('socket_mode: 0o666').socketMode, 0o666);
+  assert.equal(withGeneral('socket_group: www-data').socketGroup, 'www-data');
+  assert.equal(withGeneral('socket_group: 33').socketGroup, 33);
+});
+
 const FULL_CONF = `# saliflow config with every optional key, in = syntax
 [general]
 admin_email = admin@example.com
@@ -249,6 +282,7 @@ test('= syntax, comments, continuations and every optional key', () => {
   assert.deepEqual(config.general, {
     adminEmail: 'admin@example.com',
     socket: '/tmp/modfoo.sock',
+    socketMode: 0o660,
     serviceName: 'Peptide Docking',
     urltop: 'https://example.com/pepdock',
     trackHostname: true,
@@ -445,6 +479,21 @@ const BAD_CASES: BadCase[] = [
   { name: 'empty service_name', edit: set('service_name', ''), expect: ['[General] service_name', 'is empty'] },
   { name: 'missing urltop', edit: drop('urltop'), expect: ['[General] urltop', 'missing'] },
   { name: 'missing socket', edit: drop('socket'), expect: ['[General] socket', 'missing'] },
+  {
+    name: 'socket_mode not octal',
+    edit: add('General', 'socket_mode: rw-rw----'),
+    expect: ['[General] socket_mode', '"rw-rw----" is not a file mode', 'octal, e.g. 0660'],
+  },
+  {
+    name: 'socket_mode with special bits',
+    edit: add('General', 'socket_mode: 4777'),
+    expect: ['[General] socket_mode', '"4777" is not a file mode'],
+  },
+  {
+    name: 'socket_group with a space',
+    edit: add('General', 'socket_group: web server'),
+    expect: ['[General] socket_group', '"web server" is not a group', 'numeric gid'],
+  },
   {
     name: 'track_hostname not a boolean',
     edit: add('General', 'track_hostname: maybe'),

@@ -1,0 +1,115 @@
+/**
+ * The shared status poller keeps each run's waits apart even when two runs
+ * carry the same scheduler id (a local pid reused by another job, a cluster
+ * whose numbering restarted, a rescheduled cycle). The backend here is a
+ * small real one: like the local runner, it reads each run's outcome from a
+ * file in the run's own directory.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createStatusPoller } from '../../activities/runners/status-poller.js';
+import type { RunHandle, RunnerBackend, RunStatus } from '../../activities/runners/runner.js';
+
+const ROOT = mkdtempSync(path.join(os.tmpdir(), 'saliflow-poller-'));
+after(() => rmSync(ROOT, { recursive: true, force: true }));
+
+/** A run is finished once `exit-<cycle>` exists in its directory; its text becomes the detail. */
+function fileBackend(): RunnerBackend & { calls: string[][] } {
+  const calls: string[][] = [];
+  return {
+    name: 'FILE',
+    kind: 'local',
+    pollIntervalMs: 20,
+    calls,
+    submit: async () => {
+      throw new Error('not used');
+    },
+    cancel: async () => undefined,
+    async status(handles: readonly RunHandle[]) {
+      calls.push(handles.map((handle) => handle.id));
+      const statuses = new Map<string, RunStatus>();
+      for (const handle of handles) {
+        const exit = await fs.readFile(path.join(handle.directory, `exit-${handle.cycle}`), 'utf8').catch(() => null);
+        statuses.set(handle.id, exit === null ? { state: 'running' } : { state: 'finished', detail: exit });
+      }
+      return statuses;
+    },
+  };
+}
+
+async function handle(job: string, cycle: number, id: string): Promise<RunHandle> {
+  const directory = path.join(ROOT, job);
+  await fs.mkdir(directory, { recursive: true });
+  return { name: job, directory, cycle, id };
+}
+
+const finish = (run: RunHandle, detail: string) => fs.writeFile(path.join(run.directory, `exit-${run.cycle}`), detail);
+
+/** Settles to 'pending' if the promise has not resolved within a few poll intervals. */
+function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
+  return Promise.race([promise, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
+}
+
+test('runs sharing a scheduler id (other job, other cycle) are waited for apart', async () => {
+  const backend = fileBackend();
+  const poller = createStatusPoller(backend);
+  try {
+    const first = await handle('alpha', 1, '1-4242');
+    const otherJob = await handle('beta', 1, '1-4242');
+    const otherCycle = await handle('alpha', 2, '1-4242');
+    const waits = [first, otherJob, otherCycle].map((run) => poller.wait(run));
+    await finish(first, 'alpha cycle 1');
+    assert.deepEqual(await waits[0], { state: 'finished', detail: 'alpha cycle 1' });
+    assert.equal(await settledWithin(waits[1]!, 200), 'pending', 'beta is still running');
+    assert.equal(await settledWithin(waits[2]!, 10), 'pending', 'alpha cycle 2 is still running');
+    await finish(otherCycle, 'alpha cycle 2');
+    assert.deepEqual(await waits[2], { state: 'finished', detail: 'alpha cycle 2' });
+    assert.equal(await settledWithin(waits[1]!, 200), 'pending', 'beta is still running');
+    await finish(otherJob, 'beta cycle 1');
+    assert.deepEqual(await waits[1], { state: 'finished', detail: 'beta cycle 1' });
+    for (const ids of backend.calls) assert.equal(new Set(ids).size, ids.length, `one id once per query: ${ids}`);
+  } finally {
+    poller.close();
+  }
+});
+
+test('two waits for the same run share it; distinct ids still cost one query per interval', async () => {
+  const backend = fileBackend();
+  const poller = createStatusPoller(backend);
+  try {
+    const runs = await Promise.all(['a', 'b', 'c'].map((job, i) => handle(`shared-${job}`, 1, `id-${i}`)));
+    const waits = [...runs, runs[0]!].map((run) => poller.wait(run));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(backend.calls.length >= 2, 'polled a few times');
+    for (const ids of backend.calls) assert.deepEqual(ids, ['id-0', 'id-1', 'id-2']);
+    await Promise.all(runs.map((run) => finish(run, run.name)));
+    const statuses = await Promise.all(waits);
+    assert.deepEqual(
+      statuses.map((status) => (status.state === 'finished' ? status.detail : status.state)),
+      ['shared-a', 'shared-b', 'shared-c', 'shared-a'],
+    );
+  } finally {
+    poller.close();
+  }
+});
+
+test('a cancelled wait leaves the other waits of its id alone', async () => {
+  const poller = createStatusPoller(fileBackend());
+  try {
+    const mine = await handle('gamma', 1, '7');
+    const theirs = await handle('delta', 1, '7');
+    const abort = new AbortController();
+    const cancelled = poller.wait(mine, { signal: abort.signal });
+    const kept = poller.wait(theirs);
+    abort.abort(new Error('cancelled by the test'));
+    await assert.rejects(cancelled, /cancelled by the test/);
+    await finish(theirs, 'delta done');
+    assert.deepEqual(await kept, { state: 'finished', detail: 'delta done' });
+  } finally {
+    poller.close();
+  }
+});
