@@ -127,13 +127,14 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         case 'PREPROCESSING': {
           // Admitted by a round (row only): the directory follows now.
           const moved = await transitionJob({ job, to: 'PREPROCESSING' });
-          row = { ...row, directory: moved.directory };
+          const directory = await checkJobDirectory(deps.config, job, moved.directory);
+          row = { ...row, directory };
           const { skipRun } = await steps.preprocess(row);
           if (skipRun) {
             await enter('COMPLETED');
             return finish();
           }
-          await writeCycleRecord(row.directory!, { cycle: 1 });
+          await writeCycleRecord(directory, { cycle: 1 });
           await enter('RUNNING');
           break;
         }
