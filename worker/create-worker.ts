@@ -51,6 +51,9 @@ export async function connectToTemporal(config: ServiceConfig): Promise<NativeCo
   return NativeConnection.connect(await temporalConnectionOptions(config));
 }
 
+/** Workflows kept in memory between tasks (a job's history is ~15 events: an evicted one replays in a millisecond). */
+const MAX_CACHED_WORKFLOWS = 1000;
+
 /** Most runs one worker waits for at once (each is a timer and a slot in a shared status query). */
 const MAX_CONCURRENT_WAITS = 10_000;
 
@@ -83,6 +86,8 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: parts.activities,
+      // Most jobs rest for long in one wait; replaying a short history is cheaper than keeping thousands in memory.
+      maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     }),
     // Cluster and web-service runs: any worker can wait for them.
     await Worker.create({
