@@ -67,6 +67,9 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
   const requesting = new Map<string, number>();
   const admittedHere = new Set<string>();
+  /** Jobs this process told to wait: signalled as soon as a round admits them. */
+  const waitingHere = new Set<string>();
+  const incomingPattern = `${config.directories.INCOMING.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
   let current: Promise<string[]> | undefined;
   let next: Promise<string[]> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -107,16 +110,24 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     }
   }
 
+  const signal = (name: string) => {
+    waitingHere.delete(name);
+    notify?.(name).catch((error: Error) => log(`admission: could not signal job ${name}: ${error.message}`));
+  };
+
+  /**
+   * Who learns of an admission, and how. A job whose request is in this
+   * round learns from it; a job this process told to wait is signalled at
+   * once. Any other job is left alone: its workflow is most likely about to
+   * ask by itself (a burst of arrivals), and a signal arriving as its first
+   * task completes would cost it a failed task and a replay. A job waiting
+   * on another worker is signalled by that worker, which checks its own
+   * waiters every second (see `signalAdmittedWaiters`).
+   */
   function afterRound(names: string[]): string[] {
-    const others: string[] = [];
     for (const name of names) {
       if (requesting.has(name)) admittedHere.add(name);
-      else others.push(name);
-    }
-    if (notify) {
-      for (const name of others) {
-        notify(name).catch((error: Error) => log(`admission: could not signal job ${name}: ${error.message}`));
-      }
+      else if (waitingHere.has(name)) signal(name);
     }
     return names;
   }
@@ -138,6 +149,12 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
         return round();
       });
     return next;
+  }
+
+  /** The row's state; a missing row counts as INCOMING (its job's own read reports it). */
+  async function stateOf(job: string): Promise<string> {
+    const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
+    return rows[0] ? String(rows[0].state) : 'INCOMING';
   }
 
   async function whyWaiting(job: string): Promise<string> {
@@ -175,16 +192,42 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   }
 
   /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
+  /** This process's waiters that another worker's round admitted: one query a second, only while jobs wait here. */
+  async function signalAdmittedWaiters(): Promise<void> {
+    if (waitingHere.size === 0) return;
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(
+      "SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?",
+      [incomingPattern],
+    );
+    for (const row of rows) if (waitingHere.has(String(row.name))) signal(String(row.name));
+  }
+
+  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
+  /** Of these admitted jobs, those whose directory is still in INCOMING's folder (their workflow has not moved on). */
+  async function stillInIncoming(names: string[]): Promise<string[]> {
+    if (config.directories.INCOMING === config.directories.PREPROCESSING) return names;
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(
+      "SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND name IN (?) AND directory LIKE ?",
+      [names, incomingPattern],
+    );
+    return rows.map((row) => String(row.name));
+  }
+
+  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
   async function resignalStale(): Promise<void> {
-    const incoming = config.directories.INCOMING;
-    if (!notify || incoming === config.directories.PREPROCESSING) return;
+    if (!notify || config.directories.INCOMING === config.directories.PREPROCESSING) return;
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
          AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 10 SECOND`,
-      [`${incoming.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`],
+      [incomingPattern],
     );
     for (const row of rows) await notify(String(row.name)).catch(() => undefined);
   }
+
+  const waiterCheck = setInterval(() => {
+    signalAdmittedWaiters().catch((error: Error) => log(`admission: checking waiters: ${error.message}`));
+  }, 1000);
+  waiterCheck.unref();
 
   const sweep = setInterval(() => {
     runInBackground();
@@ -197,9 +240,12 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       requesting.set(job, (requesting.get(job) ?? 0) + 1);
       try {
         const names = await round();
-        if (names.includes(job) || admittedHere.has(job)) return { admitted: true };
-        const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
-        if (rows[0] && rows[0].state !== 'INCOMING') return { admitted: true };
+        // Admitted by this round, by one that ran while this request waited, or (on another worker) earlier.
+        if (names.includes(job) || admittedHere.has(job) || (await stateOf(job)) !== 'INCOMING') {
+          waitingHere.delete(job);
+          return { admitted: true };
+        }
+        waitingHere.add(job);
         return { admitted: false, reason: await whyWaiting(job) };
       } finally {
         const left = (requesting.get(job) ?? 1) - 1;
@@ -221,6 +267,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       closed = true;
       clearInterval(sweep);
       if (wakeTimer) clearTimeout(wakeTimer);
+      clearInterval(waiterCheck);
     },
   };
 }
