@@ -7,7 +7,7 @@
 import { measureFloor } from './floor/measure.js';
 import type { Measurement, ModeSpec } from './lib/measurement.js';
 import { describeLoad } from './lib/offered-load.js';
-import { fixed, table, triple } from './lib/report.js';
+import { fixed, significant, table, triple } from './lib/report.js';
 import { ratio } from './lib/stats.js';
 import { measureSaliflow, type RunContext } from './saliflow.js';
 
@@ -15,15 +15,16 @@ import { measureSaliflow, type RunContext } from './saliflow.js';
  * The default `npm run bench`: saliweb's default limit, no limit, a real
  * local process, a steady offered rate and two workers. N is small enough
  * for the whole matrix to take ~10 minutes on a shared 2-core machine with
- * the engine of November 2026 (~1.3 jobs/s at limit 5, ~3.5 jobs/s without);
- * `--jobs` sets every mode's N. Each mode's N is recorded beside its figures.
+ * the engine of November 2026 (0.5–1 jobs/s at limit 5, where every waiting
+ * job polls for admission, so the cost per job grows with N; 2–3.5 jobs/s
+ * without); `--jobs` sets every mode's N. N is recorded beside each figure.
  */
 export const DEFAULT_MATRIX: ModeSpec[] = [
-  { jobs: 150, load: { kind: 'burst', concurrency: 10 }, limit: 5, workers: 1, runner: 'nothing' },
-  { jobs: 300, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 1, runner: 'nothing' },
-  { jobs: 300, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 1, runner: 'true' },
-  { jobs: 300, load: { kind: 'rate', perSecond: 20 }, limit: 1000, workers: 1, runner: 'nothing' },
-  { jobs: 300, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 2, runner: 'nothing' },
+  { jobs: 50, load: { kind: 'burst', concurrency: 10 }, limit: 5, workers: 1, runner: 'nothing' },
+  { jobs: 200, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 1, runner: 'nothing' },
+  { jobs: 200, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 1, runner: 'true' },
+  { jobs: 200, load: { kind: 'rate', perSecond: 20 }, limit: 1000, workers: 1, runner: 'nothing' },
+  { jobs: 200, load: { kind: 'burst', concurrency: 10 }, limit: 1000, workers: 2, runner: 'nothing' },
 ];
 
 export function modeName(mode: ModeSpec): string {
@@ -115,8 +116,8 @@ export function lifecycleMarkdown(results: readonly ModeResult[], sqlMethod: str
     return [
       result.name,
       String(s.jobs),
-      fixed(s.jobsPerSecond),
-      fixed(f.jobsPerSecond),
+      significant(s.jobsPerSecond),
+      significant(f.jobsPerSecond),
       fixed(r.throughput, 3),
       triple(s.latencyMs.toRunning),
       triple(s.latencyMs.toCompleted),

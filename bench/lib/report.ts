@@ -77,3 +77,7 @@ export function triple(p: Percentiles | undefined): string {
 
 export const fixed = (value: number | undefined, digits = 1) =>
   value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+
+/** Three significant digits: 0.445, 3.51, 29.6. */
+export const significant = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value) ? '–' : String(Number(value.toPrecision(3)));
