@@ -161,6 +161,7 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
       sqlStatementsPerSecond: perSecond(statements.total, seconds),
       workflowTasksPerSecond: perSecond(tasksInWindow * history.scale, seconds),
       historiesFetched: history.figures.fetched,
+      listedByWorkflowType: history.figures.listedByWorkflowType,
       cpuPerSecond: cpuPerSecond(closed.usage, closed.windowSeconds),
       ...memory(closed.usage),
       usage: closed.usage,
