@@ -191,7 +191,6 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     });
   }
 
-  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
   /** This process's waiters that another worker's round admitted: one query a second, only while jobs wait here. */
   async function signalAdmittedWaiters(): Promise<void> {
     if (waitingHere.size === 0) return;
@@ -200,29 +199,6 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       [incomingPattern],
     );
     for (const row of rows) if (waitingHere.has(String(row.name))) signal(String(row.name));
-  }
-
-  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
-  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
-  /** This process's waiters that another worker's round admitted: one query a second, only while jobs wait here. */
-  async function signalAdmittedWaiters(): Promise<void> {
-    if (waitingHere.size === 0) return;
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      "SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?",
-      [incomingPattern],
-    );
-    for (const row of rows) if (waitingHere.has(String(row.name))) signal(String(row.name));
-  }
-
-  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
-  /** Of these admitted jobs, those whose directory is still in INCOMING's folder (their workflow has not moved on). */
-  async function stillInIncoming(names: string[]): Promise<string[]> {
-    if (config.directories.INCOMING === config.directories.PREPROCESSING) return names;
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      "SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND name IN (?) AND directory LIKE ?",
-      [names, incomingPattern],
-    );
-    return rows.map((row) => String(row.name));
   }
 
   /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
