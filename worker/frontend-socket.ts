@@ -15,6 +15,7 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
 import { ConfigError } from '../core/errors.js';
+import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
 
@@ -103,7 +104,9 @@ export async function listenForFrontends(
     const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT user, state FROM jobs WHERE name = ?', [name]);
     const row = rows[0];
     if (!row) return log(`frontend socket: no job ${name} in the jobs table; ignored`);
-    if (row.state !== 'INCOMING') return;
+    // An admission round may already have moved the row on (another job's round admits every job whose
+    // turn it is): the job still needs its workflow, which resumes from the row. Finished jobs never restart.
+    if (row.state !== 'INCOMING' && !(IN_FLIGHT_STATES as readonly string[]).includes(String(row.state))) return;
     await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
   }
 
