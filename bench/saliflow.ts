@@ -8,7 +8,7 @@
  * there), divided by N.
  */
 import type { Client } from '@temporalio/client';
-import { firstEntered, readStateAudit, type StateChange } from '../test/support/state-audit.js';
+import { firstEntered, readStateAudit, slotHandoffsMs, type StateChange } from '../test/support/state-audit.js';
 import {
   cpuMsPerJob,
   historyFigures,
@@ -131,7 +131,11 @@ export async function measureSaliflow(mode: ModeSpec, ctx: RunContext): Promise<
       completed: completed.size,
       seconds: round(seconds),
       jobsPerSecond: round(completed.size / seconds),
-      latencyMs: { toRunning: percentiles(since(running)), toCompleted: percentiles(since(completed)) },
+      latencyMs: {
+        toRunning: percentiles(since(running)),
+        toCompleted: percentiles(since(completed)),
+        slotHandoff: percentiles(slotHandoffsMs(changes)),
+      },
       history: history.figures,
       cpuMsPerJob: cpuMsPerJob(closed.usage, mode.jobs),
       usage: closed.usage,

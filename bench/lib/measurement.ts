@@ -37,7 +37,8 @@ export interface Measurement {
   /** First submission → last completion. */
   seconds: number;
   jobsPerSecond: number;
-  latencyMs: { toRunning?: Percentiles; toCompleted: Percentiles };
+  /** slotHandoff: a freed slot to the next admission while jobs waited (limit binding only). */
+  latencyMs: { toRunning?: Percentiles; toCompleted: Percentiles; slotHandoff?: Percentiles };
   history: HistoryFigures;
   /** CPU milliseconds per job over the window (worker processes summed). */
   cpuMsPerJob: { worker: number; temporal: number; mariadb: number; workerChildren: number };

@@ -102,3 +102,28 @@ export function firstEntered(changes: readonly StateChange[], state: string): Ma
   for (const change of changes) if (change.to === state && !times.has(change.job)) times.set(change.job, change.atMs);
   return times;
 }
+
+const IN_FLIGHT = new Set(['PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING']);
+
+/**
+ * How long a freed slot stayed free while jobs waited: for each job that
+ * left the in-flight states while others were INCOMING, the time until the
+ * next admission (INCOMING → PREPROCESSING). Meaningful when
+ * `[limits] running` binds.
+ */
+export function slotHandoffsMs(changes: readonly StateChange[]): number[] {
+  let waiting = 0;
+  const freedAt: number[] = [];
+  const handoffs: number[] = [];
+  for (const change of changes) {
+    if (change.to === 'INCOMING') waiting++;
+    if (change.from === 'INCOMING' && change.to === 'PREPROCESSING') {
+      waiting--;
+      const freed = freedAt.shift();
+      if (freed !== undefined) handoffs.push(change.atMs - freed);
+    }
+    if (change.from !== null && IN_FLIGHT.has(change.from) && !IN_FLIGHT.has(change.to ?? '') && waiting > 0)
+      freedAt.push(change.atMs);
+  }
+  return handoffs;
+}
