@@ -16,8 +16,6 @@ import { workflowOutcome } from '../support/jobs.js';
 let fixture: ServiceFixture;
 before(async () => {
   fixture = await createServiceFixture();
-  // The fixture's socket path is relative; a frontend needs an absolute one.
-  (fixture.config.general as { socket: string }).socket = path.join(fixture.root, 'backend.socket');
 });
 after(async () => {
   await fixture.cleanup();
