@@ -4,11 +4,24 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 
+export interface WorkerProcessOptions {
+  /**
+   * Run what `saliflow worker` runs (consistency check, Schedules, frontend
+   * socket, production timings) instead of the bare Temporal worker.
+   */
+  asSaliflowWorker?: boolean;
+}
+
 /**
  * A worker in a process of its own (test/support/worker-process.ts) for the
  * service module `test/support/services/<service>.ts`, so a test can SIGKILL it.
  */
-export function spawnWorkerProcess(configFile: string, service: string, env: Record<string, string> = {}) {
+export function spawnWorkerProcess(
+  configFile: string,
+  service: string,
+  env: Record<string, string> = {},
+  options: WorkerProcessOptions = {},
+) {
   return execa(
     'node',
     [
@@ -17,10 +30,14 @@ export function spawnWorkerProcess(configFile: string, service: string, env: Rec
       path.join(REPO_ROOT, 'test/support/worker-process.ts'),
       configFile,
       path.join(REPO_ROOT, 'test/support/services', `${service}.ts`),
+      ...(options.asSaliflowWorker ? ['--as-saliflow-worker'] : []),
     ],
     { env, reject: false },
   );
 }
+
+/** What a worker process prints once it polls (either mode). */
+export const WORKER_READY = /^(worker ready|saliflow worker for )/m;
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();

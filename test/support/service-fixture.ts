@@ -11,11 +11,11 @@ import { loadServiceConfig, type ServiceConfig } from '../../core/config/index.j
 import type { ColumnSpec } from '../../core/schema.js';
 import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../client/database-admin.js';
 import { randomToken } from '../../client/job-names.js';
-import { stackSettings } from '../../scripts/stack/settings.js';
+import { stackSettings, type StackSettings } from '../../scripts/stack/settings.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 
-export function adminConnection(): AdminConnection {
-  const { host, port, adminUser, adminPassword } = stackSettings().mysql;
+export function adminConnection(settings: StackSettings = stackSettings()): AdminConnection {
+  const { host, port, adminUser, adminPassword } = settings.mysql;
   return { host, port, user: adminUser, password: adminPassword };
 }
 
@@ -24,6 +24,8 @@ export interface FixtureOptions {
   /** Extra lines per section, e.g. `{ oldjobs: ['archive: 1h'] }` replaces defaults of that key. */
   sections?: Record<string, Record<string, string>>;
   trackHostname?: boolean;
+  /** The MySQL and Temporal servers to use; default the shared dev stack (e.g. a private stack's `settings`). */
+  stack?: StackSettings;
 }
 
 export interface ServiceFixture {
@@ -31,6 +33,8 @@ export interface ServiceFixture {
   root: string;
   configFile: string;
   taskQueue: string;
+  /** The MySQL admin account of the stack the fixture lives on. */
+  admin: AdminConnection;
   /** The backend user's pool. */
   db: mysql.Pool;
   /** The frontend user's pool (SELECT/INSERT only). */
@@ -57,7 +61,8 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
   const db = `sftest_${id}`;
   const backend = { user: `sfb_${id}`, passwd: `b-${randomToken(12)}` };
   const frontend = { user: `sff_${id}`, passwd: `f-${randomToken(12)}` };
-  const admin = adminConnection();
+  const stack = options.stack ?? stackSettings();
+  const admin = adminConnection(stack);
   await provisionServiceDatabase(admin, {
     db,
     backend,
@@ -66,12 +71,13 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
     trackHostname: options.trackHostname ?? false,
   });
   const smtp = await startSmtpSink();
-  const temporal = stackSettings().temporal;
+  const temporal = stack.temporal;
   const taskQueue = `test-${id}`;
   const sections: Record<string, Record<string, string>> = {
     general: {
       admin_email: 'admin@test.example.org',
-      socket: 'backend.socket',
+      // Absolute: a worker may run in any folder, and a frontend needs the full path.
+      socket: path.join(root, 'backend.socket'),
       service_name: `Test${id}`,
       urltop: `http://127.0.0.1/test${id}`,
       track_hostname: options.trackHostname ? 'true' : 'false',
@@ -119,6 +125,7 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
     root,
     configFile,
     taskQueue,
+    admin,
     db: backendPool,
     frontendDb: frontendPool,
     smtp,

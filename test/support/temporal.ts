@@ -9,8 +9,11 @@ import type { ServiceFixture } from './service-fixture.js';
 // Worker chatter (lifecycle, the failures tests provoke on purpose) would drown the test report.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 
-export async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
-  const { address, namespace } = stackSettings().temporal;
+/** A client of the shared dev stack's Temporal server, or of the one at `address` (a private stack's). */
+export async function temporalClient(
+  address = stackSettings().temporal.address,
+  namespace = stackSettings().temporal.namespace,
+): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection, namespace }), close: () => connection.close() };
 }
