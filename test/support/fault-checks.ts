@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
-import { jobWorkflowId } from '../../client/workflow-ids.js';
+import { jobWorkflowId } from '../../core/job-workflow-contract.js';
 import type { ServiceFixture } from './service-fixture.js';
 import { jobsThatLeftCompleted, readStateAudit, statePaths } from './state-audit.js';
 import { expectedCycles, runsFile } from './services/counted-runs.js';
