@@ -49,7 +49,7 @@ export interface Admitter {
 export interface AdmitterOptions {
   /** Tells a job's workflow that the admitter admitted it (a signal); a missing workflow is not an error. */
   notify?: (job: string) => Promise<void>;
-  /** The safety sweep: a round, and signals again for admitted jobs whose workflow has not moved on. @defaultValue 30000 */
+  /** The safety sweep: a round however quiet the service is. @defaultValue 30000 */
   sweepMs?: number;
   log?: (message: string) => void;
 }
@@ -69,6 +69,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   const admittedHere = new Set<string>();
   /** Jobs this process told to wait: signalled as soon as a round admits them. */
   const waitingHere = new Set<string>();
+  const signalledAt = new Map<string, number>();
   const incomingPattern = `${config.directories.INCOMING.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
   let current: Promise<string[]> | undefined;
   let next: Promise<string[]> | undefined;
@@ -120,9 +121,8 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
    * round learns from it; a job this process told to wait is signalled at
    * once. Any other job is left alone: its workflow is most likely about to
    * ask by itself (a burst of arrivals), and a signal arriving as its first
-   * task completes would cost it a failed task and a replay. A job waiting
-   * on another worker is signalled by that worker, which checks its own
-   * waiters every second (see `signalAdmittedWaiters`).
+   * task completes would cost it a failed task and a replay. If it has not
+   * moved on two seconds later, it is signalled (see `signalStragglers`).
    */
   function afterRound(names: string[]): string[] {
     for (const name of names) {
@@ -191,36 +191,36 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     });
   }
 
-  /** This process's waiters that another worker's round admitted: one query a second, only while jobs wait here. */
-  async function signalAdmittedWaiters(): Promise<void> {
-    if (waitingHere.size === 0) return;
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      "SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?",
-      [incomingPattern],
-    );
-    for (const row of rows) if (waitingHere.has(String(row.name))) signal(String(row.name));
-  }
-
-  /** Admitted jobs whose workflow has not moved their directory out of INCOMING: a signal may have been lost. */
-  async function resignalStale(): Promise<void> {
-    if (!notify || config.directories.INCOMING === config.directories.PREPROCESSING) return;
+  /**
+   * Admitted jobs whose workflow has not moved on by itself (their directory
+   * is still in INCOMING's folder a couple of seconds after admission): jobs
+   * waiting on another worker, or on a worker that died and took its list of
+   * waiters with it, or whose signal was lost. One indexed query a second;
+   * each such job is signalled at most every 10 s.
+   */
+  async function signalStragglers(): Promise<void> {
+    if (!notify) return;
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
-         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 10 SECOND`,
+         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND`,
       [incomingPattern],
     );
-    for (const row of rows) await notify(String(row.name)).catch(() => undefined);
+    const now = Date.now();
+    for (const [name, at] of signalledAt) if (now - at > 60_000) signalledAt.delete(name);
+    for (const row of rows) {
+      const name = String(row.name);
+      if (now - (signalledAt.get(name) ?? 0) < 10_000) continue;
+      signalledAt.set(name, now);
+      signal(name);
+    }
   }
 
-  const waiterCheck = setInterval(() => {
-    signalAdmittedWaiters().catch((error: Error) => log(`admission: checking waiters: ${error.message}`));
+  const stragglerCheck = setInterval(() => {
+    signalStragglers().catch((error: Error) => log(`admission: checking admitted jobs: ${error.message}`));
   }, 1000);
-  waiterCheck.unref();
+  stragglerCheck.unref();
 
-  const sweep = setInterval(() => {
-    runInBackground();
-    resignalStale().catch((error: Error) => log(`admission sweep: ${error.message}`));
-  }, sweepMs);
+  const sweep = setInterval(runInBackground, sweepMs);
   sweep.unref();
 
   return {
@@ -255,7 +255,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       closed = true;
       clearInterval(sweep);
       if (wakeTimer) clearTimeout(wakeTimer);
-      clearInterval(waiterCheck);
+      clearInterval(stragglerCheck);
     },
   };
 }
