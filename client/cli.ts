@@ -151,16 +151,22 @@ export function buildCli(): Command {
 if (import.meta.url === `file://${process.argv[1]}`) {
   // An empty variable counts as unset, as everywhere else in saliflow's config.
   if (process.env.SALIFLOW_CONFIG === '') delete process.env.SALIFLOW_CONFIG;
+  // Exit codes are set, not forced with process.exit, so piped output is never cut short.
   buildCli()
     .parseAsync()
     .then(
-      () => process.exit(EXIT.ok),
+      () => {
+        process.exitCode = EXIT.ok;
+      },
       (error: Error) => {
         // Commander has printed its own message (or the help) already.
-        if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
+        if (error instanceof CommanderError) {
+          process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+          return;
+        }
         console.error(`saliflow: ${error.message}`);
-        if (error instanceof UsageError) process.exit(EXIT.usage);
-        process.exit(error instanceof AttentionError ? EXIT.attention : EXIT.error);
+        if (error instanceof UsageError) process.exitCode = EXIT.usage;
+        else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
       },
     );
 }
