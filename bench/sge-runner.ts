@@ -97,7 +97,9 @@ async function submissionRate(n: number): Promise<number> {
           );
           await waitForCount(fixture.db, "state = 'RUNNING' AND runner_id IS NOT NULL", n, 300_000);
           const rate = n / ((performance.now() - start) / 1000);
-          await Promise.all(jobs.map((job) => cancelJob({ config: fixture.config, client, job: job.name })));
+          await Promise.all(
+            jobs.map((job) => cancelJob({ config: fixture.config, db: fixture.db, client, job: job.name })),
+          );
           await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
           return rate;
         },
@@ -166,7 +168,9 @@ async function statusCallsPerMinute(n: number, windowMs = 60_000): Promise<numbe
           const start = Date.now();
           await sleep(windowMs);
           const calls = (await counter.calls()).filter((at) => at >= start && at < start + windowMs).length;
-          await Promise.all(jobs.map((job) => cancelJob({ config: fixture.config, client, job: job.name })));
+          await Promise.all(
+            jobs.map((job) => cancelJob({ config: fixture.config, db: fixture.db, client, job: job.name })),
+          );
           await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
           return (calls * 60_000) / windowMs;
         },

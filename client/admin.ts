@@ -1,10 +1,12 @@
 /** Operators' actions on jobs. */
 import type mysql from 'mysql2/promise';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { FINAL_STATES, type JobState } from '../core/states.js';
 import { startJob, type StartOutcome } from '../activities/job-start.js';
+import { NoSuchJobError } from './cli-support.js';
 
 /**
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
@@ -19,16 +21,36 @@ export async function resubmitJob(options: {
   const { config, db, client, job } = options;
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
   const row = rows[0];
-  if (!row) throw new JobStateError(job, 'no such job');
+  if (!row) throw new NoSuchJobError(job, config.general.serviceName);
   if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
   return startJob(client, config, { job, user: row.user ?? null, resubmit: true });
 }
 
 /**
  * Cancels a job: its cluster job is deleted (qdel/scancel) and it ends
- * FAILED with the reason, by default "cancelled by administrator".
+ * FAILED with the reason, by default "cancelled by administrator". The
+ * row is read first, so an unknown job or one whose workflow has ended
+ * gets a message about the job, not about a workflow.
  */
-export async function cancelJob(options: { config: ServiceConfig; client: Client; job: string; reason?: string }) {
-  const { config, client, job, reason } = options;
-  await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(CANCEL_SIGNAL, reason);
+export async function cancelJob(options: {
+  config: ServiceConfig;
+  db: Pick<mysql.Connection, 'query'>;
+  client: Client;
+  job: string;
+  reason?: string;
+}) {
+  const { config, db, client, job, reason } = options;
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
+  if (!rows[0]) throw new NoSuchJobError(job, config.general.serviceName);
+  const state = String(rows[0].state);
+  try {
+    await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(CANCEL_SIGNAL, reason);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+    const hint =
+      state === 'INCOMING'
+        ? 'its workflow has not started yet (the reconcile schedule starts it); use `saliflow failjob` to fail it now'
+        : `its workflow is not running, so there is nothing to cancel${FINAL_STATES.includes(state as JobState) || state === 'FAILED' ? '' : '; use `saliflow failjob` to fail it'}`;
+    throw new JobStateError(job, `is ${state}: ${hint}`);
+  }
 }

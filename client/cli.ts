@@ -1,44 +1,44 @@
 /**
  * The `saliflow` command line: operators' verbs on one service, named by its
  * config file (`--config`, or SALIFLOW_CONFIG).
+ *
+ * Exit codes: 0 done; 1 an error (unknown job, wrong state, MySQL or
+ * Temporal unreachable, some of several jobs not handled); 2 a usage error
+ * (unknown verb or option, bad state or job name, no terminal and no
+ * --force); 3 the service needs an operator (`status`: no worker polls;
+ * `check`: problems left).
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import mysql from 'mysql2/promise';
-import { Client, Connection } from '@temporalio/client';
-import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { loadServiceConfig } from '../core/config/index.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
-import { cancelJob, resubmitJob } from './admin.js';
-import { DEFAULT_LIST_STATES, formatJobs, listJobs } from './list-jobs.js';
+import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './cli-support.js';
+import { addJobCommands } from './cli-job-commands.js';
+import { addInfoCommands } from './cli-info-commands.js';
 
-const configOption = new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
-  .env('SALIFLOW_CONFIG')
-  .makeOptionMandatory();
-
-async function backendConnection(config: ServiceConfig) {
-  const { db, host, port, socket, backend } = config.database;
-  return mysql.createConnection({
-    database: db,
-    user: backend.user,
-    password: backend.passwd,
-    ...(socket ? { socketPath: socket } : { host, port }),
-    timezone: 'Z',
-  });
-}
-
-async function temporalClient(config: ServiceConfig) {
-  const connection = await Connection.connect(await temporalConnectionOptions(config));
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
-}
+/** A fresh Option per command: commander keeps per-command state on it. */
+const configOption = () =>
+  new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
+    .env('SALIFLOW_CONFIG')
+    .makeOptionMandatory();
 
 export function buildCli(): Command {
-  const program = new Command('saliflow').description('saliweb-style job backend on Temporal').showHelpAfterError();
+  const program = new Command('saliflow')
+    .description('saliweb-style job backend on Temporal')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 error, 2 usage error, 3 the service needs an operator (status: no worker; check: problems).',
+    )
+    .showHelpAfterError()
+    // Throw instead of exiting, so that usage errors exit 2 (see the end of this file); set before any
+    // command is added, since subcommands copy it.
+    .exitOverride();
 
   program
     .command('worker')
     .description('run the worker for a service (polls its Temporal task queue)')
-    .addOption(configOption)
+    .addOption(configOption())
     .requiredOption('-s, --service <module>', 'the service module (default export: defineService({...}))')
     .option('--skip-consistency-check', 'start even if job directories and the jobs table disagree')
     .action(async (options: { config: string; service: string; skipConsistencyCheck?: boolean }) => {
@@ -49,7 +49,7 @@ export function buildCli(): Command {
   const db = program.command('db').description('the service tables');
   db.command('create-tables')
     .description("create the jobs and dependencies tables (with the service's own columns)")
-    .addOption(configOption)
+    .addOption(configOption())
     .option('-s, --service <module>', 'the service module, for its own columns')
     .action(async (options: { config: string; service?: string }) => {
       const config = loadServiceConfig(options.config);
@@ -66,7 +66,7 @@ export function buildCli(): Command {
     });
   db.command('provision')
     .description('create the database, its frontend and backend users (with their rights) and the tables, as an admin')
-    .addOption(configOption)
+    .addOption(configOption())
     .option('-s, --service <module>', 'the service module, for its own columns')
     .addOption(
       new Option('--admin-user <user>', 'a MySQL account that may create databases and users')
@@ -88,7 +88,7 @@ export function buildCli(): Command {
     });
   db.command('drop-tables')
     .description('drop the jobs and dependencies tables (all job records are lost)')
-    .addOption(configOption)
+    .addOption(configOption())
     .action(async (options: { config: string }) => {
       const config = loadServiceConfig(options.config);
       const connection = await backendConnection(config);
@@ -103,7 +103,7 @@ export function buildCli(): Command {
   program
     .command('submit')
     .description('submit a job as a frontend would (files are copied into its directory)')
-    .addOption(configOption)
+    .addOption(configOption())
     .requiredOption('-n, --name <name>', 'requested job name')
     .option('-u, --user <user>')
     .option('-e, --email <address>')
@@ -142,65 +142,8 @@ export function buildCli(): Command {
       }
     });
 
-  program
-    .command('resubmit')
-    .description('run FAILED jobs again (each becomes a new run of its workflow)')
-    .addOption(configOption)
-    .argument('<jobs...>')
-    .action(async (jobs: string[], options: { config: string }) => {
-      const config = loadServiceConfig(options.config);
-      const connection = await backendConnection(config);
-      const { client, close } = await temporalClient(config);
-      try {
-        for (const job of jobs) {
-          const outcome = await resubmitJob({ config, db: connection, client, job });
-          console.log(
-            outcome.started
-              ? `resubmitted ${job}: new run ${outcome.runId} of ${outcome.workflowId}`
-              : `not resubmitted ${job}: ${outcome.reason}`,
-          );
-        }
-      } finally {
-        await connection.end();
-        await close();
-      }
-    });
-
-  program
-    .command('list')
-    .description(
-      'list jobs in the given states (default: FAILED INCOMING PREPROCESSING POSTPROCESSING FINALIZING RUNNING)',
-    )
-    .addOption(configOption)
-    .argument('[states...]')
-    .action(async (states: string[], options: { config: string }) => {
-      const config = loadServiceConfig(options.config);
-      const connection = await backendConnection(config);
-      try {
-        console.log(formatJobs(await listJobs(connection, states.length > 0 ? states : DEFAULT_LIST_STATES)));
-      } finally {
-        await connection.end();
-      }
-    });
-
-  program
-    .command('cancel')
-    .description('cancel jobs: their cluster jobs are deleted and they end FAILED')
-    .addOption(configOption)
-    .option('-r, --reason <text>', 'the reason stored in the failure column', 'cancelled by administrator')
-    .argument('<jobs...>')
-    .action(async (jobs: string[], options: { config: string; reason: string }) => {
-      const config = loadServiceConfig(options.config);
-      const { client, close } = await temporalClient(config);
-      try {
-        for (const job of jobs) {
-          await cancelJob({ config, client, job, reason: options.reason });
-          console.log(`cancel requested for ${job}`);
-        }
-      } finally {
-        await close();
-      }
-    });
+  addJobCommands(program, configOption);
+  addInfoCommands(program, configOption);
 
   return program;
 }
@@ -208,10 +151,22 @@ export function buildCli(): Command {
 if (import.meta.url === `file://${process.argv[1]}`) {
   // An empty variable counts as unset, as everywhere else in saliflow's config.
   if (process.env.SALIFLOW_CONFIG === '') delete process.env.SALIFLOW_CONFIG;
+  // Exit codes are set, not forced with process.exit, so piped output is never cut short.
   buildCli()
     .parseAsync()
-    .catch((error: Error) => {
-      console.error(`saliflow: ${error.message}`);
-      process.exit(1);
-    });
+    .then(
+      () => {
+        process.exitCode = EXIT.ok;
+      },
+      (error: Error) => {
+        // Commander has printed its own message (or the help) already.
+        if (error instanceof CommanderError) {
+          process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+          return;
+        }
+        console.error(`saliflow: ${error.message}`);
+        if (error instanceof UsageError) process.exitCode = EXIT.usage;
+        else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
+      },
+    );
 }

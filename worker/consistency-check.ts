@@ -24,19 +24,32 @@ export class ConsistencyError extends Error {
 
 const YOUNG_INCOMING_MS = 60 * 60 * 1000;
 
-export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<string[]> {
+/** One disagreement between the file system and the jobs table. */
+export type FileProblem =
+  | { kind: 'missing-directory'; job: string; state: string; directory: string; message: string }
+  | { kind: 'stray'; path: string; inIncoming: boolean; message: string };
+
+export async function findFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<FileProblem[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
   );
   const owned = new Set<string>();
-  const problems: string[] = [];
+  const problems: FileProblem[] = [];
   for (const row of rows) {
     owned.add(path.resolve(String(row.directory)));
     const exists = await fs.stat(String(row.directory)).then(
       (stat) => stat.isDirectory(),
       () => false,
     );
-    if (!exists) problems.push(`job ${row.name} (${row.state}): its directory ${row.directory} is missing`);
+    if (!exists) {
+      problems.push({
+        kind: 'missing-directory',
+        job: String(row.name),
+        state: String(row.state),
+        directory: String(row.directory),
+        message: `job ${row.name} (${row.state}): its directory ${row.directory} is missing`,
+      });
+    }
   }
   const incoming = path.resolve(config.directories.INCOMING);
   const stateFolders = new Set(DIRECTORY_STATES.map((state) => path.resolve(config.directories[state])));
@@ -56,10 +69,19 @@ export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.
         const stat = await fs.stat(full).catch(() => undefined);
         if (!stat || Date.now() - stat.mtimeMs < YOUNG_INCOMING_MS) continue;
       }
-      problems.push(`${full} belongs to no job in the jobs table; move it away or delete it`);
+      problems.push({
+        kind: 'stray',
+        path: full,
+        inIncoming: dir === incoming,
+        message: `${full} belongs to no job in the jobs table; move it away or delete it`,
+      });
     }
   }
   return problems;
+}
+
+export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<string[]> {
+  return (await findFileProblems(config, db)).map((problem) => problem.message);
 }
 
 export async function checkConsistency(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<void> {

@@ -24,6 +24,11 @@ export interface TemporalConfig {
   taskQueue: string;
   tls?: TemporalTlsConfig;
   apiKey?: string;
+  /**
+   * Base URL of the Temporal Web UI, for the links operators' commands print.
+   * @defaultValue `http://<host>:8233` for a dev server on this machine (localhost:7233), else unset
+   */
+  webUi?: string;
 }
 
 export const TEMPORAL_KEYS = [
@@ -35,6 +40,7 @@ export const TEMPORAL_KEYS = [
   'tls_server_ca',
   'tls_server_name',
   'api_key',
+  'web_ui',
 ] as const;
 
 type TemporalKey = (typeof TEMPORAL_KEYS)[number];
@@ -93,8 +99,10 @@ export function readTemporalConfig(
   }
 
   const apiKey = setting('api_key', 'TEMPORAL_API_KEY')?.value;
+  const address = setting('address', 'TEMPORAL_ADDRESS')?.value ?? 'localhost:7233';
+  const webUi = setting('web_ui', 'SALIFLOW_WEB_UI')?.value ?? devServerWebUi(address);
   return {
-    address: setting('address', 'TEMPORAL_ADDRESS')?.value ?? 'localhost:7233',
+    address,
     namespace: setting('namespace', 'TEMPORAL_NAMESPACE')?.value ?? 'default',
     taskQueue: setting('task_queue', 'SALIFLOW_TASK_QUEUE')?.value ?? defaultTaskQueue(serviceName),
     ...(cert !== undefined && key !== undefined
@@ -108,5 +116,16 @@ export function readTemporalConfig(
         }
       : {}),
     ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(webUi !== undefined ? { webUi: webUi.replace(/\/+$/, '') } : {}),
   };
+}
+
+/**
+ * A dev server on this machine (`temporal server start-dev`) serves its Web UI
+ * on 8233 beside the frontend's 7233; any other server's UI is wherever its
+ * operator put it, so `web_ui` must say.
+ */
+function devServerWebUi(address: string): string | undefined {
+  const match = /^(localhost|127\.0\.0\.1|\[::1\]):7233$/.exec(address);
+  return match ? `http://${match[1]}:8233` : undefined;
 }

@@ -130,7 +130,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
         let clusterId = '';
         const { outcome, row } = await runJob(service, `${kind}-cancel`, async (client, job) => {
           clusterId = await waitUntilRunning(job);
-          await cancelJob({ config: fixture.config, client, job });
+          await cancelJob({ config: fixture.config, db: fixture.db, client, job });
         });
         assert.match(outcome.failure ?? '', /cancelled by administrator/);
         assert.equal(row.state, 'FAILED');

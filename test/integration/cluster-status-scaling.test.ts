@@ -89,7 +89,9 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
               );
             } finally {
               await Promise.all(
-                jobs.map((job) => cancelJob({ config: fixture!.config, client, job: job.name }).catch(() => undefined)),
+                jobs.map((job) =>
+                  cancelJob({ config: fixture!.config, db: fixture!.db, client, job: job.name }).catch(() => undefined),
+                ),
               );
               await Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
             }

@@ -246,7 +246,7 @@ describe('resubmit', () => {
       const failedRunId = (await client.workflow.getHandle(job.workflowId).describe()).runId;
       await assert.rejects(
         resubmitJob({ config: fixture.config, db: fixture.db, client, job: 'no-such-job' }),
-        /no such job/,
+        /no job no-such-job in Test/,
       );
       const outcome = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name });
       assert.ok(outcome.started);

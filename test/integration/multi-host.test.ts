@@ -83,7 +83,7 @@ test(
       await a.child;
 
       // host-b now runs the workflows; the cancel must still reach host-a's process.
-      await cancelJob({ config: fixture.config, client, job: cancelled.name });
+      await cancelJob({ config: fixture.config, db: fixture.db, client, job: cancelled.name });
       a2 = worker('host-a');
       await a2.ready;
       const waitedDir = (await jobRow(fixture.db, waited.name)).directory!;

@@ -104,7 +104,13 @@ test('reads a saliweb service config as saliweb writes it, filling defaults', ()
   });
   assert.deepEqual(config.oldjobs, { archiveMs: 7 * DAY, expireMs: 30 * DAY });
   assert.deepEqual(config.frontends, {});
-  assert.deepEqual(config.temporal, { address: 'localhost:7233', namespace: 'default', taskQueue: 'saliflow-modfoo' });
+  // A dev server on this machine: its Web UI is on 8233.
+  assert.deepEqual(config.temporal, {
+    address: 'localhost:7233',
+    namespace: 'default',
+    taskQueue: 'saliflow-modfoo',
+    webUi: 'http://localhost:8233',
+  });
   assert.deepEqual(config.mail, { from: 'modfoo@example.com' });
   assert.equal(config.sections.file, file);
   assert.deepEqual(
@@ -249,6 +255,7 @@ tls_client_key = tls/client.key
 tls_server_ca = tls/ca.pem
 tls_server_name = temporal.internal
 api_key = key-from-file
+web_ui = https://temporal-ui.example.com/
 
 [mail]
 from = noreply@example.com
@@ -314,6 +321,7 @@ test('= syntax, comments, continuations and every optional key', () => {
       serverNameOverride: 'temporal.internal',
     },
     apiKey: 'key-from-file',
+    webUi: 'https://temporal-ui.example.com',
   });
   assert.deepEqual(config.mail, {
     from: 'noreply@example.com',
@@ -370,6 +378,7 @@ test('environment variables override the file', () => {
     TEMPORAL_ADDRESS: 'env-host:7234',
     TEMPORAL_NAMESPACE: 'env-ns',
     TEMPORAL_API_KEY: 'env-key',
+    SALIFLOW_WEB_UI: 'http://env-ui:8080',
     TEMPORAL_TLS_CLIENT_CERT_PATH: join(envTls, 'c.pem'),
     TEMPORAL_TLS_CLIENT_KEY_PATH: join(envTls, 'k.pem'),
     TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(envTls, 'ca.pem'),
@@ -391,6 +400,7 @@ test('environment variables override the file', () => {
       serverNameOverride: 'env-server',
     },
     apiKey: 'env-key',
+    webUi: 'http://env-ui:8080',
   });
   // A TCP host from the environment must not lose to the file's socket.
   assert.equal(config.database.host, 'env-db');

@@ -1,0 +1,151 @@
+/**
+ * What every `saliflow` verb shares: connections named by the service
+ * config, validation of job names and states, confirmation prompts, and the
+ * exit codes (0 ok, 1 error, 2 usage, 3 the service needs attention).
+ */
+import readline from 'node:readline/promises';
+import mysql from 'mysql2/promise';
+import { Client, Connection } from '@temporalio/client';
+import type { ServiceConfig } from '../core/config/index.js';
+import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
+
+export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
+
+/** The command was typed wrong (bad state name, bad job name, a missing --force): exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The command ran and found the service needs an operator (no worker, an inconsistency): exit code 3. */
+export class AttentionError extends Error {
+  override readonly name = 'AttentionError';
+}
+
+/** The job named is not in the jobs table. */
+export class NoSuchJobError extends Error {
+  override readonly name = 'NoSuchJobError';
+  constructor(
+    readonly job: string,
+    serviceName: string,
+  ) {
+    super(`no job ${job} in ${serviceName}; \`saliflow list\` shows the jobs there are`);
+  }
+}
+
+/** saliweb's frontend keeps `[A-Za-z0-9_-]` (and a random suffix); `name` is VARCHAR(40). */
+const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
+
+export function validateJobName(name: string): string {
+  if (!JOB_NAME.test(name)) {
+    throw new UsageError(
+      `bad job name ${JSON.stringify(name)}: job names have 1 to 40 letters, digits, "_" or "-"; check the name with \`saliflow list\``,
+    );
+  }
+  return name;
+}
+
+/** A state name as typed (any case) to a JobState. */
+export function parseState(text: string): JobState {
+  const state = text.toUpperCase();
+  if (!isJobState(state)) {
+    throw new UsageError(`unknown state ${JSON.stringify(text)}; use one of ${JOB_STATES.join(', ')}`);
+  }
+  return state;
+}
+
+export async function backendConnection(config: ServiceConfig) {
+  const { db, host, port, socket, backend } = config.database;
+  return mysql.createConnection({
+    database: db,
+    user: backend.user,
+    password: backend.passwd,
+    ...(socket ? { socketPath: socket } : { host, port }),
+    timezone: 'Z',
+  });
+}
+
+export async function temporalClient(config: ServiceConfig) {
+  const connection = await Connection.connect(await temporalConnectionOptions(config));
+  return {
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    connection,
+    close: () => connection.close(),
+  };
+}
+
+/** Where MySQL is, for messages. */
+export function mysqlAddress(config: ServiceConfig): string {
+  const { db, host, port, socket } = config.database;
+  return `${socket ?? `${host}:${port}`}/${db}`;
+}
+
+/** The Web UI page of a job's workflow, when the config says where the UI is. */
+export function workflowLink(config: ServiceConfig, workflowId: string): string | undefined {
+  const { webUi, namespace } = config.temporal;
+  return webUi && `${webUi}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** The Web UI's list of a service's job workflows. */
+export function serviceLink(config: ServiceConfig): string | undefined {
+  const { webUi, namespace } = config.temporal;
+  const query = `JobService="${config.general.serviceName}"`;
+  return webUi && `${webUi}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
+}
+
+/**
+ * Asks `question` on the terminal and says whether the answer is one of
+ * `accepted`. Without a terminal there is nobody to ask: the operator must
+ * say `--force`, so its absence is a usage error.
+ */
+export async function confirm(question: string, accepted: readonly string[], what: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new UsageError(`${what}: standard input is not a terminal, so nobody can confirm; pass --force`);
+  }
+  const prompt = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return accepted.includes((await prompt.question(question)).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+/** Some of several jobs could not be handled (each was reported): exit code 1. */
+export class SomeJobsFailedError extends Error {
+  override readonly name = 'SomeJobsFailedError';
+}
+
+/**
+ * Runs `work` for each job, going on after a failure (each is printed with
+ * the job's name), and throws once at the end if any failed.
+ */
+export async function forEachJob(jobs: readonly string[], verb: string, work: (job: string) => Promise<void>) {
+  let failed = 0;
+  for (const job of jobs) {
+    try {
+      await work(job);
+    } catch (error) {
+      failed++;
+      console.error(`saliflow: ${(error as Error).message}`);
+    }
+  }
+  if (failed > 0) throw new SomeJobsFailedError(`${failed} of ${jobs.length} job(s) not ${verb}`);
+}
+
+/** Aligned columns with a header, for people; scripts use --json. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** UTC, to the second, as saliweb stores times. */
+export function formatTime(time: Date | null | undefined): string {
+  return time ? time.toISOString().replace('T', ' ').slice(0, 19) : '-';
+}

@@ -1,0 +1,173 @@
+/**
+ * `saliflow status`: what saliweb's `status` said of its daemon ("running
+ * or not"), for a service whose backend is any number of workers: who
+ * polls its task queues, how many jobs are in each state, when its
+ * Schedules last ran, and where everything is.
+ */
+import type mysql from 'mysql2/promise';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { ServiceConfig } from '../core/config/index.js';
+import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
+import { JOB_STATES, type JobState } from '../core/states.js';
+import { scheduleIds } from '../worker/schedules.js';
+import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
+
+/** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
+const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
+const TASK_QUEUE_KIND_NORMAL = 1;
+
+/**
+ * The server keeps a poller listed for minutes after it stopped; a worker's
+ * long poll renews it at least every ~70 s. Older ones are gone workers.
+ */
+export const POLLER_FRESH_MS = 2 * 60_000;
+
+export interface Poller {
+  queue: string;
+  kind: 'workflow' | 'activity';
+  identity: string;
+  lastAccess: Date;
+}
+
+export interface ScheduleStatus {
+  id: string;
+  exists: boolean;
+  paused?: boolean;
+  lastRun?: { at: Date; workflowId: string; status: string };
+  nextRun?: Date;
+}
+
+export interface ServiceStatus {
+  service: string;
+  taskQueue: string;
+  temporal: { address: string; namespace: string; webUi?: string };
+  mysql: string;
+  pollers: Poller[];
+  /** Distinct worker identities (`pid@host`) polling the main queue for workflow tasks. */
+  workers: string[];
+  jobs: Partial<Record<JobState, number>>;
+  schedules: ScheduleStatus[];
+}
+
+async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
+  const found: Poller[] = [];
+  for (const kind of ['workflow', 'activity'] as const) {
+    const response = await client.workflowService.describeTaskQueue({
+      namespace: config.temporal.namespace,
+      taskQueue: { name: queue, kind: TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: TASK_QUEUE_TYPE[kind],
+    });
+    for (const poller of response.pollers ?? []) {
+      const seconds = Number(poller.lastAccessTime?.seconds ?? 0);
+      const lastAccess = new Date(seconds * 1000 + Math.floor((poller.lastAccessTime?.nanos ?? 0) / 1e6));
+      if (Date.now() - lastAccess.getTime() > POLLER_FRESH_MS) continue;
+      found.push({ queue, kind, identity: poller.identity ?? '?', lastAccess });
+    }
+  }
+  return found;
+}
+
+/** Worker identities are `<pid>@<host id>` (worker/create-worker.ts): each host has its own local-run queue. */
+function hostIds(pollers: readonly Poller[]): string[] {
+  return [...new Set(pollers.map((poller) => poller.identity.split('@').slice(1).join('@')).filter(Boolean))];
+}
+
+async function scheduleStatus(client: Client, id: string): Promise<ScheduleStatus> {
+  let description;
+  try {
+    description = await client.schedule.getHandle(id).describe();
+  } catch (error) {
+    if (error instanceof ScheduleNotFoundError) return { id, exists: false };
+    throw error;
+  }
+  const status: ScheduleStatus = { id, exists: true, paused: description.state.paused };
+  const last = description.info.recentActions.at(-1);
+  if (last) {
+    const { workflowId, firstExecutionRunId } = last.action.workflow;
+    const run = await client.workflow
+      .getHandle(workflowId, firstExecutionRunId)
+      .describe()
+      .then(
+        (run) => run.status.name,
+        () => 'unknown (its history is gone)',
+      );
+    status.lastRun = { at: last.takenAt, workflowId, status: run };
+  }
+  const next = description.info.nextActionTimes[0];
+  if (next) status.nextRun = next;
+  return status;
+}
+
+export async function serviceStatus(options: {
+  config: ServiceConfig;
+  db: Pick<mysql.Pool, 'query'>;
+  client: Client;
+}): Promise<ServiceStatus> {
+  const { config, db, client } = options;
+  const taskQueue = config.temporal.taskQueue;
+  const main = await queuePollers(client, config, taskQueue);
+  const waits = await queuePollers(client, config, waitQueue(taskQueue));
+  const hosts = [];
+  for (const host of hostIds([...main, ...waits]))
+    hosts.push(...(await queuePollers(client, config, hostQueue(taskQueue, host))));
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
+  const jobs: Partial<Record<JobState, number>> = {};
+  for (const row of rows) jobs[row.state as JobState] = Number(row.n);
+  const ids = scheduleIds(config.general.serviceName);
+  const { address, namespace, webUi } = config.temporal;
+  const link = serviceLink(config);
+  return {
+    service: config.general.serviceName,
+    taskQueue,
+    temporal: { address, namespace, ...(webUi && link ? { webUi: link } : {}) },
+    mysql: mysqlAddress(config),
+    pollers: [...main, ...waits, ...hosts],
+    workers: [...new Set(main.filter((poller) => poller.kind === 'workflow').map((poller) => poller.identity))],
+    jobs,
+    schedules: [await scheduleStatus(client, ids.reconcile), await scheduleStatus(client, ids.oldJobs)],
+  };
+}
+
+export function formatServiceStatus(status: ServiceStatus): string {
+  const lines = [
+    `service ${status.service}`,
+    `  Temporal   ${status.temporal.address}, namespace ${status.temporal.namespace}, task queue ${status.taskQueue}`,
+    `  Web UI     ${status.temporal.webUi ?? '(set [temporal] web_ui in the config to get a link)'}`,
+    `  MySQL      ${status.mysql}`,
+    '',
+    status.workers.length > 0
+      ? `workers: ${status.workers.length} polling ${status.taskQueue}`
+      : `workers: NONE polling ${status.taskQueue}: jobs do not move; start \`saliflow worker\``,
+  ];
+  if (status.pollers.length > 0) {
+    const byQueue = new Map<string, Set<string>>();
+    for (const poller of status.pollers) {
+      const key = `${poller.queue}\u0000${poller.identity}`;
+      byQueue.set(key, (byQueue.get(key) ?? new Set()).add(poller.kind));
+    }
+    const rows = [...byQueue].map(([key, kinds]) => {
+      const [queue, identity] = key.split('\u0000') as [string, string];
+      return [`  ${queue}`, identity, [...kinds].sort().join('+')];
+    });
+    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR'], rows));
+  }
+  lines.push('', 'jobs:');
+  const counts = JOB_STATES.filter((state) => status.jobs[state]).map((state) => [
+    `  ${state}`,
+    String(status.jobs[state]),
+  ]);
+  lines.push(counts.length > 0 ? formatTable(['  STATE', 'JOBS'], counts) : '  none');
+  lines.push('', 'schedules:');
+  for (const schedule of status.schedules) {
+    if (!schedule.exists) {
+      lines.push(`  ${schedule.id}: missing (a worker creates it when it starts)`);
+      continue;
+    }
+    const last = schedule.lastRun
+      ? `last ran ${formatTime(schedule.lastRun.at)} UTC (${schedule.lastRun.status.toLowerCase()})`
+      : 'not run yet';
+    const next = schedule.nextRun ? `, next ${formatTime(schedule.nextRun)} UTC` : '';
+    lines.push(`  ${schedule.id}: ${schedule.paused ? 'PAUSED, ' : ''}${last}${next}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,118 @@
+/**
+ * `saliflow show NAME`: everything about one job in one place: its row,
+ * its workflow, what the workflow says now (step, cycle, run, why it
+ * waits), its failure, and when it entered each state.
+ */
+import type mysql from 'mysql2/promise';
+import type { Client } from '@temporalio/client';
+import type { ServiceConfig } from '../core/config/index.js';
+import { jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
+import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
+import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
+
+/** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */
+const TIMELINE: [column: string, label: string][] = [
+  ['submit_time', 'submitted (INCOMING)'],
+  ['preprocess_time', 'PREPROCESSING'],
+  ['run_time', 'RUNNING'],
+  ['postprocess_time', 'POSTPROCESSING'],
+  ['finalize_time', 'FINALIZING'],
+  ['end_time', 'COMPLETED'],
+  ['archive_time', 'ARCHIVED (or due)'],
+  ['expire_time', 'EXPIRED (or due)'],
+];
+
+export interface JobDetails {
+  name: string;
+  /** Every column, as MySQL returned it (dates in UTC). */
+  row: Record<string, unknown>;
+  workflow:
+    | { id: string; runId: string; status: string; started: Date; closed?: Date; link?: string }
+    | { id: string; status: 'none'; link?: string };
+  /** The workflow's `jobStatus` answer, or why there is none. */
+  now: JobStatus | { unavailable: string };
+  timeline: { state: string; at: Date }[];
+}
+
+export async function showJob(options: {
+  config: ServiceConfig;
+  db: Pick<mysql.Pool, 'query'>;
+  client: Client;
+  job: string;
+}): Promise<JobDetails> {
+  const { config, db, client, job } = options;
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM jobs WHERE name = ?', [job]);
+  const row = rows[0];
+  if (!row) throw new NoSuchJobError(job, config.general.serviceName);
+  const id = jobWorkflowId(config.general.serviceName, job);
+  const link = workflowLink(config, id);
+  const description = await describeJobWorkflow(client, config, job);
+  const workflow: JobDetails['workflow'] = description
+    ? {
+        id,
+        runId: description.runId,
+        status: description.status.name,
+        started: description.startTime,
+        ...(description.closeTime ? { closed: description.closeTime } : {}),
+        ...(link ? { link } : {}),
+      }
+    : { id, status: 'none', ...(link ? { link } : {}) };
+  let now: JobDetails['now'];
+  if (!description) now = { unavailable: 'no workflow (the reconcile schedule starts one for an unfinished job)' };
+  else if (description.status.name !== 'RUNNING') now = { unavailable: `its workflow is ${description.status.name}` };
+  else {
+    const answer = await queryJobStatus(client, config, job);
+    now = 'status' in answer ? answer.status : answer;
+  }
+  const timeline = TIMELINE.filter(([column]) => row[column] instanceof Date).map(([column, state]) => ({
+    state,
+    at: row[column] as Date,
+  }));
+  return { name: job, row: { ...row }, workflow, now, timeline };
+}
+
+function describeNow(now: JobDetails['now']): string {
+  if ('unavailable' in now) return now.unavailable;
+  const parts: string[] = [now.state];
+  if (now.cycle > 0) parts.push(`cycle ${now.cycle}`);
+  if (now.run) parts.push(`run ${now.run}`);
+  if (now.waiting) parts.push(`waiting: ${now.waiting}`);
+  return parts.join(', ');
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (value instanceof Date) return `${formatTime(value)} UTC`;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
+
+export function formatJobDetails(details: JobDetails): string {
+  const { row, workflow } = details;
+  const lines = [`job ${details.name}: ${cell(row.state)}`, ''];
+  lines.push(
+    !('runId' in workflow)
+      ? `workflow  ${workflow.id}: none`
+      : `workflow  ${workflow.id}: ${workflow.status} (run ${workflow.runId}, started ${formatTime(workflow.started)} UTC${workflow.closed ? `, closed ${formatTime(workflow.closed)} UTC` : ''})`,
+  );
+  lines.push(`now       ${describeNow(details.now)}`);
+  if (workflow.link) lines.push(`Web UI    ${workflow.link}`);
+  lines.push('', 'entered:');
+  for (const { state, at } of details.timeline) lines.push(`  ${state.padEnd(22)} ${formatTime(at)} UTC`);
+  const failure = row.failure;
+  if (failure)
+    lines.push(
+      '',
+      'failure:',
+      ...cell(failure)
+        .split('\n')
+        .map((line) => `  ${line}`),
+    );
+  lines.push('', 'row:');
+  const width = Math.max(...Object.keys(row).map((key) => key.length));
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'failure') continue;
+    lines.push(`  ${key.padEnd(width)}  ${cell(value)}`);
+  }
+  return lines.join('\n');
+}
