@@ -49,7 +49,7 @@ export interface Admitter {
 export interface AdmitterOptions {
   /** Tells a job's workflow that the admitter admitted it (a signal); a missing workflow is not an error. */
   notify?: (job: string) => Promise<void>;
-  /** The safety sweep: a round however quiet the service is. @defaultValue 30000 */
+  /** The safety sweep: a round however quiet the service is. @defaultValue 10000 */
   sweepMs?: number;
   log?: (message: string) => void;
 }
@@ -61,7 +61,7 @@ function ordinal(n: number): string {
 }
 
 export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions = {}): Admitter {
-  const { notify, sweepMs = 30_000, log = console.warn } = options;
+  const { notify, sweepMs = 10_000, log = console.warn } = options;
   const lockName = `saliflow-admission-${config.database.db}`;
   const limit = config.limits.running;
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
@@ -174,7 +174,8 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     const [[counts]] = (await pool.query(
       `SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (?)) AS inFlight,
               (SELECT COUNT(*) FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
-                 AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))) AS ahead`,
+                 AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))
+                 AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = o.name)) AS ahead`,
       [IN_FLIGHT_STATES, job],
     )) as unknown as [[{ inFlight: number; ahead: number }]];
     return `${Number(counts.inFlight)} of ${limit} running slots taken, ${ordinal(Number(counts.ahead) + 1)} in line`;
