@@ -27,6 +27,7 @@ import type { Admitter } from './admission.js';
 import type { TransitionRequest, TransitionResult } from './job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord, type SubmittedRun } from './run-cycle-record.js';
 import type { RunnerRegistry } from './runners/index.js';
+import { parseLocalRunId } from './runners/local.js';
 import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
@@ -91,7 +92,8 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
       id,
       directory,
       cycle: record.cycle,
-      ...(spec.kind === 'local' ? { host: deps.hostId } : {}),
+      // A retry on another host may adopt a process an earlier attempt started: its id names its host.
+      ...(spec.kind === 'local' ? { host: parseLocalRunId(id).host ?? deps.hostId } : {}),
     };
     await writeCycleRecord(directory, {
       ...record,
@@ -151,14 +153,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           break;
         }
         case 'POSTPROCESSING': {
-          const record = (await readCycleRecord(await checkJobDirectory(deps.config, job, row.directory))) ?? {
-            cycle: 1,
-          };
+          const directory = await checkJobDirectory(deps.config, job, row.directory);
+          const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
           const results = input.finished?.cycle === record.cycle ? input.finished.results : undefined;
           const post = await steps.postprocess(row, results);
           if (post.reschedule) {
             const rerun = post.data === undefined ? {} : { data: post.data };
-            await writeCycleRecord(row.directory!, { cycle: record.cycle + 1, rerun });
+            await writeCycleRecord(directory, { cycle: record.cycle + 1, rerun });
             await enter('RUNNING');
           } else {
             await enter('FINALIZING');
