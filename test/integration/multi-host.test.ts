@@ -68,14 +68,15 @@ test(
     const { client, close } = await temporalClient();
     const a = worker('host-a');
     let a2: ReturnType<typeof worker> | undefined;
-    const b = worker('host-b');
+    let b: ReturnType<typeof worker> | undefined;
     try {
       await a.ready;
       const waited = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'waited' });
       const cancelled = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'cancelled' });
-      await b.ready;
       const waitedRun = await until('waited to run', () => runningOn(waited.name));
       const cancelledRun = await until('cancelled to run', () => runningOn(cancelled.name));
+      b = worker('host-b');
+      await b.ready;
       // Both were started by host-a (the only worker then), whose processes outlive it.
       assert.match(waitedRun, /@host-a$/);
       assert.match(cancelledRun, /@host-a$/);
