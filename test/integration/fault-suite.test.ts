@@ -55,8 +55,11 @@ interface ScenarioRun {
   worker: WorkerSupervisor;
   /** Submits the next `count` jobs (a quarter as a legacy frontend). */
   submit(count: number): Promise<void>;
-  /** Waits until `fraction` of all the scenario's jobs are COMPLETED (or nothing moves for STALL_MS). */
-  completedAtLeast(fraction: number): Promise<void>;
+  /**
+   * Waits until `fraction` of all the scenario's jobs have finished, COMPLETED or FAILED (or nothing moves for
+   * STALL_MS): a moment for a fault, whatever the verdict on those jobs.
+   */
+  finishedAtLeast(fraction: number): Promise<void>;
   /** A fault moment for the timeline; milliseconds in [min, max) from the seeded source. */
   between(min: number, max: number): number;
   note(event: string): Promise<void>;
@@ -94,7 +97,7 @@ const scenarios: Scenario[] = [
     async play(run) {
       await run.submit(JOBS);
       for (const fraction of [0.2, 0.6]) {
-        await run.completedAtLeast(fraction);
+        await run.finishedAtLeast(fraction);
         await run.note('MariaDB SIGKILL');
         await run.stack.mysql.kill();
         await sleep(run.between(3000, 8000));
@@ -107,7 +110,7 @@ const scenarios: Scenario[] = [
     name: '(c) the Temporal server SIGKILLed while jobs run and arrive, restarted on its database file',
     async play(run) {
       await run.submit(JOBS / 2);
-      await run.completedAtLeast(0.15);
+      await run.finishedAtLeast(0.15);
       await run.note('Temporal SIGKILL');
       await run.stack.temporal.kill();
       await run.submit(JOBS / 4); // nobody can start these now: the reconcile schedule must, later
@@ -200,15 +203,20 @@ async function runScenario(scenario: Scenario, report: (line: string) => void): 
           jobs.push(name);
         });
       },
-      async completedAtLeast(fraction) {
-        await progressOrStall(fixture, async () => ((await stateCounts(fixture.db)).COMPLETED ?? 0) >= fraction * JOBS);
+      async finishedAtLeast(fraction) {
+        await progressOrStall(fixture, async () => {
+          const counts = await stateCounts(fixture.db);
+          return (counts.COMPLETED ?? 0) + (counts.FAILED ?? 0) >= fraction * JOBS;
+        });
       },
       async note(event) {
         const counts = await stateCounts(fixture.db).catch(() => undefined);
         const inFlight = IN_FLIGHT_STATES.reduce((sum, state) => sum + (counts?.[state] ?? 0), 0);
         timeline.push(
           `${since()} ${event}` +
-            (counts ? ` (${counts.COMPLETED ?? 0} COMPLETED, ${inFlight} in flight)` : ' (database unreachable)'),
+            (counts
+              ? ` (${counts.COMPLETED ?? 0} COMPLETED, ${counts.FAILED ?? 0} FAILED, ${inFlight} in flight)`
+              : ' (database unreachable)'),
         );
       },
     };
