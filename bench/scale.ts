@@ -4,7 +4,7 @@
  *      `[limits] running` N: time until all are RUNNING, then a 15 s hold;
  *      worker and Temporal RSS and CPU.
  *   2. Waiting: N jobs behind `[limits] running` 5 (the five running ones
- *      sleep): once all are submitted and settled, a window (--window, 60 s)
+ *      sleep): once all are submitted and the workers are quiet, a window (--window, 60 s)
  *      measuring the worker's SQL statements/s, workflow tasks/s (from the
  *      WorkflowTaskCompleted events in that window, in all or a sample of the
  *      histories) and CPU/s — the cost of waiting, which should be near zero.
@@ -19,7 +19,7 @@ import { listWorkflows } from './lib/temporal.js';
 import { readStateAudit } from '../test/support/state-audit.js';
 import { fixed, table } from './lib/report.js';
 import { round, sleep } from './lib/stats.js';
-import type { RoleUsage } from './lib/process-sampler.js';
+import { waitUntilQuiet, type RoleUsage } from './lib/process-sampler.js';
 import { jobName, waitForStates, type RunContext } from './saliflow.js';
 
 const HOLD_SECONDS = 15;
@@ -130,8 +130,11 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
     );
     ctx.log(
       `  ${options.jobs} submitted, ${limit} RUNNING after ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
-        `settling ${SETTLE_SECONDS} s, then measuring ${options.windowSeconds} s…`,
+        `settling until the workers are quiet (every arrival has had its first task), then measuring ${options.windowSeconds} s…`,
     );
+    // The cost of waiting, not of arriving: each arrival's first workflow task must be done first.
+    const settled = await waitUntilQuiet(service.workers.map((worker) => worker.pid));
+    ctx.log(`  quiet after ${settled.toFixed(0)} s`);
     await sleep(SETTLE_SECONDS * 1000);
     const users = [service.users.backend];
     const sqlBefore = await ctx.sql.snapshot(users);
@@ -208,6 +211,6 @@ export function scaleMarkdown(result: Awaited<ReturnType<typeof runScale>>): str
     ),
     '',
     `Local runs sleep ${result.options.sleepSeconds} s; in flight held ${HOLD_SECONDS} s after the last job reached RUNNING; ` +
-      `waiting measured after a ${SETTLE_SECONDS} s settle. CPU/s is cores busy.`,
+      `waiting measured once the workers were quiet (every arrival had its first task) plus ${SETTLE_SECONDS} s. CPU/s is cores busy.`,
   ].join('\n');
 }

@@ -22,7 +22,7 @@ interface CpuTicks {
   children: number;
 }
 
-function readCpu(pid: number): CpuTicks | undefined {
+export function readCpu(pid: number): CpuTicks | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which may hold spaces: state is field 3, utime 14 … cstime 17.
@@ -120,4 +120,27 @@ export function sampleProcesses(roles: Record<string, readonly number[]>, interv
       return usage;
     },
   };
+}
+
+/**
+ * Waits until the processes are quiet: under `cores` of CPU for `seconds`
+ * in a row (e.g. every arrival's first workflow task is done). Gives up
+ * after `timeoutMs`; returns how long it waited.
+ */
+export async function waitUntilQuiet(
+  pids: readonly number[],
+  { cores = 0.15, seconds = 5, timeoutMs = 600_000 } = {},
+): Promise<number> {
+  const ticksPerSecond = 100;
+  const ticks = () => pids.reduce((sum, pid) => sum + (readCpu(pid)?.own ?? 0), 0);
+  const started = Date.now();
+  let quiet = 0;
+  let last = ticks();
+  while (quiet < seconds && Date.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = ticks();
+    quiet = (now - last) / ticksPerSecond < cores ? quiet + 1 : 0;
+    last = now;
+  }
+  return (Date.now() - started) / 1000;
 }
