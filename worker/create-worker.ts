@@ -52,7 +52,7 @@ export async function connectToTemporal(config: ServiceConfig): Promise<NativeCo
 }
 
 /** Workflows kept in memory between tasks (a job's history is ~15 events: an evicted one replays in a millisecond). */
-const MAX_CACHED_WORKFLOWS = 1000;
+const MAX_CACHED_WORKFLOWS = 250;
 
 /** Most runs one worker waits for at once (each is a timer and a slot in a shared status query). */
 const MAX_CONCURRENT_WAITS = 10_000;
