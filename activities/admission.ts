@@ -194,16 +194,20 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
 
   /**
    * Admitted jobs whose workflow has not moved on by itself (their directory
-   * is still in INCOMING's folder a couple of seconds after admission): jobs
-   * waiting on another worker, or on a worker that died and took its list of
-   * waiters with it, or whose signal was lost. One indexed query a second;
-   * each such job is signalled at most every 10 s.
+   * is still in INCOMING's folder): jobs waiting on another worker, or on a
+   * worker that died and took its list of waiters with it, or whose signal
+   * was lost. A job that waited (admitted well after it was submitted) is
+   * signalled 2 s after admission; one admitted as it arrived is most likely
+   * still in its first task in a burst (a signal then costs it a failed task),
+   * so it gets 30 s. One indexed query a second; each job is signalled at
+   * most every 10 s.
    */
   async function signalStragglers(): Promise<void> {
     if (!notify) return;
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
-         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND`,
+         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND
+         AND (preprocess_time > submit_time + INTERVAL 5 SECOND OR preprocess_time < UTC_TIMESTAMP() - INTERVAL 30 SECOND)`,
       [incomingPattern],
     );
     const now = Date.now();

@@ -19,6 +19,7 @@ import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
+import { whileHeartbeating } from './heartbeat.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -89,15 +90,19 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
     /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
     async archiveJob(job: string): Promise<void> {
-      await transitionJob({ job, to: 'ARCHIVED' });
-      await steps.archive(await readJob(pool, job));
+      await whileHeartbeating(async () => {
+        await transitionJob({ job, to: 'ARCHIVED' });
+        await steps.archive(await readJob(pool, job));
+      });
     },
 
     /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
     async expireJob(job: string): Promise<void> {
-      const row = await readJob(pool, job);
-      if (row.state === 'ARCHIVED') await steps.expire(row);
-      await transitionJob({ job, to: 'EXPIRED' });
+      await whileHeartbeating(async () => {
+        const row = await readJob(pool, job);
+        if (row.state === 'ARCHIVED') await steps.expire(row);
+        await transitionJob({ job, to: 'EXPIRED' });
+      });
     },
   };
 

@@ -13,6 +13,7 @@ import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
 import type { Admitter } from './admission.js';
 import { startJob } from './job-start.js';
+import { whileHeartbeating } from './heartbeat.js';
 
 export interface DueJob {
   name: string;
@@ -41,6 +42,27 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
     return rows.map((row) => ({ name: String(row.name), user: row.user ?? null }));
   }
 
+  async function reconcile(): Promise<{ started: string[] }> {
+    const client = deps.client?.();
+    if (!client) throw new Error('reconcile needs a Temporal client; the worker provides one');
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(
+      'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
+      [['INCOMING', ...IN_FLIGHT_STATES]],
+    );
+    const open = new Set<string>();
+    const query = `JobService = "${config.general.serviceName.replace(/["\\]/g, '')}" AND ExecutionStatus = "Running"`;
+    for await (const execution of client.workflow.list({ query })) open.add(execution.workflowId);
+    const started: string[] = [];
+    for (const row of rows) {
+      const job = String(row.name);
+      if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
+      const outcome = await startJob(client, config, { job, user: row.user ?? null });
+      if (outcome.started) started.push(job);
+    }
+    deps.admitter?.wake();
+    return { started };
+  }
+
   return {
     async findOldJobs(): Promise<DueJobs> {
       return {
@@ -61,24 +83,7 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
      * one visibility query, so jobs that are fine cost nothing each.
      */
     async reconcileJobs(): Promise<{ started: string[] }> {
-      const client = deps.client?.();
-      if (!client) throw new Error('reconcile needs a Temporal client; the worker provides one');
-      const [rows] = await pool.query<mysql.RowDataPacket[]>(
-        'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
-        [['INCOMING', ...IN_FLIGHT_STATES]],
-      );
-      const open = new Set<string>();
-      const query = `JobService = "${config.general.serviceName.replace(/["\\]/g, '')}" AND ExecutionStatus = "Running"`;
-      for await (const execution of client.workflow.list({ query })) open.add(execution.workflowId);
-      const started: string[] = [];
-      for (const row of rows) {
-        const job = String(row.name);
-        if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
-        const outcome = await startJob(client, config, { job, user: row.user ?? null });
-        if (outcome.started) started.push(job);
-      }
-      deps.admitter?.wake();
-      return { started };
+      return whileHeartbeating(reconcile);
     },
 
     /**
