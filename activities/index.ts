@@ -64,7 +64,10 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   });
 
   const activities = {
-    advanceJob: createAdvanceActivity({ config, pool, steps, runners, admitter, transitionJob, hostId }),
+    advanceJob: createAdvanceActivity({
+      ...{ config, pool, steps, runners, admitter, transitionJob, hostId },
+      runEndedWithin: runs.outcomeIfEndedWithin,
+    }),
     transitionJob,
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),
