@@ -2,7 +2,8 @@
  * Admission of INCOMING jobs (SALIWEB.md "What the backend does
  * periodically"): jobs start in submit order while fewer than
  * `[limits] running` are in flight, skipping jobs whose parents in
- * `dependencies` have not completed.
+ * `dependencies` have not completed and jobs whose user holds their share
+ * (`running_per_user`, `running_per_anonymous`; see waiting-line.ts).
  *
  * The MySQL row is the slot: a job holds one while its state is
  * PREPROCESSING, RUNNING, POSTPROCESSING or FINALIZING, so no slot can leak;
@@ -24,12 +25,22 @@
  * noticed on its own backoff, up to 15 s later); an admitter workflow
  * holding slots in memory (needs release signals that a terminated
  * workflow never sends).
+ *
+ * Why a job waits is shown in the Web UI from its workflow, which is told
+ * when it asks. To keep that true while it waits without a timer per
+ * waiting job, the sweep recomputes the reasons of the first jobs in line
+ * (`refreshFirst`, 10) and signals only those whose reason changed; a job
+ * further back is told a reason that stays true until it gets there
+ * ("waiting, as are at least 10 jobs submitted before it"). So a sweep costs
+ * one or two statements and at most about `refreshFirst` signals, however
+ * long the line.
  */
 import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
+import { admissibleJobs, waitingReasons } from './waiting-line.js';
 
 export interface AdmissionResult {
   /** The job is past INCOMING (admitted now or earlier). */
@@ -49,67 +60,73 @@ export interface Admitter {
 export interface AdmitterOptions {
   /** Tells a job's workflow that the admitter admitted it (a signal); a missing workflow is not an error. */
   notify?: (job: string) => Promise<void>;
-  /** The safety sweep: a round however quiet the service is. @defaultValue 10000 */
+  /** Tells a waiting job's workflow why it waits now (a signal); a missing workflow is not an error. */
+  tell?: (job: string, reason: string) => Promise<void>;
+  /** The safety sweep: a round however quiet the service is, and the refresh of reasons. @defaultValue 10000 */
   sweepMs?: number;
+  /** How many jobs at the head of the line are told their exact reason, and told again when it changes. @defaultValue 10 */
+  refreshFirst?: number;
   log?: (message: string) => void;
 }
 
-function ordinal(n: number): string {
-  const teen = n % 100 >= 11 && n % 100 <= 13;
-  const suffix = teen ? 'th' : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th');
-  return `${n}${suffix}`;
+/** What a job further back than the first `first` in line is told: true until it gets there. */
+export function coarseReason(first: number): string {
+  return `waiting, as are at least ${first} jobs submitted before it`;
+}
+
+/**
+ * One admission round, under the service's MySQL named lock (so the limits
+ * hold across workers): counts the rows in flight, picks the jobs that may
+ * go (waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
+ * Returns the names admitted. Any process with the backend's credentials
+ * may run one (the CLI does when it frees a slot).
+ */
+export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Promise<string[]> {
+  const lockName = `saliflow-admission-${config.database.db}`;
+  const db = await pool.getConnection();
+  try {
+    const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [[{ got: number }]];
+    if (lock.got !== 1) throw new Error('could not take the admission lock in 10 s (another worker holds it)');
+    try {
+      const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
+        IN_FLIGHT_STATES,
+      ])) as unknown as [[{ n: number }]];
+      const free = config.limits.running - Number(active.n);
+      if (free <= 0) return [];
+      const names = await admissibleJobs(db, config.limits, free);
+      if (names.length > 0) {
+        const hostname = config.general.trackHostname ? ', hostname = ?' : '';
+        await db.query(
+          `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
+            WHERE state = 'INCOMING' AND name IN (?)`,
+          config.general.trackHostname ? [os.hostname(), names] : [names],
+        );
+      }
+      return names;
+    } finally {
+      await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
+    }
+  } finally {
+    db.release();
+  }
 }
 
 export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions = {}): Admitter {
-  const { notify, sweepMs = 10_000, log = console.warn } = options;
-  const lockName = `saliflow-admission-${config.database.db}`;
-  const limit = config.limits.running;
+  const { notify, tell, sweepMs = 10_000, refreshFirst = 10, log = console.warn } = options;
+  const limits = config.limits;
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
   const requesting = new Map<string, number>();
   const admittedHere = new Set<string>();
   /** Jobs this process told to wait: signalled as soon as a round admits them. */
   const waitingHere = new Set<string>();
   const signalledAt = new Map<string, number>();
+  /** The exact reasons this process told jobs at the head of the line (a job further back was told the coarse one). */
+  const told = new Map<string, string>();
   const incomingPattern = `${config.directories.INCOMING.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
   let current: Promise<string[]> | undefined;
   let next: Promise<string[]> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
   let closed = false;
-
-  async function admitRound(): Promise<string[]> {
-    const db = await pool.getConnection();
-    try {
-      const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [[{ got: number }]];
-      if (lock.got !== 1) throw new Error('could not take the admission lock in 10 s (another worker holds it)');
-      try {
-        const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
-          IN_FLIGHT_STATES,
-        ])) as unknown as [[{ n: number }]];
-        const free = limit - Number(active.n);
-        if (free <= 0) return [];
-        const [rows] = await db.query<mysql.RowDataPacket[]>(
-          `SELECT j.name FROM jobs j
-            WHERE j.state = 'INCOMING' AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = j.name)
-            ORDER BY j.submit_time, j.name LIMIT ?`,
-          [free],
-        );
-        const names = rows.map((row) => String(row.name));
-        if (names.length > 0) {
-          const hostname = config.general.trackHostname ? ', hostname = ?' : '';
-          await db.query(
-            `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
-              WHERE state = 'INCOMING' AND name IN (?)`,
-            config.general.trackHostname ? [os.hostname(), names] : [names],
-          );
-        }
-        return names;
-      } finally {
-        await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
-      }
-    } finally {
-      db.release();
-    }
-  }
 
   const signal = (name: string) => {
     waitingHere.delete(name);
@@ -126,6 +143,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
    */
   function afterRound(names: string[]): string[] {
     for (const name of names) {
+      told.delete(name);
       if (requesting.has(name)) admittedHere.add(name);
       else if (waitingHere.has(name)) signal(name);
     }
@@ -135,7 +153,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   /** A round that starts after this call (joining the queued one if a round is running). */
   function round(): Promise<string[]> {
     if (!current) {
-      current = admitRound()
+      current = runAdmissionRound(config, pool)
         .then(afterRound)
         .finally(() => {
           current = undefined;
@@ -157,29 +175,47 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     return rows[0] ? String(rows[0].state) : 'INCOMING';
   }
 
+  /** The exact reason if `job` is among the first `refreshFirst` in line, else one that stays true until it is. */
   async function whyWaiting(job: string): Promise<string> {
-    const [parents] = await pool.query<mysql.RowDataPacket[]>(
-      'SELECT d.parent, j.state FROM dependencies d LEFT JOIN jobs j ON j.name = d.parent WHERE d.child = ?',
-      [job],
-    );
-    if (parents.length > 0) {
-      const describe = (row: mysql.RowDataPacket) => {
-        if (row.state === null)
-          return `parent ${row.parent} does not exist (deleted?): delete this job or its dependency`;
-        if (row.state === 'FAILED') return `parent ${row.parent} FAILED: resubmit or delete it`;
-        return `waiting for parent job ${row.parent} (${row.state})`;
-      };
-      return parents.map(describe).join('; ');
-    }
-    const [[counts]] = (await pool.query(
-      `SELECT (SELECT COUNT(*) FROM jobs WHERE state IN (?)) AS inFlight,
-              (SELECT COUNT(*) FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
-                 AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))
-                 AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = o.name)) AS ahead`,
-      [IN_FLIGHT_STATES, job],
-    )) as unknown as [[{ inFlight: number; ahead: number }]];
-    return `${Number(counts.inFlight)} of ${limit} running slots taken, ${ordinal(Number(counts.ahead) + 1)} in line`;
+    const head = await waitingReasons(pool, limits, { first: refreshFirst });
+    const mine = head.find((waiting) => waiting.name === job);
+    if (!mine) return coarseReason(refreshFirst);
+    told.set(job, mine.reason);
+    return mine.reason;
   }
+
+  /**
+   * Tells the jobs at the head of the line whose reason changed since this
+   * process last told them, and the jobs that fell back out of it (a
+   * resubmitted older job, a parent completing) the coarse reason. A job
+   * that arrived in the last 5 s is left alone: its own request answered it
+   * (and a signal during its first task costs it a replay).
+   */
+  async function refreshReasons(): Promise<void> {
+    if (!tell) return;
+    const head = await waitingReasons(pool, limits, { first: refreshFirst });
+    const recent = Date.now() - 5000;
+    const inHead = new Set(head.map((waiting) => waiting.name));
+    for (const { name, reason, submitTime } of head) {
+      if (told.get(name) === reason || submitTime.getTime() > recent) continue;
+      told.set(name, reason);
+      say(name, reason);
+    }
+    const left = [...told.keys()].filter((name) => !inHead.has(name));
+    if (left.length === 0) return;
+    for (const name of left) told.delete(name);
+    const [rows] = await pool.query<mysql.RowDataPacket[]>(
+      "SELECT name FROM jobs WHERE state = 'INCOMING' AND name IN (?)",
+      [left],
+    );
+    for (const row of rows) say(String(row.name), coarseReason(refreshFirst));
+  }
+
+  const say = (name: string, reason: string) => {
+    tell?.(name, reason).catch((error: Error) =>
+      log(`admission: could not tell job ${name} why it waits: ${error.message}`),
+    );
+  };
 
   function runInBackground(): void {
     if (closed) return;
@@ -225,7 +261,13 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   }, 1000);
   stragglerCheck.unref();
 
-  const sweep = setInterval(runInBackground, sweepMs);
+  const sweep = setInterval(() => {
+    if (closed) return;
+    round()
+      .catch((error: Error) => log(`admission round failed: ${error.message}`))
+      .then(refreshReasons)
+      .catch((error: Error) => log(`admission: refreshing why jobs wait: ${error.message}`));
+  }, sweepMs);
   sweep.unref();
 
   return {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
@@ -32,7 +32,7 @@ export interface ActivityDeps {
   client?: () => Client | undefined;
   /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
   hostId?: string;
-  admission?: Pick<AdmitterOptions, 'sweepMs'>;
+  admission?: Pick<AdmitterOptions, 'sweepMs' | 'refreshFirst'>;
 }
 
 export function defaultHostId(): string {
@@ -48,19 +48,21 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const runs = createRunActivities(runners, deps.run);
   const { transitionJob } = createTransitionActivities(config, pool);
   const steps = createStepCaller(config, pool, mailer, service);
+  /** Signals a job's workflow; none yet (a legacy row) is fine: reconcile starts it, and it reads the row. */
+  const signalJob = async (job: string, signal: string, ...args: unknown[]) => {
+    const client = deps.client?.();
+    if (!client) return;
+    await client.workflow
+      .getHandle(jobWorkflowId(config.general.serviceName, job))
+      .signal(signal, ...args)
+      .catch((error: Error) => {
+        if (error.name !== 'WorkflowNotFoundError') throw error;
+      });
+  };
   const admitter = createAdmitter(config, pool, {
     ...deps.admission,
-    notify: async (job) => {
-      const client = deps.client?.();
-      if (!client) return;
-      await client.workflow
-        .getHandle(jobWorkflowId(config.general.serviceName, job))
-        .signal(ADMITTED_SIGNAL)
-        .catch((error: Error) => {
-          // No workflow yet (a legacy row): reconcile starts it, and the new run sees PREPROCESSING.
-          if (error.name !== 'WorkflowNotFoundError') throw error;
-        });
-    },
+    notify: (job) => signalJob(job, ADMITTED_SIGNAL),
+    tell: (job, reason) => signalJob(job, WAITING_SIGNAL, reason),
   });
 
   const activities = {

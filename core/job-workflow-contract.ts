@@ -41,6 +41,8 @@ export function jobSummary(serviceName: string, job: string, user: string | null
 
 /** Signal: the admitter moved this job to PREPROCESSING; its workflow goes on. */
 export const ADMITTED_SIGNAL = 'admitted';
+/** Signal (with the reason): why the INCOMING job waits now; the admitter refreshes the first jobs in line. */
+export const WAITING_SIGNAL = 'waiting';
 /** Signal: an operator cancels the job (its run is deleted, the job ends FAILED). */
 export const CANCEL_SIGNAL = 'cancelJob';
 /** Query: the job's state, cycle, current run and why it waits. */

@@ -24,6 +24,7 @@ import {
   CANCELLED_BY_ADMIN,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  WAITING_SIGNAL,
   type JobStatus,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
@@ -39,6 +40,8 @@ export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
 /** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
 export const cancelJobSignal = defineSignal<[reason?: string]>(CANCEL_SIGNAL);
 export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
+/** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
+export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
@@ -52,6 +55,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
   let cancelReason: string | undefined;
   let admitted = false;
+  let waitingForSlot = false;
   let activeRun: SubmittedRun | undefined;
   const lifecycle = new CancellationScope();
   // Per-execution state lives in this closure, never at module level.
@@ -71,6 +75,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   setHandler(jobStatusQuery, () => status);
   setHandler(admittedSignal, () => {
     admitted = true;
+  });
+  setHandler(waitingSignal, (reason) => {
+    // A reason that arrives after the job moved on is stale: ignored.
+    if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
   });
   setHandler(cancelJobSignal, (reason) => {
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
@@ -93,7 +101,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         if (result.next === 'done') return result;
         publish();
         if (result.next === 'admission') {
+          waitingForSlot = true;
           await condition(() => admitted);
+          waitingForSlot = false;
           admitted = false;
           request = { job };
           continue;

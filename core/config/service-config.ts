@@ -65,6 +65,10 @@ export interface BackendConfig {
 export interface LimitsConfig {
   /** Most jobs RUNNING at once. @defaultValue 5 */
   running: number;
+  /** Most jobs in flight at once for one user (the `user` column); unset: only `running` applies. */
+  runningPerUser?: number;
+  /** Most jobs in flight at once for all anonymous submissions together (`user` NULL or empty); unset: only `running` applies. */
+  runningPerAnonymous?: number;
   /** Advisory, for array jobs. */
   concurrentTasks?: number;
 }
@@ -179,8 +183,25 @@ function readBackend(backend: SectionReader, configDir: string): BackendConfig {
 
 function readLimits(limits: SectionReader): LimitsConfig {
   const concurrentTasks = limits.positiveInteger('concurrent_tasks');
+  const running = limits.positiveInteger('running') ?? 5;
+  /** A share larger than the whole would never bind: almost certainly a typo. */
+  const share = (key: string, whose: string) => {
+    const value = limits.positiveInteger(key);
+    if (value !== undefined && value > running) {
+      throw limits.error(
+        key,
+        `${value} exceeds [${limits.name}] running (${running}), so it would never limit ${whose}; ` +
+          `make it at most ${running}, or remove it`,
+      );
+    }
+    return value;
+  };
+  const runningPerUser = share('running_per_user', 'a user');
+  const runningPerAnonymous = share('running_per_anonymous', 'anonymous submissions');
   return {
-    running: limits.positiveInteger('running') ?? 5,
+    running,
+    ...(runningPerUser !== undefined ? { runningPerUser } : {}),
+    ...(runningPerAnonymous !== undefined ? { runningPerAnonymous } : {}),
     ...(concurrentTasks !== undefined ? { concurrentTasks } : {}),
   };
 }

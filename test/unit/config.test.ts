@@ -222,6 +222,8 @@ check_minutes = 0.5
 
 [limits]
 running = 12
+running_per_user = 3
+running_per_anonymous = 2
 concurrent_tasks = 40
 
 [database]
@@ -296,7 +298,7 @@ test('= syntax, comments, continuations and every optional key', () => {
     github: 'https://github.com/salilab/pepdock',
   });
   assert.equal(config.backend.checkMinutes, 0.5);
-  assert.deepEqual(config.limits, { running: 12, concurrentTasks: 40 });
+  assert.deepEqual(config.limits, { running: 12, runningPerUser: 3, runningPerAnonymous: 2, concurrentTasks: 40 });
   assert.deepEqual(config.database, {
     db: 'pepdock',
     socket: '/var/run/mysqld/mysqld.sock',
@@ -579,6 +581,26 @@ const BAD_CASES: BadCase[] = [
     expect: ['[limits] running', '"0" is not a positive integer'],
   },
   { name: 'limits running decimal', edit: append('[limits]\nrunning: 2.5'), expect: ['[limits] running', '"2.5"'] },
+  {
+    name: 'limits running_per_user zero',
+    edit: append('[limits]\nrunning_per_user: 0'),
+    expect: ['[limits] running_per_user', '"0" is not a positive integer'],
+  },
+  {
+    name: 'limits running_per_user above running',
+    edit: append('[limits]\nrunning: 3\nrunning_per_user: 4'),
+    expect: ['[limits] running_per_user', '4 exceeds [limits] running (3)', 'make it at most 3'],
+  },
+  {
+    name: 'limits running_per_anonymous above the default running',
+    edit: append('[limits]\nrunning_per_anonymous: 6'),
+    expect: ['[limits] running_per_anonymous', '6 exceeds [limits] running (5)', 'anonymous submissions'],
+  },
+  {
+    name: 'limits running_per_anonymous not a number',
+    edit: append('[limits]\nrunning_per_anonymous: two'),
+    expect: ['[limits] running_per_anonymous', '"two" is not a positive integer'],
+  },
   {
     name: 'limits concurrent_tasks negative',
     edit: append('[Limits]\nconcurrent_tasks: -4'),
