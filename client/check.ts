@@ -22,7 +22,7 @@ import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js
 import type { Pool } from '../activities/database.js';
 import { startJob } from '../activities/job-start.js';
 import { findFileProblems, type FileProblem } from '../worker/consistency-check.js';
-import { describeJobWorkflow, runningJobWorkflows, stopJobWorkflow } from './job-workflows.js';
+import { describeJobWorkflow, runningJobWorkflows, terminateJobWorkflow } from './job-workflows.js';
 
 export interface CheckProblem {
   kind: FileProblem['kind'] | 'no-workflow' | 'workflow-without-row';
@@ -112,7 +112,7 @@ export async function checkService(options: {
       message: `workflow ${id} is running but job ${job} has no row`,
     };
     if (repair) {
-      const outcome = await stopJobWorkflow(client, config, job, 'its job has no row (saliflow check --repair)');
+      const outcome = await terminateJobWorkflow(client, config, job, 'its job has no row (saliflow check --repair)');
       problem.repaired = outcome === 'terminated' ? 'terminated it' : `nothing to do: ${outcome}`;
     } else {
       problem.hint = 'saliflow check --repair terminates it';

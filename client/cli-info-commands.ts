@@ -17,16 +17,9 @@ export function addInfoCommands(program: Command, configOption: () => Option): v
     .option('--json', 'one JSON array, for programs')
     .argument('[states...]', 'job states, any case')
     .action(async (states: string[], options: { config: string; json?: boolean }) => {
-      await withSession(options.config, async ({ config, pool, client }) => {
+      await withSession(options.config, async ({ config, pool }) => {
         const jobs = await listJobs(pool(), states.length > 0 ? states : DEFAULT_LIST_STATES);
-        if (jobs.some((job) => job.state === 'INCOMING')) {
-          try {
-            await addWaitingReasons(await client(), config, jobs);
-          } catch (error) {
-            const reason = `Temporal unreachable: ${(error as Error).message.split('\n')[0]}`;
-            for (const job of jobs) if (job.state === 'INCOMING') job.waiting = reason;
-          }
-        }
+        await addWaitingReasons(pool(), config, jobs);
         if (options.json) console.log(json(jobs));
         else console.log(process.stdout.isTTY ? formatJobsTable(jobs) : formatJobs(jobs));
       });

@@ -17,13 +17,19 @@ function describeDeletion(outcome: DeleteOutcome): string {
   else if ('deleted' in outcome.directory) parts.push(`directory ${outcome.directory.deleted} deleted`);
   else parts.push(`directory ${outcome.directory.kept} LEFT IN PLACE (${outcome.directory.reason})`);
   const lines = [parts.join(', ')];
-  if (outcome.runLeft)
-    lines.push(`  its run ${outcome.runLeft} may still be going: delete it on the cluster (qdel/scancel/kill)`);
+  if (outcome.runLeft) lines.push(runLeftLine(outcome.runLeft));
   if (outcome.children.length > 0) {
     lines.push(`  jobs waiting for it now wait forever: ${outcome.children.join(', ')} (delete or fail them too)`);
   }
+  if (outcome.admitted.length > 0) lines.push(admittedLine(outcome.admitted));
   return lines.join('\n');
 }
+
+const runLeftLine = (run: string) =>
+  `  its run ${run} may still be going (its workflow did not delete it in time: is a worker running?): ` +
+  'delete it on the cluster (qdel/scancel/kill)';
+
+const admittedLine = (jobs: readonly string[]) => `  the freed slot went to ${jobs.join(', ')}`;
 
 export function addJobCommands(program: Command, configOption: () => Option): void {
   program
@@ -61,7 +67,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
   program
     .command('failjob')
     .description(
-      'force unfinished jobs to FAILED: each workflow is terminated first, then the row and directory move to FAILED',
+      'force unfinished jobs to FAILED: each workflow first deletes its run and ends, then the row and directory move to FAILED',
     )
     .addOption(configOption())
     .requiredOption('-r, --reason <text>', 'why (stored in the failure column and e-mailed to the admin)')
@@ -85,11 +91,8 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
             `failed ${job} (was ${outcome.from}): workflow ${outcome.workflow}, row FAILED, ` +
               `directory ${outcome.directory ?? 'none'}${outcome.emailed ? ', admin e-mailed' : ''}`,
           );
-          if (outcome.runLeft) {
-            console.log(
-              `  its run ${outcome.runLeft} may still be going: delete it on the cluster (qdel/scancel/kill)`,
-            );
-          }
+          if (outcome.runLeft) console.log(runLeftLine(outcome.runLeft));
+          if (outcome.admitted.length > 0) console.log(admittedLine(outcome.admitted));
         });
       });
     });
@@ -97,7 +100,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
   program
     .command('delete')
     .description(
-      `delete jobs in a state: row, dependencies rows, directory and workflow (a live job's workflow is terminated first; ` +
+      `delete jobs in a state: row, dependencies rows, directory and workflow (a live job's workflow first deletes its run and ends; ` +
         `${QUIET_STATES.join(' and ')} jobs have none)`,
     )
     .addOption(configOption())
@@ -107,7 +110,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
     .action(async (jobs: string[], options: { config: string; state: string; force?: boolean }) => {
       jobs.forEach(validateJobName);
       const state = parseState(options.state);
-      const live = QUIET_STATES.includes(state) ? '' : ` (${state}: its workflow is terminated first)`;
+      const live = QUIET_STATES.includes(state) ? '' : ` (${state}: its run is deleted first)`;
       if (!options.force) {
         const question = `Delete ${jobs.length === 1 ? `job ${jobs[0]}` : `${jobs.length} jobs: ${jobs.join(', ')}`}${live}? [y/N] `;
         if (!(await confirm(question, ['y', 'Y', 'yes'], 'delete'))) {
@@ -124,7 +127,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
 
   program
     .command('delete-all-jobs')
-    .description('delete every job of the service: workflows terminated, rows and directories deleted')
+    .description('delete every job of the service: runs deleted and workflows ended, rows and directories deleted')
     .addOption(configOption())
     .addOption(new Option('-f, --force', 'do not ask (needed when standard input is not a terminal)'))
     .action(async (options: { config: string; force?: boolean }) => {
@@ -138,14 +141,15 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
         }
         const outcome = await deleteAllJobs({ config, pool: pool(), client: await client() });
         console.log(
-          `deleted ${outcome.jobs} job(s) of ${config.general.serviceName}: ${outcome.terminated} workflow(s) terminated, ` +
+          `deleted ${outcome.jobs} job(s) of ${config.general.serviceName}: ${outcome.stopped} workflow(s) stopped ` +
+            `(their runs deleted), ${outcome.terminated} terminated, ` +
             `${outcome.directoriesDeleted} directory(ies) deleted`,
         );
         for (const kept of outcome.directoriesKept) {
           console.log(`  ${kept.job}: directory ${kept.directory} LEFT IN PLACE (${kept.reason})`);
         }
         for (const { job, run } of outcome.runsLeft) {
-          console.log(`  ${job}: its run ${run} may still be going: delete it on the cluster (qdel/scancel/kill)`);
+          console.log(`  ${job}:${runLeftLine(run).slice(1)}`);
         }
       });
     });

@@ -1,13 +1,17 @@
 /**
  * saliweb's operator verbs that change jobs behind the backend's back
  * (delete, failjob, delete-all-jobs). saliweb needed its daemon stopped for
- * them; here the job's workflow is terminated first, so nothing moves the
- * row or the directory meanwhile, and then the row and the directory are
- * changed under the row lock, as a state change does.
+ * them; here the job's workflow is stopped first, the way `saliflow cancel`
+ * stops it (its worker deletes the run: qdel, scancel, or the local process
+ * on its own host), so nothing moves the row or the directory meanwhile and
+ * nothing keeps running on the cluster; then the row and the directory are
+ * changed under the row lock, as a state change does. Last, the slots the
+ * command freed are handed out at once (an admission round, and a signal to
+ * the jobs it admitted) rather than at the workers' next sweep.
  *
- * A run the workflow was waiting for (a cluster job, a local process) is
- * not deleted by termination: the outcome names it so the operator can.
- * `saliflow cancel` is the way to stop a run and fail its job cleanly.
+ * A workflow that does not end within 30 s (no worker polls, the scheduler
+ * does not answer) is terminated instead: its run may be left, and the
+ * outcome names it so the operator can delete it.
  */
 import fs from 'node:fs/promises';
 import type mysql from 'mysql2/promise';
@@ -15,13 +19,14 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { InvalidTransitionError, JobStateError } from '../core/errors.js';
 import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
-import { jobWorkflowId } from '../core/job-workflow-contract.js';
+import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { runAdmissionRound } from '../activities/admission.js';
 import { inTransaction, type Pool } from '../activities/database.js';
 import { checkJobDirectory } from '../activities/job-directory.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../activities/mail.js';
 import { NoSuchJobError } from './cli-support.js';
-import { runningJobWorkflows, stopJobWorkflow, type StopOutcome } from './job-workflows.js';
+import { runningJobWorkflows, stopJobWorkflows, terminateJobWorkflow, type StopOutcome } from './job-workflows.js';
 
 /** saliweb let these be deleted while its daemon ran: nothing works on them. */
 export const QUIET_STATES: readonly JobState[] = ['FAILED', 'EXPIRED'];
@@ -36,6 +41,28 @@ export interface DeleteOutcome {
   runLeft?: string;
   /** Jobs waiting for this one: they wait forever now, unless deleted too. */
   children: string[];
+  /** INCOMING jobs admitted to the slot this freed. */
+  admitted: string[];
+}
+
+/**
+ * Hands out free slots now: one admission round (as a worker's admitter
+ * runs it, under the same lock), then the admitted jobs' workflows are
+ * signalled, as the admitter signals them. A job whose workflow is missing
+ * is left to the reconcile schedule; one that misses the signal is found by
+ * the workers' check for admitted jobs that have not moved on.
+ */
+export async function admitNow(config: ServiceConfig, pool: Pool, client: Client): Promise<string[]> {
+  const admitted = await runAdmissionRound(config, pool);
+  await Promise.all(
+    admitted.map((job) =>
+      client.workflow
+        .getHandle(jobWorkflowId(config.general.serviceName, job))
+        .signal(ADMITTED_SIGNAL)
+        .catch(() => undefined),
+    ),
+  );
+  return admitted;
 }
 
 async function rowState(db: Pick<mysql.Pool, 'query'>, config: ServiceConfig, job: string) {
@@ -44,11 +71,19 @@ async function rowState(db: Pick<mysql.Pool, 'query'>, config: ServiceConfig, jo
   return { state: rows[0].state as JobState, runnerId: (rows[0].runner_id as string | null) ?? null };
 }
 
-/** A run is left behind when its job was waiting for it and the workflow was cut off. */
-function runLeftBehind(state: JobState, runnerId: string | null, workflow: StopOutcome): string | undefined {
-  return workflow === 'terminated' && runnerId && (IN_FLIGHT_STATES as readonly string[]).includes(state)
-    ? runnerId
-    : undefined;
+/**
+ * A run may be left behind when its job was waiting for it and the workflow
+ * was cut off, or when a run was submitted while the workflow was being
+ * stopped (the row names another run than before).
+ */
+function runLeftBehind(
+  state: JobState,
+  before: string | null,
+  after: string | null,
+  workflow: StopOutcome,
+): string | undefined {
+  if (!(IN_FLIGHT_STATES as readonly string[]).includes(state) || !after) return undefined;
+  return workflow === 'terminated' || after !== before ? after : undefined;
 }
 
 /** The row's directory if it is a proper job directory (checkJobDirectory), else why it must be left alone. */
@@ -93,10 +128,10 @@ export async function deleteJob(options: {
     throw new JobStateError(job, `is ${before.state}, not ${state}; to delete it, pass --state ${before.state}`);
   }
   const reason = `deleted by an operator (saliflow delete --state ${state})`;
-  const workflow = await stopJobWorkflow(client, config, job, reason);
-  const target = await inTransaction(pool, async (db) => {
+  const workflow = (await stopJobWorkflows(client, config, [job], reason)).get(job)!;
+  const { target, runnerId } = await inTransaction(pool, async (db) => {
     const [rows] = await db.query<mysql.RowDataPacket[]>(
-      'SELECT state, directory FROM jobs WHERE name = ? FOR UPDATE',
+      'SELECT state, directory, runner_id FROM jobs WHERE name = ? FOR UPDATE',
       [job],
     );
     if (!rows[0]) throw new NoSuchJobError(job, config.general.serviceName);
@@ -106,13 +141,14 @@ export async function deleteJob(options: {
     const found = await deletableDirectory(config, job, rows[0].directory ?? null);
     await db.query('DELETE FROM dependencies WHERE child = ?', [job]);
     await db.query('DELETE FROM jobs WHERE name = ?', [job]);
-    return found;
+    return { target: found, runnerId: (rows[0].runner_id as string | null) ?? null };
   });
   // The row is gone: a run the reconcile schedule started in the meantime would only fail on it.
-  await stopJobWorkflow(client, config, job, reason);
+  await terminateJobWorkflow(client, config, job, reason);
   const directory = await removeDirectory(target);
   const [children] = await pool.query<mysql.RowDataPacket[]>('SELECT child FROM dependencies WHERE parent = ?', [job]);
-  const runLeft = runLeftBehind(state, before.runnerId, workflow);
+  const runLeft = runLeftBehind(state, before.runnerId, runnerId, workflow);
+  const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(state) ? await admitNow(config, pool, client) : [];
   return {
     job,
     state,
@@ -120,6 +156,7 @@ export async function deleteJob(options: {
     directory,
     ...(runLeft ? { runLeft } : {}),
     children: children.map((row) => String(row.child)),
+    admitted,
   };
 }
 
@@ -131,6 +168,8 @@ export interface FailOutcome {
   directory: string | null;
   runLeft?: string;
   emailed: boolean;
+  /** INCOMING jobs admitted to the slot this freed. */
+  admitted: string[];
 }
 
 /**
@@ -158,7 +197,7 @@ export async function failJob(options: {
   }
   if (before.state === 'FAILED') throw new JobStateError(job, 'is already FAILED; nothing to do');
   const stopReason = `failed by an operator (saliflow failjob): ${reason}`;
-  const workflow = await stopJobWorkflow(client, config, job, stopReason);
+  const workflow = (await stopJobWorkflows(client, config, [job], stopReason)).get(job)!;
   const failure = `failed by an operator (saliflow failjob): ${reason}`;
   let result;
   try {
@@ -169,10 +208,14 @@ export async function failJob(options: {
     }
     throw error;
   }
-  await stopJobWorkflow(client, config, job, stopReason);
+  await terminateJobWorkflow(client, config, job, stopReason);
+  const after = await rowState(pool, config, job);
+  const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(before.state)
+    ? await admitNow(config, pool, client)
+    : [];
   if (mailer)
     await mailer.send({ to: config.general.adminEmail, ...jobFailedMessage(config.general.serviceName, job, failure) });
-  const runLeft = runLeftBehind(before.state, before.runnerId, workflow);
+  const runLeft = runLeftBehind(before.state, before.runnerId, after.runnerId, workflow);
   return {
     job,
     from: before.state,
@@ -180,11 +223,15 @@ export async function failJob(options: {
     directory: result.directory,
     ...(runLeft ? { runLeft } : {}),
     emailed: mailer !== undefined,
+    admitted,
   };
 }
 
 export interface DeleteAllOutcome {
   jobs: number;
+  /** Workflows that deleted their runs and ended. */
+  stopped: number;
+  /** Workflows terminated (they did not end in time, or started while the rows went). */
   terminated: number;
   directoriesDeleted: number;
   directoriesKept: { job: string; directory: string; reason: string }[];
@@ -192,37 +239,37 @@ export interface DeleteAllOutcome {
 }
 
 /**
- * Deletes every job of the service: all running job workflows are
- * terminated, then every row (and every `dependencies` row) goes in one
- * transaction, then every proper job directory. Workflows started meanwhile
- * (reconcile) are terminated once more after the rows are gone.
+ * Deletes every job of the service: all running job workflows are stopped
+ * (their runs deleted), then every row (and every `dependencies` row) goes
+ * in one transaction, then every proper job directory. Workflows started
+ * meanwhile (reconcile) are terminated after the rows are gone.
  */
 export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool; client: Client }) {
   const { config, pool, client } = options;
   const reason = 'deleted by an operator (saliflow delete-all-jobs)';
   const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT name, state, runner_id FROM jobs');
-  const open = new Set(await runningJobWorkflows(client, config));
-  for (const row of rows) open.add(jobWorkflowId(config.general.serviceName, String(row.name)));
   const prefix = `${config.general.serviceName}/`;
+  const open = new Set((await runningJobWorkflows(client, config)).map((id) => id.slice(prefix.length)));
+  // Visibility may lag a second behind: a row's workflow may be running without being listed yet.
+  for (const row of rows) open.add(String(row.name));
   const outcome: DeleteAllOutcome = {
     jobs: 0,
+    stopped: 0,
     terminated: 0,
     directoriesDeleted: 0,
     directoriesKept: [],
     runsLeft: [],
   };
-  const stopAll = async (ids: Iterable<string>) => {
-    for (const id of ids) {
-      const job = id.slice(prefix.length);
-      const stopped = await stopJobWorkflow(client, config, job, reason);
-      if (stopped !== 'terminated') continue;
-      outcome.terminated++;
-      const row = rows.find((candidate) => candidate.name === job);
-      const run = row && runLeftBehind(row.state as JobState, row.runner_id ?? null, stopped);
-      if (run) outcome.runsLeft.push({ job, run });
-    }
-  };
-  await stopAll(open);
+  const stopped = await stopJobWorkflows(client, config, [...open], reason);
+  for (const [job, result] of stopped) {
+    if (result === 'stopped') outcome.stopped++;
+    if (result !== 'terminated') continue;
+    outcome.terminated++;
+    const row = rows.find((candidate) => candidate.name === job);
+    const runnerId = (row?.runner_id as string | null) ?? null;
+    const run = row && runLeftBehind(row.state as JobState, runnerId, runnerId, result);
+    if (run) outcome.runsLeft.push({ job, run });
+  }
   const targets = await inTransaction(pool, async (db) => {
     const [locked] = await db.query<mysql.RowDataPacket[]>('SELECT name, directory FROM jobs FOR UPDATE');
     const found: { job: string; target: DirectoryTarget }[] = [];
@@ -234,7 +281,10 @@ export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool
     return found;
   });
   outcome.jobs = targets.length;
-  await stopAll(new Set([...(await runningJobWorkflows(client, config)), ...open]));
+  for (const id of await runningJobWorkflows(client, config)) {
+    if ((await terminateJobWorkflow(client, config, id.slice(prefix.length), reason)) === 'terminated')
+      outcome.terminated++;
+  }
   for (const { job, target } of targets) {
     const removed = await removeDirectory(target);
     if (removed && 'deleted' in removed) outcome.directoriesDeleted++;

@@ -2,9 +2,22 @@
  * What operators' commands ask of a job's workflow: its status, its
  * `jobStatus` query, and stopping it before they change the row behind it.
  */
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JOB_STATUS_QUERY, jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
+import {
+  CANCEL_SIGNAL,
+  JOB_STATUS_QUERY,
+  STOPPED_FAILURE_TYPE,
+  jobWorkflowId,
+  type CancelOptions,
+  type JobStatus,
+} from '../core/job-workflow-contract.js';
 
 /** How long a query waits for a worker to answer: with no worker running it would wait forever. */
 export const QUERY_TIMEOUT_MS = 3000;
@@ -22,16 +35,112 @@ export async function describeJobWorkflow(
   }
 }
 
-/** What was done to a job's workflow before its row was changed, in words for the operator. */
-export type StopOutcome = 'terminated' | 'no workflow' | `already ${string}`;
+/**
+ * What was done to a job's workflow before its row was changed, in words for
+ * the operator: `stopped` (it deleted its run, if it had one, and ended),
+ * `terminated` (it did not end in time: a run it waited for may be left),
+ * `ended by itself` (it finished before it saw the request).
+ */
+export type StopOutcome = 'stopped' | 'terminated' | 'ended by itself' | 'no workflow' | `already ${string}`;
+
+/** How long a job's workflow gets to delete its run and end before it is terminated. @defaultValue 30 s */
+export const STOP_WAIT_MS = 30_000;
 
 /**
- * Terminates the job's workflow if it is running, so that nothing changes
- * the row or the directory while the caller does. Termination (not the
- * cancel signal) because it needs no worker and ends the run at once; a
- * cluster or local run it was waiting for is not deleted (the caller says so).
+ * Stops the workflows of `jobs` so that nothing changes their rows or
+ * directories while the caller does, and deletes the runs they wait for:
+ * each gets the cancel signal `saliflow cancel` sends, with `stopOnly`
+ * (its worker deletes the run: qdel, scancel, or the local process on its
+ * own host, then the workflow ends without touching the row). Workflows that
+ * have not ended after `waitMs` (no worker polls, the scheduler does not
+ * answer) are terminated, which needs no worker but leaves their run.
  */
-export async function stopJobWorkflow(
+export async function stopJobWorkflows(
+  client: Client,
+  config: ServiceConfig,
+  jobs: readonly string[],
+  reason: string,
+  waitMs = STOP_WAIT_MS,
+): Promise<Map<string, StopOutcome>> {
+  const outcomes = new Map<string, StopOutcome>();
+  const deadline = Date.now() + waitMs;
+  await forEachConcurrently(jobs, STOP_CONCURRENCY, async (job) => {
+    const handle = client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job));
+    const description = await describeJobWorkflow(client, config, job);
+    if (!description) return outcomes.set(job, 'no workflow');
+    if (description.status.name !== 'RUNNING')
+      return outcomes.set(job, `already ${description.status.name.toLowerCase()}`);
+    const options: CancelOptions = { stopOnly: true };
+    try {
+      await handle.signal(CANCEL_SIGNAL, reason, options);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return outcomes.set(job, 'ended by itself');
+      throw error;
+    }
+    // Late in a long list, still a few seconds each: a worker deletes a run in well under that.
+    const ended = await endOf(client, handle.workflowId, description.runId, Math.max(deadline, Date.now() + 5000));
+    if (ended !== 'running') return outcomes.set(job, ended);
+    return outcomes.set(job, await terminate(client, handle.workflowId, description.runId, reason));
+  });
+  return outcomes;
+}
+
+/** Workflows asked to stop at once (delete-all-jobs may name thousands). */
+const STOP_CONCURRENCY = 32;
+
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** How the run ended, or `running` if it had not by `deadline`. */
+async function endOf(
+  client: Client,
+  workflowId: string,
+  runId: string,
+  deadline: number,
+): Promise<'stopped' | 'ended by itself' | 'running'> {
+  const handle = client.workflow.getHandle(workflowId, runId, { followRuns: false });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'running'>((resolve) => {
+    timer = setTimeout(() => resolve('running'), Math.max(0, deadline - Date.now()));
+  });
+  const result = handle.result().then(
+    () => 'ended by itself' as const,
+    (error: unknown) => {
+      const cause = error instanceof WorkflowFailedError ? error.cause : undefined;
+      return cause instanceof ApplicationFailure && cause.type === STOPPED_FAILURE_TYPE
+        ? ('stopped' as const)
+        : ('ended by itself' as const);
+    },
+  );
+  try {
+    return await Promise.race([result, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function terminate(client: Client, workflowId: string, runId: string, reason: string): Promise<StopOutcome> {
+  try {
+    await client.workflow.getHandle(workflowId, runId).terminate(reason);
+    return 'terminated';
+  } catch (error) {
+    // It ended between the deadline and terminate: as good.
+    if (error instanceof WorkflowNotFoundError) return 'ended by itself';
+    throw error;
+  }
+}
+
+/**
+ * Terminates the job's workflow if it is running: for workflows whose job
+ * has no row (nothing to stop cleanly), and for a run the reconcile schedule
+ * started while an operator's command changed the row.
+ */
+export async function terminateJobWorkflow(
   client: Client,
   config: ServiceConfig,
   job: string,

@@ -1,10 +1,9 @@
 /** `saliflow list`: jobs in given states, as saliweb's admin tool lists them, with why INCOMING jobs wait. */
 import type mysql from 'mysql2/promise';
-import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
+import { waitingReasons } from '../activities/waiting-line.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
-import { queryJobStatus } from './job-workflows.js';
 
 /** saliweb's default: the states an operator needs to look at. */
 export const DEFAULT_LIST_STATES: JobState[] = [
@@ -24,7 +23,7 @@ export interface ListedJob {
   runnerId: string | null;
   /** First line of `failure`, for FAILED jobs. */
   failure: string | null;
-  /** For INCOMING jobs: why it is not running yet, as its workflow says (or why it cannot say). */
+  /** For INCOMING jobs: why it is not running yet, computed now from MySQL. */
   waiting?: string;
 }
 
@@ -48,28 +47,26 @@ export async function listJobs(
   }));
 }
 
-/** How many `jobStatus` queries are in flight at once (each waits at most a few seconds). */
-const QUERY_CONCURRENCY = 16;
-
 /**
- * Asks the workflow of each INCOMING job why it waits (the `jobStatus`
- * query's `waiting`): "5 of 5 running slots taken, 3rd in line", "waiting
- * for parent job X (RUNNING)", … The answer is the job's own, from when it
- * last asked for a slot.
+ * Why each INCOMING job waits, computed now from MySQL as the admitter
+ * sees the line ("5 of 5 running slots taken, 3rd in line", "user alice: 2
+ * of 2 running", "waiting for parent job X (RUNNING)", …): two statements
+ * for the whole list, no worker needed. A job whose row left INCOMING
+ * meanwhile says so.
  */
-export async function addWaitingReasons(client: Client, config: ServiceConfig, jobs: ListedJob[]): Promise<void> {
+export async function addWaitingReasons(
+  db: Pick<mysql.Pool, 'query'>,
+  config: ServiceConfig,
+  jobs: ListedJob[],
+): Promise<void> {
   const incoming = jobs.filter((job) => job.state === 'INCOMING');
-  for (let start = 0; start < incoming.length; start += QUERY_CONCURRENCY) {
-    await Promise.all(
-      incoming.slice(start, start + QUERY_CONCURRENCY).map(async (job) => {
-        const answer = await queryJobStatus(client, config, job.name);
-        if ('unavailable' in answer) job.waiting = answer.unavailable;
-        else if (answer.status.waiting) job.waiting = answer.status.waiting;
-        else if (answer.status.state !== 'INCOMING') job.waiting = `now ${answer.status.state}`;
-        else job.waiting = 'asking for a slot';
-      }),
-    );
-  }
+  const reasons = new Map(
+    (await waitingReasons(db, config.limits, { names: incoming.map((job) => job.name) })).map((job) => [
+      job.name,
+      job.reason,
+    ]),
+  );
+  for (const job of incoming) job.waiting = reasons.get(job.name) ?? 'no longer INCOMING';
 }
 
 /** One line per job, fields separated by two spaces (stable for `grep`/`awk`; --json for programs). */

@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
 import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
+import { waitingReasons } from '../activities/waiting-line.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
 
 /** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */
@@ -31,6 +32,8 @@ export interface JobDetails {
     | { id: string; status: 'none'; link?: string };
   /** The workflow's `jobStatus` answer, or why there is none. */
   now: JobStatus | { unavailable: string };
+  /** For an INCOMING job: why it waits, computed now from MySQL (the workflow's account may be coarser). */
+  waiting?: string;
   timeline: { state: string; at: Date }[];
 }
 
@@ -68,15 +71,17 @@ export async function showJob(options: {
     state,
     at: row[column] as Date,
   }));
-  return { name: job, row: { ...row }, workflow, now, timeline };
+  const [line] = row.state === 'INCOMING' ? await waitingReasons(db, config.limits, { names: [job] }) : [];
+  return { name: job, row: { ...row }, workflow, now, ...(line ? { waiting: line.reason } : {}), timeline };
 }
 
-function describeNow(now: JobDetails['now']): string {
+/** The workflow's account; its reason for waiting only where it differs from the one computed now. */
+function describeNow(now: JobDetails['now'], waiting: string | undefined): string {
   if ('unavailable' in now) return now.unavailable;
   const parts: string[] = [now.state];
   if (now.cycle > 0) parts.push(`cycle ${now.cycle}`);
   if (now.run) parts.push(`run ${now.run}`);
-  if (now.waiting) parts.push(`waiting: ${now.waiting}`);
+  if (now.waiting && now.waiting !== waiting) parts.push(`its workflow was told: ${now.waiting}`);
   return parts.join(', ');
 }
 
@@ -95,7 +100,8 @@ export function formatJobDetails(details: JobDetails): string {
       ? `workflow  ${workflow.id}: none`
       : `workflow  ${workflow.id}: ${workflow.status} (run ${workflow.runId}, started ${formatTime(workflow.started)} UTC${workflow.closed ? `, closed ${formatTime(workflow.closed)} UTC` : ''})`,
   );
-  lines.push(`now       ${describeNow(details.now)}`);
+  lines.push(`now       ${describeNow(details.now, details.waiting)}`);
+  if (details.waiting) lines.push(`waiting   ${details.waiting}`);
   if (workflow.link) lines.push(`Web UI    ${workflow.link}`);
   lines.push('', 'entered:');
   for (const { state, at } of details.timeline) lines.push(`  ${state.padEnd(22)} ${formatTime(at)} UTC`);

@@ -43,8 +43,18 @@ export function jobSummary(serviceName: string, job: string, user: string | null
 export const ADMITTED_SIGNAL = 'admitted';
 /** Signal (with the reason): why the INCOMING job waits now; the admitter refreshes the first jobs in line. */
 export const WAITING_SIGNAL = 'waiting';
-/** Signal: an operator cancels the job (its run is deleted, the job ends FAILED). */
+/**
+ * Signal: an operator cancels the job (its run is deleted, the job ends
+ * FAILED). With `{ stopOnly: true }` (delete, failjob) the run is deleted
+ * and the workflow ends without touching the row, which the operator's
+ * command changes next; it ends Failed with the type STOPPED_FAILURE_TYPE.
+ */
 export const CANCEL_SIGNAL = 'cancelJob';
+export interface CancelOptions {
+  stopOnly?: boolean;
+}
+/** The failure type of a workflow that deleted its run and ended on a `stopOnly` cancel. */
+export const STOPPED_FAILURE_TYPE = 'JobStopped';
 /** Query: the job's state, cycle, current run and why it waits. */
 export const JOB_STATUS_QUERY = 'jobStatus';
 

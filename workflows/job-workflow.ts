@@ -24,7 +24,9 @@ import {
   CANCELLED_BY_ADMIN,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  STOPPED_FAILURE_TYPE,
   WAITING_SIGNAL,
+  type CancelOptions,
   type JobStatus,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
@@ -38,7 +40,7 @@ export { CANCELLED_BY_ADMIN };
 
 export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
 /** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
-export const cancelJobSignal = defineSignal<[reason?: string]>(CANCEL_SIGNAL);
+export const cancelJobSignal = defineSignal<[reason?: string, options?: CancelOptions]>(CANCEL_SIGNAL);
 export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 /** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
@@ -54,6 +56,7 @@ const firstLine = (text: string) => text.split('\n')[0] ?? text;
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
   let cancelReason: string | undefined;
+  let stopOnly = false;
   let admitted = false;
   let waitingForSlot = false;
   let activeRun: SubmittedRun | undefined;
@@ -80,7 +83,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     // A reason that arrives after the job moved on is stale: ignored.
     if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
   });
-  setHandler(cancelJobSignal, (reason) => {
+  setHandler(cancelJobSignal, (reason, options) => {
+    if (cancelReason === undefined) stopOnly = options?.stopOnly === true;
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });
@@ -119,6 +123,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     return CancellationScope.nonCancellable(async () => {
       if (cancelReason === undefined) return endAsFailed(job, error);
       if (activeRun) await runActivities(activeRun).cancelRun({ job, run: activeRun });
+      if (stopOnly) {
+        // The operator's command changes the row and the directory now (delete, failjob).
+        setCurrentDetails(`stopped: ${cancelReason}`);
+        throw ApplicationFailure.nonRetryable(`stopped: ${cancelReason}`, STOPPED_FAILURE_TYPE);
+      }
       return endAsFailed(job, `JobCancelledError: ${cancelReason}`);
     });
   }

@@ -142,6 +142,7 @@ test('status, list and show with a worker: pollers, counts, schedules, why jobs 
         const waiting = JSON.parse((await saliflow('show', '--json', 'waiter')).stdout);
         assert.equal(waiting.row.state, 'INCOMING');
         assert.equal(waiting.now.waiting, 'waiting for parent job second (INCOMING)');
+        assert.equal(waiting.waiting, 'waiting for parent job second (INCOMING)', 'computed now from MySQL');
 
         // Mistakes: an unknown job, a bad name, a bad state.
         const unknown = await saliflow('show', 'nosuchjob');
@@ -169,7 +170,30 @@ test('status, list and show with a worker: pollers, counts, schedules, why jobs 
   );
 });
 
-test('delete: a live job is terminated first, then row, dependencies and directory go', async () => {
+/** The local run's process group, from the row's runner id (`local:<start>-<pid>@<host>`). */
+async function localRunPid(job: string): Promise<number> {
+  const [rows] = (await fixture.db.query('SELECT runner_id FROM jobs WHERE name = ?', [job])) as unknown as [
+    { runner_id: string }[],
+  ];
+  const pid = Number(/^local:\d+-(\d+)/.exec(rows[0]?.runner_id ?? '')?.[1]);
+  assert.ok(pid > 0, `job ${job} has a local run: ${rows[0]?.runner_id}`);
+  return pid;
+}
+
+const processGroupAlive = (pid: number) => {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The run's `sleep 60` is gone well before it would end by itself (a killed child may stay a zombie a moment). */
+const killed = (pid: number) =>
+  until(`process group ${pid} to be killed`, async () => (processGroupAlive(pid) ? undefined : true), 10_000);
+
+test("delete: a live job's run is deleted and its workflow ended first, then row, dependencies and directory go", async () => {
   await withWorker(
     fixture,
     service,
@@ -177,6 +201,8 @@ test('delete: a live job is terminated first, then row, dependencies and directo
       const live = await submit(client, 'live');
       await inState(live.name, 'RUNNING');
       const child = await submit(client, 'orphan', [live.name]);
+      const pid = await localRunPid(live.name);
+      assert.ok(processGroupAlive(pid));
 
       const wrongState = await saliflow('delete', live.name, '--state', 'FAILED', '--force');
       assert.equal(wrongState.exitCode, 1);
@@ -197,14 +223,20 @@ test('delete: a live job is terminated first, then row, dependencies and directo
       assert.equal(deleted.exitCode, 0, deleted.stderr);
       assert.match(
         deleted.stdout,
-        /deleted live \(RUNNING\): workflow terminated, row deleted, directory .*running\/live deleted/,
+        /deleted live \(RUNNING\): workflow stopped, row deleted, directory .*running\/live deleted/,
       );
-      assert.match(deleted.stdout, /its run local:\S+ may still be going/);
+      assert.doesNotMatch(deleted.stdout, /may still be going/);
+      await killed(pid);
       assert.match(deleted.stdout, /jobs waiting for it now wait forever: orphan/);
       assert.equal(await stateOf(live.name), undefined);
       assert.equal(await exists(live.directory), false);
       assert.equal(await exists(path.join(fixture.root, 'running', 'live')), false);
-      assert.equal(await workflowStatus(client, live.name), 'TERMINATED');
+      assert.equal(await workflowStatus(client, live.name), 'FAILED');
+      const failure = await client.workflow
+        .getHandle(jobWorkflowId(service_(), live.name))
+        .result()
+        .catch((error: Error & { cause?: Error }) => error.cause?.message);
+      assert.equal(failure, 'stopped: deleted by an operator (saliflow delete --state RUNNING)');
 
       // The child's own dependencies rows go with it.
       const deletedChild = await saliflow('delete', child.name, '--state', 'INCOMING', '--force');
@@ -216,13 +248,12 @@ test('delete: a live job is terminated first, then row, dependencies and directo
       const again = await saliflow('delete', live.name, '--state', 'RUNNING', '--force');
       assert.equal(again.exitCode, 1);
       assert.match(again.stderr, /no job live in Test/);
-      // Settle the local `sleep` the terminated workflow left: it ends on its own within 60 s.
     },
     { admission: { sweepMs: 1000 } },
   );
 });
 
-test('failjob: workflow terminated, row FAILED through the transition, admin e-mailed unless --no-email', async () => {
+test('failjob: run deleted and workflow ended, row FAILED through the transition, admin e-mailed unless --no-email', async () => {
   await withWorker(
     fixture,
     service,
@@ -233,13 +264,15 @@ test('failjob: workflow terminated, row FAILED through the transition, admin e-m
       await inState(runningJob.name, 'RUNNING');
       const waiting = await submit(client, 'waiting');
       const mailsBefore = fixture.smtp.messages.length;
+      const pid = await localRunPid(runningJob.name);
 
       const failed = await saliflow('failjob', runningJob.name, '--reason', 'node on fire');
       assert.equal(failed.exitCode, 0, failed.stderr);
       assert.match(
         failed.stdout,
-        /failed stuck \(was RUNNING\): workflow terminated, row FAILED, directory .*failed\/stuck, admin e-mailed/,
+        /failed stuck \(was RUNNING\): workflow stopped, row FAILED, directory .*failed\/stuck, admin e-mailed/,
       );
+      await killed(pid);
       const [row] = (await fixture.db.query('SELECT state, failure, directory FROM jobs WHERE name = ?', [
         runningJob.name,
       ])) as unknown as [{ state: string; failure: string; directory: string }[]];
@@ -247,12 +280,13 @@ test('failjob: workflow terminated, row FAILED through the transition, admin e-m
       assert.equal(row[0]!.failure, 'failed by an operator (saliflow failjob): node on fire');
       assert.equal(row[0]!.directory, path.join(fixture.root, 'failed', 'stuck'));
       assert.ok(await exists(row[0]!.directory));
-      assert.equal(await workflowStatus(client, runningJob.name), 'TERMINATED');
+      assert.equal(await workflowStatus(client, runningJob.name), 'FAILED');
       const mails = await fixture.smtp.waitFor(mailsBefore + 1);
       assert.match(mails.at(-1)!.subject, /job stuck FAILED/);
       assert.match(mails.at(-1)!.text, /node on fire/);
 
-      // The freed slot goes to the waiting job; failing it without e-mail.
+      // The command handed the freed slot to the waiting job itself; failing it without e-mail.
+      assert.match(failed.stdout, /\n {2}the freed slot went to waiting/);
       await inState(waiting.name, 'RUNNING');
       const quiet = await saliflow('failjob', waiting.name, '--reason', 'duplicate', '--no-email');
       assert.equal(quiet.exitCode, 0, quiet.stderr);
@@ -277,7 +311,7 @@ test('failjob: workflow terminated, row FAILED through the transition, admin e-m
       // A FAILED job may be deleted; its directory in FAILED's folder goes too.
       const removed = await saliflow('delete', runningJob.name, '--state', 'FAILED', '--force');
       assert.equal(removed.exitCode, 0, removed.stderr);
-      assert.match(removed.stdout, /deleted stuck \(FAILED\): workflow already terminated, row deleted/);
+      assert.match(removed.stdout, /deleted stuck \(FAILED\): workflow already failed, row deleted/);
       assert.equal(await exists(path.join(fixture.root, 'failed', 'stuck')), false);
     },
     { admission: { sweepMs: 1000 } },
@@ -341,10 +375,13 @@ test('check finds what disagrees, --repair fixes what is safe; delete-all-jobs n
       assert.equal(await stateOf('legacy'), 'INCOMING');
       const all = await saliflow('delete-all-jobs', '--force');
       assert.equal(all.exitCode, 0, all.stderr);
-      assert.match(all.stdout, /deleted 2 job\(s\) of Test\w+: 2 workflow\(s\) terminated, 2 directory\(ies\) deleted/);
+      assert.match(
+        all.stdout,
+        /deleted 2 job\(s\) of Test\w+: 2 workflow\(s\) stopped \(their runs deleted\), 0 terminated, 2 directory\(ies\) deleted/,
+      );
       const [rows] = (await fixture.db.query('SELECT name FROM jobs')) as unknown as [unknown[]];
       assert.deepEqual(rows, []);
-      for (const job of ['legacy', 'blocker']) assert.equal(await workflowStatus(client, job), 'TERMINATED');
+      for (const job of ['legacy', 'blocker']) assert.equal(await workflowStatus(client, job), 'FAILED');
       for (const dir of ['incoming', 'running']) assert.deepEqual(await fs.readdir(path.join(fixture.root, dir)), []);
     },
     { admission: { sweepMs: 1000 } },
