@@ -155,8 +155,13 @@ export async function waitingReasons(
     if (Number(row.blocked) === 1) reason = parents.get(name) ?? 'waiting for its parent jobs';
     else if (Number(row.eligible) !== 1) {
       const whose = user === undefined ? 'anonymous jobs' : `user ${user}`;
+      const nth = ordinal(Number(row.nth));
       const place =
-        held < Number(row.share) ? `, ${ordinal(Number(row.nth))} of ${user ?? 'anonymous'}'s jobs in line` : '';
+        held >= Number(row.share)
+          ? ''
+          : user === undefined
+            ? `, ${nth} anonymous job in line`
+            : `, ${nth} of ${user}'s jobs in line`;
       reason = `${whose}: ${held} of ${Number(row.share)} running${place}`;
     } else {
       reason = `${Number(row.in_flight)} of ${limits.running} running slots taken, ${ordinal(Number(row.line_rank))} in line`;
