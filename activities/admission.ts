@@ -261,12 +261,16 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   }, 1000);
   stragglerCheck.unref();
 
+  let sweeping = false;
   const sweep = setInterval(() => {
-    if (closed) return;
+    // One sweep at a time: a slow one (MySQL busy) is not joined by the next.
+    if (closed || sweeping) return;
+    sweeping = true;
     round()
       .catch((error: Error) => log(`admission round failed: ${error.message}`))
       .then(refreshReasons)
-      .catch((error: Error) => log(`admission: refreshing why jobs wait: ${error.message}`));
+      .catch((error: Error) => log(`admission: refreshing why jobs wait: ${error.message}`))
+      .finally(() => (sweeping = false));
   }, sweepMs);
   sweep.unref();
 
