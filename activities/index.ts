@@ -19,6 +19,7 @@ import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
+import { childrenReasons } from './waiting-line.js';
 import { whileHeartbeating } from './heartbeat.js';
 
 export interface ActivityDeps {
@@ -84,6 +85,11 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
       await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
       admitter.wake();
+      // Its children wait for an operator now: they say so in the Web UI at once.
+      const children = await childrenReasons(pool, config.limits, input.job).catch(() => []);
+      for (const child of children) {
+        await signalJob(child.name, WAITING_SIGNAL, child.reason).catch(() => undefined);
+      }
       return { failed: true, state: 'FAILED' };
     },
 

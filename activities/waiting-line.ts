@@ -169,3 +169,16 @@ export async function waitingReasons(
     return { name, submitTime: row.submit_time as Date, position: Number(row.position), reason };
   });
 }
+
+/**
+ * The INCOMING children of `parent` with why they wait now: after a parent
+ * FAILED or was deleted, its children are told at once (they may be far
+ * back in line, where the sweep does not look), so none waits silently.
+ */
+export async function childrenReasons(db: Db, limits: LimitsConfig, parent: string): Promise<WaitingJob[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT d.child FROM dependencies d JOIN jobs j ON j.name = d.child WHERE d.parent = ? AND j.state = 'INCOMING'`,
+    [parent],
+  );
+  return waitingReasons(db, limits, { names: rows.map((row) => String(row.child)) });
+}

@@ -19,7 +19,8 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { InvalidTransitionError, JobStateError } from '../core/errors.js';
 import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
-import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { childrenReasons } from '../activities/waiting-line.js';
 import { runAdmissionRound } from '../activities/admission.js';
 import { inTransaction, type Pool } from '../activities/database.js';
 import { checkJobDirectory } from '../activities/job-directory.js';
@@ -43,6 +44,21 @@ export interface DeleteOutcome {
   children: string[];
   /** INCOMING jobs admitted to the slot this freed. */
   admitted: string[];
+}
+
+/**
+ * Tells the INCOMING children of a job that FAILED or was deleted why they
+ * wait now ("parent X FAILED: resubmit or delete it"), as the worker does
+ * when a job fails by itself: they may be far back in line, where the
+ * admitter's refresh does not look.
+ */
+async function tellChildren(config: ServiceConfig, pool: Pool, client: Client, parent: string): Promise<void> {
+  for (const child of await childrenReasons(pool, config.limits, parent)) {
+    await client.workflow
+      .getHandle(jobWorkflowId(config.general.serviceName, child.name))
+      .signal(WAITING_SIGNAL, child.reason)
+      .catch(() => undefined);
+  }
 }
 
 /**
@@ -149,6 +165,7 @@ export async function deleteJob(options: {
   const [children] = await pool.query<mysql.RowDataPacket[]>('SELECT child FROM dependencies WHERE parent = ?', [job]);
   const runLeft = runLeftBehind(state, before.runnerId, runnerId, workflow);
   const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(state) ? await admitNow(config, pool, client) : [];
+  await tellChildren(config, pool, client, job);
   return {
     job,
     state,
@@ -213,6 +230,7 @@ export async function failJob(options: {
   const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(before.state)
     ? await admitNow(config, pool, client)
     : [];
+  await tellChildren(config, pool, client, job);
   if (mailer)
     await mailer.send({ to: config.general.adminEmail, ...jobFailedMessage(config.general.serviceName, job, failure) });
   const runLeft = runLeftBehind(before.state, before.runnerId, after.runnerId, workflow);

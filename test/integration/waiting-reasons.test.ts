@@ -3,7 +3,8 @@
  * of the line: the admitter's sweep tells the first jobs in line (here 2)
  * their new reason when it changes, and a job further back is told once a
  * reason that stays true and is not signalled again. A slot freed by the
- * CLI is handed out at once, not at the next sweep.
+ * CLI is handed out at once, not at the next sweep, and the children of a
+ * job that fails or is deleted are told at once.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -101,7 +102,7 @@ test('the head of the line is told when its reason changes; jobs further back ar
   );
 });
 
-test('a slot freed by delete goes to the next job at once, not at the next sweep', async () => {
+test('a slot freed by delete goes to the next job at once, not at the next sweep; its children are told', async () => {
   await withWorker(
     fixture,
     service,
@@ -111,12 +112,15 @@ test('a slot freed by delete goes to the next job at once, not at the next sweep
       await until('first to run', async () => ((await stateOf('first')) === 'RUNNING' ? true : undefined));
       await submit('next');
       await says(client, 'next', '1 of 1 running slots taken, 1st in line');
+      await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'kid', parents: ['first'] });
+      await says(client, 'kid', 'waiting for parent job first (RUNNING)');
       const deleted = await saliflow('delete', 'first', '--state', 'RUNNING', '--force');
       assert.equal(deleted.exitCode, 0, deleted.stderr);
       assert.match(deleted.stdout, /deleted first \(RUNNING\): workflow stopped, row deleted/);
       assert.match(deleted.stdout, /\n {2}the freed slot went to next/);
       // The worker's sweep is 10 minutes away: only the command's own round can have admitted it.
       await until('next to run', async () => ((await stateOf('next')) === 'RUNNING' ? true : undefined));
+      await says(client, 'kid', 'parent first does not exist (deleted?): delete this job or its dependency');
       await saliflow('delete-all-jobs', '--force');
     },
     { admission: { sweepMs: 600_000 } },
