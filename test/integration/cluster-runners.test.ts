@@ -1,7 +1,7 @@
 /**
  * The same conformance cases on real SGE and real SLURM: a plain job, an
  * array job, a non-zero exit, a job killed from outside, an operator's
- * cancel, and a reschedule that submits twice.
+ * cancel and failjob, and a reschedule that submits twice.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { defineService, sgeScript, slurmScript, type Service } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { cancelJob } from '../../client/admin.js';
+import { failJob } from '../../client/job-operations.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
@@ -141,6 +142,23 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
         assert.equal(await schedulerStillHas(clusterId), false, `cluster job ${clusterId} was deleted`);
       },
     );
+
+    test("an operator's failjob deletes the cluster job before it fails the job", { skip: cluster.skip }, async () => {
+      const service = defineService({ run: () => script('sleep 120') });
+      let clusterId = '';
+      const { row } = await runJob(service, `${kind}-failjob`, async (client, job) => {
+        clusterId = await waitUntilRunning(job);
+        const outcome = await failJob({ config: fixture.config, pool: fixture.db, client, job, reason: 'wrong input' });
+        assert.equal(outcome.workflow, 'stopped', 'its workflow deleted the run and ended');
+        assert.equal(outcome.runLeft, undefined);
+      });
+      assert.equal(row.state, 'FAILED');
+      assert.equal(row.failure, 'failed by an operator (saliflow failjob): wrong input');
+      for (const deadline = Date.now() + 20_000; (await schedulerStillHas(clusterId)) && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(await schedulerStillHas(clusterId), false, `cluster job ${clusterId} was deleted`);
+    });
 
     test('a reschedule submits a second cluster job', { skip: cluster.skip }, async () => {
       const ids: string[] = [];
