@@ -6,7 +6,7 @@
  */
 import type mysql from 'mysql2/promise';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import type { ServiceConfig } from '../core/config/index.js';
+import type { LimitsConfig, ServiceConfig } from '../core/config/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { JOB_STATES, type JobState } from '../core/states.js';
 import { scheduleIds } from '../worker/schedules.js';
@@ -46,6 +46,8 @@ export interface ServiceStatus {
   /** Distinct worker identities (`pid@host`) polling the main queue for workflow tasks. */
   workers: string[];
   jobs: Partial<Record<JobState, number>>;
+  /** `[limits]`: the running slots and the per-user shares. */
+  limits: LimitsConfig;
   schedules: ScheduleStatus[];
 }
 
@@ -124,8 +126,16 @@ export async function serviceStatus(options: {
     pollers: [...main, ...waits, ...hosts],
     workers: [...new Set(main.filter((poller) => poller.kind === 'workflow').map((poller) => poller.identity))],
     jobs,
+    limits: config.limits,
     schedules: [await scheduleStatus(client, ids.reconcile), await scheduleStatus(client, ids.oldJobs)],
   };
+}
+
+function describeLimits(limits: LimitsConfig): string {
+  const parts = [`running ${limits.running}`];
+  if (limits.runningPerUser !== undefined) parts.push(`running_per_user ${limits.runningPerUser}`);
+  if (limits.runningPerAnonymous !== undefined) parts.push(`running_per_anonymous ${limits.runningPerAnonymous}`);
+  return parts.join(', ');
 }
 
 export function formatServiceStatus(status: ServiceStatus): string {
@@ -134,6 +144,7 @@ export function formatServiceStatus(status: ServiceStatus): string {
     `  Temporal   ${status.temporal.address}, namespace ${status.temporal.namespace}, task queue ${status.taskQueue}`,
     `  Web UI     ${status.temporal.webUi ?? '(set [temporal] web_ui in the config to get a link)'}`,
     `  MySQL      ${status.mysql}`,
+    `  Limits     ${describeLimits(status.limits)}`,
     '',
     status.workers.length > 0
       ? `workers: ${status.workers.length} polling ${status.taskQueue}`

@@ -105,6 +105,7 @@ test('status, list and show with a worker: pollers, counts, schedules, why jobs 
         const status = await saliflow('status');
         assert.equal(status.exitCode, 0, status.stderr);
         assert.match(status.stdout, /workers: 1 polling test-/);
+        assert.match(status.stdout, /\n {2}Limits {5}running 1\n/);
         const queue = fixture.taskQueue;
         for (const polled of [queue, `${queue}-waits`, `${queue}-host-`])
           assert.ok(status.stdout.includes(`  ${polled}`));
