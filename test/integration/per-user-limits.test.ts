@@ -92,14 +92,15 @@ test(
       const jobs: SubmittedJob[] = [];
       for (let i = 0; i < 10; i++) jobs.push(await submit(`alice${i}`, 'alice'));
       for (let i = 0; i < 10; i++) jobs.push(await submit(`bob${i}`, 'bob'));
-      for (let i = 0; i < 4; i++) jobs.push(await submit(`anon${i}`, null));
+      // Names sort in submit order too: jobs submitted in the same second are ordered by name.
+      for (let i = 0; i < 4; i++) jobs.push(await submit(`public${i}`, null));
       assert.deepEqual(
         jobs.map((job) => job.name),
         [...Array(10).keys()]
           .map((i) => `alice${i}`)
           .concat(
             [...Array(10).keys()].map((i) => `bob${i}`),
-            [...Array(4).keys()].map((i) => `anon${i}`),
+            [...Array(4).keys()].map((i) => `public${i}`),
           ),
       );
 
@@ -119,8 +120,8 @@ test(
       assert.equal(reasons.alice9, 'user alice: 2 of 2 running');
       assert.equal(reasons.bob1, '3 of 3 running slots taken, 1st in line');
       assert.equal(reasons.bob2, "user bob: 1 of 2 running, 2nd of bob's jobs in line");
-      assert.equal(reasons.anon0, '3 of 3 running slots taken, 2nd in line');
-      assert.equal(reasons.anon1, 'anonymous jobs: 0 of 1 running, 2nd anonymous job in line');
+      assert.equal(reasons.public0, '3 of 3 running slots taken, 2nd in line');
+      assert.equal(reasons.public1, 'anonymous jobs: 0 of 1 running, 2nd anonymous job in line');
       // The workflow of a job at the head of the line was told the same, for the Web UI.
       await until('alice2 to say why it waits', async () => {
         const answer = await queryJobStatus(client, fixture.config, 'alice2');
