@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { ADMITTED_SIGNAL, jobWorkflowId, RUN_ENDED_SIGNAL } from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
@@ -20,6 +20,7 @@ import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { whileHeartbeating } from './heartbeat.js';
+import { createRunWatcher } from './run-watcher.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -33,6 +34,8 @@ export interface ActivityDeps {
   /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
   hostId?: string;
   admission?: Pick<AdmitterOptions, 'sweepMs'>;
+  /** How often the run watcher looks for RUNNING rows it does not watch yet (default 30 s). */
+  watcherScanEveryMs?: number;
 }
 
 export function defaultHostId(): string {
@@ -48,25 +51,36 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const runs = createRunActivities(runners, deps.run);
   const { transitionJob } = createTransitionActivities(config, pool);
   const steps = createStepCaller(config, pool, mailer, service);
+  /** Signals a job's workflow; no workflow (a legacy or orphaned row) is fine: reconcile starts one, which reads the row. */
+  const signalJob = async (job: string, name: string, ...args: unknown[]) => {
+    const client = deps.client?.();
+    if (!client) return;
+    await client.workflow
+      .getHandle(jobWorkflowId(config.general.serviceName, job))
+      .signal(name, ...args)
+      .catch((error: Error) => {
+        if (error.name !== 'WorkflowNotFoundError') throw error;
+      });
+  };
   const admitter = createAdmitter(config, pool, {
     ...deps.admission,
-    notify: async (job) => {
-      const client = deps.client?.();
-      if (!client) return;
-      await client.workflow
-        .getHandle(jobWorkflowId(config.general.serviceName, job))
-        .signal(ADMITTED_SIGNAL)
-        .catch((error: Error) => {
-          // No workflow yet (a legacy row): reconcile starts it, and the new run sees PREPROCESSING.
-          if (error.name !== 'WorkflowNotFoundError') throw error;
-        });
-    },
+    notify: (job) => signalJob(job, ADMITTED_SIGNAL),
+  });
+  const watcher = createRunWatcher({
+    pool,
+    runners,
+    hostId,
+    awaitRun: runs.awaitRun,
+    signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
+    warn: (message) => console.warn(`[saliflow] ${message}`),
+    ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });
 
   const activities = {
     advanceJob: createAdvanceActivity({
       ...{ config, pool, steps, runners, admitter, transitionJob, hostId },
       runEndedWithin: runs.outcomeIfEndedWithin,
+      watchRun: watcher.watch,
     }),
     transitionJob,
     ...runs.activities,
@@ -114,7 +128,9 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     pool,
     admitter,
     statusQueries: runs.statusQueries,
+    watcher,
     async close() {
+      watcher.close();
       admitter.close();
       runs.close();
       if (!deps.pool) await pool.end();

@@ -18,7 +18,8 @@
  * an exception from a step fails the job at once, never retried.
  */
 import type { ServiceConfig } from '../core/config/index.js';
-import { RunnerSpecError } from '../core/errors.js';
+import { RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
+import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
 import type { Pool } from './database.js';
@@ -32,12 +33,20 @@ import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
 
+const runFailure = ({ type, message }: RunFailure) =>
+  type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
+
 export interface AdvanceInput {
   job: string;
   /** An operator resubmitted the FAILED job: back to INCOMING first. */
   resubmit?: boolean;
-  /** The run of this cycle finished (the workflow waited for it): go on to postprocess with its results. */
-  finished?: { cycle: number; results?: RunResults };
+  /**
+   * The run of this cycle ended (the workflow waited for it): go on to
+   * postprocess with its results, or fail the job with its failure, if the
+   * row still says it waits for that run (a job that moved on meanwhile, by
+   * another call for the same job, is taken from where its row is).
+   */
+  finished?: { cycle: number; results?: RunResults; failure?: RunFailure };
 }
 
 interface Progress {
@@ -72,11 +81,13 @@ interface AdvanceDeps {
   hostId: string;
   /** A run's outcome if it ends within the time given (see `QUICK_RUN_MS`), else undefined. */
   runEndedWithin(job: string, run: SubmittedRun, withinMs: number): Promise<{ results?: RunResults } | undefined>;
+  /** Hands a run the job now waits for to this worker's run watcher (which signals its end). */
+  watchRun(job: string, run: SubmittedRun): void;
 }
 
 /**
  * How long a job's workflow task waits for a run this worker just started
- * (a local command) before handing the wait to a `waitForRun` activity. A
+ * (a local command) before handing the wait to the run watcher. A
  * short command then costs what a do-nothing job does: one workflow task,
  * no activity; a long one holds the task this much longer, once.
  */
@@ -158,9 +169,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
           // A do-nothing run is finished as soon as it is submitted: no wait.
+          if (finished?.cycle === run.cycle && finished.failure) throw runFailure(finished.failure);
           if (finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
             const quick = submitted ? await deps.runEndedWithin(job, run, QUICK_RUN_MS) : undefined;
-            if (!quick) return { next: 'run', state: 'RUNNING', run, ...progress };
+            if (!quick) {
+              deps.watchRun(job, run);
+              return { next: 'run', state: 'RUNNING', run, ...progress };
+            }
             finished = { cycle: run.cycle, ...quick };
           }
           await enter('POSTPROCESSING');

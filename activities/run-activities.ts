@@ -63,17 +63,26 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
     id: run.id,
   });
 
+  /** Resolves with the run's outcome once its scheduler lets go of it; rejects as the job must fail. */
+  async function awaitRun(
+    job: string,
+    run: SubmittedRun,
+    options: { signal?: AbortSignal; onUnknown?: (reason: string) => void } = {},
+  ): Promise<{ results?: RunResults }> {
+    return outcome(job, run, await pollerFor(run.kind).wait(handleOf(job, run), options));
+  }
+
   const activities = {
+    /** Workflows started before the run watcher existed still wait this way (see job-workflow.ts). */
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       try {
-        const status = await pollerFor(run.kind).wait(handleOf(job, run), {
+        return await awaitRun(job, run, {
           signal: context.cancellationSignal,
           onUnknown: (reason) => context.log.warn(`status of ${job} unknown, still waiting: ${reason}`),
         });
-        return await outcome(job, run, status);
       } finally {
         clearInterval(beat);
       }
@@ -87,6 +96,7 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
 
   return {
     activities,
+    awaitRun,
     /**
      * The outcome of a run that ends within `withinMs` by its runner's own
      * knowledge (a short local command), or undefined: then the job waits

@@ -74,8 +74,9 @@ export interface ServiceWorker {
 export async function createServiceWorker(options: ServiceWorkerOptions): Promise<ServiceWorker> {
   const { config, service } = options;
   const connection = options.connection ?? (await connectToTemporal(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
   const hostId = options.hostId ?? defaultHostId();
+  // Signals from this worker (admissions, ended runs) carry its host in the history.
+  const client = new Client({ connection, namespace: config.temporal.namespace, identity: `${process.pid}@${hostId}` });
   const parts = createSaliflowActivities({ ...options, config, service, hostId, client: () => client });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const common = { connection, namespace: config.temporal.namespace, identity: `${process.pid}@${hostId}` };
@@ -107,7 +108,10 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
   const shutdown = () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
-  const runAll = () => Promise.all(workers.map((worker) => worker.run()));
+  const runAll = () => {
+    parts.watcher.start();
+    return Promise.all(workers.map((worker) => worker.run()));
+  };
   return {
     client,
     hostId,

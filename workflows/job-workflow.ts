@@ -12,6 +12,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -24,7 +25,9 @@ import {
   CANCELLED_BY_ADMIN,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  RUN_ENDED_SIGNAL,
   type JobStatus,
+  type RunEnded,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
@@ -39,6 +42,11 @@ export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
 /** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
 export const cancelJobSignal = defineSignal<[reason?: string]>(CANCEL_SIGNAL);
 export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
+/** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
+export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
+
+/** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
+const RUN_WATCHER_PATCH = 'run-watcher';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
@@ -53,6 +61,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let cancelReason: string | undefined;
   let admitted = false;
   let activeRun: SubmittedRun | undefined;
+  // By run, not just the current one: an end may be signalled in the same activation as the advance that submitted it.
+  const runsEnded = new Map<string, RunEnded>();
+  const runKey = (run: { cycle: number; id: string }) => `${run.cycle}/${run.id}`;
   const lifecycle = new CancellationScope();
   // Per-execution state lives in this closure, never at module level.
   let status: JobStatus = { state: input.resubmit ? 'FAILED' : 'INCOMING', cycle: 0 };
@@ -72,11 +83,26 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   setHandler(admittedSignal, () => {
     admitted = true;
   });
+  setHandler(runEndedSignal, (ended) => {
+    if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
+  });
   setHandler(cancelJobSignal, (reason) => {
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });
   show({});
+
+  /** How the run ended, as `advanceJob` takes it (which fails the job only if its row still waits for this run). */
+  async function waitForRun(run: SubmittedRun): Promise<NonNullable<AdvanceInput['finished']>> {
+    if (!patched(RUN_WATCHER_PATCH)) {
+      const { results } = await runActivities(run).waitForRun({ job, run });
+      return { cycle: run.cycle, ...(results ? { results } : {}) };
+    }
+    await condition(() => runsEnded.has(runKey(run)));
+    const ended = runsEnded.get(runKey(run))!;
+    if ('failure' in ended) return { cycle: run.cycle, failure: ended.failure };
+    return { cycle: run.cycle, ...(ended.results ? { results: ended.results } : {}) };
+  }
 
   let outcome: Extract<AdvanceResult, { next: 'done' }>;
   try {
@@ -100,9 +126,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         }
         const run = result.run;
         activeRun = run;
-        const { results } = await runActivities(run).waitForRun({ job, run });
+        const finished = await waitForRun(run);
         activeRun = undefined;
-        request = { job, finished: { cycle: run.cycle, ...(results ? { results } : {}) } };
+        request = { job, finished };
       }
     });
   } catch (error) {
