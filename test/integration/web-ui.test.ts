@@ -85,19 +85,16 @@ async function listedIds(page: Page): Promise<string[]> {
 async function expectList(page: Page, name: string, query: string, expected: string[]): Promise<void> {
   await page.goto(listUrl(query));
   const want = [...expected].sort();
-  const shown = await page
-    .waitForFunction(
-      ({ selector, want }) => {
-        const ids = [...document.querySelectorAll(selector)].map((row) => row.querySelector('a')?.textContent?.trim());
-        return ids.length === want.length && [...ids].sort().every((id, i) => id === want[i]);
-      },
-      { selector: ROW, want },
-      { timeout: PAGE_TIMEOUT_MS, polling: 100 },
-    )
-    .then(
-      () => true,
-      () => false,
-    );
+  const sorted = (ids: string[]) => JSON.stringify([...ids].sort());
+  const shown = await until(
+    `the list for ${query}`,
+    () => listedIds(page),
+    (ids) => sorted(ids) === sorted(want),
+    PAGE_TIMEOUT_MS,
+  ).then(
+    () => true,
+    () => false,
+  );
   await page.screenshot({ path: path.join(ARTIFACTS, `list-${name}.png`), fullPage: true });
   const listed = await listedIds(page);
   assert.deepEqual(listed.sort(), want, `the Web UI's list for ${query}${shown ? '' : ' (gave up waiting for it)'}`);
