@@ -78,14 +78,29 @@ async function listedIds(page: Page): Promise<string[]> {
   return page.locator(ROW).evaluateAll((rows) => rows.map((row) => row.querySelector('a')?.textContent?.trim() ?? ''));
 }
 
+const sorted = (ids: readonly string[]) => JSON.stringify([...ids].sort());
+
+/** Workflow IDs Temporal's visibility store answers for `query` (what the Web UI lists, once it has caught up). */
+async function visibleIds(client: Client, query: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const workflow of client.workflow.list({ query })) ids.push(workflow.workflowId);
+  return ids;
+}
+
 /**
  * Opens the workflow list filtered by `query` and waits until its rows are
- * exactly `expected` (in any order); saves a screenshot either way.
+ * exactly `expected` (in any order); saves a screenshot either way. The page
+ * is opened once visibility (updated a moment after a workflow changes) has
+ * the expected answer, since the list does not refresh by itself.
  */
-async function expectList(page: Page, name: string, query: string, expected: string[]): Promise<void> {
-  await page.goto(listUrl(query));
+async function expectList(page: Page, client: Client, name: string, query: string, expected: string[]) {
   const want = [...expected].sort();
-  const sorted = (ids: string[]) => JSON.stringify([...ids].sort());
+  await until(
+    `visibility to answer ${query}`,
+    () => visibleIds(client, query),
+    (ids) => sorted(ids) === sorted(want),
+  );
+  await page.goto(listUrl(query));
   const shown = await until(
     `the list for ${query}`,
     () => listedIds(page),
@@ -163,19 +178,19 @@ test('the Web UI lists a serviceâ€™s jobs by state, service and user, and a jobâ
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
       page.setDefaultTimeout(PAGE_TIMEOUT_MS);
       try {
-        await expectList(page, 'completed', `JobService="${svc}" AND JobState="COMPLETED"`, [
+        await expectList(page, client, 'completed', `JobService="${svc}" AND JobState="COMPLETED"`, [
           done1.workflowId,
           done2.workflowId,
         ]);
-        await expectList(page, 'failed', `JobService="${svc}" AND JobState="FAILED"`, [broken.workflowId]);
-        await expectList(page, 'service', `JobService="${svc}"`, [
+        await expectList(page, client, 'failed', `JobService="${svc}" AND JobState="FAILED"`, [broken.workflowId]);
+        await expectList(page, client, 'service', `JobService="${svc}"`, [
           done1.workflowId,
           done2.workflowId,
           broken.workflowId,
           long.workflowId,
           queued.workflowId,
         ]);
-        await expectList(page, 'user', `JobUser="${alice}"`, [done1.workflowId, long.workflowId]);
+        await expectList(page, client, 'user', `JobUser="${alice}"`, [done1.workflowId, long.workflowId]);
 
         await expectJobPage(
           page,
