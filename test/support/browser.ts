@@ -18,7 +18,7 @@ function executable(file: string): boolean {
 }
 
 /** `SALIFLOW_CHROMIUM`, else Debian's chromium (or another Chrome on PATH); a clear error when there is none. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
+export function findChromium(env: NodeJS.ProcessEnv = process.env, knownPaths = KNOWN_PATHS): string {
   const chosen = env.SALIFLOW_CHROMIUM;
   if (chosen) {
     if (executable(chosen)) return chosen;
@@ -28,7 +28,7 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
     .split(path.delimiter)
     .filter(Boolean)
     .flatMap((dir) => ['chromium', 'chromium-browser', 'google-chrome'].map((name) => path.join(dir, name)));
-  const found = [...KNOWN_PATHS, ...onPath].find(executable);
+  const found = [...knownPaths, ...onPath].find(executable);
   if (found) return found;
   throw new Error(
     'the Web UI test needs Chromium and found none (looked in /usr/bin and on PATH): install it with ' +
