@@ -6,6 +6,7 @@ import { addWaitingReasons, DEFAULT_LIST_STATES, formatJobs, formatJobsTable, li
 import { formatJobDetails, showJob } from './show-job.js';
 import { formatServiceStatus, serviceStatus } from './service-status.js';
 import { checkService } from './check.js';
+import { progressBar } from './progress.js';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
@@ -20,11 +21,14 @@ export function addInfoCommands(program: Command, configOption: () => Option): v
       await withSession(options.config, async ({ config, pool, client }) => {
         const jobs = await listJobs(pool(), states.length > 0 ? states : DEFAULT_LIST_STATES);
         if (jobs.some((job) => job.state === 'INCOMING')) {
+          const progress = progressBar({ label: 'asking waiting jobs why', total: 0 });
           try {
-            await addWaitingReasons(await client(), config, jobs);
+            await addWaitingReasons(await client(), config, jobs, progress);
           } catch (error) {
             const reason = `Temporal unreachable: ${(error as Error).message.split('\n')[0]}`;
             for (const job of jobs) if (job.state === 'INCOMING') job.waiting = reason;
+          } finally {
+            progress.stop();
           }
         }
         if (options.json) console.log(json(jobs));

@@ -21,6 +21,7 @@ import { checkJobDirectory } from '../activities/job-directory.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../activities/mail.js';
 import { NoSuchJobError } from './cli-support.js';
+import type { ProgressReport } from './progress.js';
 import { runningJobWorkflows, stopJobWorkflow, type StopOutcome } from './job-workflows.js';
 
 /** saliweb let these be deleted while its daemon ran: nothing works on them. */
@@ -197,13 +198,19 @@ export interface DeleteAllOutcome {
  * transaction, then every proper job directory. Workflows started meanwhile
  * (reconcile) are terminated once more after the rows are gone.
  */
-export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool; client: Client }) {
-  const { config, pool, client } = options;
+export async function deleteAllJobs(options: {
+  config: ServiceConfig;
+  pool: Pool;
+  client: Client;
+  progress?: ProgressReport;
+}) {
+  const { config, pool, client, progress } = options;
   const reason = 'deleted by an operator (saliflow delete-all-jobs)';
   const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT name, state, runner_id FROM jobs');
   const open = new Set(await runningJobWorkflows(client, config));
   for (const row of rows) open.add(jobWorkflowId(config.general.serviceName, String(row.name)));
   const prefix = `${config.general.serviceName}/`;
+  const rowOf = new Map(rows.map((row) => [String(row.name), row]));
   const outcome: DeleteAllOutcome = {
     jobs: 0,
     terminated: 0,
@@ -211,13 +218,15 @@ export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool
     directoriesKept: [],
     runsLeft: [],
   };
-  const stopAll = async (ids: Iterable<string>) => {
+  const stopAll = async (ids: ReadonlySet<string>) => {
+    progress?.phase('stopping workflows', ids.size);
     for (const id of ids) {
       const job = id.slice(prefix.length);
       const stopped = await stopJobWorkflow(client, config, job, reason);
+      progress?.tick();
       if (stopped !== 'terminated') continue;
       outcome.terminated++;
-      const row = rows.find((candidate) => candidate.name === job);
+      const row = rowOf.get(job);
       const run = row && runLeftBehind(row.state as JobState, row.runner_id ?? null, stopped);
       if (run) outcome.runsLeft.push({ job, run });
     }
@@ -235,8 +244,10 @@ export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool
   });
   outcome.jobs = targets.length;
   await stopAll(new Set([...(await runningJobWorkflows(client, config)), ...open]));
+  progress?.phase('deleting directories', targets.length);
   for (const { job, target } of targets) {
     const removed = await removeDirectory(target);
+    progress?.tick();
     if (removed && 'deleted' in removed) outcome.directoriesDeleted++;
     if (removed && 'kept' in removed)
       outcome.directoriesKept.push({ job, directory: removed.kept, reason: removed.reason });

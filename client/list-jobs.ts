@@ -5,6 +5,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
 import { queryJobStatus } from './job-workflows.js';
+import type { ProgressReport } from './progress.js';
 
 /** saliweb's default: the states an operator needs to look at. */
 export const DEFAULT_LIST_STATES: JobState[] = [
@@ -57,8 +58,14 @@ const QUERY_CONCURRENCY = 16;
  * for parent job X (RUNNING)", … The answer is the job's own, from when it
  * last asked for a slot.
  */
-export async function addWaitingReasons(client: Client, config: ServiceConfig, jobs: ListedJob[]): Promise<void> {
+export async function addWaitingReasons(
+  client: Client,
+  config: ServiceConfig,
+  jobs: ListedJob[],
+  progress?: ProgressReport,
+): Promise<void> {
   const incoming = jobs.filter((job) => job.state === 'INCOMING');
+  progress?.phase('asking waiting jobs why', incoming.length);
   for (let start = 0; start < incoming.length; start += QUERY_CONCURRENCY) {
     await Promise.all(
       incoming.slice(start, start + QUERY_CONCURRENCY).map(async (job) => {
@@ -67,6 +74,7 @@ export async function addWaitingReasons(client: Client, config: ServiceConfig, j
         else if (answer.status.waiting) job.waiting = answer.status.waiting;
         else if (answer.status.state !== 'INCOMING') job.waiting = `now ${answer.status.state}`;
         else job.waiting = 'asking for a slot';
+        progress?.tick();
       }),
     );
   }
