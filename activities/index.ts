@@ -5,6 +5,8 @@
  */
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
+import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
 import { ADMITTED_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
@@ -20,6 +22,9 @@ import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { whileHeartbeating } from './heartbeat.js';
+import { NO_METRICS, type JobMetrics } from './job-metrics.js';
+import type { MadeChange } from './job-transitions.js';
+import { updateLogContext } from './log-context.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -33,6 +38,20 @@ export interface ActivityDeps {
   /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
   hostId?: string;
   admission?: Pick<AdmitterOptions, 'sweepMs'>;
+  /** saliflow's Prometheus metrics. @defaultValue none recorded */
+  metrics?: JobMetrics;
+  /** The worker's log (the Temporal Runtime's logger). @defaultValue warnings and errors on stderr */
+  log?: Logger;
+}
+
+const firstLine = (text: string) => text.split('\n')[0] ?? text;
+
+/** How a state change shows in the worker's log: failures and completions at once, the rest when debugging. */
+function logChange(log: Logger, change: MadeChange): void {
+  const fields = { job: change.job, state: change.to, from: change.from };
+  if (change.to === 'FAILED') log.warn(`job failed: ${firstLine(change.failure ?? '')}`, fields);
+  else if (change.to === 'COMPLETED') log.info('job completed', fields);
+  else log.debug(`job entered ${change.to}`, fields);
 }
 
 export function defaultHostId(): string {
@@ -45,11 +64,21 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const pool = deps.pool ?? createPool(config);
   const mailer = deps.mailer ?? createMailer(config);
   const runners = deps.runners ?? defaultRunners(config.clusters, { hostId });
-  const runs = createRunActivities(runners, deps.run);
-  const { transitionJob } = createTransitionActivities(config, pool);
-  const steps = createStepCaller(config, pool, mailer, service);
+  const metrics = deps.metrics ?? NO_METRICS;
+  const log = deps.log ?? new DefaultLogger('WARN');
+  const runs = createRunActivities(runners, { ...deps.run, metrics });
+  const { transitionJob } = createTransitionActivities(config, pool, (change) => {
+    metrics.stateChanged(change);
+    logChange(log, change);
+  });
+  const steps = createStepCaller(config, pool, mailer, service, log);
   const admitter = createAdmitter(config, pool, {
     ...deps.admission,
+    log: (message) => log.warn(message, { component: 'admission' }),
+    onAdmitted: (jobs) => {
+      metrics.admitted(jobs);
+      log.debug(`admitted ${jobs.length} job(s)`, { jobs: jobs.map((job) => job.name) });
+    },
     notify: async (job) => {
       const client = deps.client?.();
       if (!client) return;
@@ -64,7 +93,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   });
 
   const activities = {
-    advanceJob: createAdvanceActivity({ config, pool, steps, runners, admitter, transitionJob, hostId }),
+    advanceJob: createAdvanceActivity({ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log }),
     transitionJob,
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),
@@ -76,6 +105,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
      */
     async failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
       const row = await readJob(pool, input.job);
+      updateLogContext({ state: row.state });
       if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
       await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
       admitter.wake();

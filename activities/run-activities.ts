@@ -10,10 +10,14 @@ import type { RunResults, RunnerKind } from '../core/runner-spec.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
 import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
+import type { JobMetrics } from './job-metrics.js';
+import { updateLogContext } from './log-context.js';
 
 export type { SubmittedRun };
 
 export interface RunActivityOptions {
+  /** Status queries are counted and timed here. */
+  metrics?: Pick<JobMetrics, 'statusQueried'>;
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
@@ -22,12 +26,12 @@ export interface RunActivityOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
-  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000 } = options;
+  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000, metrics } = options;
   const pollers = new Map<RunnerKind, StatusPoller>();
   const pollerFor = (kind: RunnerKind): StatusPoller => {
     let poller = pollers.get(kind);
     if (!poller) {
-      poller = createStatusPoller(runnerFor(runners, kind));
+      poller = createStatusPoller(runnerFor(runners, kind), (seconds, ok) => metrics?.statusQueried(kind, seconds, ok));
       pollers.set(kind, poller);
     }
     return poller;
@@ -51,6 +55,7 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
   const activities = {
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
+      updateLogContext({ state: 'RUNNING' });
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       try {

@@ -30,7 +30,6 @@ import {
 import type { JobState } from '../core/states.js';
 import { local, mail, runActivities } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
-import { countState } from './job-metrics.js';
 
 export type { JobStatus, JobWorkflowInput };
 export { CANCELLED_BY_ADMIN };
@@ -84,7 +83,6 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
       for (;;) {
         const result = await local.advanceJob(request);
-        for (const state of result.entered) countState(state);
         show({
           state: result.state,
           waiting: result.next === 'admission' ? result.reason : undefined,
