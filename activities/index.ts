@@ -24,7 +24,7 @@ import { readJob } from './job-row.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { NO_METRICS, type JobMetrics } from './job-metrics.js';
 import type { MadeChange } from './job-transitions.js';
-import { updateLogContext } from './log-context.js';
+import { contextLogger, updateLogContext } from './log-context.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -65,7 +65,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const mailer = deps.mailer ?? createMailer(config);
   const runners = deps.runners ?? defaultRunners(config.clusters, { hostId });
   const metrics = deps.metrics ?? NO_METRICS;
-  const log = deps.log ?? new DefaultLogger('WARN');
+  // Each line gets the job context of the code logging it (log-context.ts).
+  const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
   const runs = createRunActivities(runners, { ...deps.run, metrics });
   const { transitionJob } = createTransitionActivities(config, pool, (change) => {
     metrics.stateChanged(change);

@@ -62,6 +62,11 @@ export function logFields(meta: LogMetadata | undefined): Record<string, unknown
     if (DROPPED.has(key) || value === undefined) continue;
     fields[RENAMED[key] ?? key] = boundedValue(value);
   }
+  // The SDK's own `state` (of a worker, not in any activity or workflow) is not a job's state.
+  if (meta.sdkComponent !== undefined && meta.workflowId === undefined && 'state' in fields) {
+    fields.workerState = fields.state;
+    delete fields.state;
+  }
   const workflowType = meta.workflowType as string | undefined;
   const workflowId = meta.workflowId as string | undefined;
   if (workflowId !== undefined && workflowType !== undefined && JOB_WORKFLOW_TYPES.has(workflowType)) {
@@ -151,10 +156,6 @@ export function createWorkerLogger(options: WorkerLoggerOptions): { pino: Pino; 
     {
       level: options.level,
       base: { service: options.service, pid: process.pid },
-      // The job this code is working on, on every line logged within it.
-      mixin: () => ({ ...currentLogContext() }),
-      // A field the caller gave (the SDK's attempt, a step) wins over the context's.
-      mixinMergeStrategy: (mergeObject, mixinObject) => ({ ...mixinObject, ...mergeObject }),
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
@@ -162,8 +163,15 @@ export function createWorkerLogger(options: WorkerLoggerOptions): { pino: Pino; 
   return { pino: base, temporal: temporalLogger(base) };
 }
 
-/** Puts every activity's job, type and attempt in the log context (see activities/log-context.ts). */
+/**
+ * Puts every activity's job, type and attempt in the log context (see
+ * activities/log-context.ts), and the context (state, step) on the SDK's
+ * own lines about the activity.
+ */
 export const activityLogContext: ActivityInterceptorsFactory = (context) => ({
+  outbound: {
+    getLogAttributes: (input, next) => ({ ...currentLogContext(), ...next(input) }),
+  },
   inbound: {
     execute: (input, next) => {
       const { info } = context;
