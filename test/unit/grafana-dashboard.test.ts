@@ -26,7 +26,7 @@ test('every saliflow metric the dashboard plots is one the code defines, with la
         ...[...expr.matchAll(/\bby \(([^)]*)\)/g)].flatMap((match) => match[1]!.split(',').map((l) => l.trim())),
       ];
       for (const label of used) {
-        const known = ['service', 'le', ...labels];
+        const known: readonly string[] = ['service', 'le', ...labels];
         // A label of another metric in the same expression is checked with that metric.
         if (!known.includes(label) && names.length === 1)
           assert.fail(`panel "${panel}": ${name} has no label ${label}`);
