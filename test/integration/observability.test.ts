@@ -16,7 +16,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
 import { freePort, spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
-import { familyNames, scrape, total, type Sample } from '../support/prometheus.js';
+import { familyNames, scrape, total } from '../support/prometheus.js';
 import { dashboardQueries, metricNames } from '../support/dashboard.js';
 
 const MODES = { ok1: 'ok', ok2: 'ok', throws: 'step-throws', runfails: 'run-fails', slow: 'slow' } as const;
