@@ -12,6 +12,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  log,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -72,6 +73,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     admitted = true;
   });
   setHandler(cancelJobSignal, (reason) => {
+    // The SDK's sink sends this to the worker's log once, not again on replay.
+    log.info(`cancel requested: ${reason ?? CANCELLED_BY_ADMIN}`, { state: status.state });
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });

@@ -5,6 +5,8 @@
  * JSON lines with each job's context.
  */
 import { after, before, test } from 'node:test';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
@@ -18,6 +20,8 @@ import { jobRow } from '../support/jobs.js';
 import { freePort, spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { familyNames, scrape, total } from '../support/prometheus.js';
 import { dashboardQueries, metricNames } from '../support/dashboard.js';
+import { FRAMEWORK_LOG } from '../../activities/job-logger.js';
+import { LONG_TEXT } from '../support/services/observed-job.js';
 
 const MODES = { ok1: 'ok', ok2: 'ok', throws: 'step-throws', runfails: 'run-fails', slow: 'slow' } as const;
 type JobKey = keyof typeof MODES;
@@ -154,6 +158,13 @@ test(
           assert.ok(exported.has(name), `panel "${panel}" plots ${name}, not exported`);
       }
       assertLogs(stdout, service, jobs);
+      // job.log lines stay whole in the job's framework.log.
+      const frameworkLog = await fs.readFile(
+        path.join(fixture.config.directories.COMPLETED, jobs.ok1.name, FRAMEWORK_LOG),
+        'utf8',
+      );
+      assert.match(frameworkLog, /INFO preprocess saw mode ok\n/);
+      assert.ok(frameworkLog.includes(`WARNING a long line: ${LONG_TEXT}\n`), 'the long line, whole');
     } finally {
       worker.kill('SIGTERM');
       await worker;
@@ -213,6 +224,10 @@ function assertLogs(stdout: string, service: string, jobs: Record<JobKey, { name
   assert.ok(threw.msg.length <= MAX_MESSAGE_CHARS + 40, 'the failure text is cut');
   find(jobs.runfails.name, (line) => line.msg.startsWith('job failed: RunFailedError'), 'run failed');
   find(jobs.slow.name, (line) => line.msg.startsWith('job failed: JobCancelledError'), 'cancelled');
+  // A workflow's own log line (through the SDK's sink), with the job from its workflow ID.
+  const cancel = find(jobs.slow.name, (line) => line.msg.startsWith('cancel requested:'), 'the workflow log line');
+  assert.deepEqual([cancel.component, cancel.workflow, cancel.state], ['workflow', 'jobWorkflow', 'RUNNING']);
+  assert.equal(about(jobs.slow.name).filter((line) => line.msg.startsWith('cancel requested:')).length, 1);
   // At level debug (from [logging] level), every state change.
   find(jobs.ok1.name, (line) => line.msg === 'job entered POSTPROCESSING' && line.level === 20, 'debug transition');
   // The SDK's own lines about a job's activities carry it too.
