@@ -94,7 +94,10 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   });
 
   const activities = {
-    advanceJob: createAdvanceActivity({ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log }),
+    advanceJob: createAdvanceActivity({
+      ...{ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log },
+      runEndedWithin: runs.outcomeIfEndedWithin,
+    }),
     transitionJob,
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),

@@ -71,9 +71,19 @@ interface AdvanceDeps {
   transitionJob(request: TransitionRequest): Promise<TransitionResult>;
   /** This worker's host identity, recorded with local runs. */
   hostId: string;
+  /** A run's outcome if it ends within the time given (see `QUICK_RUN_MS`), else undefined. */
+  runEndedWithin(job: string, run: SubmittedRun, withinMs: number): Promise<{ results?: RunResults } | undefined>;
   metrics: Pick<JobMetrics, 'runSubmitted'>;
   log: Logger;
 }
+
+/**
+ * How long a job's workflow task waits for a run this worker just started
+ * (a local command) before handing the wait to a `waitForRun` activity. A
+ * short command then costs what a do-nothing job does: one workflow task,
+ * no activity; a long one holds the task this much longer, once.
+ */
+export const QUICK_RUN_MS = 1000;
 
 export function createAdvanceActivity(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
@@ -114,6 +124,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
 
   async function advance(input: AdvanceInput): Promise<AdvanceResult> {
     const { job } = input;
+    let { finished } = input;
     const progress: Progress = {};
     let row = await readJob(pool, job);
     updateLogContext({ state: row.state });
@@ -156,11 +167,14 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         case 'RUNNING': {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
           const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
+          const submitted = record.run === undefined;
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
           // A do-nothing run is finished as soon as it is submitted: no wait.
-          if (input.finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
-            return { next: 'run', state: 'RUNNING', run, ...progress };
+          if (finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
+            const quick = submitted ? await deps.runEndedWithin(job, run, QUICK_RUN_MS) : undefined;
+            if (!quick) return { next: 'run', state: 'RUNNING', run, ...progress };
+            finished = { cycle: run.cycle, ...quick };
           }
           await enter('POSTPROCESSING');
           break;
@@ -168,7 +182,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         case 'POSTPROCESSING': {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
           const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
-          const results = input.finished?.cycle === record.cycle ? input.finished.results : undefined;
+          const results = finished?.cycle === record.cycle ? finished.results : undefined;
           const post = await steps.postprocess(row, results);
           if (post.reschedule) {
             const rerun = post.data === undefined ? {} : { data: post.data };

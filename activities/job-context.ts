@@ -15,8 +15,8 @@ import type { Mailer } from './mail.js';
 
 export interface StepContext {
   context: JobContext;
-  /** Writes the metadata columns the step changed; call after the step returns. */
-  saveMetadata(): Promise<void>;
+  /** Writes the metadata columns the step changed (and returns them); call after the step returns. */
+  saveMetadata(): Promise<Metadata>;
 }
 
 function changedColumns(before: Metadata, after: Metadata): Metadata {
@@ -76,11 +76,12 @@ export async function loadStepContext(
     async saveMetadata() {
       const changed = changedColumns(before, metadata);
       const columns = Object.keys(changed);
-      if (columns.length === 0) return;
+      if (columns.length === 0) return changed;
       await pool.query(`UPDATE jobs SET ${columns.map((column) => `\`${column}\` = ?`).join(', ')} WHERE name = ?`, [
         ...Object.values(changed),
         name,
       ]);
+      return changed;
     },
   };
 }

@@ -10,6 +10,7 @@ import type { RunResults, RunnerKind } from '../core/runner-spec.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
 import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
+import type { FinalRunStatus } from './runners/runner.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext } from './log-context.js';
 
@@ -52,6 +53,20 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
     );
   }
 
+  /** What a run that left the scheduler amounts to: its results, or the error that fails the job. */
+  async function outcome(job: string, run: SubmittedRun, status: FinalRunStatus): Promise<{ results?: RunResults }> {
+    if (status.state === 'failed') throw new RunFailedError(`job ${job}: ${status.reason}`);
+    await waitForDone(run, job, status.detail);
+    return status.results ? { results: status.results } : {};
+  }
+
+  const handleOf = (job: string, run: SubmittedRun) => ({
+    name: job,
+    directory: run.directory,
+    cycle: run.cycle,
+    id: run.id,
+  });
+
   const activities = {
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
@@ -59,16 +74,11 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       try {
-        const status = await pollerFor(run.kind).wait(
-          { name: job, directory: run.directory, cycle: run.cycle, id: run.id },
-          {
-            signal: context.cancellationSignal,
-            onUnknown: (reason) => context.log.warn(`status of ${job} unknown, still waiting: ${reason}`),
-          },
-        );
-        if (status.state === 'failed') throw new RunFailedError(`job ${job}: ${status.reason}`);
-        await waitForDone(run, job, status.detail);
-        return status.results ? { results: status.results } : {};
+        const status = await pollerFor(run.kind).wait(handleOf(job, run), {
+          signal: context.cancellationSignal,
+          onUnknown: (reason) => context.log.warn(`status of ${job} unknown, still waiting: ${reason}`),
+        });
+        return await outcome(job, run, status);
       } finally {
         clearInterval(beat);
       }
@@ -82,6 +92,23 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
 
   return {
     activities,
+    /**
+     * The outcome of a run that ends within `withinMs` by its runner's own
+     * knowledge (a short local command), or undefined: then the job waits
+     * for it with `waitForRun`. Throws as `waitForRun` does for a failed run.
+     */
+    async outcomeIfEndedWithin(
+      job: string,
+      run: SubmittedRun,
+      withinMs: number,
+    ): Promise<{ results?: RunResults } | undefined> {
+      const backend = runnerFor(runners, run.kind);
+      const handle = handleOf(job, run);
+      if (!backend.endedWithin || !(await backend.endedWithin(handle, withinMs))) return undefined;
+      const status = (await backend.status([handle])).get(run.id);
+      if (!status || status.state === 'running' || status.state === 'unknown') return undefined;
+      return outcome(job, run, status);
+    },
     /** Status queries made so far, per runner kind; for tests and metrics. */
     statusQueries(): Record<string, number> {
       return Object.fromEntries([...pollers].map(([kind, poller]) => [kind, poller.queries]));

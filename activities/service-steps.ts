@@ -51,7 +51,8 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
     } finally {
       if (marker) await fs.rm(marker, { force: true });
     }
-    await saveMetadata();
+    // The caller's row now matches MySQL: a later step in the same advance sees what this one wrote.
+    Object.assign(row.metadata, await saveMetadata());
     return result;
   }
 

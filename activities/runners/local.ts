@@ -80,6 +80,11 @@ function commandEnvironment(spec: LocalCommandSpec): Record<string, string> {
   return { ...env, ...spec.env };
 }
 
+async function readExitCode(file: string): Promise<number | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : Number(text.trim());
+}
+
 /** `<cycle>-<pid>@<host>`: the process and the host it runs on. */
 export function parseLocalRunId(id: string): { pid: number; host: string | undefined } {
   const match = /^\d+-(\d+)(?:@(.+))?$/.exec(id);
@@ -95,6 +100,8 @@ export function createLocalRunner({
     const { host } = parseLocalRunId(id);
     return host !== undefined && host !== hostId ? host : undefined;
   };
+  /** Processes this worker started and saw not yet exit, by pid. */
+  const exits = new Map<number, Promise<void>>();
   return {
     name: 'local',
     kind: 'local',
@@ -129,6 +136,16 @@ export function createLocalRunner({
       closeSync(out);
       closeSync(err);
       if (child.pid === undefined) throw new RunnerError(`could not start ${describeCommand(spec.command)}`);
+      const pid = child.pid;
+      exits.set(
+        pid,
+        new Promise((resolve) =>
+          child.once('exit', () => {
+            exits.delete(pid);
+            resolve();
+          }),
+        ),
+      );
       child.unref();
       const id = `${job.cycle}-${child.pid}@${hostId}`;
       await fs.writeFile(command, describeCommand(spec.command));
@@ -140,19 +157,18 @@ export function createLocalRunner({
       const statuses = new Map<string, RunStatus>();
       for (const handle of handles) {
         const { exit, command: commandFile } = files(handle.directory, handle.cycle);
-        const code = await fs.readFile(exit, 'utf8').catch(() => undefined);
+        const code = await readExitCode(exit);
         const { pid } = parseLocalRunId(handle.id);
         const host = elsewhere(handle.id);
         if (code === undefined && host !== undefined) {
           statuses.set(handle.id, { state: 'unknown', reason: `process ${pid} runs on ${host}, not on ${hostId}` });
         } else if (code !== undefined) {
-          const exitCode = Number(code.trim());
           const command = await fs.readFile(commandFile, 'utf8').catch(() => 'the local command');
           statuses.set(
             handle.id,
-            exitCode === 0
+            code === 0
               ? { state: 'finished' }
-              : { state: 'failed', reason: `${command} exited with status ${exitCode} (see local-run.err)` },
+              : { state: 'failed', reason: `${command} exited with status ${code} (see local-run.err)` },
           );
         } else if (isAlive(pid)) {
           statuses.set(handle.id, { state: 'running' });
@@ -164,6 +180,19 @@ export function createLocalRunner({
         }
       }
       return statuses;
+    },
+    async endedWithin(handle: RunHandle, withinMs: number) {
+      const { exit } = files(handle.directory, handle.cycle);
+      const { pid } = parseLocalRunId(handle.id);
+      const exited = exits.get(pid);
+      if (exited && elsewhere(handle.id) === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
+        await Promise.race([exited, timeout]);
+        clearTimeout(timer);
+      }
+      // The wrapper writes the exit file before it exits: the file, not the event, is the answer.
+      return (await readExitCode(exit)) !== undefined;
     },
     async cancel(handle: RunHandle) {
       const { pid } = parseLocalRunId(handle.id);

@@ -27,6 +27,9 @@ export type RunStatus =
   /** The scheduler could not say: never taken as finished. */
   | { state: 'unknown'; reason: string };
 
+/** How a run ended, once the scheduler has let go of it. */
+export type FinalRunStatus = Exclude<RunStatus, { state: 'running' } | { state: 'unknown' }>;
+
 export interface RunnerBackend<S extends RunnerSpec = RunnerSpec> {
   /** Recorded in `runner_id` as `<name>:<id>`, as saliweb does (e.g. `SGE:123`). */
   readonly name: string;
@@ -41,4 +44,11 @@ export interface RunnerBackend<S extends RunnerSpec = RunnerSpec> {
   /** The status of every handle, with one scheduler query for all of them. */
   status(handles: readonly RunHandle[]): Promise<Map<string, RunStatus>>;
   cancel(handle: RunHandle): Promise<void>;
+  /**
+   * Whether the run has ended within `withinMs`, known without asking the
+   * scheduler (a local process this worker started). Lets a short run
+   * finish inside the job's current workflow task instead of a wait
+   * activity; backends without such knowledge leave it out.
+   */
+  endedWithin?(handle: RunHandle, withinMs: number): Promise<boolean>;
 }

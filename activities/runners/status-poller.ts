@@ -10,9 +10,7 @@
  * wait a plain heartbeating activity that resumes on another worker after a
  * crash, while the query count stays bounded by the number of workers.
  */
-import type { RunHandle, RunnerBackend, RunStatus } from './runner.js';
-
-type Final = Exclude<RunStatus, { state: 'running' } | { state: 'unknown' }>;
+import type { FinalRunStatus as Final, RunHandle, RunnerBackend, RunStatus } from './runner.js';
 
 interface Waiter {
   resolve(status: Final): void;

@@ -126,6 +126,26 @@ describe('the happy paths', () => {
     });
   });
 
+  test('a later step sees the metadata an earlier step wrote in the same workflow task', async () => {
+    // doNothing and a quick local command both take preprocess → postprocess in one advance.
+    for (const run of [() => doNothing(), () => localCommand(['true'])]) {
+      const service = defineService({
+        preprocess(job) {
+          job.metadata.num_inputs = 7;
+        },
+        run,
+        postprocess(job) {
+          job.metadata.note = `saw ${String(job.metadata.num_inputs)}`;
+        },
+      });
+      await withWorker(fixture, service, async ({ client }) => {
+        const job = await submit(client, 'samecall');
+        assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+        assert.equal((await jobRow(fixture.db, job.name)).note, 'saw 7');
+      });
+    }
+  });
+
   test('no completion e-mail without a contact address', async () => {
     await withWorker(fixture, defineService({ run: () => doNothing() }), async ({ client }) => {
       const before = smtp.messages.length;
