@@ -18,6 +18,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
 import { freePort, spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
+import { clusterUnderTest } from '../support/clusters.js';
 import { familyNames, scrape, total } from '../support/prometheus.js';
 import { dashboardQueries, metricNames } from '../support/dashboard.js';
 import { FRAMEWORK_LOG } from '../../activities/job-logger.js';
@@ -58,27 +59,32 @@ async function settled(workflowId: string): Promise<void> {
     });
 }
 
+/** A `saliflow worker` process for the fixture, with metrics on a free port; resolves once it polls. */
+async function startWorker(serviceFixture: ServiceFixture, env: Record<string, string> = {}) {
+  const address = `127.0.0.1:${await freePort()}`;
+  const worker = spawnWorkerProcess(
+    serviceFixture.configFile,
+    'observed-job',
+    { ...env, SALIFLOW_METRICS_ADDRESS: address },
+    { asSaliflowWorker: true },
+  );
+  const output = { stdout: '', stderr: '' };
+  worker.stdout?.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+  worker.stderr?.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  await until('the worker to start', async () => {
+    if (worker.exitCode !== null) throw new Error(`the worker exited:\n${output.stdout}\n${output.stderr}`);
+    return WORKER_READY.test(output.stdout) ? true : undefined;
+  });
+  return { address, worker, output };
+}
+
 test(
   'a real worker exports metrics that move as jobs run, and logs JSON lines with job context',
   { timeout: 240_000 },
   async () => {
-    const address = `127.0.0.1:${await freePort()}`;
-    const worker = spawnWorkerProcess(
-      fixture.configFile,
-      'observed-job',
-      { SALIFLOW_METRICS_ADDRESS: address },
-      { asSaliflowWorker: true },
-    );
-    let stdout = '';
-    let stderr = '';
-    worker.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    worker.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const { address, worker, output } = await startWorker(fixture);
     const service = fixture.config.general.serviceName;
     try {
-      await until('the worker to start', async () => {
-        if (worker.exitCode !== null) throw new Error(`the worker exited:\n${stdout}\n${stderr}`);
-        return WORKER_READY.test(stdout) ? true : undefined;
-      });
       // The jobs-by-state gauge is set within a few seconds of the start, every state (0 while none).
       const before = await until('the jobs gauge', async () => {
         const samples = await scrape(address);
@@ -157,7 +163,7 @@ test(
         for (const name of metricNames(expr))
           assert.ok(exported.has(name), `panel "${panel}" plots ${name}, not exported`);
       }
-      assertLogs(stdout, service, jobs);
+      assertLogs(output.stdout, service, jobs);
       // job.log lines stay whole in the job's framework.log.
       const frameworkLog = await fs.readFile(
         path.join(fixture.config.directories.COMPLETED, jobs.ok1.name, FRAMEWORK_LOG),
@@ -237,3 +243,46 @@ function assertLogs(stdout: string, service: string, jobs: Record<JobKey, { name
   );
   assert.ok(lines.some((line) => line.msg.startsWith('saliflow worker for ')));
 }
+
+test(
+  'cluster runs are counted per runner, and each qstat or squeue poll is counted and timed',
+  { timeout: 240_000 },
+  async (t) => {
+    const clusters = await Promise.all([clusterUnderTest('sge'), clusterUnderTest('slurm')]);
+    const up = clusters.filter((cluster) => !cluster.skip);
+    if (up.length === 0) return t.skip(clusters.map((cluster) => cluster.skip).join('; '));
+    const clusterFixture = await createServiceFixture({
+      sections: Object.fromEntries(up.map((cluster) => [cluster.kind, cluster.section])),
+    });
+    const { address, worker } = await startWorker(clusterFixture);
+    try {
+      const submitted = await Promise.all(
+        up.map((cluster) =>
+          submitJob({
+            config: clusterFixture.config,
+            db: clusterFixture.frontendDb,
+            client,
+            name: `on-${cluster.kind}`,
+            files: { 'mode.txt': cluster.kind },
+          }),
+        ),
+      );
+      for (const job of submitted) await settled(job.workflowId);
+      for (const job of submitted) assert.equal((await jobRow(clusterFixture.db, job.name)).state, 'COMPLETED');
+      const service = clusterFixture.config.general.serviceName;
+      const samples = await scrape(address);
+      for (const { kind } of up) {
+        assert.equal(total(samples, 'saliflow_runs_submitted', { service, runner: kind }), 1, `one ${kind} run`);
+        const polls = total(samples, 'saliflow_status_queries', { service, runner: kind });
+        assert.ok(polls >= 1, `${kind} polled: ${polls}`);
+        assert.equal(total(samples, 'saliflow_status_query_seconds_count', { service, runner: kind }), polls);
+        assert.ok(total(samples, 'saliflow_status_query_seconds_sum', { service, runner: kind }) > 0, 'and timed');
+      }
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await deleteSchedules(client, clusterFixture.config).catch(() => undefined);
+      await clusterFixture.cleanup();
+    }
+  },
+);

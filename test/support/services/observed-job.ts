@@ -1,10 +1,10 @@
 /**
  * A service for the metrics and logs test: what a job does is in its
- * `mode.txt` (ok, step-throws, run-fails, slow), and its steps write to
+ * `mode.txt` (ok, step-throws, run-fails, slow, sge, slurm), and its steps write to
  * `job.log`, one line far longer than any log line may be.
  */
 import fs from 'node:fs/promises';
-import { defineService, localCommand } from '../../../core/index.js';
+import { defineService, localCommand, sgeScript, slurmScript } from '../../../core/index.js';
 
 export const LONG_TEXT = 'x'.repeat(20_000);
 
@@ -19,6 +19,8 @@ export default defineService({
     const mode = (await fs.readFile(job.path('mode.txt'), 'utf8')).trim();
     if (mode === 'run-fails') return localCommand('exit 3');
     if (mode === 'slow') return localCommand('sleep 600');
+    if (mode === 'sge') return sgeScript('echo ran');
+    if (mode === 'slurm') return slurmScript('echo ran');
     return localCommand('sleep 1');
   },
 });
