@@ -19,6 +19,8 @@ import { temporalClient } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
 import { freePort, spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { clusterUnderTest } from '../support/clusters.js';
+import { execa } from 'execa';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { familyNames, scrape, total } from '../support/prometheus.js';
 import { dashboardQueries, metricNames } from '../support/dashboard.js';
 import { FRAMEWORK_LOG } from '../../activities/job-logger.js';
@@ -286,3 +288,27 @@ test(
     }
   },
 );
+
+test('on a terminal the worker writes readable lines, not JSON', { timeout: 120_000 }, async () => {
+  // script(1) gives the worker a pseudo-terminal for stdout, as an operator running it by hand has.
+  const command = [
+    'node --import tsx test/support/worker-process.ts',
+    fixture.configFile,
+    path.join(REPO_ROOT, 'test/support/services/observed-job.ts'),
+    '--as-saliflow-worker',
+  ].join(' ');
+  const worker = execa('script', ['-qfec', command, '/dev/null'], { cwd: REPO_ROOT, reject: false });
+  let output = '';
+  worker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  try {
+    const ready = await until('the worker to say it is ready', async () => {
+      if (worker.exitCode !== null) throw new Error(`the worker exited:\n${output}`);
+      return /^.*saliflow worker for .*$/m.exec(output)?.[0];
+    });
+    assert.match(ready.trim(), /^\d\d:\d\d:\d\d\.\d{3} INFO {2}saliflow worker for /);
+    assert.ok(!output.includes('{"level"'), `no JSON on a terminal:\n${output}`);
+  } finally {
+    worker.kill('SIGTERM');
+    await worker;
+  }
+});
