@@ -148,7 +148,8 @@ export interface WorkerLoggerOptions {
   pretty?: boolean;
 }
 
-export function createWorkerLogger(options: WorkerLoggerOptions): { pino: Pino; temporal: Logger } {
+/** The worker's logger, as the Temporal SDK's Logger (every line goes through its bounds). */
+export function createWorkerLogger(options: WorkerLoggerOptions): { temporal: Logger } {
   const stream = options.stream ?? process.stdout;
   const pretty = options.pretty ?? stream.isTTY === true;
   const destination = pretty ? { write: (line: string) => stream.write(formatForTerminal(line)) } : stream;
@@ -160,7 +161,7 @@ export function createWorkerLogger(options: WorkerLoggerOptions): { pino: Pino; 
     },
     destination,
   );
-  return { pino: base, temporal: temporalLogger(base) };
+  return { temporal: temporalLogger(base) };
 }
 
 /**
