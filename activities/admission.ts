@@ -51,7 +51,10 @@ export interface AdmitterOptions {
   notify?: (job: string) => Promise<void>;
   /** The safety sweep: a round however quiet the service is. @defaultValue 10000 */
   sweepMs?: number;
-  log?: (message: string) => void;
+  /** Problems (a failed round, a lost signal): the worker's log. */
+  log: (message: string) => void;
+  /** Told of every job a round admitted, with its submit time (for metrics). */
+  onAdmitted?: (jobs: readonly { name: string; submitTime: Date | null }[]) => void;
 }
 
 function ordinal(n: number): string {
@@ -60,8 +63,8 @@ function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
-export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions = {}): Admitter {
-  const { notify, sweepMs = 10_000, log = console.warn } = options;
+export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions): Admitter {
+  const { notify, sweepMs = 10_000, log, onAdmitted } = options;
   const lockName = `saliflow-admission-${config.database.db}`;
   const limit = config.limits.running;
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
@@ -88,7 +91,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
         const free = limit - Number(active.n);
         if (free <= 0) return [];
         const [rows] = await db.query<mysql.RowDataPacket[]>(
-          `SELECT j.name FROM jobs j
+          `SELECT j.name, j.submit_time FROM jobs j
             WHERE j.state = 'INCOMING' AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = j.name)
             ORDER BY j.submit_time, j.name LIMIT ?`,
           [free],
@@ -100,6 +103,12 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
             `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
               WHERE state = 'INCOMING' AND name IN (?)`,
             config.general.trackHostname ? [os.hostname(), names] : [names],
+          );
+          onAdmitted?.(
+            rows.map((row) => ({
+              name: String(row.name),
+              submitTime: row.submit_time instanceof Date ? row.submit_time : null,
+            })),
           );
         }
         return names;

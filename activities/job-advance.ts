@@ -17,6 +17,7 @@
  * if the worker running it died (or lost Temporal) before the job moved on;
  * an exception from a step fails the job at once, never retried.
  */
+import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import { RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
 import type { RunFailure } from '../core/job-workflow-contract.js';
@@ -32,6 +33,8 @@ import { parseLocalRunId } from './runners/local.js';
 import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
+import type { JobMetrics } from './job-metrics.js';
+import { updateLogContext, withLogContext } from './log-context.js';
 
 const runFailure = ({ type, message }: RunFailure) =>
   type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
@@ -50,8 +53,6 @@ export interface AdvanceInput {
 }
 
 interface Progress {
-  /** States entered during this call, in order (for metrics). */
-  entered: JobState[];
   /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
   lastRun?: { cycle: number; label: string };
 }
@@ -83,6 +84,8 @@ interface AdvanceDeps {
   runEndedWithin(job: string, run: SubmittedRun, withinMs: number): Promise<{ results?: RunResults } | undefined>;
   /** Hands a run the job now waits for to this worker's run watcher (which signals its end). */
   watchRun(job: string, run: SubmittedRun): void;
+  metrics: Pick<JobMetrics, 'runSubmitted'>;
+  log: Logger;
 }
 
 /**
@@ -121,19 +124,30 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
       run: { kind: run.kind, id, cycle: run.cycle, ...(run.host ? { host: run.host } : {}) },
     });
     await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
+    deps.metrics.runSubmitted(spec.kind);
+    deps.log.info(`run submitted: ${backend.name}:${id}`, { runner: spec.kind, cycle: record.cycle });
     return run;
   }
 
-  return async function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
+  return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
+    return withLogContext({ job: input.job }, () => advance(input));
+  };
+
+  async function advance(input: AdvanceInput): Promise<AdvanceResult> {
     const { job } = input;
     let { finished } = input;
-    const progress: Progress = { entered: [] };
-    const { entered } = progress;
+    const progress: Progress = {};
     let row = await readJob(pool, job);
+    updateLogContext({ state: row.state });
+    const moved = (state: JobState, changes: Partial<JobRow> = {}) => {
+      // Entered now, by this worker's clock: how long it stays is measured from here.
+      row = { ...row, ...changes, state, since: new Date() };
+      updateLogContext({ state });
+    };
     const enter = async (to: JobState) => {
-      const result = await transitionJob({ job, to, known: { state: row.state, directory: row.directory } });
-      row = { ...row, state: to, directory: result.directory };
-      entered.push(to);
+      const known = { state: row.state, directory: row.directory, since: row.since };
+      const result = await transitionJob({ job, to, known });
+      moved(to, { directory: result.directory });
     };
     if (input.resubmit && row.state === 'FAILED') await enter('INCOMING');
 
@@ -144,8 +158,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           if (!admission.admitted) {
             return { next: 'admission', state: 'INCOMING', reason: admission.reason ?? 'waiting', ...progress };
           }
-          row = { ...row, state: 'PREPROCESSING' };
-          entered.push('PREPROCESSING');
+          moved('PREPROCESSING');
           break;
         }
         case 'PREPROCESSING': {
@@ -217,5 +230,5 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         return { next: 'done', state: 'COMPLETED', ...progress, completeFailure: describeThrown(error) };
       }
     }
-  };
+  }
 }

@@ -11,10 +11,14 @@ import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
 import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
 import type { FinalRunStatus } from './runners/runner.js';
+import type { JobMetrics } from './job-metrics.js';
+import { updateLogContext } from './log-context.js';
 
 export type { SubmittedRun };
 
 export interface RunActivityOptions {
+  /** Status queries are counted and timed here. */
+  metrics?: Pick<JobMetrics, 'statusQueried'>;
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
@@ -23,12 +27,12 @@ export interface RunActivityOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
-  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000 } = options;
+  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000, metrics } = options;
   const pollers = new Map<RunnerKind, StatusPoller>();
   const pollerFor = (kind: RunnerKind): StatusPoller => {
     let poller = pollers.get(kind);
     if (!poller) {
-      poller = createStatusPoller(runnerFor(runners, kind));
+      poller = createStatusPoller(runnerFor(runners, kind), (seconds, ok) => metrics?.statusQueried(kind, seconds, ok));
       pollers.set(kind, poller);
     }
     return poller;
@@ -76,6 +80,7 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
     /** Workflows started before the run watcher existed still wait this way (see job-workflow.ts). */
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
+      updateLogContext({ state: 'RUNNING' });
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       try {

@@ -12,6 +12,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  log,
   patched,
   setCurrentDetails,
   setHandler,
@@ -33,7 +34,6 @@ import {
 import type { JobState } from '../core/states.js';
 import { local, mail, runActivities } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
-import { countState } from './job-metrics.js';
 
 export type { JobStatus, JobWorkflowInput };
 export { CANCELLED_BY_ADMIN };
@@ -87,6 +87,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
   });
   setHandler(cancelJobSignal, (reason) => {
+    // The SDK's sink sends this to the worker's log once, not again on replay.
+    log.info(`cancel requested: ${reason ?? CANCELLED_BY_ADMIN}`, { state: status.state });
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });
@@ -110,7 +112,6 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
       for (;;) {
         const result = await local.advanceJob(request);
-        for (const state of result.entered) countState(state);
         show({
           state: result.state,
           waiting: result.next === 'admission' ? result.reason : undefined,

@@ -8,6 +8,8 @@ import { readIniFile } from './ini.js';
 import { readDatabaseConfig } from './database-config.js';
 import type { DatabaseConfig } from './database-config.js';
 import { readMailConfig } from './mail-config.js';
+import { readLoggingConfig, readMetricsConfig } from './observability-config.js';
+import type { LoggingConfig, MetricsConfig } from './observability-config.js';
 import { readSgeConfig, readSlurmConfig } from './cluster-config.js';
 import type { ClustersConfig } from './cluster-config.js';
 import type { MailConfig } from './mail-config.js';
@@ -94,6 +96,10 @@ export interface ServiceConfig {
   mail: MailConfig;
   /** Clusters jobs can run on (`[sge]`, `[slurm]`). */
   clusters: ClustersConfig;
+  /** `[metrics]`: the worker's Prometheus endpoint. */
+  metrics: MetricsConfig;
+  /** `[logging]`: the worker's log level. */
+  logging: LoggingConfig;
   /** The parsed file, so services can read their own sections. */
   sections: IniDocument;
 }
@@ -118,6 +124,8 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
     temporal: readTemporalConfig(section('temporal'), configDir, general.serviceName, env),
     mail: readMailConfig(section('mail'), general.adminEmail, env),
     clusters: readClusters(section('sge'), section('slurm'), env),
+    metrics: readMetricsConfig(section('metrics'), env),
+    logging: readLoggingConfig(section('logging'), env),
     sections: doc,
   };
 }

@@ -722,3 +722,50 @@ test('a config path that is a directory is an error naming it', () => {
       error instanceof ConfigError && error.message.includes(ROOT) && error.message.includes('directory'),
   );
 });
+
+test('[metrics] prometheus and [logging] level, each overridden by its environment variable', () => {
+  const file = saliwebService(`${SALIWEB_CONF}\n[metrics]\nprometheus: 0.0.0.0:9464\n\n[logging]\nlevel: WARN\n`);
+  const config = loadServiceConfig(file, {});
+  assert.deepEqual(config.metrics, { prometheus: '0.0.0.0:9464' });
+  assert.deepEqual(config.logging, { level: 'warn' });
+  const overridden = loadServiceConfig(file, {
+    SALIFLOW_METRICS_ADDRESS: '[::1]:9100',
+    SALIFLOW_LOG_LEVEL: 'debug',
+  });
+  assert.deepEqual(overridden.metrics, { prometheus: '[::1]:9100' });
+  assert.deepEqual(overridden.logging, { level: 'debug' });
+  // Without the sections: no metrics, level info.
+  const plain = loadServiceConfig(saliwebService(), {});
+  assert.deepEqual(plain.metrics, {});
+  assert.deepEqual(plain.logging, { level: 'info' });
+});
+
+test('a bad metrics address or log level names the key and what is expected', () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['[metrics]\nprometheus: 9464\n', {}, /\[metrics\] prometheus: "9464" is not an address; expected host:port/],
+    ['[metrics]\nprometheus: localhost:99999\n', {}, /\[metrics\] prometheus: .* expected host:port/],
+    ['[metrics]\nport: 9464\n', {}, /\[metrics\] port: unknown key; \[metrics\] accepts only prometheus/],
+    [
+      '[logging]\nlevel: verbose\n',
+      {},
+      /\[logging\] level: "verbose" is not a log level; expected one of trace, debug/,
+    ],
+    ['', { SALIFLOW_LOG_LEVEL: 'loud' }, /\[logging\] level: environment variable SALIFLOW_LOG_LEVEL="loud"/],
+    [
+      '',
+      { SALIFLOW_METRICS_ADDRESS: 'nowhere' },
+      /\[metrics\] prometheus: environment variable SALIFLOW_METRICS_ADDRESS/,
+    ],
+  ];
+  for (const [section, env, message] of cases) {
+    const file = saliwebService(`${SALIWEB_CONF}\n${section}`);
+    assert.throws(
+      () => loadServiceConfig(file, env),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  }
+});
