@@ -90,7 +90,13 @@ async function ready(settings: ProductionSettings): Promise<boolean> {
 export async function startPostgres(settings: ProductionSettings, log: Log): Promise<'started' | 'reused'> {
   const { port, dataDir, logFile, user, password } = settings.postgres;
   await ensureInstalled(log);
-  if (await ready(settings)) return 'reused';
+  if (await ready(settings)) {
+    if (fs.existsSync(path.join(dataDir, 'postmaster.pid'))) return 'reused';
+    throw new StackError(
+      `a PostgreSQL that is not this state folder's (${dataDir}) answers on port ${port}: ` +
+        'stop it (npm run production -- stop with the SALIFLOW_STATE_DIR it was started with) or free the port',
+    );
+  }
   if (await portIsOpen(settings.host, port)) {
     throw new StackError(`port ${port} on ${settings.host} is taken by something that is not PostgreSQL; free it`);
   }
