@@ -1,8 +1,8 @@
 /**
  * saliflow on the production-like topology (npm run production: Temporal
  * v1.32 on PostgreSQL, one process per service, mutual TLS), with two
- * `saliflow worker` processes as two hosts (SALIFLOW_HOST_ID host-a and
- * host-b, each with its own frontend socket):
+ * `saliflow worker` processes as two hosts sharing one config file
+ * (SALIFLOW_HOST_ID host-a and host-b, SALIFLOW_SOCKET its own socket):
  *
  * - jobs arriving every way (submitJob, a legacy frontend's ping, a bare
  *   INSERT only the reconcile Schedule finds), some waiting for parents,
@@ -25,7 +25,7 @@ import { jobWorkflowId } from '../../core/job-workflow-contract.js';
 import { deleteSchedules } from '../../worker/schedules.js';
 import { checkScenario, describeFindings } from '../support/fault-checks.js';
 import { sampleInFlight, submitAsLegacyFrontend, WorkerSupervisor } from '../support/fault-harness.js';
-import { clientFor, hostConfig, productionCluster, type ProductionCluster } from '../support/production-cluster.js';
+import { clientFor, productionCluster, type ProductionCluster } from '../support/production-cluster.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { firstEntered, installStateAudit, readStateAudit } from '../support/state-audit.js';
 import { randomToken } from '../../client/job-names.js';
@@ -126,8 +126,10 @@ async function withTwoHosts(report: (line: string) => void, body: (run: Run) => 
   const { client, close } = await clientFor(fixture.config);
   const workers = {
     a: new WorkerSupervisor(fixture.configFile, 'counted-runs', { SALIFLOW_HOST_ID: 'host-a' }),
-    b: new WorkerSupervisor(await hostConfig(fixture.configFile, 'host-b'), 'counted-runs', {
+    // One config file for both hosts, as on a shared filesystem; a Unix socket belongs to one host.
+    b: new WorkerSupervisor(fixture.configFile, 'counted-runs', {
       SALIFLOW_HOST_ID: 'host-b',
+      SALIFLOW_SOCKET: path.join(fixture.root, 'backend-host-b.socket'),
     }),
   };
   const sampler = sampleInFlight(fixture, LIMIT);

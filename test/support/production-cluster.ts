@@ -4,8 +4,6 @@
  * is not running, with helpers to configure services on it, connect, and
  * kill and restart its server processes. MySQL stays the dev stack's.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { ServiceConfig } from '../../core/config/index.js';
 import { temporalConnectionOptions } from '../../core/temporal-connection.js';
@@ -68,17 +66,4 @@ export async function productionCluster(): Promise<ProductionCluster> {
 export async function clientFor(config: ServiceConfig): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect(await temporalConnectionOptions(config));
   return { client: new Client({ connection, namespace: config.temporal.namespace }), close: () => connection.close() };
-}
-
-/**
- * The service's config as a second host would have it: the same file with
- * its own frontend socket (a Unix socket belongs to one host), in the same
- * folder so every relative path means the same.
- */
-export async function hostConfig(configFile: string, host: string): Promise<string> {
-  const text = await fs.readFile(configFile, 'utf8');
-  const socket = path.join(path.dirname(configFile), `backend-${host}.socket`);
-  const file = path.join(path.dirname(configFile), `service-${host}.conf`);
-  await fs.writeFile(file, text.replace(/^socket: .*$/m, `socket: ${socket}`));
-  return file;
 }

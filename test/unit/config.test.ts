@@ -450,6 +450,11 @@ test('a CA without a client certificate is server-only TLS; tls: true alone uses
   assert.equal(loadServiceConfig(saliwebService(), { TEMPORAL_TLS: 'false' }).temporal.tls, undefined);
 });
 
+test('SALIFLOW_SOCKET gives a worker host its own frontend socket under a shared config', () => {
+  const config = loadServiceConfig(saliwebService(), { SALIFLOW_SOCKET: 'host-b.socket' });
+  assert.equal(config.general.socket, join(process.cwd(), 'host-b.socket'));
+});
+
 test('loadServiceConfig defaults to process.env', () => {
   const saved = process.env.SALIFLOW_TASK_QUEUE;
   process.env.SALIFLOW_TASK_QUEUE = 'from-process-env';
