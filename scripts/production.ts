@@ -7,11 +7,13 @@
  * what runs is reused, what was built or set up is kept under
  * `<state folder>/production/`.
  */
+import path from 'node:path';
+import { execa } from 'execa';
 import { StackError } from '../core/errors.js';
 import { ensureTemporalBinaries, ensureUiServer } from './production/build.js';
 import { ensureCertificates } from './production/certs.js';
 import { postgresStatus, startPostgres, stopPostgres } from './production/postgres.js';
-import { productionSettings, SERVICES, type ProductionSettings } from './production/settings.js';
+import { certificatePaths, productionSettings, SERVICES, type ProductionSettings } from './production/settings.js';
 import {
   ensureNamespace,
   ensureSchemas,
@@ -37,7 +39,7 @@ export async function startProduction(
   const [binaries, postgres, certs] = await Promise.all([
     ensureTemporalBinaries(settings, say),
     startPostgres(settings, say),
-    ensureCertificates(settings, say),
+    ensureCertificates(settings.certs, say),
   ]);
   say(`postgres ${postgres} at ${settings.host}:${settings.postgres.port}; certificates ${certs}`);
   await ensureSchemas(settings, binaries, say);
@@ -82,8 +84,18 @@ async function main(command: string | undefined, flags: string[]): Promise<void>
     case 'status':
       for (const line of await productionStatus()) console.log(line);
       return;
+    case 'certs': {
+      // For docker-compose.yml: the same certificates in a shared volume, readable by the containers' users.
+      const dir = flags[0];
+      if (!dir) throw new StackError('usage: npm run production -- certs <folder>');
+      log(`certificates ${await ensureCertificates(certificatePaths(path.resolve(dir)), log)} in ${dir}`);
+      await execa('chmod', ['-R', 'a+rX', dir]);
+      return;
+    }
     default:
-      throw new StackError(`usage: npm run production -- start [--no-ui]|stop|status (got ${command ?? 'nothing'})`);
+      throw new StackError(
+        `usage: npm run production -- start [--no-ui]|stop|status|certs <folder> (got ${command ?? 'nothing'})`,
+      );
   }
 }
 

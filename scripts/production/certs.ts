@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { StackError } from '../../core/errors.js';
-import { SERVER_NAME, type ProductionSettings } from './settings.js';
+import { SERVER_NAME, type CertificatePaths } from './settings.js';
 
 type Log = (message: string) => void;
 
@@ -23,8 +23,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /** A key and a certificate signed by the CA, with the given extensions. */
-async function signed(settings: ProductionSettings, name: string, subject: string, extensions: string): Promise<void> {
-  const { dir, ca, caKey } = settings.certs;
+async function signed(certs: CertificatePaths, name: string, subject: string, extensions: string): Promise<void> {
+  const { dir, ca, caKey } = certs;
   const extFile = path.join(dir, `${name}.ext`);
   fs.writeFileSync(extFile, extensions);
   await openssl(['genrsa', '-out', `${name}.key`, '2048'], dir);
@@ -54,12 +54,13 @@ async function signed(settings: ProductionSettings, name: string, subject: strin
   fs.rmSync(extFile);
 }
 
-export async function ensureCertificates(settings: ProductionSettings, log: Log): Promise<'made' | 'reused'> {
-  const { dir, ca, serverCert, serverKey, clientCert, clientKey } = settings.certs;
+export async function ensureCertificates(certs: CertificatePaths, log: Log): Promise<'made' | 'reused'> {
+  const { dir, ca, serverCert, serverKey, clientCert, clientKey } = certs;
   if ([ca, serverCert, serverKey, clientCert, clientKey].every((file) => fs.existsSync(file))) return 'reused';
   log(`making a private CA and the TLS certificates in ${dir}…`);
-  fs.rmSync(dir, { recursive: true, force: true });
+  // The folder may be a mount point (docker-compose.yml's certs volume): empty it, keep it.
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const file of fs.readdirSync(dir)) fs.rmSync(path.join(dir, file), { recursive: true, force: true });
   await openssl(['genrsa', '-out', 'ca.key', '2048'], dir);
   await openssl(
     [
@@ -83,13 +84,13 @@ export async function ensureCertificates(settings: ProductionSettings, log: Log)
     dir,
   );
   await signed(
-    settings,
+    certs,
     'server',
     `/O=saliflow/CN=${SERVER_NAME}`,
     `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${SERVER_NAME},DNS:localhost,IP:127.0.0.1\n`,
   );
   await signed(
-    settings,
+    certs,
     'client',
     '/O=saliflow/CN=saliflow worker',
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n',

@@ -63,14 +63,29 @@ export interface ProductionSettings {
   /** Server-only TLS with the private CA (a second frontend process of the same cluster). */
   tlsAddress: string;
   ui: { port: number; configDir: string };
-  certs: {
-    dir: string;
-    ca: string;
-    caKey: string;
-    serverCert: string;
-    serverKey: string;
-    clientCert: string;
-    clientKey: string;
+  certs: CertificatePaths;
+}
+
+export interface CertificatePaths {
+  dir: string;
+  ca: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** The certificate files in `dir` (docker-compose.yml mounts them at /certs). */
+export function certificatePaths(dir: string): CertificatePaths {
+  return {
+    dir,
+    ca: path.join(dir, 'ca.pem'),
+    caKey: path.join(dir, 'ca.key'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key'),
+    clientCert: path.join(dir, 'client.pem'),
+    clientKey: path.join(dir, 'client.key'),
   };
 }
 
@@ -78,7 +93,6 @@ export function productionSettings(env: NodeJS.ProcessEnv = process.env): Produc
   const stateDir = path.resolve(env.SALIFLOW_STATE_DIR ?? path.join(REPO_ROOT, '.state'));
   const dir = path.join(stateDir, 'production');
   const host = '127.0.0.1';
-  const certs = path.join(dir, 'certs');
   const ports: ProductionSettings['ports'] = {
     frontend: { grpc: 17233, membership: 17933, metrics: 17090, http: 17243 },
     history: { grpc: 17234, membership: 17934, metrics: 17091 },
@@ -105,15 +119,7 @@ export function productionSettings(env: NodeJS.ProcessEnv = process.env): Produc
     mtlsAddress: `${host}:${ports.frontend.grpc}`,
     tlsAddress: `${host}:${ports['frontend-tls'].grpc}`,
     ui: { port: 18233, configDir: path.join(dir, 'ui') },
-    certs: {
-      dir: certs,
-      ca: path.join(certs, 'ca.pem'),
-      caKey: path.join(certs, 'ca.key'),
-      serverCert: path.join(certs, 'server.pem'),
-      serverKey: path.join(certs, 'server.key'),
-      clientCert: path.join(certs, 'client.pem'),
-      clientKey: path.join(certs, 'client.key'),
-    },
+    certs: certificatePaths(path.join(dir, 'certs')),
   };
 }
 
