@@ -15,7 +15,8 @@ import { Connection } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
 import { deleteSchedules } from '../../worker/schedules.js';
 import { SERVER_NAME } from '../../scripts/production/settings.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { REPO_ROOT, stackSettings } from '../../scripts/stack/settings.js';
+import { startTemporal } from '../../scripts/stack/temporal.js';
 import { workflowOutcome, jobRow } from '../support/jobs.js';
 import { WorkerSupervisor } from '../support/fault-harness.js';
 import { clientFor, productionCluster, type ProductionCluster } from '../support/production-cluster.js';
@@ -70,6 +71,15 @@ test('mutual TLS refuses a client without a certificate, and one that does not v
     'connected',
     'server-only TLS needs no client certificate',
   );
+});
+
+test('the dev stack, pointed at a TLS frontend, says it needs TLS instead of blaming a foreign program', async () => {
+  for (const address of [cluster.settings.mtlsAddress, cluster.settings.tlsAddress]) {
+    await assert.rejects(
+      startTemporal(stackSettings({ TEMPORAL_ADDRESS: address }), () => undefined),
+      new RegExp(`${address} answers with TLS.*tls_server_ca`),
+    );
+  }
 });
 
 test('over server-only TLS a saliflow worker runs jobs and the CLI reaches them', { timeout: 180_000 }, async () => {
