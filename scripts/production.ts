@@ -43,9 +43,11 @@ export async function startProduction(
   ]);
   say(`postgres ${postgres} at ${settings.host}:${settings.postgres.port}; certificates ${certs}`);
   await ensureSchemas(settings, binaries, say);
-  const backends = SERVICES.filter((service) => !service.startsWith('frontend'));
+  // On a fresh database every process would race to write the cluster's metadata row (the losers exit): one
+  // goes first; by the time its port listens the row is there. Frontends last, once what they call is up.
+  const [first, ...backends] = SERVICES.filter((service) => !service.startsWith('frontend'));
   const frontends = SERVICES.filter((service) => service.startsWith('frontend'));
-  for (const group of [backends, frontends]) {
+  for (const group of [[first!], backends, frontends]) {
     const results = await Promise.all(group.map((service) => startService(settings, binaries, service)));
     say(group.map((service, i) => `${service} ${results[i]}`).join(', '));
   }
