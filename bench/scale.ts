@@ -134,7 +134,7 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
     );
     // The cost of waiting, not of arriving: each arrival's first workflow task must be done first.
     // Quiet means the workers and the Temporal server: the server works through arrivals after the workers idle.
-    const temporal = ctx.stack.temporal === undefined ? [] : [ctx.stack.temporal];
+    const temporal = ctx.stack.temporal;
     const settled = await waitUntilQuiet([...service.workers.map((worker) => worker.pid), ...temporal], { cores: 0.3 });
     ctx.log(`  quiet after ${settled.toFixed(0)} s`);
     await sleep(SETTLE_SECONDS * 1000);

@@ -18,6 +18,7 @@ import { createFrontend } from './frontend.js';
 import { fileExists, spawnNodeProcess, waitUntilReady, type NodeProcess } from './processes.js';
 import { deleteSchedulesMentioning, terminateOpen } from './temporal.js';
 import { sleep } from './stats.js';
+import { targetFixture } from './target.js';
 
 export type RunnerChoice = 'nothing' | 'true' | 'sleep';
 
@@ -57,8 +58,11 @@ async function workerConfigFile(fixture: ServiceFixture, index: number): Promise
 }
 
 export async function startServiceUnderTest(options: ServiceOptions): Promise<ServiceUnderTest> {
+  const target = targetFixture();
   const fixture = await createServiceFixture({
+    ...(target.stack ? { stack: target.stack } : {}),
     sections: {
+      temporal: target.temporalSection,
       limits: { running: String(options.limit) },
       backend: { check_minutes: String(options.checkMinutes) },
     },

@@ -17,6 +17,7 @@ import { SectionReader } from './section-reader.js';
 import { readTemporalConfig } from './temporal-config.js';
 import type { TemporalConfig } from './temporal-config.js';
 import { parseTimeDelta } from './time-delta.js';
+import { envString } from './env.js';
 
 /** States that own a directory (EXPIRED jobs have none), in pipeline order. */
 export const DIRECTORY_STATES = [
@@ -111,7 +112,7 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
   const doc = readIniFile(configFile);
   const section = (name: string) => SectionReader.of(doc, name);
 
-  const general = readGeneral(section('general'), configDir);
+  const general = readGeneral(section('general'), configDir, env);
   return {
     configFile,
     general,
@@ -136,12 +137,16 @@ function readClusters(sge: SectionReader, slurm: SectionReader, env: NodeJS.Proc
   return { ...(sgeConfig ? { sge: sgeConfig } : {}), ...(slurmConfig ? { slurm: slurmConfig } : {}) };
 }
 
-function readGeneral(general: SectionReader, configDir: string): GeneralConfig {
+function readGeneral(general: SectionReader, configDir: string, env: NodeJS.ProcessEnv): GeneralConfig {
   const github = general.optional('github');
   const socketGroup = readSocketGroup(general);
+  const socketFromEnv = envString(env, 'SALIFLOW_SOCKET');
   return {
     adminEmail: general.required('admin_email', 'admin@example.com'),
-    socket: resolve(configDir, general.required('socket', '/path/to/service.socket')),
+    // Each worker host has a socket of its own, even when the config file is shared.
+    socket: socketFromEnv
+      ? resolve(socketFromEnv)
+      : resolve(configDir, general.required('socket', '/path/to/service.socket')),
     socketMode: readSocketMode(general),
     ...(socketGroup !== undefined ? { socketGroup } : {}),
     serviceName: general.required('service_name', 'ModFoo'),

@@ -436,6 +436,25 @@ test('environment TLS alone enables TLS; relative env paths resolve against the 
   });
 });
 
+test('a CA without a client certificate is server-only TLS; tls: true alone uses the system CAs', () => {
+  const tlsDir = writeFiles({ 'ca.pem': 'ca' });
+  const serverOnly = loadServiceConfig(saliwebService(), {
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsDir, 'ca.pem'),
+    TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+  });
+  assert.deepEqual(serverOnly.temporal.tls, {
+    serverRootCaCertPath: join(tlsDir, 'ca.pem'),
+    serverNameOverride: 'temporal.internal',
+  });
+  assert.deepEqual(loadServiceConfig(saliwebService(), { TEMPORAL_TLS: 'true' }).temporal.tls, {});
+  assert.equal(loadServiceConfig(saliwebService(), { TEMPORAL_TLS: 'false' }).temporal.tls, undefined);
+});
+
+test('SALIFLOW_SOCKET gives a worker host its own frontend socket under a shared config', () => {
+  const config = loadServiceConfig(saliwebService(), { SALIFLOW_SOCKET: 'host-b.socket' });
+  assert.equal(config.general.socket, join(process.cwd(), 'host-b.socket'));
+});
+
 test('loadServiceConfig defaults to process.env', () => {
   const saved = process.env.SALIFLOW_TASK_QUEUE;
   process.env.SALIFLOW_TASK_QUEUE = 'from-process-env';
@@ -618,10 +637,15 @@ const BAD_CASES: BadCase[] = [
     expect: ['[temporal] tls_client_cert', 'nope.pem', 'does not exist'],
   },
   {
-    name: 'TLS server CA without client cert',
-    edit: append('[temporal]\ntls_server_ca: ca.pem'),
+    name: 'TLS turned off while a TLS setting is given',
+    edit: append('[temporal]\ntls: false\ntls_server_ca: ca.pem'),
     files: { 'conf/ca.pem': 'ca' },
-    expect: ['[temporal] tls_server_ca', 'tls_client_cert and tls_client_key'],
+    expect: ['[temporal] tls', 'turns TLS off', 'tls_server_ca'],
+  },
+  {
+    name: 'tls neither true nor false',
+    edit: append('[temporal]\ntls: maybe'),
+    expect: ['[temporal] tls', '"maybe"', 'true or false'],
   },
   {
     name: 'frontend section without service_name',
