@@ -65,6 +65,7 @@ try {
     const sleepSeconds = args.sleepSeconds ?? Math.round(ctx.timeoutMs / 1000 + args.windowSeconds + 120);
     const options = {
       jobs: args.jobs ?? 10_000,
+      inFlightOnly: args.inFlightOnly,
       workers: args.single?.workers ?? 1,
       windowSeconds: args.windowSeconds,
       sleepSeconds,

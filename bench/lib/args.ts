@@ -21,6 +21,7 @@ Any of --rate/--limit/--workers/--runner selects one mode instead (the others de
   --temporal T         dev (the dev stack's server, default) or production (npm run production's cluster)
   --scratch            write results under .state/bench-scratch/ instead of bench/results/
   --scale              the scale mode (bench/scale.ts) instead: N in flight, then N waiting
+  --in-flight-only     scale: only part 1 (N in flight, released, completed), not the N waiting
   --window S           scale: seconds to measure the waiting jobs (default 60)
   --sleep S            scale: how long each run sleeps (default: timeout + window + 120 s, to outlast the
                        measurement; the benchmark ends them when done)
@@ -40,6 +41,7 @@ export interface BenchArgs {
   temporal: 'dev' | 'production';
   scratch: boolean;
   scale: boolean;
+  inFlightOnly: boolean;
   windowSeconds: number;
   sleepSeconds: number | undefined;
 }
@@ -69,6 +71,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       temporal: { type: 'string', default: 'dev' },
       scratch: { type: 'boolean', default: false },
       scale: { type: 'boolean', default: false },
+      'in-flight-only': { type: 'boolean', default: false },
       window: { type: 'string' },
       sleep: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -104,6 +107,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     temporal: values.temporal,
     scratch: values.scratch ?? false,
     scale: values.scale ?? false,
+    inFlightOnly: values['in-flight-only'] ?? false,
     windowSeconds: positive('window', values.window) ?? 60,
     sleepSeconds: positive('sleep', values.sleep),
   };

@@ -20,7 +20,7 @@ import { deleteSchedulesMentioning, terminateOpen } from './temporal.js';
 import { sleep } from './stats.js';
 import { targetFixture } from './target.js';
 
-export type RunnerChoice = 'nothing' | 'true' | 'sleep';
+export type RunnerChoice = 'nothing' | 'true' | 'sleep' | 'release';
 
 export interface ServiceOptions {
   /** `[limits] running`. */
@@ -29,6 +29,8 @@ export interface ServiceOptions {
   runner: RunnerChoice;
   /** For the `sleep` runner. */
   sleepSeconds?: number;
+  /** For the `release` runner: the FIFO whose opening for writing ends every run. */
+  releaseFifo?: string;
   /** `[backend] check_minutes` (the reconcile schedule's interval). */
   checkMinutes: number;
 }
@@ -85,6 +87,7 @@ export async function startServiceUnderTest(options: ServiceOptions): Promise<Se
       SALIFLOW_TASK_QUEUE: '',
       SALIFLOW_BENCH_RUNNER: options.runner,
       ...(options.sleepSeconds ? { SALIFLOW_BENCH_SLEEP_SECONDS: String(options.sleepSeconds) } : {}),
+      ...(options.releaseFifo ? { SALIFLOW_BENCH_RELEASE: options.releaseFifo } : {}),
     };
     for (let index = 0; index < options.workers; index++) {
       const configFile = await workerConfigFile(fixture, index);
