@@ -66,7 +66,15 @@ export interface AdmitterOptions {
   sweepMs?: number;
   /** How many jobs at the head of the line are told their exact reason, and told again when it changes. @defaultValue 10 */
   refreshFirst?: number;
-  log?: (message: string) => void;
+  /** Problems (a failed round, a lost signal): the worker's log. */
+  log: (message: string) => void;
+  /** Told of every job a round admitted, with its submit time (for metrics). */
+  onAdmitted?: (jobs: readonly AdmittedJob[]) => void;
+}
+
+export interface AdmittedJob {
+  name: string;
+  submitTime: Date | null;
 }
 
 /** What a job further back than the first `first` in line is told: true until it gets there. */
@@ -81,7 +89,7 @@ export function coarseReason(first: number): string {
  * Returns the names admitted. Any process with the backend's credentials
  * may run one (the CLI does when it frees a slot).
  */
-export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Promise<string[]> {
+export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Promise<AdmittedJob[]> {
   const lockName = `saliflow-admission-${config.database.db}`;
   const db = await pool.getConnection();
   try {
@@ -93,7 +101,8 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
       ])) as unknown as [[{ n: number }]];
       const free = config.limits.running - Number(active.n);
       if (free <= 0) return [];
-      const names = await admissibleJobs(db, config.limits, free);
+      const admitted = await admissibleJobs(db, config.limits, free);
+      const names = admitted.map((job) => job.name);
       if (names.length > 0) {
         const hostname = config.general.trackHostname ? ', hostname = ?' : '';
         await db.query(
@@ -102,7 +111,7 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
           config.general.trackHostname ? [os.hostname(), names] : [names],
         );
       }
-      return names;
+      return admitted;
     } finally {
       await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
     }
@@ -111,8 +120,8 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   }
 }
 
-export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions = {}): Admitter {
-  const { notify, tell, sweepMs = 10_000, refreshFirst = 10, log = console.warn } = options;
+export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions): Admitter {
+  const { notify, tell, sweepMs = 10_000, refreshFirst = 10, log, onAdmitted } = options;
   const limits = config.limits;
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
   const requesting = new Map<string, number>();
@@ -154,7 +163,10 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   function round(): Promise<string[]> {
     if (!current) {
       current = runAdmissionRound(config, pool)
-        .then(afterRound)
+        .then((admitted) => {
+          if (admitted.length > 0) onAdmitted?.(admitted);
+          return afterRound(admitted.map((job) => job.name));
+        })
         .finally(() => {
           current = undefined;
         });

@@ -5,9 +5,11 @@
  */
 import os from 'node:os';
 import type { Client } from '@temporalio/client';
+import type { Logger } from '@temporalio/common';
+import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { ADMITTED_SIGNAL, jobWorkflowId, RUN_ENDED_SIGNAL, WAITING_SIGNAL } from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
@@ -21,6 +23,10 @@ import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { childrenReasons } from './waiting-line.js';
 import { whileHeartbeating } from './heartbeat.js';
+import { createRunWatcher } from './run-watcher.js';
+import { NO_METRICS, type JobMetrics } from './job-metrics.js';
+import type { MadeChange } from './job-transitions.js';
+import { contextLogger, updateLogContext } from './log-context.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -34,6 +40,22 @@ export interface ActivityDeps {
   /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
   hostId?: string;
   admission?: Pick<AdmitterOptions, 'sweepMs' | 'refreshFirst'>;
+  /** How often the run watcher looks for RUNNING rows it does not watch yet (default 30 s). */
+  watcherScanEveryMs?: number;
+  /** saliflow's Prometheus metrics. @defaultValue none recorded */
+  metrics?: JobMetrics;
+  /** The worker's log (the Temporal Runtime's logger). @defaultValue warnings and errors on stderr */
+  log?: Logger;
+}
+
+const firstLine = (text: string) => text.split('\n')[0] ?? text;
+
+/** How a state change shows in the worker's log: failures and completions at once, the rest when debugging. */
+function logChange(log: Logger, change: MadeChange): void {
+  const fields = { job: change.job, state: change.to, from: change.from };
+  if (change.to === 'FAILED') log.warn(`job failed: ${firstLine(change.failure ?? '')}`, fields);
+  else if (change.to === 'COMPLETED') log.info('job completed', fields);
+  else log.debug(`job entered ${change.to}`, fields);
 }
 
 export function defaultHostId(): string {
@@ -46,30 +68,51 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const pool = deps.pool ?? createPool(config);
   const mailer = deps.mailer ?? createMailer(config);
   const runners = deps.runners ?? defaultRunners(config.clusters, { hostId });
-  const runs = createRunActivities(runners, deps.run);
-  const { transitionJob } = createTransitionActivities(config, pool);
-  const steps = createStepCaller(config, pool, mailer, service);
-  /** Signals a job's workflow; none yet (a legacy row) is fine: reconcile starts it, and it reads the row. */
-  const signalJob = async (job: string, signal: string, ...args: unknown[]) => {
+  const metrics = deps.metrics ?? NO_METRICS;
+  // Each line gets the job context of the code logging it (log-context.ts).
+  const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
+  const runs = createRunActivities(runners, { ...deps.run, metrics });
+  const { transitionJob } = createTransitionActivities(config, pool, (change) => {
+    metrics.stateChanged(change);
+    logChange(log, change);
+  });
+  const steps = createStepCaller(config, pool, mailer, service, log);
+  /** Signals a job's workflow; no workflow (a legacy or orphaned row) is fine: reconcile starts one, which reads the row. */
+  const signalJob = async (job: string, name: string, ...args: unknown[]) => {
     const client = deps.client?.();
     if (!client) return;
     await client.workflow
       .getHandle(jobWorkflowId(config.general.serviceName, job))
-      .signal(signal, ...args)
+      .signal(name, ...args)
       .catch((error: Error) => {
         if (error.name !== 'WorkflowNotFoundError') throw error;
       });
   };
   const admitter = createAdmitter(config, pool, {
     ...deps.admission,
+    log: (message) => log.warn(message, { component: 'admission' }),
+    onAdmitted: (jobs) => {
+      metrics.admitted(jobs);
+      log.debug(`admitted ${jobs.length} job(s)`, { jobs: jobs.map((job) => job.name) });
+    },
     notify: (job) => signalJob(job, ADMITTED_SIGNAL),
     tell: (job, reason) => signalJob(job, WAITING_SIGNAL, reason),
+  });
+  const watcher = createRunWatcher({
+    pool,
+    runners,
+    hostId,
+    awaitRun: runs.awaitRun,
+    signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
+    warn: (message) => log.warn(message, { component: 'run-watcher' }),
+    ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });
 
   const activities = {
     advanceJob: createAdvanceActivity({
-      ...{ config, pool, steps, runners, admitter, transitionJob, hostId },
+      ...{ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log },
       runEndedWithin: runs.outcomeIfEndedWithin,
+      watchRun: watcher.watch,
     }),
     transitionJob,
     ...runs.activities,
@@ -82,6 +125,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
      */
     async failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
       const row = await readJob(pool, input.job);
+      updateLogContext({ state: row.state });
       if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
       await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
       admitter.wake();
@@ -122,7 +166,9 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     pool,
     admitter,
     statusQueries: runs.statusQueries,
+    watcher,
     async close() {
+      watcher.close();
       admitter.close();
       runs.close();
       if (!deps.pool) await pool.end();

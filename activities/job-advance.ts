@@ -17,8 +17,10 @@
  * if the worker running it died (or lost Temporal) before the job moved on;
  * an exception from a step fails the job at once, never retried.
  */
+import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
-import { RunnerSpecError } from '../core/errors.js';
+import { RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
+import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
 import type { Pool } from './database.js';
@@ -31,18 +33,26 @@ import { parseLocalRunId } from './runners/local.js';
 import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
+import type { JobMetrics } from './job-metrics.js';
+import { updateLogContext, withLogContext } from './log-context.js';
+
+const runFailure = ({ type, message }: RunFailure) =>
+  type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
 
 export interface AdvanceInput {
   job: string;
   /** An operator resubmitted the FAILED job: back to INCOMING first. */
   resubmit?: boolean;
-  /** The run of this cycle finished (the workflow waited for it): go on to postprocess with its results. */
-  finished?: { cycle: number; results?: RunResults };
+  /**
+   * The run of this cycle ended (the workflow waited for it): go on to
+   * postprocess with its results, or fail the job with its failure, if the
+   * row still says it waits for that run (a job that moved on meanwhile, by
+   * another call for the same job, is taken from where its row is).
+   */
+  finished?: { cycle: number; results?: RunResults; failure?: RunFailure };
 }
 
 interface Progress {
-  /** States entered during this call, in order (for metrics). */
-  entered: JobState[];
   /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
   lastRun?: { cycle: number; label: string };
 }
@@ -72,11 +82,15 @@ interface AdvanceDeps {
   hostId: string;
   /** A run's outcome if it ends within the time given (see `QUICK_RUN_MS`), else undefined. */
   runEndedWithin(job: string, run: SubmittedRun, withinMs: number): Promise<{ results?: RunResults } | undefined>;
+  /** Hands a run the job now waits for to this worker's run watcher (which signals its end). */
+  watchRun(job: string, run: SubmittedRun): void;
+  metrics: Pick<JobMetrics, 'runSubmitted'>;
+  log: Logger;
 }
 
 /**
  * How long a job's workflow task waits for a run this worker just started
- * (a local command) before handing the wait to a `waitForRun` activity. A
+ * (a local command) before handing the wait to the run watcher. A
  * short command then costs what a do-nothing job does: one workflow task,
  * no activity; a long one holds the task this much longer, once.
  */
@@ -110,19 +124,30 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
       run: { kind: run.kind, id, cycle: run.cycle, ...(run.host ? { host: run.host } : {}) },
     });
     await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
+    deps.metrics.runSubmitted(spec.kind);
+    deps.log.info(`run submitted: ${backend.name}:${id}`, { runner: spec.kind, cycle: record.cycle });
     return run;
   }
 
-  return async function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
+  return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
+    return withLogContext({ job: input.job }, () => advance(input));
+  };
+
+  async function advance(input: AdvanceInput): Promise<AdvanceResult> {
     const { job } = input;
     let { finished } = input;
-    const progress: Progress = { entered: [] };
-    const { entered } = progress;
+    const progress: Progress = {};
     let row = await readJob(pool, job);
+    updateLogContext({ state: row.state });
+    const moved = (state: JobState, changes: Partial<JobRow> = {}) => {
+      // Entered now, by this worker's clock: how long it stays is measured from here.
+      row = { ...row, ...changes, state, since: new Date() };
+      updateLogContext({ state });
+    };
     const enter = async (to: JobState) => {
-      const result = await transitionJob({ job, to, known: { state: row.state, directory: row.directory } });
-      row = { ...row, state: to, directory: result.directory };
-      entered.push(to);
+      const known = { state: row.state, directory: row.directory, since: row.since };
+      const result = await transitionJob({ job, to, known });
+      moved(to, { directory: result.directory });
     };
     if (input.resubmit && row.state === 'FAILED') await enter('INCOMING');
 
@@ -133,8 +158,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           if (!admission.admitted) {
             return { next: 'admission', state: 'INCOMING', reason: admission.reason ?? 'waiting', ...progress };
           }
-          row = { ...row, state: 'PREPROCESSING' };
-          entered.push('PREPROCESSING');
+          moved('PREPROCESSING');
           break;
         }
         case 'PREPROCESSING': {
@@ -158,9 +182,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
           // A do-nothing run is finished as soon as it is submitted: no wait.
+          if (finished?.cycle === run.cycle && finished.failure) throw runFailure(finished.failure);
           if (finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
             const quick = submitted ? await deps.runEndedWithin(job, run, QUICK_RUN_MS) : undefined;
-            if (!quick) return { next: 'run', state: 'RUNNING', run, ...progress };
+            if (!quick) {
+              deps.watchRun(job, run);
+              return { next: 'run', state: 'RUNNING', run, ...progress };
+            }
             finished = { cycle: run.cycle, ...quick };
           }
           await enter('POSTPROCESSING');
@@ -202,5 +230,5 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         return { next: 'done', state: 'COMPLETED', ...progress, completeFailure: describeThrown(error) };
       }
     }
-  };
+  }
 }

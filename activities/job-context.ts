@@ -3,6 +3,7 @@
  * the step changed.
  */
 import path from 'node:path';
+import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import type { JobContext, Metadata } from '../core/service.js';
@@ -39,6 +40,8 @@ export async function loadStepContext(
   mailer: Mailer,
   name: string,
   known?: JobRow,
+  /** The worker's log: `job.log` lines go there too. */
+  workerLog?: Logger,
 ): Promise<StepContext> {
   const row: JobRow = known ?? (await readJob(pool, name));
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
@@ -62,7 +65,7 @@ export async function loadStepContext(
         return true;
       },
     }),
-    log: createJobLogger(directory),
+    log: createJobLogger(directory, workerLog),
     path: (...segments) => path.join(directory, ...segments),
     async sendUserEmail(subject, body) {
       if (row.contactEmail) await mailer.send({ to: row.contactEmail, subject, text: body });

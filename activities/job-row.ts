@@ -1,7 +1,7 @@
 /** Reading a `jobs` row, validated once where it enters the program. */
 import type mysql from 'mysql2/promise';
 import { JobStateError } from '../core/errors.js';
-import { isJobState, type JobState } from '../core/states.js';
+import { isJobState, STATE_TIMESTAMP, type JobState } from '../core/states.js';
 import { BUILTIN_COLUMNS } from '../core/schema.js';
 import type { Metadata } from '../core/service.js';
 
@@ -16,6 +16,13 @@ export interface JobRow {
   failure: string | null;
   /** The service's own columns. */
   metadata: Metadata;
+  /** When the job entered its state, from the row's timestamp for it (null for FAILED, or if unset). */
+  since: Date | null;
+}
+
+/** The column recording when a job entered `state`: saliweb's per-state timestamps, submit_time for INCOMING. */
+function sinceColumn(state: JobState): string | undefined {
+  return state === 'INCOMING' ? 'submit_time' : state === 'ARCHIVED' ? 'archive_time' : STATE_TIMESTAMP[state];
 }
 
 type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
@@ -42,5 +49,12 @@ export async function readJob(db: Queryable, name: string, { forUpdate = false }
     runnerId: row.runner_id ?? null,
     failure: row.failure ?? null,
     metadata,
+    since: sinceOf(row, row.state),
   };
+}
+
+function sinceOf(row: mysql.RowDataPacket, state: JobState): Date | null {
+  const column = sinceColumn(state);
+  const value: unknown = column ? row[column] : undefined;
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value : null;
 }

@@ -20,8 +20,20 @@ export interface TransitionRequest {
   to: JobState;
   /** For FAILED: the error text (message and stack) stored in `failure`. */
   failure?: string;
-  /** What the caller knows of the row; lets a change that moves nothing skip the locked read. */
-  known?: { state: JobState; directory: string | null };
+  /**
+   * What the caller knows of the row; lets a change that moves nothing skip
+   * the locked read. `since`: when the job entered `state` (for metrics).
+   */
+  known?: { state: JobState; directory: string | null; since?: Date | null };
+}
+
+/** A change this call made (never reported for a retry that found it done). */
+export interface MadeChange {
+  job: string;
+  from: JobState;
+  to: JobState;
+  since?: Date | null;
+  failure?: string;
 }
 
 export interface TransitionResult {
@@ -135,7 +147,12 @@ function rowChanges(config: ServiceConfig, to: JobState, failure: string): { set
   return { sets, values };
 }
 
-export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
+export function createTransitionActivities(
+  config: ServiceConfig,
+  pool: Pool,
+  /** Told of every change made (metrics, the worker's log); not of retries that found the job moved. */
+  onChange: (change: MadeChange) => void = () => undefined,
+) {
   /**
    * The common case in one round trip: the caller knows the row's state and
    * directory, and the directory is already in the target state's folder
@@ -162,14 +179,17 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
             return result.affectedRows === 1;
           })
         : (await pool.query<mysql.ResultSetHeader>(update, parameters))[0].affectedRows === 1;
-    return changed ? { state: to, directory: known.directory, changed: true } : undefined;
+    if (!changed) return undefined;
+    onChange({ job, from: known.state, to, since: known.since ?? null });
+    return { state: to, directory: known.directory, changed: true };
   }
 
   async function transitionJob(request: TransitionRequest): Promise<TransitionResult> {
     const fast = await changeInPlace(request);
     if (fast) return fast;
     const { job, to } = request;
-    return inTransaction(pool, async (db) => {
+    let made: MadeChange | undefined;
+    const result = await inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
       const target = targetDirectory(config, to);
       if (row.state === to) {
@@ -217,8 +237,12 @@ export function createTransitionActivities(config: ServiceConfig, pool: Pool) {
         job,
       ]);
       if (to === 'COMPLETED') await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+      made = { job, from: row.state, to, since: row.since, ...(to === 'FAILED' ? { failure } : {}) };
       return { state: to, directory, changed: true };
     });
+    // After the commit: a rolled-back change was not made.
+    if (made) onChange(made);
+    return result;
   }
 
   return { transitionJob };

@@ -11,10 +11,14 @@ import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
 import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
 import type { FinalRunStatus } from './runners/runner.js';
+import type { JobMetrics } from './job-metrics.js';
+import { updateLogContext } from './log-context.js';
 
 export type { SubmittedRun };
 
 export interface RunActivityOptions {
+  /** Status queries are counted and timed here. */
+  metrics?: Pick<JobMetrics, 'statusQueried'>;
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
@@ -23,12 +27,12 @@ export interface RunActivityOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
-  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000 } = options;
+  const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000, metrics } = options;
   const pollers = new Map<RunnerKind, StatusPoller>();
   const pollerFor = (kind: RunnerKind): StatusPoller => {
     let poller = pollers.get(kind);
     if (!poller) {
-      poller = createStatusPoller(runnerFor(runners, kind));
+      poller = createStatusPoller(runnerFor(runners, kind), (seconds, ok) => metrics?.statusQueried(kind, seconds, ok));
       pollers.set(kind, poller);
     }
     return poller;
@@ -63,17 +67,27 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
     id: run.id,
   });
 
+  /** Resolves with the run's outcome once its scheduler lets go of it; rejects as the job must fail. */
+  async function awaitRun(
+    job: string,
+    run: SubmittedRun,
+    options: { signal?: AbortSignal; onUnknown?: (reason: string) => void } = {},
+  ): Promise<{ results?: RunResults }> {
+    return outcome(job, run, await pollerFor(run.kind).wait(handleOf(job, run), options));
+  }
+
   const activities = {
+    /** Workflows started before the run watcher existed still wait this way (see job-workflow.ts). */
     async waitForRun(input: { job: string; run: SubmittedRun }): Promise<{ results?: RunResults }> {
       const { job, run } = input;
+      updateLogContext({ state: 'RUNNING' });
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       try {
-        const status = await pollerFor(run.kind).wait(handleOf(job, run), {
+        return await awaitRun(job, run, {
           signal: context.cancellationSignal,
           onUnknown: (reason) => context.log.warn(`status of ${job} unknown, still waiting: ${reason}`),
         });
-        return await outcome(job, run, status);
       } finally {
         clearInterval(beat);
       }
@@ -87,6 +101,7 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
 
   return {
     activities,
+    awaitRun,
     /**
      * The outcome of a run that ends within `withinMs` by its runner's own
      * knowledge (a short local command), or undefined: then the job waits

@@ -4,6 +4,7 @@
  * value it threw. Steps the service does not define cost nothing: no row is
  * read for them.
  */
+import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import fs from 'node:fs/promises';
 import { RunnerSpecError, ServiceStepError, StepInterruptedError } from '../core/errors.js';
@@ -14,13 +15,19 @@ import { loadStepContext } from './job-context.js';
 import type { JobRow } from './job-row.js';
 import { jobCompletedMessage, type Mailer } from './mail.js';
 import { toResultFiles } from './result-files.js';
+import { withLogContext } from './log-context.js';
 
 export type StepCaller = ReturnType<typeof createStepCaller>;
 
-export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service) {
+export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service, log: Logger) {
   /** Runs one step with the job's context, then writes the metadata it changed. */
-  async function call<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
-    const { context, saveMetadata } = await loadStepContext(config, pool, mailer, row.name, row);
+  function call<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
+    // Lines logged during the step (the service's `job.log`, a runner's) name the step and the job's state.
+    return withLogContext({ job: row.name, state: row.state, step }, () => callStep(row, step, invoke));
+  }
+
+  async function callStep<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
+    const { context, saveMetadata } = await loadStepContext(config, pool, mailer, row.name, row, log);
     // Only services that refuse a second run pay for the marker file.
     const marker = service.interruptedSteps === 'fail' ? context.path(`.saliflow-step-${step}.running`) : undefined;
     if (marker) {

@@ -64,22 +64,31 @@ function judgedLine(limits: LimitsConfig): { sql: string; params: unknown[] } {
  * The first `count` jobs a round may admit, oldest first. Without shares
  * configured, the plain query (no window function) does.
  */
-export async function admissibleJobs(db: Db, limits: LimitsConfig, count: number): Promise<string[]> {
+export async function admissibleJobs(
+  db: Db,
+  limits: LimitsConfig,
+  count: number,
+): Promise<{ name: string; submitTime: Date | null }[]> {
+  const admissible = (rows: mysql.RowDataPacket[]) =>
+    rows.map((row) => ({
+      name: String(row.name),
+      submitTime: row.submit_time instanceof Date ? row.submit_time : null,
+    }));
   if (!hasShares(limits)) {
     const [rows] = await db.query<mysql.RowDataPacket[]>(
-      `SELECT j.name FROM jobs j
+      `SELECT j.name, j.submit_time FROM jobs j
         WHERE j.state = 'INCOMING' AND NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.child = j.name)
         ORDER BY j.submit_time, j.name LIMIT ?`,
       [count],
     );
-    return rows.map((row) => String(row.name));
+    return admissible(rows);
   }
   const line = judgedLine(limits);
   const [rows] = await db.query<mysql.RowDataPacket[]>(
-    `${line.sql} SELECT name FROM judged WHERE eligible ORDER BY submit_time, name LIMIT ?`,
+    `${line.sql} SELECT name, submit_time FROM judged WHERE eligible ORDER BY submit_time, name LIMIT ?`,
     [...line.params, count],
   );
-  return rows.map((row) => String(row.name));
+  return admissible(rows);
 }
 
 export interface WaitingJob {

@@ -136,7 +136,8 @@ export function lifecycleMarkdown(results: readonly ModeResult[], sqlMethod: str
     table(headers, rows),
     '',
     `SQL/job: statements of the worker's MySQL user (${sqlMethod}). CPU: utime+stime of the worker process(es) and of ` +
-      'the Temporal dev server (shared: other clients count too) from first submission to the end of trailing work. ' +
+      'the Temporal server (the dev server, or every service process of the production cluster; shared: other ' +
+      'clients count too) from first submission to the end of trailing work. ' +
       'Latencies from the INSERT (audit trigger, µs) for saliflow, from the start call for the floor. ' +
       'Floor: one workflow with one local no-op activity per job, same N, load and worker count.',
   ].join('\n');

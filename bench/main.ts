@@ -12,14 +12,17 @@ import { appendMarkdown, resultsDir, runHeading, saveJson, type RunHeader } from
 import { openSqlCounter } from './lib/sql-counter.js';
 import { stackPids } from './lib/stack-processes.js';
 import { connectClient } from './lib/temporal.js';
+import { TARGET_VARIABLE } from './lib/target.js';
 import { DEFAULT_MATRIX, lifecycleMarkdown, runMode, type ModeResult } from './lifecycle.js';
 import { runScale, scaleMarkdown } from './scale.js';
 import type { RunContext } from './saliflow.js';
 
 const args = parseBenchArgs(process.argv.slice(2));
+// Read by every part that connects, the floor's worker process included.
+process.env[TARGET_VARIABLE] = args.temporal;
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 const stack = stackPids();
-if (!stack.temporal)
+if (stack.temporal.length === 0)
   log('no local Temporal server pid found (SALIFLOW_STATE_DIR?): its CPU and memory are not measured');
 if (!stack.mariadb) log('no local MariaDB pid found: its CPU is not measured');
 
@@ -31,7 +34,8 @@ const header: RunHeader = {
   label: args.label,
   date: new Date().toISOString(),
   git: gitFacts(),
-  machine: await machineFacts(client, admin, stack.temporal),
+  temporal: args.temporal,
+  machine: await machineFacts(client, admin, stack.temporal[0]),
   loadAverage: { before: loadAverage() },
 };
 await admin.end();
@@ -61,6 +65,7 @@ try {
     const sleepSeconds = args.sleepSeconds ?? Math.round(ctx.timeoutMs / 1000 + args.windowSeconds + 120);
     const options = {
       jobs: args.jobs ?? 10_000,
+      inFlightOnly: args.inFlightOnly,
       workers: args.single?.workers ?? 1,
       windowSeconds: args.windowSeconds,
       sleepSeconds,

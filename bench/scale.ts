@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- --scale`: how saliflow holds many jobs at once.
- *   1. In flight: N jobs (default 10,000) whose local run sleeps, with
- *      `[limits] running` N: time until all are RUNNING, then a 15 s hold;
- *      worker and Temporal RSS and CPU.
+ *   1. In flight: N jobs (default 10,000) whose local run waits to be
+ *      released, with `[limits] running` N: time until all are RUNNING, a
+ *      15 s hold (worker and Temporal RSS and CPU), then every run released
+ *      at once and the time until all are COMPLETED, each exactly once.
  *   2. Waiting: N jobs behind `[limits] running` 5 (the five running ones
  *      sleep): once all are submitted and the workers are quiet, a window (--window, 60 s)
  *      measuring the worker's SQL statements/s, workflow tasks/s (from the
@@ -10,6 +11,11 @@
  *      histories) and CPU/s — the cost of waiting, which should be near zero.
  * Local runs are ended by pid at the end (processes under the service's folder).
  */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { offer, type OfferedLoad } from './lib/offered-load.js';
 import { historyFigures, openWindow } from './lib/measurement.js';
 import { killProcessesUnder } from './lib/job-processes.js';
@@ -27,6 +33,8 @@ const SETTLE_SECONDS = 10;
 
 export interface ScaleOptions {
   jobs: number;
+  /** Skip part 2 (the waiting jobs). */
+  inFlightOnly: boolean;
   workers: number;
   windowSeconds: number;
   sleepSeconds: number;
@@ -49,13 +57,15 @@ async function withService<T>(
   limit: number,
   ctx: RunContext,
   body: (service: ServiceUnderTest) => Promise<T>,
+  releaseFifo?: string,
 ): Promise<T> {
   const service = await startServiceUnderTest({
     limit,
     workers: options.workers,
-    runner: 'sleep',
-    sleepSeconds: options.sleepSeconds,
     checkMinutes: ctx.checkMinutes,
+    ...(releaseFifo
+      ? { runner: 'release' as const, releaseFifo }
+      : { runner: 'sleep' as const, sleepSeconds: options.sleepSeconds }),
   });
   try {
     return await body(service);
@@ -70,7 +80,16 @@ async function withService<T>(
 
 /** Part 1: N jobs in flight at once. */
 async function inFlight(options: ScaleOptions, ctx: RunContext) {
-  return withService(options, options.jobs, ctx, async (service) => {
+  const fifo = path.join(os.tmpdir(), `saliflow-bench-release-${process.pid}`);
+  await fs.rm(fifo, { force: true });
+  execFileSync('mkfifo', [fifo]);
+  try {
+    return await withService(options, options.jobs, ctx, (service) => holdThenRelease(service, fifo), fifo);
+  } finally {
+    await fs.rm(fifo, { force: true });
+  }
+
+  async function holdThenRelease(service: ServiceUnderTest, fifo: string) {
     const window = openWindow(
       service.workers.map((worker) => worker.pid),
       ctx.stack,
@@ -88,6 +107,28 @@ async function inFlight(options: ScaleOptions, ctx: RunContext) {
     );
     await sleep(HOLD_SECONDS * 1000);
     const held = await hold.close(0);
+
+    ctx.log(`  releasing every run…`);
+    const releasedAt = performance.now();
+    const release = new Date();
+    // Opening the FIFO for writing wakes every run blocked opening it; closing it gives them end-of-file.
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    const completion = openWindow(
+      service.workers.map((worker) => worker.pid),
+      ctx.stack,
+    );
+    await waitForStates(service, (counts) => (counts.COMPLETED ?? 0) >= options.jobs, ctx.timeoutMs, ctx.log);
+    const allCompletedSeconds = (performance.now() - releasedAt) / 1000;
+    const finished = await completion.close(0);
+    const completions = new Map<string, number>();
+    for (const change of await readStateAudit(service.adminDb)) {
+      if (change.to === 'COMPLETED') completions.set(change.job, (completions.get(change.job) ?? 0) + 1);
+    }
+    const completedTwice = [...completions.values()].filter((count) => count > 1).length;
+    ctx.log(
+      `  all ${options.jobs} COMPLETED ${allCompletedSeconds.toFixed(1)} s after the release ` +
+        `(${completions.size} jobs completed, ${completedTwice} more than once)`,
+    );
     return {
       jobs: options.jobs,
       submittedSeconds: round(submittedSeconds),
@@ -99,9 +140,18 @@ async function inFlight(options: ScaleOptions, ctx: RunContext) {
         cpuPerSecond: cpuPerSecond(held.usage, held.windowSeconds),
         ...memory(held.usage),
       },
-      usage: { ramp: ramp.usage, hold: held.usage },
+      completion: {
+        releasedAt: release.toISOString(),
+        allCompletedSeconds: round(allCompletedSeconds),
+        jobsPerSecond: round(options.jobs / allCompletedSeconds),
+        jobsCompleted: completions.size,
+        completedMoreThanOnce: completedTwice,
+        cpuSeconds: cpuSeconds(finished.usage),
+        ...memory(finished.usage),
+      },
+      usage: { ramp: ramp.usage, hold: held.usage, completion: finished.usage },
     };
-  });
+  }
 }
 
 const cpuSeconds = (usage: Record<string, RoleUsage>) => ({
@@ -134,7 +184,7 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
     );
     // The cost of waiting, not of arriving: each arrival's first workflow task must be done first.
     // Quiet means the workers and the Temporal server: the server works through arrivals after the workers idle.
-    const temporal = ctx.stack.temporal === undefined ? [] : [ctx.stack.temporal];
+    const temporal = ctx.stack.temporal;
     const settled = await waitUntilQuiet([...service.workers.map((worker) => worker.pid), ...temporal], { cores: 0.3 });
     ctx.log(`  quiet after ${settled.toFixed(0)} s`);
     await sleep(SETTLE_SECONDS * 1000);
@@ -177,6 +227,7 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
 export async function runScale(options: ScaleOptions, ctx: RunContext) {
   ctx.log(`scale: ${options.jobs} jobs in flight (local runs sleeping ${options.sleepSeconds} s)…`);
   const flight = await inFlight(options, ctx);
+  if (options.inFlightOnly) return { options, inFlight: flight, waiting: undefined };
   ctx.log(`scale: ${options.jobs} jobs waiting behind [limits] running 5…`);
   const wait = await waiting(options, ctx, ctx.historySample);
   return { options, inFlight: flight, waiting: wait };
@@ -184,35 +235,55 @@ export async function runScale(options: ScaleOptions, ctx: RunContext) {
 
 export function scaleMarkdown(result: Awaited<ReturnType<typeof runScale>>): string {
   const { inFlight: f, waiting: w } = result;
+  const c = f.completion;
+  const rows = [
+    [
+      'in flight (limit N)',
+      String(f.jobs),
+      `all RUNNING in ${fixed(f.allRunningSeconds)} s (${fixed(f.jobsPerSecondToRunning)} jobs/s)`,
+      `${fixed(f.ramp.cpuSeconds.worker)} s ramp, ${fixed(f.hold.cpuPerSecond.worker, 2)}/s held`,
+      `${fixed(f.ramp.cpuSeconds.temporal)} s ramp, ${fixed(f.hold.cpuPerSecond.temporal, 2)}/s held`,
+      '–',
+      '–',
+      `${fixed(f.hold.workerPeakRssMiB, 0)} (${fixed(f.hold.workerEndRssMiB, 0)}) / ` +
+        `${fixed(f.ramp.temporalStartRssMiB, 0)}→${fixed(Math.max(f.ramp.temporalPeakRssMiB, f.hold.temporalPeakRssMiB), 0)}`,
+    ],
+    [
+      'released at once',
+      String(f.jobs),
+      `all COMPLETED in ${fixed(c.allCompletedSeconds)} s (${fixed(c.jobsPerSecond)} jobs/s); ` +
+        `${c.jobsCompleted} completed, ${c.completedMoreThanOnce} more than once`,
+      `${fixed(c.cpuSeconds.worker)} s`,
+      `${fixed(c.cpuSeconds.temporal)} s`,
+      '–',
+      '–',
+      `${fixed(c.workerPeakRssMiB, 0)} (${fixed(c.workerEndRssMiB, 0)}) / ${fixed(c.temporalStartRssMiB, 0)}→${fixed(c.temporalPeakRssMiB, 0)}`,
+    ],
+  ];
+  if (w) {
+    rows.push([
+      'waiting (limit 5)',
+      String(w.jobs),
+      `${fixed(w.windowSeconds, 0)} s window`,
+      `${fixed(w.cpuPerSecond.worker, 2)}/s`,
+      `${fixed(w.cpuPerSecond.temporal, 2)}/s`,
+      `${fixed(w.sqlStatementsPerSecond)}/s (${w.sqlMethod})`,
+      `${fixed(w.workflowTasksPerSecond)}/s (${w.historiesFetched} histories)`,
+      `${fixed(w.workerPeakRssMiB, 0)} (${fixed(w.workerEndRssMiB, 0)}) / ${fixed(w.temporalStartRssMiB, 0)}→${fixed(w.temporalPeakRssMiB, 0)}`,
+    ]);
+  }
   return [
     table(
       ['part', 'N', 'time', 'worker CPU', 'Temporal CPU', 'SQL', 'WFTs', 'RSS MiB worker (end) / Temporal start→peak'],
-      [
-        [
-          'in flight (limit N)',
-          String(f.jobs),
-          `all RUNNING in ${fixed(f.allRunningSeconds)} s (${fixed(f.jobsPerSecondToRunning)} jobs/s)`,
-          `${fixed(f.ramp.cpuSeconds.worker)} s ramp, ${fixed(f.hold.cpuPerSecond.worker, 2)}/s held`,
-          `${fixed(f.ramp.cpuSeconds.temporal)} s ramp, ${fixed(f.hold.cpuPerSecond.temporal, 2)}/s held`,
-          '–',
-          '–',
-          `${fixed(f.hold.workerPeakRssMiB, 0)} (${fixed(f.hold.workerEndRssMiB, 0)}) / ` +
-            `${fixed(f.ramp.temporalStartRssMiB, 0)}→${fixed(Math.max(f.ramp.temporalPeakRssMiB, f.hold.temporalPeakRssMiB), 0)}`,
-        ],
-        [
-          'waiting (limit 5)',
-          String(w.jobs),
-          `${fixed(w.windowSeconds, 0)} s window`,
-          `${fixed(w.cpuPerSecond.worker, 2)}/s`,
-          `${fixed(w.cpuPerSecond.temporal, 2)}/s`,
-          `${fixed(w.sqlStatementsPerSecond)}/s (${w.sqlMethod})`,
-          `${fixed(w.workflowTasksPerSecond)}/s (${w.historiesFetched} histories)`,
-          `${fixed(w.workerPeakRssMiB, 0)} (${fixed(w.workerEndRssMiB, 0)}) / ${fixed(w.temporalStartRssMiB, 0)}→${fixed(w.temporalPeakRssMiB, 0)}`,
-        ],
-      ],
+      rows,
     ),
     '',
-    `Local runs sleep ${result.options.sleepSeconds} s; in flight held ${HOLD_SECONDS} s after the last job reached RUNNING; ` +
-      `waiting measured once the workers were quiet (every arrival had its first task) plus ${SETTLE_SECONDS} s. CPU/s is cores busy.`,
+    `In flight: each local run waits to be released (a FIFO opened for writing); held ${HOLD_SECONDS} s after the ` +
+      `last job reached RUNNING, then every run released at once. ` +
+      (w
+        ? `Waiting: the runs sleep ${result.options.sleepSeconds} s; measured once the workers were quiet (every ` +
+          `arrival had its first task) plus ${SETTLE_SECONDS} s. `
+        : 'The waiting part was skipped (--in-flight-only). ') +
+      'CPU/s is cores busy.',
   ].join('\n');
 }

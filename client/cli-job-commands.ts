@@ -9,6 +9,7 @@ import { createMailer } from '../activities/mail.js';
 import { cancelJob, resubmitJob } from './admin.js';
 import { confirm, forEachJob, parseState, UsageError, validateJobName } from './cli-support.js';
 import { withSession } from './cli-session.js';
+import { progressBar } from './progress.js';
 import { deleteAllJobs, deleteJob, failJob, QUIET_STATES, type DeleteOutcome } from './job-operations.js';
 
 function describeDeletion(outcome: DeleteOutcome): string {
@@ -40,10 +41,10 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
     .action(async (jobs: string[], options: { config: string }) => {
       jobs.forEach(validateJobName);
       await withSession(options.config, async ({ config, pool, client }) => {
-        await forEachJob(jobs, 'resubmitted', async (job) => {
+        await forEachJob(jobs, 'resubmitted', async (job, print) => {
           const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
           if (!outcome.started) throw new Error(`job ${job}: not resubmitted: ${outcome.reason}`);
-          console.log(`resubmitted ${job}: new run ${outcome.runId} of ${outcome.workflowId}`);
+          print(`resubmitted ${job}: new run ${outcome.runId} of ${outcome.workflowId}`);
         });
       });
     });
@@ -57,9 +58,9 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
     .action(async (jobs: string[], options: { config: string; reason: string }) => {
       jobs.forEach(validateJobName);
       await withSession(options.config, async ({ config, pool, client }) => {
-        await forEachJob(jobs, 'cancelled', async (job) => {
+        await forEachJob(jobs, 'cancelled', async (job, print) => {
           await cancelJob({ config, db: pool(), client: await client(), job, reason: options.reason });
-          console.log(`cancel requested for ${job}: its workflow deletes its run and fails it`);
+          print(`cancel requested for ${job}: its workflow deletes its run and fails it`);
         });
       });
     });
@@ -78,7 +79,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
       if (options.reason.trim() === '') throw new UsageError('--reason is empty: say why the job is failed');
       await withSession(options.config, async ({ config, pool, client }) => {
         const mailer = options.email ? createMailer(config) : undefined;
-        await forEachJob(jobs, 'failed', async (job) => {
+        await forEachJob(jobs, 'failed', async (job, print) => {
           const outcome = await failJob({
             config,
             pool: pool(),
@@ -87,12 +88,12 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
             reason: options.reason,
             ...(mailer ? { mailer } : {}),
           });
-          console.log(
+          print(
             `failed ${job} (was ${outcome.from}): workflow ${outcome.workflow}, row FAILED, ` +
               `directory ${outcome.directory ?? 'none'}${outcome.emailed ? ', admin e-mailed' : ''}`,
           );
-          if (outcome.runLeft) console.log(runLeftLine(outcome.runLeft));
-          if (outcome.admitted.length > 0) console.log(admittedLine(outcome.admitted));
+          if (outcome.runLeft) print(runLeftLine(outcome.runLeft));
+          if (outcome.admitted.length > 0) print(admittedLine(outcome.admitted));
         });
       });
     });
@@ -119,8 +120,8 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
         }
       }
       await withSession(options.config, async ({ config, pool, client }) => {
-        await forEachJob(jobs, 'deleted', async (job) => {
-          console.log(describeDeletion(await deleteJob({ config, pool: pool(), client: await client(), job, state })));
+        await forEachJob(jobs, 'deleted', async (job, print) => {
+          print(describeDeletion(await deleteJob({ config, pool: pool(), client: await client(), job, state })));
         });
       });
     });
@@ -139,7 +140,10 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
             return;
           }
         }
-        const outcome = await deleteAllJobs({ config, pool: pool(), client: await client() });
+        const progress = progressBar({ label: 'stopping workflows', total: 0 });
+        const outcome = await deleteAllJobs({ config, pool: pool(), client: await client(), progress }).finally(() =>
+          progress.stop(),
+        );
         console.log(
           `deleted ${outcome.jobs} job(s) of ${config.general.serviceName}: ${outcome.stopped} workflow(s) stopped ` +
             `(their runs deleted), ${outcome.terminated} terminated, ` +

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
+import { progressBar } from './progress.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
@@ -117,17 +118,30 @@ export class SomeJobsFailedError extends Error {
 
 /**
  * Runs `work` for each job, going on after a failure (each is printed with
- * the job's name), and throws once at the end if any failed.
+ * the job's name), and throws once at the end if any failed. On a terminal
+ * a progress bar on stderr counts the jobs; `work` prints with `print` so
+ * its lines go above the bar.
  */
-export async function forEachJob(jobs: readonly string[], verb: string, work: (job: string) => Promise<void>) {
+export async function forEachJob(
+  jobs: readonly string[],
+  verb: string,
+  work: (job: string, print: (text: string) => void) => Promise<void>,
+) {
   let failed = 0;
-  for (const job of jobs) {
-    try {
-      await work(job);
-    } catch (error) {
-      failed++;
-      console.error(`saliflow: ${(error as Error).message}`);
+  const progress = progressBar({ label: `jobs ${verb}`, total: jobs.length });
+  const print = (text: string) => progress.print(text);
+  try {
+    for (const job of jobs) {
+      try {
+        await work(job, print);
+      } catch (error) {
+        failed++;
+        progress.print(`saliflow: ${(error as Error).message}`, process.stderr);
+      }
+      progress.tick();
     }
+  } finally {
+    progress.stop();
   }
   if (failed > 0) throw new SomeJobsFailedError(`${failed} of ${jobs.length} job(s) not ${verb}`);
 }

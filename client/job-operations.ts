@@ -27,6 +27,7 @@ import { checkJobDirectory } from '../activities/job-directory.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../activities/mail.js';
 import { NoSuchJobError } from './cli-support.js';
+import type { ProgressReport } from './progress.js';
 import { runningJobWorkflows, stopJobWorkflows, terminateJobWorkflow, type StopOutcome } from './job-workflows.js';
 
 /** saliweb let these be deleted while its daemon ran: nothing works on them. */
@@ -69,7 +70,7 @@ async function tellChildren(config: ServiceConfig, pool: Pool, client: Client, p
  * the workers' check for admitted jobs that have not moved on.
  */
 export async function admitNow(config: ServiceConfig, pool: Pool, client: Client): Promise<string[]> {
-  const admitted = await runAdmissionRound(config, pool);
+  const admitted = (await runAdmissionRound(config, pool)).map((job) => job.name);
   await Promise.all(
     admitted.map((job) =>
       client.workflow
@@ -262,8 +263,13 @@ export interface DeleteAllOutcome {
  * in one transaction, then every proper job directory. Workflows started
  * meanwhile (reconcile) are terminated after the rows are gone.
  */
-export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool; client: Client }) {
-  const { config, pool, client } = options;
+export async function deleteAllJobs(options: {
+  config: ServiceConfig;
+  pool: Pool;
+  client: Client;
+  progress?: ProgressReport;
+}) {
+  const { config, pool, client, progress } = options;
   const reason = 'deleted by an operator (saliflow delete-all-jobs)';
   const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT name, state, runner_id FROM jobs');
   const prefix = `${config.general.serviceName}/`;
@@ -278,7 +284,8 @@ export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool
     directoriesKept: [],
     runsLeft: [],
   };
-  const stopped = await stopJobWorkflows(client, config, [...open], reason);
+  progress?.phase('stopping workflows', open.size);
+  const stopped = await stopJobWorkflows(client, config, [...open], reason, { onEach: () => progress?.tick() });
   for (const [job, result] of stopped) {
     if (result === 'stopped') outcome.stopped++;
     if (result !== 'terminated') continue;
@@ -303,8 +310,10 @@ export async function deleteAllJobs(options: { config: ServiceConfig; pool: Pool
     if ((await terminateJobWorkflow(client, config, id.slice(prefix.length), reason)) === 'terminated')
       outcome.terminated++;
   }
+  progress?.phase('deleting directories', targets.length);
   for (const { job, target } of targets) {
     const removed = await removeDirectory(target);
+    progress?.tick();
     if (removed && 'deleted' in removed) outcome.directoriesDeleted++;
     if (removed && 'kept' in removed)
       outcome.directoriesKept.push({ job, directory: removed.kept, reason: removed.reason });

@@ -60,19 +60,26 @@ export async function stopJobWorkflows(
   config: ServiceConfig,
   jobs: readonly string[],
   reason: string,
-  waitMs = STOP_WAIT_MS,
+  options: { waitMs?: number; onEach?: (job: string) => void } = {},
 ): Promise<Map<string, StopOutcome>> {
+  const { waitMs = STOP_WAIT_MS, onEach } = options;
   const outcomes = new Map<string, StopOutcome>();
   const deadline = Date.now() + waitMs;
   await forEachConcurrently(jobs, STOP_CONCURRENCY, async (job) => {
+    await stopOne(job);
+    onEach?.(job);
+  });
+  return outcomes;
+
+  async function stopOne(job: string) {
     const handle = client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job));
     const description = await describeJobWorkflow(client, config, job);
     if (!description) return outcomes.set(job, 'no workflow');
     if (description.status.name !== 'RUNNING')
       return outcomes.set(job, `already ${description.status.name.toLowerCase()}`);
-    const options: CancelOptions = { stopOnly: true };
+    const stopOnly: CancelOptions = { stopOnly: true };
     try {
-      await handle.signal(CANCEL_SIGNAL, reason, options);
+      await handle.signal(CANCEL_SIGNAL, reason, stopOnly);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return outcomes.set(job, 'ended by itself');
       throw error;
@@ -81,8 +88,7 @@ export async function stopJobWorkflows(
     const ended = await endOf(client, handle.workflowId, description.runId, Math.max(deadline, Date.now() + 5000));
     if (ended !== 'running') return outcomes.set(job, ended);
     return outcomes.set(job, await terminate(client, handle.workflowId, description.runId, reason));
-  });
-  return outcomes;
+  }
 }
 
 /** Workflows asked to stop at once (delete-all-jobs may name thousands). */

@@ -5,6 +5,7 @@
  * written (client/, worker/, activities/ and workflows/ all import it).
  */
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import type { RunResults } from './runner-spec.js';
 import type { JobState } from './states.js';
 
 export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
@@ -55,10 +56,25 @@ export interface CancelOptions {
 }
 /** The failure type of a workflow that deleted its run and ended on a `stopOnly` cancel. */
 export const STOPPED_FAILURE_TYPE = 'JobStopped';
+/** Signal: the job's run ended (sent by the run watcher of a worker that can see it). */
+export const RUN_ENDED_SIGNAL = 'runEnded';
 /** Query: the job's state, cycle, current run and why it waits. */
 export const JOB_STATUS_QUERY = 'jobStatus';
 
 export const CANCELLED_BY_ADMIN = 'cancelled by administrator';
+
+/**
+ * How a run ended, as the run watcher tells the job's workflow. `cycle` and
+ * `id` name the run, so a late signal about an earlier run (or an earlier
+ * workflow run of a resubmitted job) is never taken for the current one.
+ */
+export type RunEnded = { cycle: number; id: string } & ({ results?: RunResults } | { failure: RunFailure });
+
+/** How a run failed: the error that fails the job, if its row still waits for that run. */
+export interface RunFailure {
+  type: 'RunFailedError' | 'RunDiedError';
+  message: string;
+}
 
 /** What `jobStatus` answers, and the Web UI's "current details" line. */
 export interface JobStatus {

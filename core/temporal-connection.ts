@@ -11,7 +11,7 @@ export interface TemporalConnectionOptions {
   tls?:
     | boolean
     | {
-        clientCertPair: { crt: Buffer; key: Buffer };
+        clientCertPair?: { crt: Buffer; key: Buffer };
         serverRootCACertificate?: Buffer;
         serverNameOverride?: string;
       };
@@ -24,7 +24,15 @@ export async function temporalConnectionOptions(config: ServiceConfig): Promise<
     return {
       address,
       tls: {
-        clientCertPair: { crt: await fs.readFile(tls.clientCertPath), key: await fs.readFile(tls.clientKeyPath) },
+        // Without a client certificate: server-only TLS (the CA given, or the system's).
+        ...(tls.clientCertPath && tls.clientKeyPath
+          ? {
+              clientCertPair: {
+                crt: await fs.readFile(tls.clientCertPath),
+                key: await fs.readFile(tls.clientKeyPath),
+              },
+            }
+          : {}),
         ...(tls.serverRootCaCertPath ? { serverRootCACertificate: await fs.readFile(tls.serverRootCaCertPath) } : {}),
         ...(tls.serverNameOverride ? { serverNameOverride: tls.serverNameOverride } : {}),
       },

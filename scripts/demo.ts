@@ -12,6 +12,8 @@ import { provisionServiceDatabase } from '../client/database-admin.js';
 import { submitJob, type SubmittedJob } from '../client/submit.js';
 import { createServiceWorker } from '../worker/create-worker.js';
 import service from '../examples/modfoo/service.js';
+import { liveBlock } from '../client/progress.js';
+import { demoProgressLines } from './demo-progress.js';
 import { startStack } from './stack.js';
 import { REPO_ROOT, stackSettings } from './stack/settings.js';
 
@@ -82,15 +84,22 @@ async function main(): Promise<void> {
       );
     }
     console.log(`submitted ${jobs.length} jobs: ${jobs.map((job) => job.name).join(', ')}`);
-    let last = '';
+    // In place on a terminal (with the time taken); off one, each change once.
+    const progress = liveBlock(process.stdout);
+    const started = Date.now();
     for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
       const [rows] = await backendPool.query<mysql.RowDataPacket[]>(
         'SELECT name, state, num_pdbs FROM jobs WHERE name IN (?) ORDER BY submit_time, name',
         [jobs.map((job) => job.name)],
       );
-      const line = rows.map((row) => `${row.name}=${row.state}`).join('  ');
-      if (line !== last) console.log(`  ${line}`);
-      last = line;
+      const elapsed = process.stdout.isTTY ? Date.now() - started : undefined;
+      progress.update(
+        demoProgressLines(
+          config.general.serviceName,
+          rows.map((row) => ({ name: String(row.name), state: String(row.state) })),
+          elapsed,
+        ),
+      );
       if (rows.length === jobs.length && rows.every((row) => FINAL.has(row.state))) {
         // The row turns COMPLETED before the `complete` step and the e-mail:
         // keep the worker up until every workflow has closed.

@@ -29,7 +29,24 @@ export type FileProblem =
   | { kind: 'missing-directory'; job: string; state: string; directory: string; message: string }
   | { kind: 'stray'; path: string; inIncoming: boolean; message: string };
 
-export async function findFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<FileProblem[]> {
+/**
+ * Workers on other hosts keep moving jobs between state folders (folder
+ * first, then row) while this one starts or an operator checks: a problem
+ * counts only if a second look `settleMs` later still sees it.
+ */
+export async function findFileProblems(
+  config: ServiceConfig,
+  db: Pick<mysql.Pool, 'query'>,
+  settleMs = 2000,
+): Promise<FileProblem[]> {
+  const first = await scanFileProblems(config, db);
+  if (first.length === 0 || settleMs <= 0) return first;
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const seen = new Set(first.map((problem) => problem.message));
+  return (await scanFileProblems(config, db)).filter((problem) => seen.has(problem.message));
+}
+
+async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<FileProblem[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
   );

@@ -5,13 +5,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { Service } from '../core/service.js';
 import { Client } from '@temporalio/client';
 import { createSaliflowActivities, defaultHostId, type ActivityDeps } from '../activities/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
+import { activityLogContext } from './logger.js';
 
 // Run from source (tsx) the workflows are .ts; from `npm run build` output, .js.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -29,13 +30,14 @@ export function workflowBundle(): Promise<WorkflowBundle> {
   return bundle;
 }
 
+/** The bundler's progress lines are noise; its warnings and errors go to the worker's log. */
 const quietBundlerLogger = {
   log: () => undefined,
   trace: () => undefined,
   debug: () => undefined,
   info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
+  warn: (message: string) => Runtime.instance().logger.warn(message, { component: 'bundler' }),
+  error: (message: string) => Runtime.instance().logger.error(message, { component: 'bundler' }),
 };
 
 export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'service' | 'client'> {
@@ -74,11 +76,18 @@ export interface ServiceWorker {
 export async function createServiceWorker(options: ServiceWorkerOptions): Promise<ServiceWorker> {
   const { config, service } = options;
   const connection = options.connection ?? (await connectToTemporal(config));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
   const hostId = options.hostId ?? defaultHostId();
-  const parts = createSaliflowActivities({ ...options, config, service, hostId, client: () => client });
+  // Signals from this worker (admissions, ended runs) carry its host in the history.
+  const client = new Client({ connection, namespace: config.temporal.namespace, identity: `${process.pid}@${hostId}` });
+  const log = options.log ?? Runtime.instance().logger;
+  const parts = createSaliflowActivities({ ...options, config, service, hostId, log, client: () => client });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
-  const common = { connection, namespace: config.temporal.namespace, identity: `${process.pid}@${hostId}` };
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    identity: `${process.pid}@${hostId}`,
+    interceptors: { activity: [activityLogContext] },
+  };
   const { waitForRun, cancelRun } = parts.activities;
   const workers = [
     await Worker.create({
@@ -107,7 +116,10 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
   const shutdown = () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
-  const runAll = () => Promise.all(workers.map((worker) => worker.run()));
+  const runAll = () => {
+    parts.watcher.start();
+    return Promise.all(workers.map((worker) => worker.run()));
+  };
   return {
     client,
     hostId,

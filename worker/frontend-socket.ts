@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
+import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
 import { ConfigError } from '../core/errors.js';
@@ -92,7 +93,8 @@ export async function listenForFrontends(
   config: ServiceConfig,
   db: Pick<mysql.Pool, 'query'>,
   client: Client,
-  log: (message: string) => void = console.warn,
+  log: (message: string) => void = (message) =>
+    Runtime.instance().logger.warn(message, { component: 'frontend-socket' }),
   limits: Partial<FrontendSocketLimits> = {},
 ): Promise<FrontendSocket> {
   const { maxLineBytes, maxConnections, idleMs, loggedChars } = { ...DEFAULT_FRONTEND_SOCKET_LIMITS, ...limits };

@@ -2,18 +2,36 @@
  * The long-running worker for one service:
  *   saliflow worker --config service.conf --service service.ts
  */
-import { Runtime } from '@temporalio/worker';
+import { Runtime, type RuntimeOptions } from '@temporalio/worker';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
 import { createServiceWorker } from './create-worker.js';
 import { ensureSchedules } from './schedules.js';
 import { checkConsistency } from './consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
 import { createPool } from '../activities/database.js';
+import { createJobMetrics, histogramBuckets, type JobMetrics } from '../activities/job-metrics.js';
+import { startJobCountGauge } from '../activities/job-count-gauge.js';
 import { loadService } from './load-service.js';
+import { createWorkerLogger } from './logger.js';
 
-/** `[metrics] prometheus` (or SALIFLOW_METRICS_ADDRESS): where to serve Prometheus metrics, e.g. 0.0.0.0:9464. */
-function metricsAddress(config: ServiceConfig): string | undefined {
-  return process.env.SALIFLOW_METRICS_ADDRESS || config.sections.findSection('metrics')?.values.get('prometheus');
+/**
+ * The Temporal Runtime, once per process and before any connection (its
+ * telemetry is fixed when it starts): our logger for the SDK's lines, the
+ * Core's lines forwarded to it, and the Prometheus endpoint if configured.
+ */
+function installRuntime(config: ServiceConfig): void {
+  const { temporal } = createWorkerLogger({ service: config.general.serviceName, level: config.logging.level });
+  const { prometheus } = config.metrics;
+  const options: RuntimeOptions = {
+    logger: temporal,
+    telemetryOptions: {
+      logging: { filter: { core: config.logging.level === 'error' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} },
+      ...(prometheus
+        ? { metrics: { prometheus: { bindAddress: prometheus, histogramBucketOverrides: histogramBuckets() } } }
+        : {}),
+    },
+  };
+  Runtime.install(options);
 }
 
 export async function runWorker(options: {
@@ -23,9 +41,12 @@ export async function runWorker(options: {
 }): Promise<void> {
   const config = loadServiceConfig(options.config);
   const service = await loadService(options.service);
-  // Before any connection: the runtime's telemetry is fixed when it starts.
-  const metrics = metricsAddress(config);
-  if (metrics) Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } });
+  installRuntime(config);
+  const log = Runtime.instance().logger;
+  const metricsAddress = config.metrics.prometheus;
+  const metrics: JobMetrics | undefined = metricsAddress
+    ? createJobMetrics(Runtime.instance().metricMeter, config.general.serviceName)
+    : undefined;
   if (!options.skipConsistencyCheck) {
     const pool = createPool(config);
     try {
@@ -34,18 +55,21 @@ export async function runWorker(options: {
       await pool.end();
     }
   }
-  const worker = await createServiceWorker({ config, service });
+  const worker = await createServiceWorker({ config, service, log, ...(metrics ? { metrics } : {}) });
   const client = worker.client;
   await ensureSchedules(client, config);
   const pool = createPool(config);
+  const stopGauge = metrics ? startJobCountGauge(pool, metrics, log) : () => undefined;
   const socket = await listenForFrontends(config, pool, client);
-  console.log(
+  log.info(
     `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
-      `frontend socket ${config.general.socket}${metrics ? `, metrics http://${metrics}/metrics` : ''}`,
+      `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`,
+    { logLevel: config.logging.level },
   );
   try {
     await worker.run();
   } finally {
+    stopGauge();
     await socket.close();
     await pool.end();
     await worker.close();

@@ -3,7 +3,6 @@ import { ApplicationFailure, log, setCurrentDetails, upsertSearchAttributes } fr
 import { JOB_STATE } from '../core/job-workflow-contract.js';
 import { local, mail } from './activity-options.js';
 import { failureText } from './failure-text.js';
-import { countState } from './job-metrics.js';
 
 const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
@@ -19,7 +18,6 @@ export async function endAsFailed(job: string, error: unknown): Promise<never> {
     const { failed, state } = await local.failJob({ job, failure });
     if (failed) {
       upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
-      countState('FAILED');
       setCurrentDetails(`FAILED: ${firstLine(failure)}`);
     } else {
       failure = `${failure}\n(the job stays ${state}: a finished job is never failed)`;

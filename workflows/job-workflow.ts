@@ -12,6 +12,8 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -24,16 +26,17 @@ import {
   CANCELLED_BY_ADMIN,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  RUN_ENDED_SIGNAL,
   STOPPED_FAILURE_TYPE,
   WAITING_SIGNAL,
   type CancelOptions,
   type JobStatus,
+  type RunEnded,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
 import { local, mail, runActivities } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
-import { countState } from './job-metrics.js';
 
 export type { JobStatus, JobWorkflowInput };
 export { CANCELLED_BY_ADMIN };
@@ -44,6 +47,11 @@ export const cancelJobSignal = defineSignal<[reason?: string, options?: CancelOp
 export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 /** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
+/** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
+export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
+
+/** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
+const RUN_WATCHER_PATCH = 'run-watcher';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
@@ -60,6 +68,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let admitted = false;
   let waitingForSlot = false;
   let activeRun: SubmittedRun | undefined;
+  // By run, not just the current one: an end may be signalled in the same activation as the advance that submitted it.
+  const runsEnded = new Map<string, RunEnded>();
+  const runKey = (run: { cycle: number; id: string }) => `${run.cycle}/${run.id}`;
   const lifecycle = new CancellationScope();
   // Per-execution state lives in this closure, never at module level.
   let status: JobStatus = { state: input.resubmit ? 'FAILED' : 'INCOMING', cycle: 0 };
@@ -83,12 +94,29 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     // A reason that arrives after the job moved on is stale: ignored.
     if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
   });
+  setHandler(runEndedSignal, (ended) => {
+    if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
+  });
   setHandler(cancelJobSignal, (reason, options) => {
     if (cancelReason === undefined) stopOnly = options?.stopOnly === true;
+    // The SDK's sink sends this to the worker's log once, not again on replay.
+    log.info(`cancel requested: ${reason ?? CANCELLED_BY_ADMIN}`, { state: status.state });
     cancelReason ??= reason ?? CANCELLED_BY_ADMIN;
     lifecycle.cancel();
   });
   show({});
+
+  /** How the run ended, as `advanceJob` takes it (which fails the job only if its row still waits for this run). */
+  async function waitForRun(run: SubmittedRun): Promise<NonNullable<AdvanceInput['finished']>> {
+    if (!patched(RUN_WATCHER_PATCH)) {
+      const { results } = await runActivities(run).waitForRun({ job, run });
+      return { cycle: run.cycle, ...(results ? { results } : {}) };
+    }
+    await condition(() => runsEnded.has(runKey(run)));
+    const ended = runsEnded.get(runKey(run))!;
+    if ('failure' in ended) return { cycle: run.cycle, failure: ended.failure };
+    return { cycle: run.cycle, ...(ended.results ? { results: ended.results } : {}) };
+  }
 
   let outcome: Extract<AdvanceResult, { next: 'done' }>;
   try {
@@ -96,7 +124,6 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
       for (;;) {
         const result = await local.advanceJob(request);
-        for (const state of result.entered) countState(state);
         show({
           state: result.state,
           waiting: result.next === 'admission' ? result.reason : undefined,
@@ -114,9 +141,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         }
         const run = result.run;
         activeRun = run;
-        const { results } = await runActivities(run).waitForRun({ job, run });
+        const finished = await waitForRun(run);
         activeRun = undefined;
-        request = { job, finished: { cycle: run.cycle, ...(results ? { results } : {}) } };
+        request = { job, finished };
       }
     });
   } catch (error) {

@@ -100,8 +100,9 @@ export function createLocalRunner({
     const { host } = parseLocalRunId(id);
     return host !== undefined && host !== hostId ? host : undefined;
   };
-  /** Processes this worker started and saw not yet exit, by pid. */
-  const exits = new Map<number, Promise<void>>();
+  /** Processes this worker started that have not exited yet, by job and run id (a pid alone is reused). */
+  const exits = new Map<string, Promise<void>>();
+  const childKey = (job: string, id: string) => `${job}/${id}`;
   return {
     name: 'local',
     kind: 'local',
@@ -136,18 +137,18 @@ export function createLocalRunner({
       closeSync(out);
       closeSync(err);
       if (child.pid === undefined) throw new RunnerError(`could not start ${describeCommand(spec.command)}`);
-      const pid = child.pid;
+      const id = `${job.cycle}-${child.pid}@${hostId}`;
+      const key = childKey(job.name, id);
       exits.set(
-        pid,
+        key,
         new Promise((resolve) =>
           child.once('exit', () => {
-            exits.delete(pid);
+            exits.delete(key);
             resolve();
           }),
         ),
       );
       child.unref();
-      const id = `${job.cycle}-${child.pid}@${hostId}`;
       await fs.writeFile(command, describeCommand(spec.command));
       // Fault injection for the crash test: die where a lost id would hurt.
       if (process.env.SALIFLOW_FAILPOINT === 'after-submit') process.kill(process.pid, 'SIGKILL');
@@ -156,10 +157,15 @@ export function createLocalRunner({
     async status(handles: readonly RunHandle[]) {
       const statuses = new Map<string, RunStatus>();
       for (const handle of handles) {
-        const { exit, command: commandFile } = files(handle.directory, handle.cycle);
-        const code = await readExitCode(exit);
         const { pid } = parseLocalRunId(handle.id);
         const host = elsewhere(handle.id);
+        // Our own child that has not exited: no file or /proc reads (thousands of runs are polled each second).
+        if (exits.has(childKey(handle.name, handle.id))) {
+          statuses.set(handle.id, { state: 'running' });
+          continue;
+        }
+        const { exit, command: commandFile } = files(handle.directory, handle.cycle);
+        const code = await readExitCode(exit);
         if (code === undefined && host !== undefined) {
           statuses.set(handle.id, { state: 'unknown', reason: `process ${pid} runs on ${host}, not on ${hostId}` });
         } else if (code !== undefined) {
@@ -183,9 +189,8 @@ export function createLocalRunner({
     },
     async endedWithin(handle: RunHandle, withinMs: number) {
       const { exit } = files(handle.directory, handle.cycle);
-      const { pid } = parseLocalRunId(handle.id);
-      const exited = exits.get(pid);
-      if (exited && elsewhere(handle.id) === undefined) {
+      const exited = exits.get(childKey(handle.name, handle.id));
+      if (exited) {
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
         await Promise.race([exited, timeout]);

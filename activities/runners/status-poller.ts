@@ -55,7 +55,10 @@ function batchesByDistinctId(runs: readonly Run[]): Run[][] {
   return batches.map((batch) => batch.runs);
 }
 
-export function createStatusPoller(backend: RunnerBackend): StatusPoller {
+/** Told of every status query: how long it took, and whether the scheduler answered. */
+export type QueryObserver = (seconds: number, ok: boolean) => void;
+
+export function createStatusPoller(backend: RunnerBackend, onQuery: QueryObserver = () => undefined): StatusPoller {
   const runs = new Map<string, Run>();
   let timer: NodeJS.Timeout | undefined;
   let queries = 0;
@@ -63,9 +66,12 @@ export function createStatusPoller(backend: RunnerBackend): StatusPoller {
   async function query(batch: readonly Run[]): Promise<void> {
     queries += 1;
     let statuses: Map<string, RunStatus>;
+    const started = performance.now();
     try {
       statuses = await backend.status(batch.map((run) => run.handle));
+      onQuery((performance.now() - started) / 1000, true);
     } catch (error) {
+      onQuery((performance.now() - started) / 1000, false);
       const reason = (error as Error).message;
       statuses = new Map(batch.map((run) => [run.handle.id, { state: 'unknown', reason }]));
     }

@@ -5,14 +5,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { stackSettings } from '../../scripts/stack/settings.js';
+import { targetConnection } from '../lib/target.js';
 import { floorActivities } from './activities.js';
 
 const [taskQueue] = process.argv.slice(2);
 if (!taskQueue) throw new Error('usage: bench/floor/worker.ts <task queue>');
 Runtime.install({ logger: new DefaultLogger('WARN') });
-const { address, namespace } = stackSettings().temporal;
-const connection = await NativeConnection.connect({ address });
+const { options, namespace } = targetConnection();
+const connection = await NativeConnection.connect(options);
 const worker = await Worker.create({
   connection,
   namespace,

@@ -18,8 +18,10 @@ Any of --rate/--limit/--workers/--runner selects one mode instead (the others de
   --timeout S          give up on a mode after S seconds (default 600; 7200 per part in --scale)
   --check-minutes M    [backend] check_minutes, the reconcile interval (default 10)
   --label TEXT         a label for the results (e.g. before, after)
+  --temporal T         dev (the dev stack's server, default) or production (npm run production's cluster)
   --scratch            write results under .state/bench-scratch/ instead of bench/results/
   --scale              the scale mode (bench/scale.ts) instead: N in flight, then N waiting
+  --in-flight-only     scale: only part 1 (N in flight, released, completed), not the N waiting
   --window S           scale: seconds to measure the waiting jobs (default 60)
   --sleep S            scale: how long each run sleeps (default: timeout + window + 120 s, to outlast the
                        measurement; the benchmark ends them when done)
@@ -36,8 +38,10 @@ export interface BenchArgs {
   timeoutMs: number | undefined;
   checkMinutes: number;
   label: string | undefined;
+  temporal: 'dev' | 'production';
   scratch: boolean;
   scale: boolean;
+  inFlightOnly: boolean;
   windowSeconds: number;
   sleepSeconds: number | undefined;
 }
@@ -64,8 +68,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       timeout: { type: 'string' },
       'check-minutes': { type: 'string' },
       label: { type: 'string' },
+      temporal: { type: 'string', default: 'dev' },
       scratch: { type: 'boolean', default: false },
       scale: { type: 'boolean', default: false },
+      'in-flight-only': { type: 'boolean', default: false },
       window: { type: 'string' },
       sleep: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -77,6 +83,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   }
   if (values.runner !== undefined && values.runner !== 'nothing' && values.runner !== 'true')
     throw new Error(`--runner ${values.runner}: expected nothing or true\n\n${USAGE}`);
+  if (values.temporal !== 'dev' && values.temporal !== 'production')
+    throw new Error(`--temporal ${values.temporal}: expected dev or production\n\n${USAGE}`);
   const concurrency = positive('concurrency', values.concurrency) ?? 10;
   const rate = positive('rate', values.rate, false);
   const load: OfferedLoad = rate ? { kind: 'rate', perSecond: rate } : { kind: 'burst', concurrency };
@@ -96,8 +104,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     timeoutMs: values.timeout === undefined ? undefined : positive('timeout', values.timeout)! * 1000,
     checkMinutes: positive('check-minutes', values['check-minutes'], false) ?? 10,
     label: values.label,
+    temporal: values.temporal,
     scratch: values.scratch ?? false,
     scale: values.scale ?? false,
+    inFlightOnly: values['in-flight-only'] ?? false,
     windowSeconds: positive('window', values.window) ?? 60,
     sleepSeconds: positive('sleep', values.sleep),
   };

@@ -11,6 +11,8 @@ import type { Percentiles } from './stats.js';
 export interface RunHeader {
   kind: string;
   label: string | undefined;
+  /** The dev server, or the production-like cluster (npm run production). */
+  temporal?: 'dev' | 'production';
   date: string;
   git: GitFacts;
   machine: MachineFacts;
@@ -48,6 +50,12 @@ export async function appendMarkdown(dir: string, kind: string, section: string)
   return mdFile;
 }
 
+const TOPOLOGY = {
+  dev: 'as the dev server (one process, SQLite)',
+  production:
+    'as the production-like cluster (history, matching, worker, frontend processes on PostgreSQL, mutual TLS)',
+};
+
 /** The heading and facts line of a run's markdown section. */
 export function runHeading(header: RunHeader, jsonFile: string): string {
   const { git, machine } = header;
@@ -56,7 +64,8 @@ export function runHeading(header: RunHeader, jsonFile: string): string {
     `## ${header.date.slice(0, 16).replace('T', ' ')} UTC, commit ${git.commit}${git.dirty ? ' (+ uncommitted changes)' : ''}${label}`,
     '',
     `${machine.cores} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; Node ${machine.node}, ` +
-      `Temporal server ${machine.temporalServer ?? '?'} (SDK ${machine.temporalSdk ?? '?'}), ${machine.mysqlServer ?? 'MySQL ?'}; ` +
+      `Temporal server ${machine.temporalServer ?? '?'} (SDK ${machine.temporalSdk ?? '?'}) ${TOPOLOGY[header.temporal ?? 'dev']}, ` +
+      `${machine.mysqlServer ?? 'MySQL ?'}; ` +
       `load average ${header.loadAverage.before.join(' ')} before, ${header.loadAverage.after?.join(' ') ?? '?'} after. ` +
       `JSON: \`${path.relative(path.dirname(path.dirname(jsonFile)), jsonFile)}\`.`,
   ].join('\n');

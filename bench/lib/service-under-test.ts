@@ -18,8 +18,9 @@ import { createFrontend } from './frontend.js';
 import { fileExists, spawnNodeProcess, waitUntilReady, type NodeProcess } from './processes.js';
 import { deleteSchedulesMentioning, terminateOpen } from './temporal.js';
 import { sleep } from './stats.js';
+import { targetFixture } from './target.js';
 
-export type RunnerChoice = 'nothing' | 'true' | 'sleep';
+export type RunnerChoice = 'nothing' | 'true' | 'sleep' | 'release';
 
 export interface ServiceOptions {
   /** `[limits] running`. */
@@ -28,6 +29,8 @@ export interface ServiceOptions {
   runner: RunnerChoice;
   /** For the `sleep` runner. */
   sleepSeconds?: number;
+  /** For the `release` runner: the FIFO whose opening for writing ends every run. */
+  releaseFifo?: string;
   /** `[backend] check_minutes` (the reconcile schedule's interval). */
   checkMinutes: number;
 }
@@ -57,8 +60,11 @@ async function workerConfigFile(fixture: ServiceFixture, index: number): Promise
 }
 
 export async function startServiceUnderTest(options: ServiceOptions): Promise<ServiceUnderTest> {
+  const target = targetFixture();
   const fixture = await createServiceFixture({
+    ...(target.stack ? { stack: target.stack } : {}),
     sections: {
+      temporal: target.temporalSection,
       limits: { running: String(options.limit) },
       backend: { check_minutes: String(options.checkMinutes) },
     },
@@ -81,6 +87,7 @@ export async function startServiceUnderTest(options: ServiceOptions): Promise<Se
       SALIFLOW_TASK_QUEUE: '',
       SALIFLOW_BENCH_RUNNER: options.runner,
       ...(options.sleepSeconds ? { SALIFLOW_BENCH_SLEEP_SECONDS: String(options.sleepSeconds) } : {}),
+      ...(options.releaseFifo ? { SALIFLOW_BENCH_RELEASE: options.releaseFifo } : {}),
     };
     for (let index = 0; index < options.workers; index++) {
       const configFile = await workerConfigFile(fixture, index);

@@ -6,14 +6,14 @@
  */
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { stackSettings } from '../../scripts/stack/settings.js';
+import { targetConnection } from './target.js';
 import { mapConcurrently, sleep } from './stats.js';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export async function connectClient(): Promise<{ client: Client; close(): Promise<void> }> {
-  const { address, namespace } = stackSettings().temporal;
-  const connection = await Connection.connect({ address });
+  const { options, namespace } = targetConnection();
+  const connection = await Connection.connect(options);
   return { client: new Client({ connection, namespace }), close: () => connection.close() };
 }
 

@@ -3,7 +3,9 @@
  * environment of the worker process (the benchmark sets it):
  *   SALIFLOW_BENCH_RUNNER=nothing   doNothing()            (the default)
  *   SALIFLOW_BENCH_RUNNER=true      localCommand(['true'])
- *   SALIFLOW_BENCH_RUNNER=sleep     localCommand(['sleep', SALIFLOW_BENCH_SLEEP_SECONDS])  (the scale mode)
+ *   SALIFLOW_BENCH_RUNNER=sleep     localCommand(['sleep', SALIFLOW_BENCH_SLEEP_SECONDS])
+ *   SALIFLOW_BENCH_RUNNER=release   waits until the FIFO SALIFLOW_BENCH_RELEASE is opened for writing (the
+ *                                   scale mode: ten thousand runs released at once, with no `sleep` process each)
  */
 import { defineService, doNothing, localCommand } from '../../core/index.js';
 
@@ -18,8 +20,13 @@ function runSpec() {
       return localCommand(['true']);
     case 'sleep':
       return localCommand(['sleep', sleepSeconds]);
+    case 'release':
+      // `read` is a shell builtin: a run is its wrapper and one shell, blocked opening the FIFO until released.
+      return localCommand('read _ < "$SALIFLOW_BENCH_RELEASE"; exit 0', {
+        env: { SALIFLOW_BENCH_RELEASE: process.env.SALIFLOW_BENCH_RELEASE ?? '' },
+      });
     default:
-      throw new Error(`SALIFLOW_BENCH_RUNNER=${runner}: expected nothing, true or sleep`);
+      throw new Error(`SALIFLOW_BENCH_RUNNER=${runner}: expected nothing, true, sleep or release`);
   }
 }
 

@@ -19,3 +19,5 @@ export { MAIL_KEYS } from './mail-config.js';
 export type { MailConfig } from './mail-config.js';
 export { SGE_KEYS, SLURM_KEYS } from './cluster-config.js';
 export type { ClustersConfig, SgeConfig, SlurmConfig } from './cluster-config.js';
+export { LOG_LEVELS, LOGGING_KEYS, METRICS_KEYS, parseListenAddress, parseLogLevel } from './observability-config.js';
+export type { LoggingConfig, LogLevelName, MetricsConfig } from './observability-config.js';

@@ -8,6 +8,8 @@ import { readIniFile } from './ini.js';
 import { readDatabaseConfig } from './database-config.js';
 import type { DatabaseConfig } from './database-config.js';
 import { readMailConfig } from './mail-config.js';
+import { readLoggingConfig, readMetricsConfig } from './observability-config.js';
+import type { LoggingConfig, MetricsConfig } from './observability-config.js';
 import { readSgeConfig, readSlurmConfig } from './cluster-config.js';
 import type { ClustersConfig } from './cluster-config.js';
 import type { MailConfig } from './mail-config.js';
@@ -15,6 +17,7 @@ import { SectionReader } from './section-reader.js';
 import { readTemporalConfig } from './temporal-config.js';
 import type { TemporalConfig } from './temporal-config.js';
 import { parseTimeDelta } from './time-delta.js';
+import { envString } from './env.js';
 
 /** States that own a directory (EXPIRED jobs have none), in pipeline order. */
 export const DIRECTORY_STATES = [
@@ -98,6 +101,10 @@ export interface ServiceConfig {
   mail: MailConfig;
   /** Clusters jobs can run on (`[sge]`, `[slurm]`). */
   clusters: ClustersConfig;
+  /** `[metrics]`: the worker's Prometheus endpoint. */
+  metrics: MetricsConfig;
+  /** `[logging]`: the worker's log level. */
+  logging: LoggingConfig;
   /** The parsed file, so services can read their own sections. */
   sections: IniDocument;
 }
@@ -109,7 +116,7 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
   const doc = readIniFile(configFile);
   const section = (name: string) => SectionReader.of(doc, name);
 
-  const general = readGeneral(section('general'), configDir);
+  const general = readGeneral(section('general'), configDir, env);
   return {
     configFile,
     general,
@@ -122,6 +129,8 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
     temporal: readTemporalConfig(section('temporal'), configDir, general.serviceName, env),
     mail: readMailConfig(section('mail'), general.adminEmail, env),
     clusters: readClusters(section('sge'), section('slurm'), env),
+    metrics: readMetricsConfig(section('metrics'), env),
+    logging: readLoggingConfig(section('logging'), env),
     sections: doc,
   };
 }
@@ -132,12 +141,16 @@ function readClusters(sge: SectionReader, slurm: SectionReader, env: NodeJS.Proc
   return { ...(sgeConfig ? { sge: sgeConfig } : {}), ...(slurmConfig ? { slurm: slurmConfig } : {}) };
 }
 
-function readGeneral(general: SectionReader, configDir: string): GeneralConfig {
+function readGeneral(general: SectionReader, configDir: string, env: NodeJS.ProcessEnv): GeneralConfig {
   const github = general.optional('github');
   const socketGroup = readSocketGroup(general);
+  const socketFromEnv = envString(env, 'SALIFLOW_SOCKET');
   return {
     adminEmail: general.required('admin_email', 'admin@example.com'),
-    socket: resolve(configDir, general.required('socket', '/path/to/service.socket')),
+    // Each worker host has a socket of its own, even when the config file is shared.
+    socket: socketFromEnv
+      ? resolve(socketFromEnv)
+      : resolve(configDir, general.required('socket', '/path/to/service.socket')),
     socketMode: readSocketMode(general),
     ...(socketGroup !== undefined ? { socketGroup } : {}),
     serviceName: general.required('service_name', 'ModFoo'),

@@ -8,9 +8,14 @@ import { resolve } from 'node:path';
 import { envString } from './env.js';
 import type { SectionReader } from './section-reader.js';
 
+/**
+ * TLS to the frontend. A client certificate and key make it mutual TLS;
+ * without them the server alone is verified, against `serverRootCaCertPath`
+ * (a private CA) or the system's CAs.
+ */
 export interface TemporalTlsConfig {
-  clientCertPath: string;
-  clientKeyPath: string;
+  clientCertPath?: string;
+  clientKeyPath?: string;
   serverRootCaCertPath?: string;
   serverNameOverride?: string;
 }
@@ -35,6 +40,7 @@ export const TEMPORAL_KEYS = [
   'address',
   'namespace',
   'task_queue',
+  'tls',
   'tls_client_cert',
   'tls_client_key',
   'tls_server_ca',
@@ -90,13 +96,19 @@ export function readTemporalConfig(
   if (key !== undefined && cert === undefined) {
     throw section.error('tls_client_cert', `missing: ${key.source} sets a client key, which needs its certificate too`);
   }
-  const orphan = cert === undefined ? (ca ?? serverName) : undefined;
-  if (orphan !== undefined) {
+  const tlsSwitch = setting('tls', 'TEMPORAL_TLS');
+  const tlsOn = tlsSwitch === undefined ? undefined : parseSwitch(tlsSwitch.value);
+  if (tlsSwitch !== undefined && tlsOn === undefined) {
+    throw section.error('tls', `${tlsSwitch.source} is ${JSON.stringify(tlsSwitch.value)}; use true or false`);
+  }
+  const tlsDetail = cert ?? ca ?? serverName;
+  if (tlsOn === false && tlsDetail !== undefined) {
     throw section.error(
-      orphan === ca ? 'tls_server_ca' : 'tls_server_name',
-      `${orphan.source} is only used for mutual TLS; also set tls_client_cert and tls_client_key, or remove it`,
+      'tls',
+      `${tlsSwitch!.source} turns TLS off but ${tlsDetail.source} is a TLS setting; remove one of them`,
     );
   }
+  const useTls = tlsOn === true || tlsDetail !== undefined;
 
   const apiKey = setting('api_key', 'TEMPORAL_API_KEY')?.value;
   const address = setting('address', 'TEMPORAL_ADDRESS')?.value ?? 'localhost:7233';
@@ -105,11 +117,12 @@ export function readTemporalConfig(
     address,
     namespace: setting('namespace', 'TEMPORAL_NAMESPACE')?.value ?? 'default',
     taskQueue: setting('task_queue', 'SALIFLOW_TASK_QUEUE')?.value ?? defaultTaskQueue(serviceName),
-    ...(cert !== undefined && key !== undefined
+    ...(useTls
       ? {
           tls: {
-            clientCertPath: cert.value,
-            clientKeyPath: key.value,
+            ...(cert !== undefined && key !== undefined
+              ? { clientCertPath: cert.value, clientKeyPath: key.value }
+              : {}),
             ...(ca !== undefined ? { serverRootCaCertPath: ca.value } : {}),
             ...(serverName !== undefined ? { serverNameOverride: serverName.value } : {}),
           },
@@ -118,6 +131,13 @@ export function readTemporalConfig(
     ...(apiKey !== undefined ? { apiKey } : {}),
     ...(webUi !== undefined ? { webUi: webUi.replace(/\/+$/, '') } : {}),
   };
+}
+
+function parseSwitch(text: string): boolean | undefined {
+  const lower = text.toLowerCase();
+  if (['true', 'yes', '1', 'on'].includes(lower)) return true;
+  if (['false', 'no', '0', 'off'].includes(lower)) return false;
+  return undefined;
 }
 
 /**

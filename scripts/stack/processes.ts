@@ -44,9 +44,15 @@ export function readPid(pidFile: string): number | undefined {
 }
 
 /** Start a daemon that outlives this process, its output appended to logFile. */
-export function spawnDetached(command: string, args: string[], logFile: string, pidFile: string): number {
+export function spawnDetached(
+  command: string,
+  args: string[],
+  logFile: string,
+  pidFile: string,
+  env?: NodeJS.ProcessEnv,
+): number {
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', log, log], ...(env ? { env } : {}) });
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   child.unref();

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { JOB_SERVICE, JOB_STATE, JOB_USER } from '../../core/job-workflow-contract.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -80,5 +81,5 @@ export function stackSettings(env: NodeJS.ProcessEnv = process.env): StackSettin
   };
 }
 
-/** The search attributes every saliflow workflow sets (ARCHITECTURE.md #8). */
-export const SEARCH_ATTRIBUTES = ['JobState', 'JobService', 'JobUser'] as const;
+/** The search attributes every saliflow workflow sets (ARCHITECTURE.md #8), all Keyword. */
+export const SEARCH_ATTRIBUTES: readonly string[] = [JOB_STATE, JOB_SERVICE, JOB_USER].map((key) => key.name);

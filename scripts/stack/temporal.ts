@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -128,6 +129,21 @@ async function answersAsTemporal(address: string): Promise<boolean> {
   }
 }
 
+/** Whether host:port completes (or gets as far as certificates in) a TLS handshake. */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: 'localhost' });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(2000, () => done(false));
+    socket.once('secureConnect', () => done(true));
+    // A server demanding a client certificate says so with a TLS alert: still TLS.
+    socket.once('error', (error: Error) => done(/alert|certificate/i.test(error.message)));
+  });
+}
+
 /** Register any of saliflow's search attributes the server lacks (Keyword). */
 export async function ensureSearchAttributes(address: string, namespace: string): Promise<void> {
   const connection = await connect(address);
@@ -148,6 +164,13 @@ export async function startTemporal(settings: StackSettings, log: Log): Promise<
   const { address, host, port, uiPort, namespace, dbFile, logFile, pidFile } = settings.temporal;
   if (await portIsOpen(host, port)) {
     if (!(await answersAsTemporal(address))) {
+      if (await speaksTls(host, port)) {
+        throw new StackError(
+          `${address} answers with TLS: a Temporal frontend that needs TLS is not a dev server, and the dev stack ` +
+            'connects without TLS. Point TEMPORAL_ADDRESS at a dev server (or unset it), and give saliflow that ' +
+            "cluster's [temporal] tls_server_ca / tls_client_cert settings instead (see README, Deploying).",
+        );
+      }
       throw new StackError(
         `port ${port} on ${host} is taken by something that is not a Temporal server. ` +
           'Stop that program, or set TEMPORAL_ADDRESS to another host:port for saliflow.',

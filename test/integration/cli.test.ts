@@ -23,12 +23,12 @@ test('list shows jobs in the asked states, in submit order', async () => {
   await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'second' });
   const listed = await saliflow('list', '--config', fixture.configFile);
   assert.equal(listed.exitCode, 0, listed.stderr);
-  // No workflow was started (no client): each says so, as saliweb's legacy frontends' rows would.
-  const waiting = 'no workflow yet \\(the reconcile schedule starts it\\)';
+  // No workflow was started (no client): why they wait comes from the rows, as for any job.
   assert.match(
     listed.stdout,
     new RegExp(
-      `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d {2}INCOMING {8}first {2}ann {2}${waiting}\\n.* {2}INCOMING {8}second {2}- {2}${waiting}$`,
+      `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d {2}INCOMING {8}first {2}ann {2}0 of 5 running slots taken, 1st in line\\n` +
+        `.* {2}INCOMING {8}second {2}- {2}0 of 5 running slots taken, 2nd in line$`,
     ),
   );
   const none = await saliflow('list', '--config', fixture.configFile, 'completed', 'archived');

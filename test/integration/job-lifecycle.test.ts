@@ -12,6 +12,7 @@ import { resubmitJob } from '../../client/admin.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
 import type { SmtpSink } from '../support/smtp-sink.js';
 import type { Client } from '@temporalio/client';
 
@@ -144,6 +145,29 @@ describe('the happy paths', () => {
         assert.equal((await jobRow(fixture.db, job.name)).note, 'saw 7');
       });
     }
+  });
+
+  test('a long run is waited for by the run watcher: no activity while it runs, its end arrives as a signal', async () => {
+    const service = defineService({
+      run: () => localCommand('while [ ! -e go ]; do sleep 0.1; done'),
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'watched');
+      const handle = client.workflow.getHandle(job.workflowId);
+      await until('the job to wait for its run', async () => {
+        const status = await handle.query<{ state: string }>('jobStatus');
+        return status.state === 'RUNNING' ? true : undefined;
+      });
+      const described = await handle.describe();
+      assert.equal(described.raw.pendingActivities?.length ?? 0, 0, 'nothing but a condition waits for the run');
+      await fs.writeFile(path.join(dirOf('running', job.name), 'go'), '');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const history = await handle.fetchHistory();
+      const signals = (history.events ?? []).filter(
+        (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'runEnded',
+      );
+      assert.equal(signals.length, 1, 'one worker told the workflow, once');
+    });
   });
 
   test('no completion e-mail without a contact address', async () => {

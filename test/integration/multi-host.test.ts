@@ -12,6 +12,7 @@ import { submitJob } from '../../client/submit.js';
 import { cancelJob } from '../../client/admin.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
+import { until } from '../support/until.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 
@@ -31,15 +32,6 @@ const worker = (host: string) => {
   return { child, ready };
 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** The identities of the workers that ran `activityType` for this workflow. */
 async function activityIdentities(client: Client, workflowId: string, activityType: string): Promise<string[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
@@ -54,6 +46,14 @@ async function activityIdentities(client: Client, workflowId: string, activityTy
       identities.push(started.identity ?? '');
   }
   return identities;
+}
+
+async function signalIdentities(client: Client, workflowId: string, signalName: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const signal = event.workflowExecutionSignaledEventAttributes;
+    return signal?.signalName === signalName ? [signal.identity ?? ''] : [];
+  });
 }
 
 const runningOn = async (name: string) => {
@@ -92,8 +92,9 @@ test(
 
       assert.equal((await workflowOutcome(client, waited.workflowId)).result, 'COMPLETED');
       assert.equal(await fs.readFile(path.join(fixture.root, 'completed', waited.name, 'runs.txt'), 'utf8'), 'ran\n');
-      for (const identity of await activityIdentities(client, waited.workflowId, 'waitForRun'))
-        assert.match(identity, /@host-a$/, 'only host-a waits for its process');
+      const told = await signalIdentities(client, waited.workflowId, 'runEnded');
+      assert.ok(told.length > 0, 'the run watcher told the workflow its run ended');
+      for (const identity of told) assert.match(identity, /@host-a$/, 'only host-a watches its process');
 
       assert.match((await workflowOutcome(client, cancelled.workflowId)).failure ?? '', /cancelled by administrator/);
       const pid = Number(/-(\d+)@/.exec(cancelledRun)![1]);

@@ -1,5 +1,5 @@
 /**
- * Per-user fairness across two worker processes: `[limits] running` 3,
+ * Per-user fairness across two worker processes: `[limits] running` 4,
  * `running_per_user` 2, `running_per_anonymous` 1. Alice submits first and
  * most; her jobs beyond her share are skipped, not a barrier, so Bob's and
  * anonymous jobs behind them start; each waiting job says why. One worker
@@ -21,7 +21,7 @@ import { workflowOutcome } from '../support/jobs.js';
 import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { installStateAudit, readStateAudit, statePaths } from '../support/state-audit.js';
 
-const LIMIT = 3;
+const LIMIT = 4;
 const PER_USER = 2;
 const PER_ANONYMOUS = 1;
 
@@ -78,8 +78,8 @@ test(
     const { client, close } = await temporalClient();
     let workers = [await startWorker(), await startWorker()];
     try {
-      // The first job of Alice and of Bob wait for the test's `go`; the others run through at once.
-      const held = new Set(['alice0', 'alice1', 'bob0']);
+      // The first two jobs of Alice and of Bob wait for the test's `go` (every limit binds); the others run through.
+      const held = new Set(['alice0', 'alice1', 'bob0', 'bob1']);
       const submit = (name: string, user: string | null) =>
         submitJob({
           config: fixture.config,
@@ -104,9 +104,9 @@ test(
           ),
       );
 
-      // Alice's third job is skipped for her share; Bob's first, submitted after all of hers, takes the third slot.
-      await until('alice0, alice1 and bob0 to hold the slots', async () =>
-        (await inFlight()).join() === 'alice0,alice1,bob0' ? true : undefined,
+      // Alice's third job is skipped for her share; Bob's first two, submitted after all of hers, take the other slots.
+      await until('alice0, alice1, bob0 and bob1 to hold the slots', async () =>
+        (await inFlight()).join() === 'alice0,alice1,bob0,bob1' ? true : undefined,
       );
       const listed = await execa(
         'node',
@@ -118,9 +118,8 @@ test(
       );
       assert.equal(reasons.alice2, 'user alice: 2 of 2 running');
       assert.equal(reasons.alice9, 'user alice: 2 of 2 running');
-      assert.equal(reasons.bob1, '3 of 3 running slots taken, 1st in line');
-      assert.equal(reasons.bob2, "user bob: 1 of 2 running, 2nd of bob's jobs in line");
-      assert.equal(reasons.public0, '3 of 3 running slots taken, 2nd in line');
+      assert.equal(reasons.bob2, 'user bob: 2 of 2 running');
+      assert.equal(reasons.public0, '4 of 4 running slots taken, 1st in line');
       assert.equal(reasons.public1, 'anonymous jobs: 0 of 1 running, 2nd anonymous job in line');
       // The workflow of a job at the head of the line was told the same, for the Web UI.
       await until('alice2 to say why it waits', async () => {

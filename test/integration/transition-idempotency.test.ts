@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createTransitionActivities } from '../../activities/job-transitions.js';
+import { createTransitionActivities, type MadeChange } from '../../activities/job-transitions.js';
 import { createPool } from '../../activities/database.js';
 import { submitJob } from '../../client/submit.js';
 import type { JobState } from '../../core/states.js';
@@ -17,11 +17,13 @@ import { jobRow } from '../support/jobs.js';
 let fixture: ServiceFixture;
 let transitionJob: ReturnType<typeof createTransitionActivities>['transitionJob'];
 let pool: ReturnType<typeof createPool>;
+/** What the metrics and the worker's log are told: each change made, once. */
+const reported: MadeChange[] = [];
 
 before(async () => {
   fixture = await createServiceFixture({ sections: { oldjobs: { archive: '1h', expire: 'NEVER' } } });
   pool = createPool(fixture.config);
-  transitionJob = createTransitionActivities(fixture.config, pool).transitionJob;
+  transitionJob = createTransitionActivities(fixture.config, pool, (change) => reported.push(change)).transitionJob;
 });
 after(async () => {
   await pool.end();
@@ -58,6 +60,16 @@ test('every transition run twice changes nothing the second time', async () => {
   }
   const { row } = await snapshot(job.name);
   assert.equal(row.state, 'EXPIRED');
+  // Reported once per change, from the state it left (metrics count each once, however often the call is retried).
+  const mine = reported.filter((change) => change.job === job.name);
+  assert.deepEqual(
+    mine.map((change) => `${change.from}→${change.to}`),
+    PATH.map((state, i) => `${i === 0 ? 'INCOMING' : PATH[i - 1]}→${state}`),
+  );
+  // When each left state was entered, from the row (saliweb's timestamps), where the row keeps one.
+  for (const change of mine.filter((c) => ['RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'].includes(c.from))) {
+    assert.ok(change.since instanceof Date, `${change.from} has an entry time`);
+  }
   assert.equal(row.directory, null);
   assert.equal(row.expire_time, null, 'NEVER gives a NULL expire_time');
   assert.equal(row.archive_time!.getTime() - row.end_time!.getTime(), 3600_000);

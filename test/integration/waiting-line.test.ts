@@ -26,6 +26,9 @@ beforeEach(async () => {
 });
 
 let clock = 0;
+const round = async () => (await runAdmissionRound(fixture.config, fixture.db)).map((job) => job.name);
+const admissible = async (limits: LimitsConfig, count: number) =>
+  (await admissibleJobs(fixture.db, limits, count)).map((job) => job.name);
 /** Rows as a frontend inserts them, one second apart, in the order given. */
 async function insert(rows: [name: string, user: string | null, state?: string][]): Promise<void> {
   for (const [name, user, state = 'INCOMING'] of rows) {
@@ -53,9 +56,9 @@ test('a user at their share is skipped, not a barrier; submit order holds among 
     ['b2', 'bob'],
     ['b3', 'bob'],
   ]);
-  assert.deepEqual(await admissibleJobs(fixture.db, fixture.config.limits, 10), ['a1', 'a2', 'b1', 'n1', 'b2']);
-  assert.deepEqual(await admissibleJobs(fixture.db, fixture.config.limits, 3), ['a1', 'a2', 'b1']);
-  assert.deepEqual(await runAdmissionRound(fixture.config, fixture.db), ['a1', 'a2', 'b1', 'n1']);
+  assert.deepEqual(await admissible(fixture.config.limits, 10), ['a1', 'a2', 'b1', 'n1', 'b2']);
+  assert.deepEqual(await admissible(fixture.config.limits, 3), ['a1', 'a2', 'b1']);
+  assert.deepEqual(await round(), ['a1', 'a2', 'b1', 'n1']);
   assert.deepEqual(await reasons(), {
     a3: 'user alice: 2 of 2 running',
     a4: 'user alice: 2 of 2 running',
@@ -65,11 +68,11 @@ test('a user at their share is skipped, not a barrier; submit order holds among 
   });
   // A slot frees: the oldest job that may go takes it, alice's third (she is below her share again).
   await fixture.db.query("UPDATE jobs SET state = 'COMPLETED' WHERE name = 'a1'");
-  assert.deepEqual(await runAdmissionRound(fixture.config, fixture.db), ['a3']);
-  assert.deepEqual(await runAdmissionRound(fixture.config, fixture.db), [], 'the global limit binds again');
+  assert.deepEqual(await round(), ['a3']);
+  assert.deepEqual(await round(), [], 'the global limit binds again');
   assert.equal((await reasons()).a4, 'user alice: 2 of 2 running');
   await fixture.db.query("UPDATE jobs SET state = 'FAILED' WHERE name IN ('a2', 'n1')");
-  assert.deepEqual(await runAdmissionRound(fixture.config, fixture.db), ['a4', 'n2']);
+  assert.deepEqual(await round(), ['a4', 'n2']);
   assert.deepEqual(await reasons(), {
     b2: '4 of 4 running slots taken, 1st in line',
     b3: "user bob: 1 of 2 running, 2nd of bob's jobs in line",
@@ -92,7 +95,7 @@ test('user names compare as MySQL compares them; jobs with parents and in-flight
     child: 'waiting for parent job parent (INCOMING)',
     d2: '2 of 4 running slots taken, 2nd in line',
   });
-  assert.deepEqual(await runAdmissionRound(fixture.config, fixture.db), ['parent', 'd2']);
+  assert.deepEqual(await round(), ['parent', 'd2']);
   await fixture.db.query("UPDATE jobs SET state = 'FAILED' WHERE name = 'parent'");
   assert.deepEqual(await reasons(), {
     c1: 'user CAROL: 2 of 2 running',
@@ -108,7 +111,7 @@ test('without shares the line is plain submit order; the head can be asked for a
     ['x4', null],
   ]);
   const plain: LimitsConfig = { running: 4 };
-  assert.deepEqual(await admissibleJobs(fixture.db, plain, 3), ['x1', 'x2', 'x3']);
+  assert.deepEqual(await admissible(plain, 3), ['x1', 'x2', 'x3']);
   assert.deepEqual(await reasons(plain, 2), {
     x1: '0 of 4 running slots taken, 1st in line',
     x2: '0 of 4 running slots taken, 2nd in line',

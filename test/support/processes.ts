@@ -36,8 +36,8 @@ export function spawnWorkerProcess(
   );
 }
 
-/** What a worker process prints once it polls (either mode). */
-export const WORKER_READY = /^(worker ready|saliflow worker for )/m;
+/** What a worker process prints once it polls (either mode; `saliflow worker` logs it as a JSON line). */
+export const WORKER_READY = /^worker ready|"msg":"saliflow worker for /m;
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();

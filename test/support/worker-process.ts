@@ -11,13 +11,14 @@ import { createServiceWorker } from '../../worker/create-worker.js';
 import { loadService } from '../../worker/load-service.js';
 import { runWorker } from '../../worker/main.js';
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
 const [configFile, serviceModule, mode] = process.argv.slice(2);
+// `saliflow worker` installs its own Runtime (JSON logs, metrics).
+if (mode !== '--as-saliflow-worker') Runtime.install({ logger: new DefaultLogger('ERROR') });
 if (!configFile || !serviceModule) {
   throw new Error('usage: worker-process.ts <config file> <service module> [--as-saliflow-worker]');
 }
 if (mode === '--as-saliflow-worker') {
-  await runWorker({ config: configFile, service: serviceModule }); // prints "saliflow worker for …" when ready
+  await runWorker({ config: configFile, service: serviceModule }); // logs "saliflow worker for …" when ready
 } else {
   const config = loadServiceConfig(configFile);
   const worker = await createServiceWorker({

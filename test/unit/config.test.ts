@@ -438,6 +438,25 @@ test('environment TLS alone enables TLS; relative env paths resolve against the 
   });
 });
 
+test('a CA without a client certificate is server-only TLS; tls: true alone uses the system CAs', () => {
+  const tlsDir = writeFiles({ 'ca.pem': 'ca' });
+  const serverOnly = loadServiceConfig(saliwebService(), {
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsDir, 'ca.pem'),
+    TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+  });
+  assert.deepEqual(serverOnly.temporal.tls, {
+    serverRootCaCertPath: join(tlsDir, 'ca.pem'),
+    serverNameOverride: 'temporal.internal',
+  });
+  assert.deepEqual(loadServiceConfig(saliwebService(), { TEMPORAL_TLS: 'true' }).temporal.tls, {});
+  assert.equal(loadServiceConfig(saliwebService(), { TEMPORAL_TLS: 'false' }).temporal.tls, undefined);
+});
+
+test('SALIFLOW_SOCKET gives a worker host its own frontend socket under a shared config', () => {
+  const config = loadServiceConfig(saliwebService(), { SALIFLOW_SOCKET: 'host-b.socket' });
+  assert.equal(config.general.socket, join(process.cwd(), 'host-b.socket'));
+});
+
 test('loadServiceConfig defaults to process.env', () => {
   const saved = process.env.SALIFLOW_TASK_QUEUE;
   process.env.SALIFLOW_TASK_QUEUE = 'from-process-env';
@@ -640,10 +659,15 @@ const BAD_CASES: BadCase[] = [
     expect: ['[temporal] tls_client_cert', 'nope.pem', 'does not exist'],
   },
   {
-    name: 'TLS server CA without client cert',
-    edit: append('[temporal]\ntls_server_ca: ca.pem'),
+    name: 'TLS turned off while a TLS setting is given',
+    edit: append('[temporal]\ntls: false\ntls_server_ca: ca.pem'),
     files: { 'conf/ca.pem': 'ca' },
-    expect: ['[temporal] tls_server_ca', 'tls_client_cert and tls_client_key'],
+    expect: ['[temporal] tls', 'turns TLS off', 'tls_server_ca'],
+  },
+  {
+    name: 'tls neither true nor false',
+    edit: append('[temporal]\ntls: maybe'),
+    expect: ['[temporal] tls', '"maybe"', 'true or false'],
   },
   {
     name: 'frontend section without service_name',
@@ -743,4 +767,51 @@ test('a config path that is a directory is an error naming it', () => {
     (error: Error) =>
       error instanceof ConfigError && error.message.includes(ROOT) && error.message.includes('directory'),
   );
+});
+
+test('[metrics] prometheus and [logging] level, each overridden by its environment variable', () => {
+  const file = saliwebService(`${SALIWEB_CONF}\n[metrics]\nprometheus: 0.0.0.0:9464\n\n[logging]\nlevel: WARN\n`);
+  const config = loadServiceConfig(file, {});
+  assert.deepEqual(config.metrics, { prometheus: '0.0.0.0:9464' });
+  assert.deepEqual(config.logging, { level: 'warn' });
+  const overridden = loadServiceConfig(file, {
+    SALIFLOW_METRICS_ADDRESS: '[::1]:9100',
+    SALIFLOW_LOG_LEVEL: 'debug',
+  });
+  assert.deepEqual(overridden.metrics, { prometheus: '[::1]:9100' });
+  assert.deepEqual(overridden.logging, { level: 'debug' });
+  // Without the sections: no metrics, level info.
+  const plain = loadServiceConfig(saliwebService(), {});
+  assert.deepEqual(plain.metrics, {});
+  assert.deepEqual(plain.logging, { level: 'info' });
+});
+
+test('a bad metrics address or log level names the key and what is expected', () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['[metrics]\nprometheus: 9464\n', {}, /\[metrics\] prometheus: "9464" is not an address; expected host:port/],
+    ['[metrics]\nprometheus: localhost:99999\n', {}, /\[metrics\] prometheus: .* expected host:port/],
+    ['[metrics]\nport: 9464\n', {}, /\[metrics\] port: unknown key; \[metrics\] accepts only prometheus/],
+    [
+      '[logging]\nlevel: verbose\n',
+      {},
+      /\[logging\] level: "verbose" is not a log level; expected one of trace, debug/,
+    ],
+    ['', { SALIFLOW_LOG_LEVEL: 'loud' }, /\[logging\] level: environment variable SALIFLOW_LOG_LEVEL="loud"/],
+    [
+      '',
+      { SALIFLOW_METRICS_ADDRESS: 'nowhere' },
+      /\[metrics\] prometheus: environment variable SALIFLOW_METRICS_ADDRESS/,
+    ],
+  ];
+  for (const [section, env, message] of cases) {
+    const file = saliwebService(`${SALIWEB_CONF}\n${section}`);
+    assert.throws(
+      () => loadServiceConfig(file, env),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  }
 });
