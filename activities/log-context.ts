@@ -41,10 +41,8 @@ export function jobFromWorkflowId(workflowId: string): string | undefined {
   return slash >= 0 ? workflowId.slice(slash + 1) : undefined;
 }
 
-/** `logger`, with the current context added to each line as it is logged (the caller's fields win). */
-export function contextLogger(logger: Logger): Logger {
-  const log = (level: LogLevel, message: string, meta?: LogMetadata) =>
-    logger.log(level, message, { ...storage.getStore(), ...meta });
+/** The Temporal SDK's Logger interface around one function that logs at a given level. */
+export function loggerFrom(log: (level: LogLevel, message: string, meta?: LogMetadata) => void): Logger {
   return {
     log,
     trace: (message, meta) => log('TRACE', message, meta),
@@ -53,4 +51,9 @@ export function contextLogger(logger: Logger): Logger {
     warn: (message, meta) => log('WARN', message, meta),
     error: (message, meta) => log('ERROR', message, meta),
   };
+}
+
+/** `logger`, with the current context added to each line as it is logged (the caller's fields win). */
+export function contextLogger(logger: Logger): Logger {
+  return loggerFrom((level, message, meta) => logger.log(level, message, { ...storage.getStore(), ...meta }));
 }

@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import { pino, type Logger as Pino } from 'pino';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { currentLogContext, jobFromWorkflowId, withLogContext } from '../activities/log-context.js';
+import { currentLogContext, jobFromWorkflowId, loggerFrom, withLogContext } from '../activities/log-context.js';
 import type { LogLevelName } from '../core/config/index.js';
 
 export const MAX_MESSAGE_CHARS = 2000;
@@ -85,19 +85,11 @@ const LEVEL_OF: Record<LogLevel, LogLevelName> = {
 
 /** The Temporal SDK's Logger interface over pino. */
 export function temporalLogger(base: Pino): Logger {
-  const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
+  return loggerFrom((level, message, meta) => {
     const name = LEVEL_OF[level] ?? 'info';
     if (!base.isLevelEnabled(name)) return;
     base[name](logFields(meta), truncate(String(message), MAX_MESSAGE_CHARS));
-  };
-  return {
-    log,
-    trace: (message, meta) => log('TRACE', message, meta),
-    debug: (message, meta) => log('DEBUG', message, meta),
-    info: (message, meta) => log('INFO', message, meta),
-    warn: (message, meta) => log('WARN', message, meta),
-    error: (message, meta) => log('ERROR', message, meta),
-  };
+  });
 }
 
 const LEVEL_LABELS: Record<number, string> = {

@@ -17,6 +17,7 @@ import { deleteSchedules } from '../../worker/schedules.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
+import { until } from '../support/until.js';
 import { freePort, spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { clusterUnderTest } from '../support/clusters.js';
 import { execa } from 'execa';
@@ -41,16 +42,6 @@ after(async () => {
   await closeClient();
   await fixture.cleanup();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function settled(workflowId: string): Promise<void> {
   await client.workflow
