@@ -17,6 +17,7 @@ import { ensureSchedules, deleteSchedules } from '../../worker/schedules.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -40,16 +41,6 @@ const saliflow = (...args: string[]) =>
 
 const submit = (client: Client, name: string, parents?: string[]) =>
   submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, ...(parents ? { parents } : {}) });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function stateOf(job: string): Promise<string | undefined> {
   const [rows] = (await fixture.db.query('SELECT state FROM jobs WHERE name = ?', [job])) as unknown as [

@@ -18,6 +18,7 @@ import { coarseReason } from '../../activities/admission.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -35,15 +36,6 @@ const saliflow = (...args: string[]) =>
     env: { SALIFLOW_CONFIG: '' },
     stdin: 'ignore',
   });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function stateOf(job: string): Promise<string | undefined> {
   const [rows] = (await fixture.db.query('SELECT state FROM jobs WHERE name = ?', [job])) as unknown as [
