@@ -63,7 +63,11 @@ export class RunDiedError extends Error {
  * characters: a step's failure text must always say something true.
  */
 export function describeThrown(value: unknown): string {
-  if (value instanceof Error) return `${value.name === 'Error' ? '' : `${value.name}: `}${value.message}`;
+  if (value instanceof Error) {
+    const own = `${value.name === 'Error' ? '' : `${value.name}: `}${value.message}`;
+    // gRPC and wrapped errors say what really happened in their cause ("Failed to start Workflow" alone does not).
+    return value.cause instanceof Error && value.cause !== value ? `${own} (${describeThrown(value.cause)})` : own;
+  }
   let text: string;
   try {
     if (value === null || value === undefined) text = `it threw ${String(value)}`;

@@ -15,7 +15,7 @@ import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, describeThrown } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
@@ -128,7 +128,7 @@ export async function listenForFrontends(
     async function drain(): Promise<void> {
       draining = true;
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        await handle(name).catch((error: Error) => log(`frontend socket: ${error.message}`));
+        await handle(name).catch((error: unknown) => log(`frontend socket: job ${name}: ${describeThrown(error)}`));
         if (queue.length < MAX_QUEUED_PINGS) socket.resume();
       }
       draining = false;
