@@ -24,6 +24,7 @@ import { readJob } from './job-row.js';
 import { childrenReasons } from './waiting-line.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createRunWatcher } from './run-watcher.js';
+import { oneAtATimePerJob } from './one-at-a-time.js';
 import { NO_METRICS, type JobMetrics } from './job-metrics.js';
 import type { MadeChange } from './job-transitions.js';
 import { contextLogger, updateLogContext } from './log-context.js';
@@ -108,11 +109,13 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });
 
+  const oneAtATime = oneAtATimePerJob();
   const activities = {
     advanceJob: createAdvanceActivity({
       ...{ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log },
       runEndedWithin: runs.outcomeIfEndedWithin,
       watchRun: watcher.watch,
+      oneAtATime,
     }),
     transitionJob,
     ...runs.activities,
@@ -123,18 +126,20 @@ export function createSaliflowActivities(deps: ActivityDeps) {
      * (COMPLETED, ARCHIVED, EXPIRED) is never failed: its row stays, and the
      * answer says so.
      */
-    async failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
-      const row = await readJob(pool, input.job);
-      updateLogContext({ state: row.state });
-      if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
-      await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
-      admitter.wake();
-      // Its children wait for an operator now: they say so in the Web UI at once.
-      const children = await childrenReasons(pool, config.limits, input.job).catch(() => []);
-      for (const child of children) {
-        await signalJob(child.name, WAITING_SIGNAL, child.reason).catch(() => undefined);
-      }
-      return { failed: true, state: 'FAILED' };
+    failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
+      return oneAtATime(input.job, async () => {
+        const row = await readJob(pool, input.job);
+        updateLogContext({ state: row.state });
+        if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
+        await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
+        admitter.wake();
+        // Its children wait for an operator now: they say so in the Web UI at once.
+        const children = await childrenReasons(pool, config.limits, input.job).catch(() => []);
+        for (const child of children) {
+          await signalJob(child.name, WAITING_SIGNAL, child.reason).catch(() => undefined);
+        }
+        return { failed: true, state: 'FAILED' };
+      });
     },
 
     /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */

@@ -35,6 +35,7 @@ import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
+import type { PerJob } from './one-at-a-time.js';
 
 const runFailure = ({ type, message }: RunFailure) =>
   type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
@@ -84,6 +85,8 @@ interface AdvanceDeps {
   runEndedWithin(job: string, run: SubmittedRun, withinMs: number): Promise<{ results?: RunResults } | undefined>;
   /** Hands a run the job now waits for to this worker's run watcher (which signals its end). */
   watchRun(job: string, run: SubmittedRun): void;
+  /** Shared with `failJob`: one call per job at a time in this process. */
+  oneAtATime: PerJob;
   metrics: Pick<JobMetrics, 'runSubmitted'>;
   log: Logger;
 }
@@ -130,7 +133,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
   }
 
   return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
-    return withLogContext({ job: input.job }, () => advance(input));
+    return deps.oneAtATime(input.job, () => withLogContext({ job: input.job }, () => advance(input)));
   };
 
   async function advance(input: AdvanceInput): Promise<AdvanceResult> {
