@@ -73,7 +73,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   // Each line gets the job context of the code logging it (log-context.ts).
   const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
   const runs = createRunActivities(runners, { ...deps.run, metrics });
-  const { transitionJob } = createTransitionActivities(config, pool, (change) => {
+  const { transitionJob, restoreJobDirectory } = createTransitionActivities(config, pool, (change) => {
     metrics.stateChanged(change);
     logChange(log, change);
   });
@@ -112,7 +112,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const oneAtATime = oneAtATimePerJob();
   const activities = {
     advanceJob: createAdvanceActivity({
-      ...{ config, pool, steps, runners, admitter, transitionJob, hostId, metrics, log },
+      ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
       runEndedWithin: runs.outcomeIfEndedWithin,
       watchRun: watcher.watch,
       oneAtATime,

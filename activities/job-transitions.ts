@@ -93,6 +93,31 @@ async function moveDirectory(job: string, from: string, toParent: string): Promi
   throw new JobStateError(job, `its directory ${from} is missing (and is not at ${to} either)`);
 }
 
+/**
+ * A transition moves the directory, then commits the row; MySQL dying
+ * between the two leaves the directory in the new folder and the row naming
+ * the old place. The row is the truth: the directory goes back where the row
+ * says, and the job makes the change again from there. Called under the row
+ * lock, which a transition holds from before its move until its commit, so a
+ * move still in progress elsewhere is never undone.
+ */
+async function restoreMisplaced(config: ServiceConfig, job: string, directory: string): Promise<void> {
+  let where: string;
+  try {
+    where = await checkJobDirectory(config, job, directory, { missingOk: true });
+  } catch {
+    return; // A bad path: the caller's own check reports it; nothing here is touched.
+  }
+  if (await exists(where)) return;
+  const folders = new Set(Object.values(config.directories).map((folder) => path.resolve(folder)));
+  const found: string[] = [];
+  for (const folder of folders) {
+    const candidate = path.join(folder, path.basename(where));
+    if (candidate !== where && (await exists(candidate))) found.push(candidate);
+  }
+  if (found.length === 1) await renameOrCopy(found[0]!, where);
+}
+
 /** saliflow's own bookkeeping files of earlier runs; a resubmitted job starts its cycles afresh. */
 async function removeRunRecords(directory: string): Promise<void> {
   const entries = await fs.readdir(directory).catch(() => [] as string[]);
@@ -191,6 +216,7 @@ export function createTransitionActivities(
     let made: MadeChange | undefined;
     const result = await inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
+      if (row.directory !== null) await restoreMisplaced(config, job, row.directory);
       const target = targetDirectory(config, to);
       if (row.state === to) {
         // The admitter changes only the row (INCOMING → PREPROCESSING); the
@@ -245,5 +271,13 @@ export function createTransitionActivities(
     return result;
   }
 
-  return { transitionJob };
+  /** Puts a directory an interrupted transition moved back where the row says (see `restoreMisplaced`). */
+  async function restoreJobDirectory(job: string): Promise<void> {
+    await inTransaction(pool, async (db) => {
+      const row = await readJob(db, job, { forUpdate: true });
+      if (row.directory !== null) await restoreMisplaced(config, job, row.directory);
+    });
+  }
+
+  return { transitionJob, restoreJobDirectory };
 }
