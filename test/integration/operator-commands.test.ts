@@ -162,14 +162,15 @@ test('status, list and show with a worker: pollers, counts, schedules, why jobs 
   );
 });
 
-/** The local run's process group, from the row's runner id (`local:<start>-<pid>@<host>`). */
+/** The local run's process group, from the row's runner id (`local:<start>-<pid>@<host>`), once it is submitted. */
 async function localRunPid(job: string): Promise<number> {
-  const [rows] = (await fixture.db.query('SELECT runner_id FROM jobs WHERE name = ?', [job])) as unknown as [
-    { runner_id: string }[],
-  ];
-  const pid = Number(/^local:\d+-(\d+)/.exec(rows[0]?.runner_id ?? '')?.[1]);
-  assert.ok(pid > 0, `job ${job} has a local run: ${rows[0]?.runner_id}`);
-  return pid;
+  return until(`job ${job} to have a local run`, async () => {
+    const [rows] = (await fixture.db.query('SELECT runner_id FROM jobs WHERE name = ?', [job])) as unknown as [
+      { runner_id: string | null }[],
+    ];
+    const pid = Number(/^local:\d+-(\d+)/.exec(rows[0]?.runner_id ?? '')?.[1]);
+    return pid > 0 ? pid : undefined;
+  });
 }
 
 const processGroupAlive = (pid: number) => {
