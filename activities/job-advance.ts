@@ -18,7 +18,6 @@
  * an exception from a step fails the job at once, never retried.
  */
 import type { Logger } from '@temporalio/common';
-import fs from 'node:fs/promises';
 import type { ServiceConfig } from '../core/config/index.js';
 import { RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
 import type { RunFailure } from '../core/job-workflow-contract.js';
@@ -80,7 +79,7 @@ interface AdvanceDeps {
   runners: RunnerRegistry;
   admitter: Admitter;
   transitionJob(request: TransitionRequest): Promise<TransitionResult>;
-  restoreJobDirectory(job: string): Promise<void>;
+  restoreJobDirectory(job: string, directory: string | null): Promise<void>;
   /** This worker's host identity, recorded with local runs. */
   hostId: string;
   /** A run's outcome if it ends within the time given (see `QUICK_RUN_MS`), else undefined. */
@@ -143,16 +142,8 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
     let { finished } = input;
     const progress: Progress = {};
     let row = await readJob(pool, job);
-    if (
-      row.directory !== null &&
-      !(await fs.lstat(row.directory).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      // A change cut short between its move and its commit: the directory goes back where the row says.
-      await deps.restoreJobDirectory(job);
-    }
+    // A change cut short between its move and its commit: the directory goes back where the row says.
+    await deps.restoreJobDirectory(job, row.directory);
     updateLogContext({ state: row.state });
     const moved = (state: JobState, changes: Partial<JobRow> = {}) => {
       // Entered now, by this worker's clock: how long it stays is measured from here.

@@ -271,8 +271,12 @@ export function createTransitionActivities(
     return result;
   }
 
-  /** Puts a directory an interrupted transition moved back where the row says (see `restoreMisplaced`). */
-  async function restoreJobDirectory(job: string): Promise<void> {
+  /**
+   * Puts a directory an interrupted transition moved back where the row says
+   * (see `restoreMisplaced`); costs one lstat when it is where the row says.
+   */
+  async function restoreJobDirectory(job: string, directory: string | null): Promise<void> {
+    if (directory === null || (await exists(directory))) return;
     await inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
       if (row.directory !== null) await restoreMisplaced(config, job, row.directory);
