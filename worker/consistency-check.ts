@@ -94,7 +94,24 @@ async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'que
       });
     }
   }
-  return problems;
+  return withoutInterruptedMoves(problems);
+}
+
+/**
+ * A job's directory missing where its row says, and found in exactly one
+ * other state folder, is a state change cut short between its move and its
+ * commit (a worker or MySQL killed): the job's next step puts it back
+ * (activities/job-transitions.ts `restoreMisplaced`). Not for an operator.
+ */
+function withoutInterruptedMoves(problems: FileProblem[]): FileProblem[] {
+  const strays = problems.filter((problem) => problem.kind === 'stray');
+  const explained = new Set<FileProblem>();
+  for (const problem of problems) {
+    if (problem.kind !== 'missing-directory') continue;
+    const found = strays.filter((stray) => path.basename(stray.path) === path.basename(problem.directory));
+    if (found.length === 1) explained.add(problem).add(found[0]!);
+  }
+  return problems.filter((problem) => !explained.has(problem));
 }
 
 export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<string[]> {

@@ -69,3 +69,19 @@ test("saliweb's layout passes: state folders inside install, one state folder in
   }
   assert.ok(named(stray), `a stray entry in the nested state folder is still found:\n${problems.join('\n')}`);
 });
+
+test('a state change cut short between its move and its commit is not an operator problem: the job puts it back', async () => {
+  const cut = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'cut' });
+  const running = path.join(fixture.root, 'running', cut.name);
+  await fs.rename(cut.directory, running);
+  await fixture.db.query("UPDATE jobs SET state = 'FINALIZING', directory = ? WHERE name = ?", [running, cut.name]);
+  const aboutCut = async () =>
+    (await findInconsistencies(fixture.config, fixture.db)).filter((problem) => problem.includes('/cut'));
+  assert.deepEqual(await aboutCut(), []);
+  // FINALIZING → COMPLETED moved the directory; the worker died before the row was committed.
+  await fs.rename(running, path.join(fixture.root, 'completed', cut.name));
+  assert.deepEqual(await aboutCut(), []);
+  // Found in two places, it is not a cut-short move: both are named.
+  await fs.mkdir(path.join(fixture.root, 'failed', cut.name));
+  assert.equal((await aboutCut()).length, 3);
+});
