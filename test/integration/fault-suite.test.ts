@@ -31,8 +31,10 @@ import { installStateAudit } from '../support/state-audit.js';
 import { temporalClient } from '../support/temporal.js';
 import {
   IN_FLIGHT_STATES,
+  jobName,
   sampleInFlight,
   seededRandom,
+  stateCounts,
   submitAsLegacyFrontend,
   WorkerSupervisor,
 } from '../support/fault-harness.js';
@@ -138,17 +140,6 @@ for (const scenario of scenarios) {
     const none = Object.fromEntries(findings.map((f) => [f.check, 0]));
     assert.deepEqual(counts, none, `${scenario.name}:\n${describeFindings(findings)}`);
   });
-}
-
-/** `<n>-skip` skips its run, `<n>-twice` is rescheduled once (see services/counted-runs.ts). */
-function jobName(index: number): string {
-  const suffix = index % 10 === 3 ? '-skip' : index % 10 === 7 ? '-twice' : '';
-  return `job${String(index).padStart(3, '0')}${suffix}`;
-}
-
-async function stateCounts(db: Pick<mysql.Pool, 'query'>): Promise<Record<string, number>> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-  return Object.fromEntries(rows.map((row) => [String(row.state), Number(row.n)]));
 }
 
 /** Runs `items` through `work`, `width` at a time. */

@@ -18,13 +18,18 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
 import { jobWorkflowId } from '../../core/job-workflow-contract.js';
 import { deleteSchedules } from '../../worker/schedules.js';
 import { checkScenario, describeFindings } from '../support/fault-checks.js';
-import { sampleInFlight, submitAsLegacyFrontend, WorkerSupervisor } from '../support/fault-harness.js';
+import {
+  jobName,
+  sampleInFlight,
+  stateCounts,
+  submitAsLegacyFrontend,
+  WorkerSupervisor,
+} from '../support/fault-harness.js';
 import { clientFor, productionCluster, type ProductionCluster } from '../support/production-cluster.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { firstEntered, installStateAudit, readStateAudit } from '../support/state-audit.js';
@@ -40,17 +45,6 @@ let cluster: ProductionCluster;
 before(async () => {
   cluster = await productionCluster();
 });
-
-/** `<n>-skip` skips its run, `<n>-twice` is rescheduled once (test/support/services/counted-runs.ts). */
-function jobName(index: number): string {
-  const suffix = index % 10 === 3 ? '-skip' : index % 10 === 7 ? '-twice' : '';
-  return `job${String(index).padStart(3, '0')}${suffix}`;
-}
-
-async function stateCounts(db: Pick<mysql.Pool, 'query'>): Promise<Record<string, number>> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-  return Object.fromEntries(rows.map((row) => [String(row.state), Number(row.n)]));
-}
 
 /** Polls `done` until it holds (true), or until no job changed state for STALL_MS (false); failed polls count as "not yet". */
 async function progressOrStall(fixture: ServiceFixture, done: () => Promise<boolean>): Promise<boolean> {

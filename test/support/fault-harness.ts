@@ -182,3 +182,14 @@ export async function submitAsLegacyFrontend(fixture: ServiceFixture, name: stri
   );
   await pingBackend(fixture.config.general.socket, name);
 }
+
+/** `<n>-skip` skips its run, `<n>-twice` is rescheduled once (see services/counted-runs.ts). */
+export function jobName(index: number): string {
+  const suffix = index % 10 === 3 ? '-skip' : index % 10 === 7 ? '-twice' : '';
+  return `job${String(index).padStart(3, '0')}${suffix}`;
+}
+
+export async function stateCounts(db: Pick<mysql.Pool, 'query'>): Promise<Record<string, number>> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
+  return Object.fromEntries(rows.map((row) => [String(row.state), Number(row.n)]));
+}
