@@ -68,6 +68,12 @@ export interface AdmitterOptions {
   refreshFirst?: number;
   /** Problems (a failed round, a lost signal): the worker's log. */
   log: (message: string) => void;
+  /**
+   * Whether a job's workflow has a workflow task pending (it will read the
+   * row by itself); false for an idle one, which needs a signal. Without
+   * it, every straggler is signalled.
+   */
+  hasPendingTask?: (job: string) => Promise<boolean>;
   /** Told of every job a round admitted, with its submit time (for metrics). */
   onAdmitted?: (jobs: readonly AdmittedJob[]) => void;
 }
@@ -120,6 +126,10 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   }
 }
 
+/** Rows read per straggler check, and how many of them are looked at (a describe each): bounded work per second. */
+const STRAGGLER_CANDIDATES = 200;
+const STRAGGLERS_PER_CHECK = 10;
+
 export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions): Admitter {
   const { notify, tell, sweepMs = 10_000, refreshFirst = 10, log, onAdmitted } = options;
   const limits = config.limits;
@@ -128,7 +138,8 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   const admittedHere = new Set<string>();
   /** Jobs this process told to wait: signalled as soon as a round admits them. */
   const waitingHere = new Set<string>();
-  const signalledAt = new Map<string, number>();
+  /** When each straggler candidate was last looked at. */
+  const checkedAt = new Map<string, number>();
   /** The exact reasons this process told jobs at the head of the line (a job further back was told the coarse one). */
   const told = new Map<string, string>();
   const incomingPattern = `${config.directories.INCOMING.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
@@ -251,32 +262,50 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
    * Admitted jobs whose workflow has not moved on by itself (their directory
    * is still in INCOMING's folder): jobs waiting on another worker, or on a
    * worker that died and took its list of waiters with it, or whose signal
-   * was lost. A job that waited (admitted well after it was submitted) is
-   * signalled 2 s after admission; one admitted as it arrived is most likely
-   * still in its first task in a burst (a signal then costs it a failed task),
-   * so it gets 30 s. One indexed query a second; each job is signalled at
-   * most every 10 s.
+   * was lost. A job that waited (admitted well after it was submitted) is a
+   * candidate 2 s after admission; one admitted as it arrived, after 30 s.
+   *
+   * Only a workflow with no workflow task pending needs the signal: one
+   * whose task is queued (a burst: thousands admitted by one round, their
+   * first tasks still in line) reads the row when the task runs. Signalling
+   * those costs each a history event and a task, and in a burst of 4,000
+   * signals every 10 s it starved the very tasks the jobs waited for. So at
+   * most `STRAGGLERS_PER_CHECK` candidates are looked at per check, oldest
+   * first, each at most every 10 s, and only an idle one is signalled.
    */
   async function signalStragglers(): Promise<void> {
     if (!notify) return;
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
          AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND
-         AND (preprocess_time > submit_time + INTERVAL 5 SECOND OR preprocess_time < UTC_TIMESTAMP() - INTERVAL 30 SECOND)`,
-      [incomingPattern],
+         AND (preprocess_time > submit_time + INTERVAL 5 SECOND OR preprocess_time < UTC_TIMESTAMP() - INTERVAL 30 SECOND)
+         ORDER BY preprocess_time LIMIT ?`,
+      [incomingPattern, STRAGGLER_CANDIDATES],
     );
     const now = Date.now();
-    for (const [name, at] of signalledAt) if (now - at > 60_000) signalledAt.delete(name);
-    for (const row of rows) {
-      const name = String(row.name);
-      if (now - (signalledAt.get(name) ?? 0) < 10_000) continue;
-      signalledAt.set(name, now);
-      signal(name);
+    for (const [name, at] of checkedAt) if (now - at > 60_000) checkedAt.delete(name);
+    const due = rows
+      .map((row) => String(row.name))
+      .filter((name) => now - (checkedAt.get(name) ?? 0) >= 10_000)
+      .slice(0, STRAGGLERS_PER_CHECK);
+    for (const name of due) {
+      checkedAt.set(name, now);
+      if (await isIdle(name)) signal(name);
     }
   }
 
+  /** A workflow whose state is unknown (describe failed) is left for the next check. */
+  const isIdle = async (name: string) =>
+    options.hasPendingTask ? (await options.hasPendingTask(name).catch(() => true)) === false : true;
+
+  let checking = false;
   const stragglerCheck = setInterval(() => {
-    signalStragglers().catch((error: Error) => log(`admission: checking admitted jobs: ${error.message}`));
+    // One check at a time: a slow one (Temporal busy) is not joined by the next.
+    if (checking) return;
+    checking = true;
+    signalStragglers()
+      .catch((error: Error) => log(`admission: checking admitted jobs: ${error.message}`))
+      .finally(() => (checking = false));
   }, 1000);
   stragglerCheck.unref();
 

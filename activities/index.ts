@@ -98,6 +98,12 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     },
     notify: (job) => signalJob(job, ADMITTED_SIGNAL),
     tell: (job, reason) => signalJob(job, WAITING_SIGNAL, reason),
+    hasPendingTask: async (job) => {
+      const client = deps.client?.();
+      if (!client) return false;
+      const { raw } = await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).describe();
+      return Boolean(raw.pendingWorkflowTask);
+    },
   });
   const watcher = createRunWatcher({
     pool,
