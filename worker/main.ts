@@ -13,6 +13,7 @@ import { createJobMetrics, histogramBuckets, type JobMetrics } from '../activiti
 import { startJobCountGauge } from '../activities/job-count-gauge.js';
 import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
+import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 
 /**
  * The Temporal Runtime, once per process and before any connection (its
@@ -43,6 +44,7 @@ export async function runWorker(options: {
   const service = await loadService(options.service);
   installRuntime(config);
   const log = Runtime.instance().logger;
+  if (!mallocTuned()) log.warn(UNTUNED_WARNING);
   const metricsAddress = config.metrics.prometheus;
   const metrics: JobMetrics | undefined = metricsAddress
     ? createJobMetrics(Runtime.instance().metricMeter, config.general.serviceName)

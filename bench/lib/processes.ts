@@ -1,12 +1,13 @@
 /**
  * Worker processes the benchmark starts: each is `node --import tsx <entry>`
- * (the same as `bin/saliflow.js` runs), so the pid we sample is the worker
- * itself. Output goes to a log file; stop() sends SIGTERM (graceful
+ * (the same as `bin/saliflow.js` runs, with its malloc tuning), so the pid
+ * we sample is the worker itself. Output goes to a log file; stop() sends SIGTERM (graceful
  * shutdown) and, after a grace period, SIGKILL — to that pid only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { withMallocTuning } from '../../worker/malloc-tuning.js';
 import { sleep } from './stats.js';
 
 export interface NodeProcess {
@@ -27,7 +28,7 @@ export function spawnNodeProcess(
   const log = openSync(options.logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    env: { ...withMallocTuning(process.env), ...options.env },
     stdio: ['ignore', log, log],
   });
   closeSync(log);

@@ -47,6 +47,8 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.match(output, new RegExp(`metrics http://${metrics}/metrics`));
+    // bin/saliflow.js started it with glibc's mmap threshold fixed (worker/malloc-tuning.ts).
+    assert.doesNotMatch(output, /MALLOC_MMAP_THRESHOLD_ is not set/);
     await client.schedule.getHandle(scheduleIds(fixture.config.general.serviceName).reconcile).describe();
 
     const job = await submitJob({

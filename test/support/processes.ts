@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { MALLOC_TUNING } from '../../worker/malloc-tuning.js';
 
 export interface WorkerProcessOptions {
   /**
@@ -32,7 +33,8 @@ export function spawnWorkerProcess(
       path.join(REPO_ROOT, 'test/support/services', `${service}.ts`),
       ...(options.asSaliflowWorker ? ['--as-saliflow-worker'] : []),
     ],
-    { env, reject: false },
+    // As `saliflow worker` runs (bin/saliflow.js tunes malloc).
+    { env: { ...MALLOC_TUNING, ...env }, reject: false },
   );
 }
 
