@@ -6,7 +6,8 @@
  *
  * Whoever can reach the socket can send anything, so every resource it
  * costs is capped: line length, open connections, idle time, log volume,
- * and pings waiting to be handled per connection.
+ * and pings waiting to be started (start-queue.ts, which also paces the
+ * starts and retries the ones that fail).
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -19,6 +20,7 @@ import { ConfigError, describeThrown } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
+import { createStartQueue } from './start-queue.js';
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
@@ -39,9 +41,6 @@ export const DEFAULT_FRONTEND_SOCKET_LIMITS: FrontendSocketLimits = {
   idleMs: 30_000,
   loggedChars: 200,
 };
-
-/** Pings of one connection waiting for their turn before it stops reading. */
-const MAX_QUEUED_PINGS = 16;
 
 /** `INCOMING <job name>` → the job name; anything else → undefined. */
 export function parsePing(line: string): string | undefined {
@@ -111,28 +110,17 @@ export async function listenForFrontends(
     if (row.state !== 'INCOMING' && !(IN_FLIGHT_STATES as readonly string[]).includes(String(row.state))) return;
     await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
   }
+  const starts = createStartQueue({ start: handle, log });
 
   const open = new Set<net.Socket>();
   function serve(socket: net.Socket): void {
     open.add(socket);
-    const queue: string[] = [];
-    let draining = false;
     let badLines = 0;
 
     // One message for the first bad line, one count at the end: a flood of junk costs two log lines.
     const bad = (describe: () => string) => {
       if (badLines++ === 0) log(`frontend socket: ignoring ${describe()} (expected "INCOMING <job name>")`);
     };
-
-    // In turn, so one connection never has more than one lookup running.
-    async function drain(): Promise<void> {
-      draining = true;
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        await handle(name).catch((error: unknown) => log(`frontend socket: job ${name}: ${describeThrown(error)}`));
-        if (queue.length < MAX_QUEUED_PINGS) socket.resume();
-      }
-      draining = false;
-    }
 
     const lines = createLineSplitter({
       maxLineBytes,
@@ -141,9 +129,7 @@ export async function listenForFrontends(
         if (line.trim() === '') return;
         const name = parsePing(line);
         if (name === undefined) return bad(() => quote(line.trim(), loggedChars));
-        queue.push(name);
-        if (queue.length >= MAX_QUEUED_PINGS) socket.pause();
-        if (!draining) void drain();
+        starts.add(name);
       },
       onOverlong({ start, bytes }: OverlongLine) {
         bad(() => `a line of ${bytes} bytes (more than ${maxLineBytes}) starting ${quote(start, loggedChars)}`);
@@ -185,11 +171,13 @@ export async function listenForFrontends(
   }
   ready = true;
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // A silent frontend must not hold up the worker's shutdown for the idle time.
         for (const socket of open) socket.destroy();
-      }),
+      });
+      await starts.close();
+    },
   };
 }
