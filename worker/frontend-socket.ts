@@ -16,7 +16,7 @@ import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
-import { ConfigError, describeThrown } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
