@@ -59,9 +59,9 @@ export interface Admitter {
 
 export interface AdmitterOptions {
   /** Tells a job's workflow that the admitter admitted it (a signal); a missing workflow is not an error. */
-  notify?: (job: string) => Promise<void>;
+  notify?: (job: string) => Promise<unknown>;
   /** Tells a waiting job's workflow why it waits now (a signal); a missing workflow is not an error. */
-  tell?: (job: string, reason: string) => Promise<void>;
+  tell?: (job: string, reason: string) => Promise<unknown>;
   /** The safety sweep: a round however quiet the service is, and the refresh of reasons. @defaultValue 10000 */
   sweepMs?: number;
   /** How many jobs at the head of the line are told their exact reason, and told again when it changes. @defaultValue 10 */

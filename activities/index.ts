@@ -25,6 +25,7 @@ import { childrenReasons } from './waiting-line.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createRunWatcher } from './run-watcher.js';
 import { oneAtATimePerJob } from './one-at-a-time.js';
+import { createPacedCalls } from './paced-calls.js';
 import { NO_METRICS, type JobMetrics } from './job-metrics.js';
 import type { MadeChange } from './job-transitions.js';
 import { contextLogger, updateLogContext } from './log-context.js';
@@ -78,17 +79,28 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     logChange(log, change);
   });
   const steps = createStepCaller(config, pool, mailer, service, log);
-  /** Signals a job's workflow; no workflow (a legacy or orphaned row) is fine: reconcile starts one, which reads the row. */
-  const signalJob = async (job: string, name: string, ...args: unknown[]) => {
-    const client = deps.client?.();
-    if (!client) return;
-    await client.workflow
-      .getHandle(jobWorkflowId(config.general.serviceName, job))
-      .signal(name, ...args)
-      .catch((error: Error) => {
-        if (error.name !== 'WorkflowNotFoundError') throw error;
-      });
-  };
+  /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
+  const signals = createPacedCalls({
+    name: 'signals',
+    log: (message) => log.warn(message, { component: 'signals' }),
+    giveUpAfterMs: 600_000,
+    whatThen: 'a later check sends it again',
+  });
+  /**
+   * Signals a job's workflow; true once delivered. No workflow (a legacy or orphaned row) counts as delivered:
+   * reconcile starts one, which reads the row. A newer signal of the same name replaces one still waiting.
+   */
+  const signalJob = (job: string, name: string, ...args: unknown[]): Promise<boolean> =>
+    signals.add(`${job} ${name}`, `${name} to job ${job}`, async () => {
+      const client = deps.client?.();
+      if (!client) return;
+      await client.workflow
+        .getHandle(jobWorkflowId(config.general.serviceName, job))
+        .signal(name, ...args)
+        .catch((error: Error) => {
+          if (error.name !== 'WorkflowNotFoundError') throw error;
+        });
+    });
   const admitter = createAdmitter(config, pool, {
     ...deps.admission,
     log: (message) => log.warn(message, { component: 'admission' }),
@@ -142,7 +154,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
         // Its children wait for an operator now: they say so in the Web UI at once.
         const children = await childrenReasons(pool, config.limits, input.job).catch(() => []);
         for (const child of children) {
-          await signalJob(child.name, WAITING_SIGNAL, child.reason).catch(() => undefined);
+          void signalJob(child.name, WAITING_SIGNAL, child.reason);
         }
         return { failed: true, state: 'FAILED' };
       });
@@ -181,6 +193,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     async close() {
       watcher.close();
       admitter.close();
+      await signals.close();
       runs.close();
       if (!deps.pool) await pool.end();
     },

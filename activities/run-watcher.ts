@@ -31,8 +31,11 @@ export interface RunWatcherDeps {
     run: SubmittedRun,
     options: { signal: AbortSignal; onUnknown: (reason: string) => void },
   ): Promise<{ results?: RunResults }>;
-  /** Tells the job's workflow; a job without a workflow is not an error (reconcile starts one). */
-  signal(job: string, ended: RunEnded): Promise<void>;
+  /**
+   * Tells the job's workflow, paced and retried (paced-calls.ts); true once delivered. A job without a
+   * workflow is not an error (reconcile starts one). Not delivered: the next scan tries again.
+   */
+  signal(job: string, ended: RunEnded): Promise<boolean>;
   warn(message: string): void;
   scanEveryMs?: number;
 }
@@ -44,8 +47,6 @@ interface RunningRow extends RowDataPacket {
 }
 
 export type RunWatcher = ReturnType<typeof createRunWatcher>;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunWatcher(deps: RunWatcherDeps) {
   const { pool, runners, hostId, scanEveryMs = 30_000 } = deps;
@@ -81,15 +82,8 @@ export function createRunWatcher(deps: RunWatcherDeps) {
 
   async function follow(job: string, run: SubmittedRun, runnerId: string, stop: AbortController): Promise<void> {
     const ended = await endOf(job, run, stop.signal);
-    for (let attempt = 0; ended && !stop.signal.aborted; attempt += 1) {
-      try {
-        await deps.signal(job, ended);
-        delivered.set(job, runnerId);
-        break;
-      } catch (error) {
-        deps.warn(`could not tell ${job}'s workflow that its run ended (will retry): ${describeThrown(error)}`);
-        await sleep(Math.min(1000 * 2 ** attempt, 30_000));
-      }
+    if (ended && !stop.signal.aborted && (await deps.signal(job, ended)) && !stop.signal.aborted) {
+      delivered.set(job, runnerId);
     }
     if (watching.get(job)?.stop === stop) watching.delete(job);
   }

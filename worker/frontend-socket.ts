@@ -6,8 +6,8 @@
  *
  * Whoever can reach the socket can send anything, so every resource it
  * costs is capped: line length, open connections, idle time, log volume,
- * and pings waiting to be started (start-queue.ts, which also paces the
- * starts and retries the ones that fail).
+ * and pings waiting to be started (paced-calls.ts, which also paces the
+ * starts and retries the ones that fail, for up to 10 minutes).
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -20,7 +20,7 @@ import { ConfigError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
-import { createStartQueue } from './start-queue.js';
+import { createPacedCalls } from '../activities/paced-calls.js';
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
@@ -110,7 +110,12 @@ export async function listenForFrontends(
     if (row.state !== 'INCOMING' && !(IN_FLIGHT_STATES as readonly string[]).includes(String(row.state))) return;
     await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
   }
-  const starts = createStartQueue({ start: handle, log });
+  const starts = createPacedCalls({
+    name: 'frontend socket',
+    log,
+    giveUpAfterMs: 600_000,
+    whatThen: 'the reconcile schedule starts the job',
+  });
 
   const open = new Set<net.Socket>();
   function serve(socket: net.Socket): void {
@@ -129,7 +134,7 @@ export async function listenForFrontends(
         if (line.trim() === '') return;
         const name = parsePing(line);
         if (name === undefined) return bad(() => quote(line.trim(), loggedChars));
-        starts.add(name);
+        void starts.add(name, `start job ${name}`, () => handle(name));
       },
       onOverlong({ start, bytes }: OverlongLine) {
         bad(() => `a line of ${bytes} bytes (more than ${maxLineBytes}) starting ${quote(start, loggedChars)}`);
