@@ -13,7 +13,7 @@ import { openSqlCounter } from './lib/sql-counter.js';
 import { stackPids } from './lib/stack-processes.js';
 import { connectClient } from './lib/temporal.js';
 import { TARGET_VARIABLE } from './lib/target.js';
-import { DEFAULT_MATRIX, lifecycleMarkdown, runMode, type ModeResult } from './lifecycle.js';
+import { DEFAULT_MATRIX, lifecycleMarkdown, runMode, warmUpServer, type ModeResult } from './lifecycle.js';
 import { runScale, scaleMarkdown } from './scale.js';
 import type { RunContext } from './saliflow.js';
 
@@ -83,6 +83,7 @@ try {
           load: mode.load.kind === 'burst' ? { kind: 'burst' as const, concurrency: args.concurrency } : mode.load,
         }));
     const results: ModeResult[] = [];
+    await warmUpServer(ctx);
     for (const mode of modes) results.push(await runMode(mode, ctx));
     run = { settings, modes: results };
     markdown = lifecycleMarkdown(results, sql.method);

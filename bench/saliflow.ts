@@ -134,7 +134,8 @@ export async function measureSaliflow(mode: ModeSpec, ctx: RunContext): Promise<
       latencyMs: {
         toRunning: percentiles(since(running)),
         toCompleted: percentiles(since(completed)),
-        slotHandoff: percentiles(slotHandoffsMs(changes)),
+        // Without a binding limit, an admission does not wait for a freed slot: nothing to measure.
+        slotHandoff: mode.limit < mode.jobs ? percentiles(slotHandoffsMs(changes)) : undefined,
       },
       history: history.figures,
       cpuMsPerJob: cpuMsPerJob(closed.usage, mode.jobs),
