@@ -66,6 +66,7 @@ try {
     const options = {
       jobs: args.jobs ?? 10_000,
       inFlightOnly: args.inFlightOnly,
+      waitingOnly: args.waitingOnly,
       workers: args.single?.workers ?? 1,
       windowSeconds: args.windowSeconds,
       sleepSeconds,

@@ -35,6 +35,8 @@ export interface ScaleOptions {
   jobs: number;
   /** Skip part 2 (the waiting jobs). */
   inFlightOnly: boolean;
+  /** Skip part 1 (the jobs in flight). */
+  waitingOnly: boolean;
   workers: number;
   windowSeconds: number;
   sleepSeconds: number;
@@ -225,8 +227,11 @@ async function waiting(options: ScaleOptions, ctx: RunContext, historySample: nu
 }
 
 export async function runScale(options: ScaleOptions, ctx: RunContext) {
-  ctx.log(`scale: ${options.jobs} jobs in flight (local runs sleeping ${options.sleepSeconds} s)…`);
-  const flight = await inFlight(options, ctx);
+  let flight: Awaited<ReturnType<typeof inFlight>> | undefined;
+  if (!options.waitingOnly) {
+    ctx.log(`scale: ${options.jobs} jobs in flight (local runs sleeping ${options.sleepSeconds} s)…`);
+    flight = await inFlight(options, ctx);
+  }
   if (options.inFlightOnly) return { options, inFlight: flight, waiting: undefined };
   ctx.log(`scale: ${options.jobs} jobs waiting behind [limits] running 5…`);
   const wait = await waiting(options, ctx, ctx.historySample);
@@ -235,31 +240,34 @@ export async function runScale(options: ScaleOptions, ctx: RunContext) {
 
 export function scaleMarkdown(result: Awaited<ReturnType<typeof runScale>>): string {
   const { inFlight: f, waiting: w } = result;
-  const c = f.completion;
-  const rows = [
-    [
-      'in flight (limit N)',
-      String(f.jobs),
-      `all RUNNING in ${fixed(f.allRunningSeconds)} s (${fixed(f.jobsPerSecondToRunning)} jobs/s)`,
-      `${fixed(f.ramp.cpuSeconds.worker)} s ramp, ${fixed(f.hold.cpuPerSecond.worker, 2)}/s held`,
-      `${fixed(f.ramp.cpuSeconds.temporal)} s ramp, ${fixed(f.hold.cpuPerSecond.temporal, 2)}/s held`,
-      '–',
-      '–',
-      `${fixed(f.hold.workerPeakRssMiB, 0)} (${fixed(f.hold.workerEndRssMiB, 0)}) / ` +
-        `${fixed(f.ramp.temporalStartRssMiB, 0)}→${fixed(Math.max(f.ramp.temporalPeakRssMiB, f.hold.temporalPeakRssMiB), 0)}`,
-    ],
-    [
-      'released at once',
-      String(f.jobs),
-      `all COMPLETED in ${fixed(c.allCompletedSeconds)} s (${fixed(c.jobsPerSecond)} jobs/s); ` +
-        `${c.jobsCompleted} completed, ${c.completedMoreThanOnce} more than once`,
-      `${fixed(c.cpuSeconds.worker)} s`,
-      `${fixed(c.cpuSeconds.temporal)} s`,
-      '–',
-      '–',
-      `${fixed(c.workerPeakRssMiB, 0)} (${fixed(c.workerEndRssMiB, 0)}) / ${fixed(c.temporalStartRssMiB, 0)}→${fixed(c.temporalPeakRssMiB, 0)}`,
-    ],
-  ];
+  const rows: string[][] = [];
+  if (f) {
+    const c = f.completion;
+    rows.push(
+      [
+        'in flight (limit N)',
+        String(f.jobs),
+        `all RUNNING in ${fixed(f.allRunningSeconds)} s (${fixed(f.jobsPerSecondToRunning)} jobs/s)`,
+        `${fixed(f.ramp.cpuSeconds.worker)} s ramp, ${fixed(f.hold.cpuPerSecond.worker, 2)}/s held`,
+        `${fixed(f.ramp.cpuSeconds.temporal)} s ramp, ${fixed(f.hold.cpuPerSecond.temporal, 2)}/s held`,
+        '–',
+        '–',
+        `${fixed(f.hold.workerPeakRssMiB, 0)} (${fixed(f.hold.workerEndRssMiB, 0)}) / ` +
+          `${fixed(f.ramp.temporalStartRssMiB, 0)}→${fixed(Math.max(f.ramp.temporalPeakRssMiB, f.hold.temporalPeakRssMiB), 0)}`,
+      ],
+      [
+        'released at once',
+        String(f.jobs),
+        `all COMPLETED in ${fixed(c.allCompletedSeconds)} s (${fixed(c.jobsPerSecond)} jobs/s); ` +
+          `${c.jobsCompleted} completed, ${c.completedMoreThanOnce} more than once`,
+        `${fixed(c.cpuSeconds.worker)} s`,
+        `${fixed(c.cpuSeconds.temporal)} s`,
+        '–',
+        '–',
+        `${fixed(c.workerPeakRssMiB, 0)} (${fixed(c.workerEndRssMiB, 0)}) / ${fixed(c.temporalStartRssMiB, 0)}→${fixed(c.temporalPeakRssMiB, 0)}`,
+      ],
+    );
+  }
   if (w) {
     rows.push([
       'waiting (limit 5)',
@@ -278,8 +286,10 @@ export function scaleMarkdown(result: Awaited<ReturnType<typeof runScale>>): str
       rows,
     ),
     '',
-    `In flight: each local run waits to be released (a FIFO opened for writing); held ${HOLD_SECONDS} s after the ` +
-      `last job reached RUNNING, then every run released at once. ` +
+    (f
+      ? `In flight: each local run waits to be released (a FIFO opened for writing); held ${HOLD_SECONDS} s after ` +
+        `the last job reached RUNNING, then every run released at once. `
+      : 'The in-flight part was skipped (--waiting-only). ') +
       (w
         ? `Waiting: the runs sleep ${result.options.sleepSeconds} s; measured once the workers were quiet (every ` +
           `arrival had its first task) plus ${SETTLE_SECONDS} s. `

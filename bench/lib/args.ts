@@ -22,6 +22,7 @@ Any of --rate/--limit/--workers/--runner selects one mode instead (the others de
   --scratch            write results under .state/bench-scratch/ instead of bench/results/
   --scale              the scale mode (bench/scale.ts) instead: N in flight, then N waiting
   --in-flight-only     scale: only part 1 (N in flight, released, completed), not the N waiting
+  --waiting-only       scale: only part 2 (N waiting behind [limits] running 5)
   --window S           scale: seconds to measure the waiting jobs (default 60)
   --sleep S            scale: how long each run sleeps (default: timeout + window + 120 s, to outlast the
                        measurement; the benchmark ends them when done)
@@ -42,6 +43,7 @@ export interface BenchArgs {
   scratch: boolean;
   scale: boolean;
   inFlightOnly: boolean;
+  waitingOnly: boolean;
   windowSeconds: number;
   sleepSeconds: number | undefined;
 }
@@ -72,6 +74,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       scratch: { type: 'boolean', default: false },
       scale: { type: 'boolean', default: false },
       'in-flight-only': { type: 'boolean', default: false },
+      'waiting-only': { type: 'boolean', default: false },
       window: { type: 'string' },
       sleep: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -85,6 +88,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     throw new Error(`--runner ${values.runner}: expected nothing or true\n\n${USAGE}`);
   if (values.temporal !== 'dev' && values.temporal !== 'production')
     throw new Error(`--temporal ${values.temporal}: expected dev or production\n\n${USAGE}`);
+  if (values['in-flight-only'] && values['waiting-only'])
+    throw new Error(`--in-flight-only and --waiting-only: pick one (neither runs both parts)\n\n${USAGE}`);
   const concurrency = positive('concurrency', values.concurrency) ?? 10;
   const rate = positive('rate', values.rate, false);
   const load: OfferedLoad = rate ? { kind: 'rate', perSecond: rate } : { kind: 'burst', concurrency };
@@ -108,6 +113,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     scratch: values.scratch ?? false,
     scale: values.scale ?? false,
     inFlightOnly: values['in-flight-only'] ?? false,
+    waitingOnly: values['waiting-only'] ?? false,
     windowSeconds: positive('window', values.window) ?? 60,
     sleepSeconds: positive('sleep', values.sleep),
   };
