@@ -10,40 +10,13 @@ import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 
-type FolderConfig = Pick<ServiceConfig, 'directories'>;
-
 async function realFolder(folder: string): Promise<string> {
   return fs.realpath(folder).catch(() => path.resolve(folder));
 }
 
 /** The real paths of the configured state folders. */
-export async function stateFolders(config: FolderConfig): Promise<Set<string>> {
+export async function stateFolders(config: Pick<ServiceConfig, 'directories'>): Promise<Set<string>> {
   return new Set(await Promise.all(Object.values(config.directories).map(realFolder)));
-}
-
-/**
- * Resolving the ~9 folders on every check was 13 % of a worker's CPU in a
- * burst. Their real paths change only when an admin moves the storage, so
- * they are reused for a while, and a verdict against a job is only given
- * after resolving them afresh.
- */
-const FOLDERS_REUSED_MS = 30_000;
-const resolvedFolders = new WeakMap<FolderConfig, { folders: Promise<Set<string>>; at: number }>();
-
-function recentStateFolders(config: FolderConfig, fresh: boolean): Promise<Set<string>> {
-  const known = resolvedFolders.get(config);
-  if (!fresh && known && Date.now() - known.at < FOLDERS_REUSED_MS) return known.folders;
-  const folders = stateFolders(config);
-  resolvedFolders.set(config, { folders, at: Date.now() });
-  return folders;
-}
-
-/** Why `resolved` cannot be a job directory as far as the state folders go, or undefined if it can. */
-async function placementProblem(resolved: string, folders: Set<string>): Promise<string | undefined> {
-  if (folders.has(resolved) || folders.has(await realFolder(resolved))) return 'is a state folder itself';
-  const parent = await realFolder(path.dirname(resolved));
-  if (!folders.has(parent)) return `is not directly inside a state folder (${[...folders].join(', ')})`;
-  return undefined;
 }
 
 /**
@@ -53,7 +26,7 @@ async function placementProblem(resolved: string, folders: Set<string>): Promise
  * `missingOk` lets a caller handle a directory that is not there at all.
  */
 export async function checkJobDirectory(
-  config: FolderConfig,
+  config: Pick<ServiceConfig, 'directories'>,
   job: string,
   directory: string | null,
   { missingOk = false } = {},
@@ -64,10 +37,10 @@ export async function checkJobDirectory(
   if (directory === null || directory.trim() === '') return fail('is empty');
   if (!path.isAbsolute(directory)) return fail('is not an absolute path');
   const resolved = path.resolve(directory);
-  const problem =
-    (await placementProblem(resolved, await recentStateFolders(config, false))) &&
-    (await placementProblem(resolved, await recentStateFolders(config, true)));
-  if (problem) return fail(problem);
+  const folders = await stateFolders(config);
+  if (folders.has(resolved) || folders.has(await realFolder(resolved))) return fail('is a state folder itself');
+  const parent = await realFolder(path.dirname(resolved));
+  if (!folders.has(parent)) return fail(`is not directly inside a state folder (${[...folders].join(', ')})`);
   const stat = await fs.lstat(resolved).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;

@@ -52,7 +52,7 @@ test('bad rows are refused with the reason, also once the folders are known', as
   await rejects(checkJobDirectory(config, 'x', join(config.directories.RUNNING, 'link')), /is a symbolic link/);
 });
 
-test('a state folder moved to other storage is seen at once, though its old real path was reused', async () => {
+test('a state folder moved to other storage is seen at once', async () => {
   const { base, config } = service('moved');
   mkdirSync(join(base, 'disk-a', 'before'));
   await checkJobDirectory(config, 'before', join(config.directories.INCOMING, 'before'));
