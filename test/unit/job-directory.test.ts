@@ -63,3 +63,14 @@ test('a state folder moved to other storage is seen at once', async () => {
   const directory = join(config.directories.INCOMING, 'after');
   assert.equal(await checkJobDirectory(config, 'after', directory), directory);
 });
+
+test('a state folder reached through another folder’s symlink is still a state folder', async () => {
+  const { base, config } = service('nested');
+  // RUNNING configured inside INCOMING's real folder; the row names it through INCOMING's symlink.
+  const directories = { ...config.directories, RUNNING: join(base, 'disk-a', 'running') };
+  mkdirSync(directories.RUNNING);
+  await rejects(
+    checkJobDirectory({ directories }, 'x', join(directories.INCOMING, 'running')),
+    /is a state folder itself/,
+  );
+});
