@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: saliflow's per-job overhead against Temporal's floor, on
- * the dev stack (MariaDB and Temporal must be up: `npm run stack -- start`).
+ * the dev stack (`npm run bench` starts it first; run directly, MariaDB and
+ * Temporal must be up: `npm run stack -- start`).
  * Drives saliflow only from the outside — `saliflow worker` processes, the
  * jobs table, the frontend socket, the Temporal client. `--help` for flags.
  */

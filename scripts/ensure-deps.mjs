@@ -1,5 +1,5 @@
 // Installs node_modules when missing or older than package-lock.json, so
-// `npm run demo` and `npm test` work straight from a fresh clone.
+// `npm run demo`, `npm test` and `npm run bench` work straight from a fresh clone.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 
