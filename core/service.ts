@@ -70,6 +70,15 @@ export interface Service<M extends Metadata = Metadata> {
    * @defaultValue 'retry'
    */
   interruptedSteps?: 'retry' | 'fail';
+  /**
+   * `saliflow adopt` (taking over a live saliweb service): a job saliweb left
+   * in PREPROCESSING, POSTPROCESSING or FINALIZING has its step run again
+   * (`'rerun'`: the step tolerates a second run over a half-done one) or
+   * FAILS with saliweb's reason (`'fail'`, what saliweb itself does to such
+   * jobs when it restarts).
+   * @defaultValue 'fail'
+   */
+  adoptedTransientSteps?: 'rerun' | 'fail';
   preprocess?(job: JobContext<M>): MaybePromise<PreprocessResult | void>;
   /** What to run, and where. */
   run(job: JobContext<M>): MaybePromise<RunnerSpec>;
