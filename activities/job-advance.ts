@@ -19,7 +19,7 @@
  */
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
-import { RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
+import { JobStateError, RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
 import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
@@ -99,6 +99,11 @@ interface AdvanceDeps {
  * no activity; a long one holds the task this much longer, once.
  */
 export const QUICK_RUN_MS = 1000;
+
+export const UNADOPTED_RUNNING =
+  'is RUNNING without a saliflow run record (left by saliweb, whose run may still exist): not submitted again; ' +
+  'if its run is found on the cluster, `saliflow resubmit` after checking its outputs, or adopt it before starting ' +
+  'workers (`saliflow adopt --apply --runner-id JOB=NAME:ID`)';
 
 export function createAdvanceActivity(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
@@ -183,7 +188,11 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         }
         case 'RUNNING': {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
-          const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
+          const found = await readCycleRecord(directory);
+          // saliflow writes the record before it enters RUNNING: a RUNNING row without one is a job saliweb
+          // left (it commits RUNNING before it submits), whose run may exist. Never submit it blindly.
+          if (found === undefined) throw new JobStateError(job, UNADOPTED_RUNNING);
+          const record = found;
           const submitted = record.run === undefined;
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
