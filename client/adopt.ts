@@ -35,6 +35,7 @@ import { startJob } from '../activities/job-start.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../activities/run-cycle-record.js';
 import { defaultRunners, type RunnerRegistry } from '../activities/runners/index.js';
+import { findRunsByName } from './adopt-lookup.js';
 
 export interface AdoptOptions {
   config: ServiceConfig;
@@ -179,6 +180,7 @@ export async function planServiceAdoption(options: AdoptOptions): Promise<Adopti
       }
       const jobState = await jobStateFile(where);
       if (jobState) facts.jobState = jobState;
+      if (!runnerId) facts.foundByName = await findRunsByName(config, row.name);
     }
     plans.push(planAdoption(facts, choices));
   }

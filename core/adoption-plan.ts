@@ -39,6 +39,8 @@ export interface AdoptionFacts {
   jobState?: { text: string; modified: Date };
   /** The row's run_time (when saliweb last entered RUNNING). */
   runTime: Date | null;
+  /** For RUNNING rows without a usable runner_id: live cluster jobs named for the job (`SGE:12`, …). */
+  foundByName?: readonly string[];
 }
 
 export interface AdoptionChoices {
@@ -235,14 +237,32 @@ export function planAdoption(facts: AdoptionFacts, choices: AdoptionChoices): Ad
   // RUNNING.
   const given = choices.operatorRunnerIds[facts.name];
   const runnerId = given ?? facts.runnerId;
+  const found = facts.foundByName ?? [];
+  if ((runnerId === null || runnerId.trim() === '') && found.length === 1) {
+    const mapped = mapRunnerId(found[0]!, choices);
+    if (!('problem' in mapped)) {
+      return plan(
+        {
+          action: 'watch',
+          why: `its run ${found[0]} was found on the cluster by the job's name; watched, never submitted again`,
+          run: mapped,
+        },
+        { ...extra, problem: `NULL runner_id in RUNNING: run ${found[0]} found by name (check it is this job's)` },
+      );
+    }
+  }
   if (runnerId === null || runnerId.trim() === '') {
+    const several = found.length > 1 ? `; several cluster jobs have its name: ${found.join(', ')}` : '';
     return plan(
       {
         action: 'operator',
         why: 'RUNNING without a runner_id: saliweb committed RUNNING and stopped before it submitted (or while)',
         command: operatorCommand(facts.name),
       },
-      { ...extra, problem: 'NULL runner_id in RUNNING: the run may or may not exist; never submitted blindly' },
+      {
+        ...extra,
+        problem: `NULL runner_id in RUNNING: the run may or may not exist; never submitted blindly${several}`,
+      },
     );
   }
   const mapped = mapRunnerId(runnerId, choices);

@@ -48,9 +48,22 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Any process of the group `pid` leads, or else `pid` itself. */
+function groupOrProcessAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return isAlive(pid);
+  }
+}
+
 export function describeCommand(command: LocalCommandSpec['command']): string {
   return typeof command === 'string' ? command : command.map((arg) => JSON.stringify(arg)).join(' ');
 }
+
+/** How long a cancelled local run has to end on SIGTERM before SIGKILL. */
+const KILL_AFTER_MS = 5000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -204,11 +217,24 @@ export function createLocalRunner({
       const host = elsewhere(handle.id);
       if (host !== undefined)
         throw new RunnerError(`cannot cancel process ${pid}: it runs on ${host}, not on ${hostId}`);
-      try {
-        process.kill(-pid, 'SIGTERM');
-      } catch {
-        // already gone
+      // Its process group (saliflow's runs lead one); else the process alone (a run adopted from saliweb).
+      const signal = (name: NodeJS.Signals) => {
+        for (const target of [-pid, pid]) {
+          try {
+            process.kill(target, name);
+            return true;
+          } catch {
+            // not a group leader, or already gone
+          }
+        }
+        return false;
+      };
+      if (!signal('SIGTERM')) return;
+      // saliweb's local runs inherit SIGTERM ignored: one still alive after the grace period is killed.
+      for (const deadline = Date.now() + KILL_AFTER_MS; Date.now() < deadline; await sleep(100)) {
+        if (!groupOrProcessAlive(pid)) return;
       }
+      signal('SIGKILL');
     },
   };
 }

@@ -22,6 +22,8 @@ import service from '../support/services/adopted-job.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow } from '../support/jobs.js';
+import { cancelJob } from '../../client/admin.js';
+import { queryJobStatus } from '../../client/job-workflows.js';
 import { until } from '../support/until.js';
 import { clusterUnderTest } from '../support/clusters.js';
 
@@ -42,11 +44,12 @@ const SCRIPT = [
 describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
   let fixture: ServiceFixture | undefined;
   const children: ChildProcess[] = [];
-  const clusterJobs: { sge?: string; slurm?: string } = {};
+  const clusterJobs: { sge?: string; sgeByName?: string; slurm?: string } = {};
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     // Gone already when the test passed; a failed test must not leave them holding the shared cluster.
     if (clusterJobs.sge) await execa(sge.section.qdel!, [clusterJobs.sge], { env: sge.env, reject: false });
+    if (clusterJobs.sgeByName) await execa(sge.section.qdel!, [clusterJobs.sgeByName], { env: sge.env, reject: false });
     if (clusterJobs.slurm) await execa(slurm.section.scancel!, [clusterJobs.slurm], { env: slurm.env, reject: false });
     await fixture?.cleanup();
   });
@@ -163,6 +166,29 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
     });
     await saliwebJob('fail1', 'FAILED', 'failed');
     await saliwebJob('exp1', 'EXPIRED', null, { times: { end_time: end, archive_time: end, expire_time: end } });
+    // A local run to be cancelled: it ignores SIGTERM, so only SIGKILL ends it.
+    const local2Dir = (await saliwebJob('local2', 'RUNNING', 'running', { times: { run_time: new Date() } }))!;
+    const local2 = spawn('/bin/sh', ['-c', `trap '' TERM\n${SCRIPT}`], {
+      cwd: local2Dir,
+      detached: true,
+      stdio: 'ignore',
+    });
+    children.push(local2);
+    const local2Exit = new Promise<NodeJS.Signals | null>((resolve) =>
+      local2.once('exit', (_code, signal) => resolve(signal)),
+    );
+    await f.db.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`local:${local2.pid}`, 'local2']);
+    // RUNNING committed, runner_id never written, but the SGE job was submitted (named as saliweb names it).
+    const byName = `bn${id}`;
+    const byNameDir = (await saliwebJob(byName, 'RUNNING', 'running', { times: { run_time: new Date() } }))!;
+    await fs.writeFile(path.join(byNameDir, 'sge-script.sh'), SCRIPT);
+    const byNameId = (
+      await execa(sge.section.qsub!, ['-terse', '-cwd', '-S', '/bin/sh', '-N', byName, 'sge-script.sh'], {
+        cwd: byNameDir,
+        env: sge.env,
+      })
+    ).stdout.trim();
+    clusterJobs.sgeByName = byNameId;
     const [before] = await f.db.query('SELECT * FROM jobs ORDER BY name');
 
     const { client, close } = await temporalClient();
@@ -219,7 +245,12 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       assert.match(line('arch1'), /ARCHIVED\s+leave/);
       assert.match(line('fail1'), /FAILED\s+leave/);
       assert.match(line('exp1'), /EXPIRED\s+leave/);
-      assert.match(dry.stdout, /14 job\(s\): start 3, watch 4, fail 2, operator 1, leave 4/);
+      assert.match(line('local2'), /RUNNING\s+watch/);
+      assert.match(
+        line(byName),
+        new RegExp(`RUNNING\\s+watch\\s+its run SGE:${byNameId} was found on the cluster by the job's name`),
+      );
+      assert.match(dry.stdout, /16 job\(s\): start 3, watch 6, fail 2, operator 1, leave 4/);
       assert.match(dry.stdout, /ahead1: directory is at .*\/running\/ahead1 but the row says .*\/incoming\/ahead1/);
       assert.match(dry.stdout, /null1: left RUNNING for you: find the run on the cluster/);
       assert.match(dry.stdout, /dry run: nothing changed/);
@@ -248,15 +279,27 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       assert.doesNotMatch(again.stdout, /^(sge1|slurm1|local1|inc1):/m, 'jobs adopted before a kill are left');
       assert.match(again.stdout, /^ahead1: workflow \S+ started$/m);
       assert.match(again.stdout, /^pre1: FAILED$/m);
-      assert.match(again.stdout, /adopted: 5 job\(s\) acted on/);
+      assert.match(again.stdout, /adopted: 7 job\(s\) acted on/);
       const third = await saliflow(['adopt', '--apply']);
       assert.equal(third.exitCode, 0, third.stderr);
       assert.match(third.stdout, /adopted: 0 job\(s\) acted on/);
 
       // 4. Workers on: the adopted runs are watched, then released.
       await withWorker(f, service, async () => {
-        for (const dir of [sgeDir, slurmDir, localDir]) await fs.writeFile(path.join(dir, 'release'), '');
-        for (const job of ['inc1', 'ahead1', 'sge1', 'slurm1', 'local1', 'dn1', 'child1']) {
+        // Cancelling an adopted local run that ignores SIGTERM: SIGKILL after the grace period.
+        // Once its workflow knows the run (a cancel before its first task would not know what to delete).
+        await until('local2 watching its run', async () => {
+          const answer = await queryJobStatus(client, f.config, 'local2');
+          return 'status' in answer && answer.status.run !== undefined ? true : undefined;
+        });
+        await cancelJob({ config: f.config, db: f.db, client, job: 'local2' });
+        assert.equal(await local2Exit, 'SIGKILL');
+        await until('local2 FAILED', async () =>
+          (await jobRow(f.db, 'local2')).state === 'FAILED' ? true : undefined,
+        );
+        assert.match((await jobRow(f.db, 'local2')).failure ?? '', /cancelled by administrator/);
+        for (const dir of [sgeDir, slurmDir, localDir, byNameDir]) await fs.writeFile(path.join(dir, 'release'), '');
+        for (const job of ['inc1', 'ahead1', 'sge1', 'slurm1', 'local1', 'dn1', 'child1', byName]) {
           await until(
             `${job} COMPLETED`,
             async () => ((await jobRow(f.db, job)).state === 'COMPLETED' ? true : undefined),
@@ -273,6 +316,7 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       ['slurm1', slurmDir],
       ['local1', localDir],
       ['dn1', dnDir],
+      [byName, byNameDir],
     ] as const) {
       const row = await jobRow(f.db, job);
       const done = path.join(f.root, 'completed', path.basename(dir));
@@ -305,6 +349,12 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       [...qstat.stdout.matchAll(/<JB_name>([^<]*)<\/JB_name>/g)].filter((m) => m[1] === sgeName).length +
       (qacct.stdout.match(/^jobnumber\s/gm)?.length ?? 0);
     assert.equal(sgeJobs, 1, `one SGE job named ${sgeName}`);
+    const byNameRuns = await until(`qacct to know ${byName}`, async () => {
+      const accounted = await execa(sge.section.qacct!, ['-j', byName], { env: sge.env, reject: false });
+      return accounted.stdout.match(/^jobnumber\s/gm)?.length;
+    });
+    assert.equal(byNameRuns, 1, `one SGE job named ${byName}`);
+    assert.equal((await jobRow(f.db, byName)).runner_id, null, 'the row keeps what saliweb wrote');
     const squeue = await execa(slurm.section.squeue!, ['-h', '-t', 'all', '-n', slurmName, '-o', '%F'], {
       env: slurm.env,
       reject: false,

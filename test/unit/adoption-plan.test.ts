@@ -123,6 +123,19 @@ const CASES: Case[] = [
     problem: /NULL runner_id/,
   },
   {
+    name: 'RUNNING with a NULL runner_id whose run is found by name is watched',
+    facts: { state: 'RUNNING', runnerId: null, foundByName: ['SGE:4242'] },
+    action: 'watch',
+    run: { kind: 'sge', id: '4242' },
+    problem: /found by name/,
+  },
+  {
+    name: 'RUNNING with a NULL runner_id and several runs of its name is left for the operator',
+    facts: { state: 'RUNNING', runnerId: null, foundByName: ['SGE:1', 'SLURM:2'] },
+    action: 'operator',
+    problem: /several cluster jobs have its name: SGE:1, SLURM:2/,
+  },
+  {
     name: 'an unknown runner prefix is left for the operator with the config fix',
     facts: { state: 'RUNNING', runnerId: 'othersge:12' },
     action: 'operator',
