@@ -23,8 +23,6 @@ import { resubmitJob } from './admin.js';
 import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
 import { listJobs, DEFAULT_LIST_STATES } from './list-jobs.js';
 import { ACTIONS, countActions, type AdoptionPlan } from '../core/adoption-plan.js';
-import { applyAdoption, planServiceAdoption } from './adopt.js';
-import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
 
 /** Answers read one line at a time from standard input, buffered (a pipe may deliver them all at once). */
 function answers() {
@@ -238,6 +236,9 @@ export function addSaliwebCommands(program: Command, configOption: () => Option)
         const service = options.service
           ? await (await import('../worker/load-service.js')).loadService(options.service)
           : undefined;
+        // Loaded when used: they pull in the runners, which every other verb would pay for at start-up.
+        const { applyAdoption, planServiceAdoption } = await import('./adopt.js');
+        const { describeDaemonState, saliwebDaemonState } = await import('./saliweb-daemon.js');
         await withSession(options.config, async ({ config, pool, client }) => {
           const stateFile = config.backend.stateFile;
           const daemon = await saliwebDaemonState(stateFile);

@@ -26,6 +26,7 @@ import { cancelJob } from '../../client/admin.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
 import { until } from '../support/until.js';
 import { clusterUnderTest } from '../support/clusters.js';
+import { deleteSchedules, ensureSchedules } from '../../worker/schedules.js';
 
 const sge = await clusterUnderTest('sge');
 const slurm = await clusterUnderTest('slurm');
@@ -360,6 +361,58 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       reject: false,
     });
     assert.deepEqual(new Set(squeue.stdout.split('\n').filter(Boolean)), new Set([slurmId]), 'one SLURM array job');
+  });
+});
+
+describe('adopted finished jobs', { timeout: 120_000 }, () => {
+  let fixture: ServiceFixture | undefined;
+  after(async () => {
+    await fixture?.cleanup();
+  });
+
+  test("the old-jobs schedule archives and expires them at the times saliweb wrote, not saliflow's delays", async () => {
+    // saliflow's own delays would archive at once: only the rows' times may decide.
+    fixture = await createServiceFixture({ sections: { oldjobs: { archive: '0.0003h', expire: '0.0006h' } } });
+    const f = fixture;
+    const past = new Date(Date.now() - 3600_000);
+    const later = new Date(Date.now() + 86_400_000);
+    const rows: [string, string, Date, Date][] = [
+      ['due_archive', 'COMPLETED', past, later],
+      ['not_yet', 'COMPLETED', later, later],
+      ['due_expire', 'ARCHIVED', past, past],
+    ];
+    for (const [name, state, archive, expire] of rows) {
+      const directory = path.join(f.root, 'completed', name);
+      await fs.mkdir(directory);
+      await f.db.query(
+        'INSERT INTO jobs (name, directory, url, state, submit_time, end_time, archive_time, expire_time) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [name, directory, `http://example.org/${name}`, state, past, past, archive, expire],
+      );
+    }
+    const adopt = await execa(
+      'node',
+      ['--import', 'tsx', path.join(REPO_ROOT, 'client/cli.ts'), 'adopt', '--apply', '--config', f.configFile],
+      { reject: false, env: { SALIFLOW_CONFIG: '' }, stdin: 'ignore' },
+    );
+    assert.equal(adopt.exitCode, 0, adopt.stderr);
+    assert.match(adopt.stdout, /3 job\(s\): start 0, watch 0, fail 0, operator 0, leave 3/);
+    await withWorker(f, service, async ({ client }) => {
+      await ensureSchedules(client, f.config, f.taskQueue);
+      try {
+        for (const [job, state] of [
+          ['due_archive', 'ARCHIVED'],
+          ['due_expire', 'EXPIRED'],
+        ]) {
+          await until(`${job} ${state}`, async () => ((await jobRow(f.db, job!)).state === state ? true : undefined));
+        }
+      } finally {
+        await deleteSchedules(client, f.config);
+      }
+    });
+    const notYet = await jobRow(f.db, 'not_yet');
+    assert.equal(notYet.state, 'COMPLETED', 'archived only at its archive_time');
+    assert.ok(notYet.archive_time! > new Date(), 'its archive_time kept');
   });
 });
 
