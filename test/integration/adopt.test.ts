@@ -229,6 +229,9 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       const dry = await saliflow(['adopt', '--dry-run']);
       assert.equal(dry.exitCode, 0, dry.stderr);
       assert.match(dry.stdout, /stopped on a fatal error:\n {4}Traceback \(most recent call last\):/);
+      // The report an operator reads, kept for the record (test-artifacts/ is not committed).
+      await fs.mkdir(path.join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      await fs.writeFile(path.join(REPO_ROOT, 'test-artifacts', 'adopt-dry-run.txt'), dry.stdout);
       const line = (job: string) => dry.stdout.split('\n').find((text) => text.startsWith(`${job} `)) ?? '';
       assert.match(line('inc1'), /INCOMING\s+start\s+queued/);
       assert.match(line('ahead1'), /INCOMING\s+start/);
