@@ -238,7 +238,7 @@ export function addSaliwebCommands(program: Command, configOption: () => Option)
           : undefined;
         // Loaded when used: they pull in the runners, which every other verb would pay for at start-up.
         const { applyAdoption, planServiceAdoption } = await import('./adopt.js');
-        const { describeDaemonState, saliwebDaemonState } = await import('./saliweb-daemon.js');
+        const { describeDaemonState, saliwebDaemonState } = await import('../worker/saliweb-daemon.js');
         await withSession(options.config, async ({ config, pool, client }) => {
           const stateFile = config.backend.stateFile;
           const daemon = await saliwebDaemonState(stateFile);

@@ -153,7 +153,8 @@ const STEP: Partial<Record<JobState, string>> = {
 
 function operatorCommand(job: string): string {
   return (
-    `find the run on the cluster (e.g. qstat -j ${job} / squeue --name ${job}); if it is there, ` +
+    `before starting workers (they would fail it, never submit it): find the run on the cluster ` +
+    `(e.g. qstat -j ${job} / squeue --name ${job}); if it is there, ` +
     `saliflow adopt --apply --runner-id ${job}=NAME:ID; if it never ran, saliflow failjob --reason 'lost by saliweb' ${job} ` +
     `then saliflow resubmit ${job}`
   );
@@ -293,7 +294,10 @@ export function planAdoption(facts: AdoptionFacts, choices: AdoptionChoices): Ad
   return plan(
     {
       action: 'watch',
-      why: `saliweb's run ${runnerId}${said} is watched, never submitted again; DONE in job-state required, then postprocess`,
+      why:
+        mapped.kind === 'do-nothing'
+          ? 'saliweb ran nothing (donothing:none): goes on to postprocess'
+          : `saliweb's run ${runnerId}${said} is watched, never submitted again; DONE in job-state required, then postprocess`,
       run: mapped,
     },
     { ...extra, ...(given !== undefined ? { problem: `runner id ${given} given by the operator` } : {}) },

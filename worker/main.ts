@@ -8,6 +8,7 @@ import { createServiceWorker } from './create-worker.js';
 import { ensureSchedules } from './schedules.js';
 import { checkConsistency } from './consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
+import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
 import { createPool } from '../activities/database.js';
 import { createJobMetrics, histogramBuckets, type JobMetrics } from '../activities/job-metrics.js';
 import { startJobCountGauge } from '../activities/job-count-gauge.js';
@@ -41,6 +42,12 @@ export async function runWorker(options: {
   skipConsistencyCheck?: boolean;
 }): Promise<void> {
   const config = loadServiceConfig(options.config);
+  // Two backends must never drive the same jobs (nor share the frontend socket): a saliweb daemon holding its
+  // state file's lock is alive. (A PID alone may be stale, so only the lock refuses here; `adopt` says more.)
+  const saliweb = await saliwebDaemonState(config.backend.stateFile);
+  if (saliweb.state === 'alive' && saliweb.how === 'lock') {
+    throw new Error(`not starting: ${describeDaemonState(config.backend.stateFile, saliweb)}`);
+  }
   const service = await loadService(options.service);
   installRuntime(config);
   const log = Runtime.instance().logger;

@@ -26,6 +26,7 @@ import { cancelJob } from '../../client/admin.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
 import { until } from '../support/until.js';
 import { clusterUnderTest } from '../support/clusters.js';
+import { spawnWorkerProcess } from '../support/processes.js';
 import { deleteSchedules, ensureSchedules } from '../../worker/schedules.js';
 
 const sge = await clusterUnderTest('sge');
@@ -213,6 +214,10 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
         refused.stderr,
         new RegExp(`not adopting: saliweb's backend daemon is running \\(pid ${daemon.pid}, holding the lock`),
       );
+      // Nor does a worker start (it would take the frontend socket and the jobs from under saliweb).
+      const worker = await spawnWorkerProcess(f.configFile, 'adopted-job', {}, { asSaliflowWorker: true });
+      assert.notEqual(worker.exitCode, 0);
+      assert.match(worker.stderr + worker.stdout, /not starting: saliweb's backend daemon is running/);
       const dryAlive = await saliflow(['adopt']);
       assert.equal(dryAlive.exitCode, 3, dryAlive.stderr);
       assert.match(dryAlive.stderr, /stop it before --apply/);
@@ -256,7 +261,10 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       );
       assert.match(dry.stdout, /16 job\(s\): start 3, watch 6, fail 2, operator 1, leave 4/);
       assert.match(dry.stdout, /ahead1: directory is at .*\/running\/ahead1 but the row says .*\/incoming\/ahead1/);
-      assert.match(dry.stdout, /null1: left RUNNING for you: find the run on the cluster/);
+      assert.match(
+        dry.stdout,
+        /null1: left RUNNING for you: before starting workers \(they would fail it, never submit it\): find the run on the cluster/,
+      );
       assert.match(dry.stdout, /dry run: nothing changed/);
       const [afterDry] = await f.db.query('SELECT * FROM jobs ORDER BY name');
       assert.deepEqual(afterDry, before, 'a dry run changes no row');
