@@ -427,6 +427,67 @@ describe('adopted finished jobs', { timeout: 120_000 }, () => {
   });
 });
 
+describe('transient states of a service that repeats its steps', { timeout: 120_000 }, () => {
+  let fixture: ServiceFixture | undefined;
+  after(async () => {
+    await fixture?.cleanup();
+  });
+
+  test("adoptedTransientSteps: 'rerun' runs the cut-short step again and the job goes on", async () => {
+    fixture = await createServiceFixture();
+    const f = fixture;
+    for (const [name, state] of [
+      ['pre_r', 'PREPROCESSING'],
+      ['post_r', 'POSTPROCESSING'],
+      ['fin_r', 'FINALIZING'],
+    ]) {
+      const directory = path.join(f.root, 'running', name!);
+      await fs.mkdir(directory);
+      await f.db.query(
+        'INSERT INTO jobs (name, directory, url, state, submit_time) VALUES (?, ?, ?, ?, UTC_TIMESTAMP())',
+        [name, directory, `http://example.org/${name}`, state],
+      );
+    }
+    const adopt = await execa(
+      'node',
+      [
+        '--import',
+        'tsx',
+        path.join(REPO_ROOT, 'client/cli.ts'),
+        'adopt',
+        '--apply',
+        '--config',
+        f.configFile,
+        '--service',
+        path.join(REPO_ROOT, 'test/support/services/adopted-job.ts'),
+      ],
+      { reject: false, env: { SALIFLOW_CONFIG: '', SALIFLOW_TEST_ADOPT_STEPS: 'rerun' }, stdin: 'ignore' },
+    );
+    assert.equal(adopt.exitCode, 0, adopt.stderr);
+    assert.match(adopt.stdout, /3 job\(s\): start 3, watch 0, fail 0, operator 0, leave 0/);
+    assert.match(
+      adopt.stdout,
+      /pre_r\s+PREPROCESSING\s+start\s+saliweb stopped inside preprocess; the service declares it safe/,
+    );
+    await withWorker(f, service, async () => {
+      for (const job of ['pre_r', 'post_r', 'fin_r']) {
+        await until(`${job} COMPLETED`, async () =>
+          (await jobRow(f.db, job)).state === 'COMPLETED' ? true : undefined,
+        );
+      }
+    });
+    // pre_r ran its do-nothing run and postprocessed; post_r postprocessed again; fin_r only finalized.
+    for (const [job, postprocessed] of [
+      ['pre_r', true],
+      ['post_r', true],
+      ['fin_r', false],
+    ] as const) {
+      const file = path.join(f.root, 'completed', job, 'postprocessed');
+      assert.equal(await fs.readFile(file, 'utf8').catch(() => null), postprocessed ? 'postprocessed\n' : null, job);
+    }
+  });
+});
+
 async function hasWorkflow(client: Client, serviceName: string, job: string): Promise<boolean> {
   try {
     await client.workflow.getHandle(jobWorkflowId(serviceName, job)).describe();
