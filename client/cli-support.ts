@@ -7,7 +7,7 @@ import readline from 'node:readline/promises';
 import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
 
@@ -67,7 +67,10 @@ export async function backendConnection(config: ServiceConfig) {
 }
 
 export async function temporalClient(config: ServiceConfig) {
-  const connection = await Connection.connect(await temporalConnectionOptions(config));
+  const options = await temporalConnectionOptions(config);
+  const connection = await Connection.connect({ ...options, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw temporalConnectionError(config, error);
+  });
   return {
     client: new Client({ connection, namespace: config.temporal.namespace }),
     connection,

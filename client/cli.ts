@@ -8,8 +8,9 @@
  * --force); 3 the service needs an operator (`status`: no worker polls;
  * `check`: problems left).
  */
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import mysql from 'mysql2/promise';
+import { createPool, describeDatabaseError } from '../activities/database.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
@@ -115,15 +116,8 @@ export function buildCli(): Command {
       const inputs = Object.fromEntries(
         await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
       );
-      const { frontend, db: database, host, port } = config.database;
-      const pool = mysql.createPool({
-        database,
-        user: frontend.user,
-        password: frontend.passwd,
-        host,
-        port,
-        timezone: 'Z',
-      });
+      // What a frontend does: insert as the frontend's MySQL user.
+      const pool = createPool(config, 'frontend');
       const { client, close } = await temporalClient(config);
       try {
         const job = await submitJob({
@@ -136,6 +130,8 @@ export function buildCli(): Command {
           files: inputs,
         });
         console.log(`${job.name}\t${job.workflowId}\t${job.url}`);
+      } catch (error) {
+        throw describeDatabaseError(config, error, 'frontend');
       } finally {
         await pool.end();
         await close();
@@ -148,25 +144,37 @@ export function buildCli(): Command {
   return program;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Runs the CLI on `argv` (as process.argv). Exit codes are set, not forced, so piped
+ * output is never cut short; except for `worker`, whose Temporal Runtime would keep
+ * a process that has stopped (or could not start) alive.
+ */
+export async function main(argv: readonly string[]): Promise<void> {
   // An empty variable counts as unset, as everywhere else in saliflow's config.
   if (process.env.SALIFLOW_CONFIG === '') delete process.env.SALIFLOW_CONFIG;
-  // Exit codes are set, not forced with process.exit, so piped output is never cut short.
-  buildCli()
-    .parseAsync()
-    .then(
-      () => {
-        process.exitCode = EXIT.ok;
-      },
-      (error: Error) => {
-        // Commander has printed its own message (or the help) already.
-        if (error instanceof CommanderError) {
-          process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-          return;
-        }
-        console.error(`saliflow: ${error.message}`);
-        if (error instanceof UsageError) process.exitCode = EXIT.usage;
-        else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
-      },
-    );
+  // Started by bin/saliflow.js with an IPC channel (worker/stop-signals.ts watches it): it must not keep us alive.
+  process.channel?.unref();
+  // `saliflow list | head` closes our output early: that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw error;
+  });
+  const isWorker = argv[2] === 'worker';
+  try {
+    await buildCli().parseAsync(argv);
+    process.exitCode = EXIT.ok;
+  } catch (error) {
+    // Commander has printed its own message (or the help) already.
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else {
+      const message = (error as Error).message;
+      console.error(isWorker ? `saliflow worker: cannot work: ${message}` : `saliflow: ${message}`);
+      if (error instanceof UsageError) process.exitCode = EXIT.usage;
+      else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
+    }
+  }
+  if (isWorker) process.exit();
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv);

@@ -62,6 +62,14 @@ export interface Service<M extends Metadata = Metadata> {
   /** The service's own `jobs` columns, created by `saliflow db create-tables`. */
   columns?: readonly ColumnSpec[];
   /**
+   * The config sections (and keys) the service reads itself, e.g.
+   * `{ multifoxs: ['script_directory'] }`; keys listed under a built-in section
+   * (`general`, `backend`, …) are added to it. Any other section or key in the
+   * config is an error naming the nearest valid spelling. Read the values from
+   * `job.config.sections`.
+   */
+  configSections?: Readonly<Record<string, readonly string[]>>;
+  /**
    * What happens to a step cut short by a crash (its worker killed, MySQL or
    * Temporal lost before the job moved on): `'retry'` runs it again on
    * another worker (steps should then tolerate a second run, e.g. overwrite
@@ -85,7 +93,7 @@ export interface Service<M extends Metadata = Metadata> {
   sendJobCompletedEmail?(job: JobContext<M>): MaybePromise<void>;
 }
 
-export type StepName = Exclude<keyof Service, 'columns'>;
+export type StepName = Exclude<keyof Service, 'columns' | 'configSections'>;
 
 /**
  * Identity function whose only job is type-checking: unknown step names and

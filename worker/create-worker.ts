@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { Service } from '../core/service.js';
 import { Client } from '@temporalio/client';
 import { createSaliflowActivities, defaultHostId, type ActivityDeps } from '../activities/index.js';
@@ -50,7 +50,10 @@ export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'ser
 }
 
 export async function connectToTemporal(config: ServiceConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(await temporalConnectionOptions(config));
+  const options = await temporalConnectionOptions(config);
+  return NativeConnection.connect(options).catch((error: unknown) => {
+    throw temporalConnectionError(config, error);
+  });
 }
 
 /** Workflows kept in memory between tasks (a job's history is ~15 events: an evicted one replays in a millisecond). */
@@ -95,6 +98,8 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: parts.activities,
+      // Steps in flight may finish after a stop signal; runs being waited for are picked up by another worker at once.
+      shutdownGraceTime: config.worker.shutdownSeconds * 1000,
       // Most jobs rest for long in one wait; replaying a short history is cheaper than keeping thousands in memory.
       maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     }),
