@@ -34,6 +34,14 @@ export interface JobContext<M extends Metadata = Metadata> {
   readonly user: string | null;
   readonly contactEmail: string | null;
   /**
+   * The run cycle: 1 for `preprocess` and the first run, then one more for each
+   * `reschedule` (so `postprocess` can reschedule once: `if (job.cycle === 1)`).
+   * `finalize` and `complete` see the last cycle.
+   */
+  readonly cycle: number;
+  /** The data the last `reschedule` passed (what `rerun` received); undefined in the first cycle. */
+  readonly rerunData: RerunData | undefined;
+  /**
    * The service's own columns. Assign to change them; changes are written
    * to MySQL when the step returns.
    */

@@ -47,7 +47,9 @@ export async function temporalConnectionOptions(config: ServiceConfig): Promise<
 /** Why a connection to Temporal failed, naming the address, the namespace and where they were set. */
 export function temporalConnectionError(config: ServiceConfig, error: unknown): ConnectionError {
   const target = describeTemporalTarget(config.temporal, config.sections.findSection('temporal'));
-  const cause = describeThrown(error).split('\n')[0];
+  // The SDK's Core says why in Rust's debug format; the OS's message in it is what a person needs.
+  const raw = describeThrown(error).split('\n')[0] ?? '';
+  const cause = /message: "([^"]+)"/.exec(raw)?.[1] ?? raw;
   return new ConnectionError(
     `cannot connect to Temporal at ${target}: ${cause}; check that the Temporal server runs and is reachable ` +
       `from this host, and [temporal] address in ${config.configFile} (or TEMPORAL_ADDRESS)`,

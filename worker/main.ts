@@ -106,9 +106,10 @@ export async function runWorker(options: {
     const stopGauge = metrics ? startJobCountGauge(pool, metrics, log) : () => undefined;
     const socket = await listenForFrontends(config, pool, client);
     log.info(
-      `saliflow worker for ${config.general.serviceName}: Temporal ` +
-        `${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}, ` +
-        `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}`,
+      `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
+        `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}; ` +
+        // Where each came from: a default taken for a missing (or misspelt) setting is said out loud.
+        `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
       { logLevel: config.logging.level },
     );
     try {

@@ -10,6 +10,7 @@
  * re-parented).
  */
 import type { Logger } from '@temporalio/common';
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -28,7 +29,11 @@ export function handleStopSignals(options: { worker: { shutdown(): void }; log: 
   const onSignal = (signal: NodeJS.Signals | 'parent gone') => {
     const code = 128 + (signal === 'parent gone' ? constants.signals.SIGTERM : constants.signals[signal]);
     if (stopping) {
-      log.warn(`${signal} again: exiting now; steps still in flight run again on another worker`);
+      // Written at once: the logger's stream may not flush before exit.
+      writeSync(
+        2,
+        `saliflow worker: ${signal} again: exiting now; steps still in flight run again on another worker\n`,
+      );
       process.exit(code);
     }
     stopping = true;
