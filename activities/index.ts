@@ -162,7 +162,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
     /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */
     async notifyAdminOfFailure(input: { job: string; failure: string }): Promise<void> {
-      const message = jobFailedMessage(config.general.serviceName, input.job, input.failure);
+      const message = jobFailedMessage(config.general.serviceName, input.job, input.failure, config.configFile);
       await mailer.send({ to: config.general.adminEmail, ...message });
     },
 

@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
+import { describeDatabaseError } from '../activities/database.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
@@ -57,13 +58,17 @@ export function parseState(text: string): JobState {
 
 export async function backendConnection(config: ServiceConfig) {
   const { db, host, port, socket, backend } = config.database;
-  return mysql.createConnection({
-    database: db,
-    user: backend.user,
-    password: backend.passwd,
-    ...(socket ? { socketPath: socket } : { host, port }),
-    timezone: 'Z',
-  });
+  return mysql
+    .createConnection({
+      database: db,
+      user: backend.user,
+      password: backend.passwd,
+      ...(socket ? { socketPath: socket } : { host, port }),
+      timezone: 'Z',
+    })
+    .catch((error: unknown) => {
+      throw describeDatabaseError(config, error);
+    });
 }
 
 export async function temporalClient(config: ServiceConfig) {

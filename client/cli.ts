@@ -24,6 +24,15 @@ const configOption = () =>
     .env('SALIFLOW_CONFIG')
     .makeOptionMandatory();
 
+/** The config, checked against the service's own sections when `--service` names it, and the service's columns. */
+async function configWithService(options: { config: string; service?: string }) {
+  if (options.service === undefined) return { config: loadServiceConfig(options.config), columns: [] };
+  const { loadService } = await import('../worker/load-service.js');
+  const service = await loadService(options.service);
+  const config = loadServiceConfig(options.config, process.env, { serviceSections: service.configSections ?? {} });
+  return { config, columns: service.columns ?? [] };
+}
+
 export function buildCli(): Command {
   const program = new Command('saliflow')
     .description('saliweb-style job backend on Temporal')
@@ -53,17 +62,21 @@ export function buildCli(): Command {
     .addOption(configOption())
     .option('-s, --service <module>', 'the service module, for its own columns')
     .action(async (options: { config: string; service?: string }) => {
-      const config = loadServiceConfig(options.config);
-      const columns = options.service
-        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
-        : [];
+      const { config, columns } = await configWithService(options);
       const connection = await backendConnection(config);
+      let outcome: 'created' | 'existed';
       try {
-        await createTables(connection, { columns, trackHostname: config.general.trackHostname });
+        outcome = await createTables(connection, { columns, trackHostname: config.general.trackHostname });
+      } catch (error) {
+        throw describeDatabaseError(config, error);
       } finally {
         await connection.end();
       }
-      console.log(`created tables jobs and dependencies in ${config.database.db}`);
+      console.log(
+        outcome === 'created'
+          ? `created tables jobs and dependencies in ${config.database.db}`
+          : `tables jobs and dependencies already exist in ${config.database.db}: nothing to do`,
+      );
     });
   db.command('provision')
     .description('create the database, its frontend and backend users (with their rights) and the tables, as an admin')
@@ -76,10 +89,7 @@ export function buildCli(): Command {
     )
     .addOption(new Option('--admin-password <password>').env('SALIFLOW_MYSQL_ADMIN_PASSWORD').default(''))
     .action(async (options: { config: string; service?: string; adminUser: string; adminPassword: string }) => {
-      const config = loadServiceConfig(options.config);
-      const columns = options.service
-        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
-        : [];
+      const { config, columns } = await configWithService(options);
       const { db: database, host, port, backend, frontend } = config.database;
       await provisionServiceDatabase(
         { host, port, user: options.adminUser, password: options.adminPassword },

@@ -158,9 +158,16 @@ export function formatServiceStatus(status: ServiceStatus): string {
     }
     const rows = [...byQueue].map(([key, kinds]) => {
       const [queue, identity] = key.split('\u0000') as [string, string];
-      return [`  ${queue}`, identity, [...kinds].sort().join('+')];
+      const seen = Math.max(
+        ...status.pollers
+          .filter((p) => p.queue === queue && p.identity === identity)
+          .map((p) => p.lastAccess.getTime()),
+      );
+      return [`  ${queue}`, identity, [...kinds].sort().join('+'), `${Math.round((Date.now() - seen) / 1000)} s ago`];
     });
-    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR'], rows));
+    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR', 'LAST POLL'], rows));
+    // Temporal lists a poller until its long poll (up to ~70 s) would have been renewed.
+    lines.push(`  (a worker stopped in the last ${POLLER_FRESH_MS / 60_000} minutes may still be listed)`);
   }
   lines.push('', 'jobs:');
   const counts = JOB_STATES.filter((state) => status.jobs[state]).map((state) => [
