@@ -34,7 +34,7 @@ if (process.argv[2] !== 'worker' || tuned) {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...MALLOC_TUNING },
   });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2']) process.on(signal, () => child.kill(signal));
   // Started under `sh -c` (npx, npm scripts), a stop may kill the shell and never reach us: we are re-parented.
   const parent = process.ppid;
   const orphanWatch = setInterval(() => {
