@@ -66,6 +66,8 @@ export interface ServiceWorker {
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
   statusQueries(): Record<string, number>;
+  /** Runs an admission round soon (the limits changed). */
+  wakeAdmission(): void;
   /** A client on the worker's own connection (eager starts from the frontend socket land on this worker). */
   readonly client: Client;
   readonly hostId: string;
@@ -137,6 +139,7 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
     },
     shutdown,
     statusQueries: parts.statusQueries,
+    wakeAdmission: () => parts.admitter.wake(),
     async close() {
       await parts.close();
       if (!options.connection) await connection.close();

@@ -14,6 +14,8 @@ import { startJobCountGauge } from '../activities/job-count-gauge.js';
 import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
+import { publishLimits } from '../activities/service-control.js';
+import { reloadLimitsOnHangup } from './operator-signals.js';
 
 /**
  * The Temporal Runtime, once per process and before any connection (its
@@ -61,6 +63,13 @@ export async function runWorker(options: {
   const client = worker.client;
   await ensureSchedules(client, config);
   const pool = createPool(config);
+  // The config file is the source of the limits: a start reads it as SIGHUP does (activities/service-control.ts).
+  await publishLimits(
+    pool,
+    config.limits,
+    `${config.configFile}, at the start of worker ${process.pid}@${worker.hostId}`,
+  );
+  const stopHangup = reloadLimitsOnHangup({ config, pool, log, wake: () => worker.wakeAdmission() });
   const stopGauge = metrics ? startJobCountGauge(pool, metrics, log) : () => undefined;
   const socket = await listenForFrontends(config, pool, client);
   log.info(
@@ -71,6 +80,7 @@ export async function runWorker(options: {
   try {
     await worker.run();
   } finally {
+    stopHangup();
     stopGauge();
     await socket.close();
     await pool.end();
