@@ -193,6 +193,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     admitter,
     statusQueries: runs.statusQueries,
     watcher,
+    /** Signals this worker has yet to deliver (a draining worker waits for them). */
+    pendingSignals: () => signals.pending,
     async close() {
       watcher.close();
       admitter.close();

@@ -15,7 +15,7 @@ import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 import { publishLimits } from '../activities/service-control.js';
-import { reloadLimitsOnHangup } from './operator-signals.js';
+import { drainOnSignal, reloadLimitsOnHangup } from './operator-signals.js';
 
 /**
  * The Temporal Runtime, once per process and before any connection (its
@@ -27,6 +27,8 @@ function installRuntime(config: ServiceConfig): void {
   const { prometheus } = config.metrics;
   const options: RuntimeOptions = {
     logger: temporal,
+    // The SDK's default list includes SIGUSR2, which drains a saliflow worker instead (operator-signals.ts).
+    shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT'],
     telemetryOptions: {
       logging: { filter: { core: config.logging.level === 'error' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} },
       ...(prometheus
@@ -70,6 +72,7 @@ export async function runWorker(options: {
     `${config.configFile}, at the start of worker ${process.pid}@${worker.hostId}`,
   );
   const stopHangup = reloadLimitsOnHangup({ config, pool, log, wake: () => worker.wakeAdmission() });
+  const stopDrain = drainOnSignal(worker, log);
   const stopGauge = metrics ? startJobCountGauge(pool, metrics, log) : () => undefined;
   const socket = await listenForFrontends(config, pool, client);
   log.info(
@@ -81,6 +84,7 @@ export async function runWorker(options: {
     await worker.run();
   } finally {
     stopHangup();
+    stopDrain();
     stopGauge();
     await socket.close();
     await pool.end();

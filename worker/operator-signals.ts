@@ -2,7 +2,9 @@
  * What an operator tells a running worker with a signal: SIGHUP re-reads
  * `[limits]` from the config file and publishes them to every worker of
  * the service (activities/service-control.ts), as `saliflow reload-limits`
- * does; a bad file changes nothing, and the worker's log says why.
+ * does; a bad file changes nothing, and the worker's log says why. SIGUSR2
+ * drains the worker (worker/drain.ts), as `saliflow drain` asks. SIGTERM
+ * and SIGINT stop it at once, as before.
  */
 import os from 'node:os';
 import type { Logger } from '@temporalio/common';
@@ -35,4 +37,22 @@ export function reloadLimitsOnHangup(options: {
   };
   process.on('SIGHUP', onHangup);
   return () => process.off('SIGHUP', onHangup);
+}
+
+/** The signal that drains a worker (the Temporal Runtime must not take it as a shutdown: see worker/main.ts). */
+export const DRAIN_SIGNAL = 'SIGUSR2';
+
+/** Installs the drain handler; returns its removal. A second signal while draining only says so. */
+export function drainOnSignal(worker: { drain(report: (message: string) => void): Promise<void> }, log: Logger) {
+  let draining = false;
+  const onSignal = () => {
+    if (draining) {
+      log.info('already draining');
+      return;
+    }
+    draining = true;
+    worker.drain((message) => log.info(message)).catch((error: Error) => log.error(`drain: ${error.message}`));
+  };
+  process.on(DRAIN_SIGNAL, onSignal);
+  return () => process.off(DRAIN_SIGNAL, onSignal);
 }
