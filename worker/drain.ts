@@ -50,15 +50,17 @@ export async function drainWorker(
       await sleep(checkEveryMs);
     }
   }
-  let told = -1;
+  let told = '';
   for (;;) {
     const runs = parts.watcher.localRuns;
     const signals = parts.pendingSignals();
     if (runs === 0 && signals === 0) break;
-    if (runs !== told) {
-      report(`draining: waiting for ${runs} local run(s) on this host to end`);
-      told = runs;
-    }
+    const waitingFor =
+      runs > 0
+        ? `waiting for ${runs} local run(s) on this host to end`
+        : `waiting for ${signals} signal(s) to reach their jobs`;
+    if (waitingFor !== told) report(`draining: ${waitingFor}`);
+    told = waitingFor;
     await sleep(checkEveryMs);
   }
   report('drained: no work left on this worker; it stops now');

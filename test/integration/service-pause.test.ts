@@ -63,7 +63,7 @@ test(
   {
     timeout: 300_000,
   },
-  async () => {
+  async (t) => {
     const { client, close } = await temporalClient();
     let worker = await startWorker();
     try {
@@ -127,6 +127,7 @@ test(
         .filter((change) => change.to === 'PREPROCESSING');
       assert.deepEqual(admittedWhilePaused, [], 'no row entered PREPROCESSING while paused');
 
+      const resumedAt = Date.now();
       const resumed = await saliflow('resume');
       assert.equal(resumed.exitCode, 0, resumed.stderr);
       assert.match(resumed.stdout, /resumed/);
@@ -140,6 +141,9 @@ test(
         all.map(() => 'COMPLETED'),
       );
       const changes = await readStateAudit(fixture.db);
+      // Recorded, not asserted: how long `resume` took to get the line moving (includes the command's start-up).
+      const firstAdmitted = changes.find((change) => change.to === 'PREPROCESSING' && change.atMs > resumedAt);
+      if (firstAdmitted) t.diagnostic(`resume -> first job admitted: ${Math.round(firstAdmitted.atMs - resumedAt)} ms`);
       for (const [job, path_] of statePaths(changes)) {
         assert.deepEqual(
           path_,

@@ -59,7 +59,7 @@ test(
   {
     timeout: 300_000,
   },
-  async () => {
+  async (t) => {
     const { client, close } = await temporalClient();
     const a = await startWorker('hosta');
     let b: Awaited<ReturnType<typeof startWorker>> | undefined;
@@ -79,6 +79,7 @@ test(
       });
       b = await startWorker('hostb');
 
+      const drainAt = Date.now();
       const drain = execa(
         'node',
         [
@@ -114,8 +115,13 @@ test(
         ['RUNNING', 'RUNNING', 'RUNNING'],
       );
 
+      const goAt = Date.now();
       for (const row of await rows(heldNames)) await fs.writeFile(path.join(row.directory, 'go'), '');
       const exited = await a.child;
+      // Recorded, not asserted.
+      t.diagnostic(
+        `drain asked -> exited: ${Date.now() - drainAt} ms; local runs released -> exited: ${Date.now() - goAt} ms`,
+      );
       assert.equal(exited.exitCode, 0, a.output.slice(-2000));
       assert.match(a.output, /drained: no work left on this worker/);
       const drained = await drain;
