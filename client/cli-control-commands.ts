@@ -69,7 +69,16 @@ function chooseWorker(workers: readonly string[], wanted: string | undefined, se
 
 /** Who runs the command, as a pause names them: the user behind sudo if any, and the host. */
 export function operatorName(): string {
-  return `${process.env.SUDO_USER || os.userInfo().username}@${os.hostname()}`;
+  let user = process.env.SUDO_USER || process.env.USER || '';
+  // A uid without a passwd entry (a container) has no name: the uid says who.
+  if (user === '') {
+    try {
+      user = os.userInfo().username;
+    } catch {
+      user = `uid-${process.getuid?.() ?? 'unknown'}`;
+    }
+  }
+  return `${user}@${os.hostname()}`;
 }
 
 export function addControlCommands(program: Command, configOption: () => Option): void {
@@ -77,7 +86,7 @@ export function addControlCommands(program: Command, configOption: () => Option)
     .command('pause')
     .description('stop admitting jobs on every worker (jobs keep arriving and wait; running jobs go on)')
     .addOption(configOption())
-    .option('-r, --reason <text>', 'why, shown as every waiting job’s reason')
+    .option('-r, --reason <text>', 'why: the reason every waiting job gives')
     .action(async (options: { config: string; reason?: string }) => {
       if (options.reason !== undefined && options.reason.trim() === '') {
         throw new UsageError('--reason is empty: say why the service is paused, or leave --reason out');
