@@ -9,6 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
@@ -97,17 +98,46 @@ test(
       );
 
       // New work goes to B while A drains.
-      const later: SubmittedJob[] = [];
+      const later: Pick<SubmittedJob, 'name' | 'workflowId'>[] = [];
       for (let i = 0; i < 3; i++) later.push(await submit(`later${i}`, true));
+      // A frontend that still announces its jobs on A's socket: A starts the workflow, B runs it.
+      const announced = 'socket0';
+      const directory = path.join(fixture.root, 'incoming', announced);
+      await fs.mkdir(directory);
+      await fs.writeFile(path.join(directory, 'go'), '');
+      await fixture.frontendDb.query(
+        "INSERT INTO jobs (name, passwd, directory, url, submit_time) VALUES (?, 'abcdefghij', ?, 'http://x/', UTC_TIMESTAMP())",
+        [announced, directory],
+      );
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(path.join(fixture.root, 'hosta.socket'), () =>
+          socket.end(`INCOMING ${announced}\n`, () => resolve()),
+        );
+        socket.on('error', reject);
+      });
+      const announcedId = `${fixture.config.general.serviceName}/${announced}`;
+      await until('the announced job to have its workflow', () =>
+        client.workflow
+          .getHandle(announcedId)
+          .describe()
+          .then(
+            () => true,
+            () => undefined,
+          ),
+      );
+      later.push({ name: announced, workflowId: announcedId });
       const laterOutcomes = await Promise.all(later.map((job) => workflowOutcome(client, job.workflowId)));
       assert.deepEqual(
         laterOutcomes.map((outcome) => outcome.result ?? outcome.failure),
-        ['COMPLETED', 'COMPLETED', 'COMPLETED'],
+        later.map(() => 'COMPLETED'),
       );
       const [laterRuns] = (await fixture.db.query(
         "SELECT COUNT(*) AS n FROM jobs WHERE name LIKE 'later%' AND runner_id LIKE '%@hostb'",
       )) as unknown as [[{ n: number }]];
-      assert.equal(Number(laterRuns[0].n), 3, 'the jobs submitted during the drain ran on B');
+      const [socketRuns] = (await fixture.db.query(
+        "SELECT COUNT(*) AS n FROM jobs WHERE name = 'socket0' AND runner_id LIKE '%@hostb'",
+      )) as unknown as [[{ n: number }]];
+      assert.equal(Number(laterRuns[0].n) + Number(socketRuns[0].n), 4, 'the jobs submitted during the drain ran on B');
       assert.equal(a.child.exitCode, null, 'A waits while its local runs go on');
       assert.equal(drain.exitCode, null, '`saliflow drain` waits for A');
       assert.deepEqual(
