@@ -17,6 +17,7 @@ import { submitJob } from './submit.js';
 import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './cli-support.js';
 import { addJobCommands } from './cli-job-commands.js';
 import { addInfoCommands } from './cli-info-commands.js';
+import { addControlCommands } from './cli-control-commands.js';
 
 /** A fresh Option per command: commander keeps per-command state on it. */
 const configOption = () =>
@@ -150,6 +151,7 @@ export function buildCli(): Command {
 
   addJobCommands(program, configOption);
   addInfoCommands(program, configOption);
+  addControlCommands(program, configOption);
 
   return program;
 }

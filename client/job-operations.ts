@@ -21,6 +21,7 @@ import { InvalidTransitionError, JobStateError } from '../core/errors.js';
 import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { childrenReasons } from '../activities/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../activities/service-control.js';
 import { runAdmissionRound } from '../activities/admission.js';
 import { inTransaction, type Pool } from '../activities/database.js';
 import { checkJobDirectory } from '../activities/job-directory.js';
@@ -54,7 +55,8 @@ export interface DeleteOutcome {
  * admitter's refresh does not look.
  */
 async function tellChildren(config: ServiceConfig, pool: Pool, client: Client, parent: string): Promise<void> {
-  for (const child of await childrenReasons(pool, config.limits, parent)) {
+  const control = await readServiceControl(pool, config);
+  for (const child of await childrenReasons(pool, control.limits, parent, pausedBecause(control))) {
     await client.workflow
       .getHandle(jobWorkflowId(config.general.serviceName, child.name))
       .signal(WAITING_SIGNAL, child.reason)

@@ -162,3 +162,11 @@ export const NON_RETRYABLE_ERRORS = [
   'RunnerSpecError',
   'StepInterruptedError',
 ] as const;
+
+/** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */
+export class LimitsNotChangedError extends Error {
+  override readonly name = 'LimitsNotChangedError';
+  constructor(cause: Error) {
+    super(`the limits were not changed: ${cause.message}`, { cause });
+  }
+}

@@ -13,6 +13,7 @@ import { Client } from '@temporalio/client';
 import { createSaliflowActivities, defaultHostId, type ActivityDeps } from '../activities/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { activityLogContext } from './logger.js';
+import { drainWorker } from './drain.js';
 
 // Run from source (tsx) the workflows are .ts; from `npm run build` output, .js.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -69,6 +70,10 @@ export interface ServiceWorker {
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
   statusQueries(): Record<string, number>;
+  /** Runs an admission round soon (the limits changed). */
+  wakeAdmission(): void;
+  /** Stops taking work, waits for this host's local runs to end, then stops (`run()` returns): worker/drain.ts. */
+  drain(report: (message: string) => void): Promise<void>;
   /** A client on the worker's own connection (eager starts from the frontend socket land on this worker). */
   readonly client: Client;
   readonly hostId: string;
@@ -121,10 +126,13 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
   const shutdown = () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
+  let running: Promise<void>[] = [];
   const runAll = () => {
     parts.watcher.start();
-    return Promise.all(workers.map((worker) => worker.run()));
+    running = workers.map((worker) => worker.run());
+    return Promise.all(running);
   };
+  const [jobQueue, waitQueueWorker, hostQueueWorker] = workers as [Worker, Worker, Worker];
   return {
     client,
     hostId,
@@ -142,6 +150,23 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
     },
     shutdown,
     statusQueries: parts.statusQueries,
+    wakeAdmission: () => parts.admitter.wake(),
+    drain: (report) =>
+      drainWorker(
+        {
+          async stopTakingWork() {
+            for (const worker of [jobQueue, waitQueueWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+            await Promise.all(running.slice(0, 2));
+          },
+          admitter: parts.admitter,
+          watcher: parts.watcher,
+          pendingSignals: parts.pendingSignals,
+          stopHostQueue: () => {
+            if (hostQueueWorker.getState() === 'RUNNING') hostQueueWorker.shutdown();
+          },
+        },
+        report,
+      ),
     async close() {
       await parts.close();
       if (!options.connection) await connection.close();

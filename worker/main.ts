@@ -24,6 +24,8 @@ import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 import { handleStopSignals } from './stop-signals.js';
+import { publishLimits } from '../activities/service-control.js';
+import { drainOnSignal, reloadLimitsOnHangup } from './operator-signals.js';
 
 /**
  * The Temporal Runtime, once per process and before any connection (its
@@ -36,6 +38,7 @@ function installRuntime(config: ServiceConfig): void {
   const { prometheus } = config.metrics;
   const options: RuntimeOptions = {
     logger: temporal,
+    // Stop signals are ours (stop-signals.ts); SIGUSR2, in the SDK's list, drains instead (operator-signals.ts).
     shutdownSignals: [],
     telemetryOptions: {
       logging: { filter: { core: config.logging.level === 'error' ? 'ERROR' : 'WARN', other: 'ERROR' }, forward: {} },
@@ -101,6 +104,14 @@ export async function runWorker(options: {
   const stopSignals = handleStopSignals({ worker, log, graceSeconds: config.worker.shutdownSeconds });
   const client = worker.client;
   const pool = createPool(config);
+  // The config file is the source of the limits: a start reads it as SIGHUP does (activities/service-control.ts).
+  await publishLimits(
+    pool,
+    config.limits,
+    `${config.configFile}, at the start of worker ${process.pid}@${worker.hostId}`,
+  );
+  const stopHangup = reloadLimitsOnHangup({ config, pool, log, wake: () => worker.wakeAdmission() });
+  const stopDrain = drainOnSignal(worker, log);
   try {
     await ensureSchedules(client, config);
     const stopGauge = metrics ? startJobCountGauge(pool, metrics, log) : () => undefined;
@@ -120,6 +131,8 @@ export async function runWorker(options: {
     }
   } finally {
     stopSignals.dispose();
+    stopHangup();
+    stopDrain();
     await pool.end();
     await worker.close();
     await connection.close();
