@@ -41,6 +41,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
 import { admissibleJobs, waitingReasons } from './waiting-line.js';
+import { pauseReason, readServiceControl, type ServiceControl } from './service-control.js';
 
 export interface AdmissionResult {
   /** The job is past INCOMING (admitted now or earlier). */
@@ -96,28 +97,26 @@ export function coarseReason(first: number): string {
  * may run one (the CLI does when it frees a slot).
  */
 export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Promise<AdmittedJob[]> {
+  return (await admissionRound(config, pool)).admitted;
+}
+
+/**
+ * Runs `work` holding the service's admission lock (no round runs
+ * meanwhile, on any worker): `saliflow pause` records the pause under it,
+ * so that nothing is admitted once the command returns.
+ */
+export async function withAdmissionLock<T>(
+  config: ServiceConfig,
+  pool: Pool,
+  work: (db: mysql.PoolConnection) => Promise<T>,
+): Promise<T> {
   const lockName = `saliflow-admission-${config.database.db}`;
   const db = await pool.getConnection();
   try {
     const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [[{ got: number }]];
     if (lock.got !== 1) throw new Error('could not take the admission lock in 10 s (another worker holds it)');
     try {
-      const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
-        IN_FLIGHT_STATES,
-      ])) as unknown as [[{ n: number }]];
-      const free = config.limits.running - Number(active.n);
-      if (free <= 0) return [];
-      const admitted = await admissibleJobs(db, config.limits, free);
-      const names = admitted.map((job) => job.name);
-      if (names.length > 0) {
-        const hostname = config.general.trackHostname ? ', hostname = ?' : '';
-        await db.query(
-          `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
-            WHERE state = 'INCOMING' AND name IN (?)`,
-          config.general.trackHostname ? [os.hostname(), names] : [names],
-        );
-      }
-      return admitted;
+      return await work(db);
     } finally {
       await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
     }
@@ -126,13 +125,47 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   }
 }
 
+/**
+ * A round, and the service's control row as the round read it (the limits
+ * in force and any pause: service-control.ts): a paused service admits
+ * nothing.
+ */
+async function admissionRound(
+  config: ServiceConfig,
+  pool: Pool,
+): Promise<{ admitted: AdmittedJob[]; control: ServiceControl }> {
+  return withAdmissionLock(config, pool, async (db) => {
+    const control = await readServiceControl(db, config);
+    if (control.pause) return { admitted: [], control };
+    const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
+      IN_FLIGHT_STATES,
+    ])) as unknown as [[{ n: number }]];
+    const free = control.limits.running - Number(active.n);
+    if (free <= 0) return { admitted: [], control };
+    const admitted = await admissibleJobs(db, control.limits, free);
+    const names = admitted.map((job) => job.name);
+    if (names.length > 0) {
+      const hostname = config.general.trackHostname ? ', hostname = ?' : '';
+      await db.query(
+        `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
+          WHERE state = 'INCOMING' AND name IN (?)`,
+        config.general.trackHostname ? [os.hostname(), names] : [names],
+      );
+    }
+    return { admitted, control };
+  });
+}
+
 /** Rows read per straggler check, and how many of them are looked at (a describe each): bounded work per second. */
 const STRAGGLER_CANDIDATES = 200;
 const STRAGGLERS_PER_CHECK = 10;
+/** Jobs behind the head of the line told a new reason per sweep (after a pause ends). */
+const RETOLD_PER_SWEEP = 100;
 
 export function createAdmitter(config: ServiceConfig, pool: Pool, options: AdmitterOptions): Admitter {
   const { notify, tell, sweepMs = 10_000, refreshFirst = 10, log, onAdmitted } = options;
-  const limits = config.limits;
+  /** The control row as the last round read it: the limits in force and any pause. */
+  let control: ServiceControl = { limits: config.limits };
   /** Jobs whose own request waits for a round here: they learn from it and need no signal. */
   const requesting = new Map<string, number>();
   const admittedHere = new Set<string>();
@@ -173,8 +206,10 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   /** A round that starts after this call (joining the queued one if a round is running). */
   function round(): Promise<string[]> {
     if (!current) {
-      current = runAdmissionRound(config, pool)
-        .then((admitted) => {
+      current = admissionRound(config, pool)
+        .then((result) => {
+          control = result.control;
+          const { admitted } = result;
           if (admitted.length > 0) onAdmitted?.(admitted);
           return afterRound(admitted.map((job) => job.name));
         })
@@ -200,6 +235,12 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
 
   /** The exact reason if `job` is among the first `refreshFirst` in line, else one that stays true until it is. */
   async function whyWaiting(job: string): Promise<string> {
+    if (control.pause) {
+      // Kept in `told`, so that the sweep tells it the line's reason once the service resumes.
+      const reason = pauseReason(control.pause);
+      told.set(job, reason);
+      return reason;
+    }
     // Most of a burst is far back in line: a count says so without ranking the whole line.
     const [[{ ahead }]] = (await pool.query(
       `SELECT COUNT(*) AS ahead FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
@@ -207,7 +248,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       [job],
     )) as unknown as [[{ ahead: number }]];
     if (Number(ahead) >= refreshFirst) return coarseReason(refreshFirst);
-    const head = await waitingReasons(pool, limits, { first: refreshFirst });
+    const head = await waitingReasons(pool, control.limits, { first: refreshFirst });
     const mine = head.find((waiting) => waiting.name === job);
     if (!mine) return coarseReason(refreshFirst);
     told.set(job, mine.reason);
@@ -223,7 +264,8 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
    */
   async function refreshReasons(): Promise<void> {
     if (!tell) return;
-    const head = await waitingReasons(pool, limits, { first: refreshFirst });
+    const paused = control.pause ? pauseReason(control.pause) : undefined;
+    const head = await waitingReasons(pool, control.limits, { first: refreshFirst }, paused);
     const recent = Date.now() - 5000;
     const inHead = new Set(head.map((waiting) => waiting.name));
     for (const { name, reason, submitTime } of head) {
@@ -231,14 +273,24 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       told.set(name, reason);
       say(name, reason);
     }
-    const left = [...told.keys()].filter((name) => !inHead.has(name));
+    // Behind the head: while paused, the pause is what they are told; otherwise the coarse reason. After a
+    // pause, every job that arrived during it is told again: a bounded number per sweep, oldest first, so
+    // that a long line does not crowd out the signals of the jobs being admitted.
+    const behind = paused ?? coarseReason(refreshFirst);
+    const left = [...told]
+      .filter(([name, reason]) => !inHead.has(name) && reason !== behind)
+      .slice(0, RETOLD_PER_SWEEP)
+      .map(([name]) => name);
     if (left.length === 0) return;
-    for (const name of left) told.delete(name);
+    for (const name of left) {
+      if (paused) told.set(name, paused);
+      else told.delete(name);
+    }
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       "SELECT name FROM jobs WHERE state = 'INCOMING' AND name IN (?)",
       [left],
     );
-    for (const row of rows) say(String(row.name), coarseReason(refreshFirst));
+    for (const row of rows) say(String(row.name), behind);
   }
 
   const say = (name: string, reason: string) => {

@@ -22,6 +22,7 @@ import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { childrenReasons } from './waiting-line.js';
+import { pausedBecause, readServiceControl } from './service-control.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { createRunWatcher } from './run-watcher.js';
 import { oneAtATimePerJob } from './one-at-a-time.js';
@@ -152,7 +153,9 @@ export function createSaliflowActivities(deps: ActivityDeps) {
         await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
         admitter.wake();
         // Its children wait for an operator now: they say so in the Web UI at once.
-        const children = await childrenReasons(pool, config.limits, input.job).catch(() => []);
+        const children = await readServiceControl(pool, config)
+          .then((control) => childrenReasons(pool, control.limits, input.job, pausedBecause(control)))
+          .catch(() => []);
         for (const child of children) {
           void signalJob(child.name, WAITING_SIGNAL, child.reason);
         }
@@ -162,7 +165,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
     /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */
     async notifyAdminOfFailure(input: { job: string; failure: string }): Promise<void> {
-      const message = jobFailedMessage(config.general.serviceName, input.job, input.failure);
+      const message = jobFailedMessage(config.general.serviceName, input.job, input.failure, config.configFile);
       await mailer.send({ to: config.general.adminEmail, ...message });
     },
 
@@ -190,6 +193,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     admitter,
     statusQueries: runs.statusQueries,
     watcher,
+    /** Signals this worker has yet to deliver (a draining worker waits for them). */
+    pendingSignals: () => signals.pending,
     async close() {
       watcher.close();
       admitter.close();

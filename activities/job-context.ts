@@ -12,6 +12,7 @@ import { readJob, type JobRow } from './job-row.js';
 import { checkJobDirectory } from './job-directory.js';
 import { createJobLogger } from './job-logger.js';
 import type { Mailer } from './mail.js';
+import { readCycleRecord } from './run-cycle-record.js';
 
 export interface StepContext {
   context: JobContext;
@@ -46,6 +47,7 @@ export async function loadStepContext(
   const row: JobRow = known ?? (await readJob(pool, name));
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
   const directory = await checkJobDirectory(config, name, row.directory);
+  const cycle = await readCycleRecord(directory);
   const before = { ...row.metadata };
   const metadata: Metadata = { ...row.metadata };
   const context: JobContext = {
@@ -56,6 +58,8 @@ export async function loadStepContext(
     config,
     user: row.user,
     contactEmail: row.contactEmail,
+    cycle: cycle?.cycle ?? 1,
+    rerunData: cycle?.rerun?.data,
     metadata: new Proxy(metadata, {
       set(target, key, value) {
         if (typeof key !== 'string' || !(key in before)) {

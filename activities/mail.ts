@@ -33,13 +33,12 @@ export function jobCompletedMessage(serviceName: string, job: string, url: strin
   };
 }
 
-export function jobFailedMessage(serviceName: string, job: string, failure: string) {
+export function jobFailedMessage(serviceName: string, job: string, failure: string, configFile: string) {
   return {
     subject: `${serviceName}: job ${job} FAILED`,
     text:
       `Job ${job} of the ${serviceName} service failed and has been moved to the FAILED state.\n\n` +
       `${failure}\n\n` +
-      'Fix the cause, then resubmit it with: saliflow resubmit ' +
-      `${job}\n`,
+      `Fix the cause, then resubmit it with: saliflow resubmit --config ${configFile} ${job}\n`,
   };
 }

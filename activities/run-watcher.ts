@@ -51,7 +51,7 @@ export type RunWatcher = ReturnType<typeof createRunWatcher>;
 export function createRunWatcher(deps: RunWatcherDeps) {
   const { pool, runners, hostId, scanEveryMs = 30_000 } = deps;
   /** Runs being waited for, by job: the `runner_id` they have in the row, and how to stop waiting. */
-  const watching = new Map<string, { runnerId: string; stop: AbortController }>();
+  const watching = new Map<string, { runnerId: string; local: boolean; stop: AbortController }>();
   /** Runs whose end was delivered, by job, so a scan does not signal them again while the job moves on. */
   const delivered = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
@@ -97,7 +97,7 @@ export function createRunWatcher(deps: RunWatcherDeps) {
     current?.stop.abort();
     delivered.delete(job);
     const stop = new AbortController();
-    watching.set(job, { runnerId, stop });
+    watching.set(job, { runnerId, local: run.kind === 'local', stop });
     void follow(job, run, runnerId, stop);
   }
 
@@ -146,6 +146,12 @@ export function createRunWatcher(deps: RunWatcherDeps) {
     get watched(): number {
       return watching.size;
     },
+    /** How many of them are local runs on this host (a draining worker waits for these: nobody else can). */
+    get localRuns(): number {
+      return [...watching.values()].filter((entry) => entry.local).length;
+    },
+    /** Picks up the RUNNING rows now rather than at the next periodic scan. */
+    scanNow: (): Promise<void> => scan(),
     close(): void {
       closed = true;
       clearTimeout(timer);

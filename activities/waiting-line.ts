@@ -132,11 +132,14 @@ async function parentReasons(db: Db, children: string[]): Promise<Map<string, st
  * Why INCOMING jobs wait, computed now: the first `first` jobs in line, or
  * the jobs named in `names` (an empty list: none), oldest first. Two
  * statements: the line, and the parents of the blocked jobs among them.
+ * While the service is paused (`paused`: its reason, service-control.ts)
+ * that is every job's reason, followed by its parents' if it has any.
  */
 export async function waitingReasons(
   db: Db,
   limits: LimitsConfig,
   select: { first: number } | { names: readonly string[] },
+  paused?: string,
 ): Promise<WaitingJob[]> {
   if ('names' in select && select.names.length === 0) return [];
   const line = judgedLine(limits);
@@ -161,7 +164,10 @@ export async function waitingReasons(
     const held = Number(row.held);
     const user = row.user === null || row.user === '' ? undefined : String(row.user);
     let reason: string;
-    if (Number(row.blocked) === 1) reason = parents.get(name) ?? 'waiting for its parent jobs';
+    if (Number(row.blocked) === 1) {
+      reason = parents.get(name) ?? 'waiting for its parent jobs';
+      if (paused !== undefined) reason = `${paused}; then ${reason}`;
+    } else if (paused !== undefined) reason = paused;
     else if (Number(row.eligible) !== 1) {
       const whose = user === undefined ? 'anonymous jobs' : `user ${user}`;
       const nth = ordinal(Number(row.nth));
@@ -184,10 +190,15 @@ export async function waitingReasons(
  * FAILED or was deleted, its children are told at once (they may be far
  * back in line, where the sweep does not look), so none waits silently.
  */
-export async function childrenReasons(db: Db, limits: LimitsConfig, parent: string): Promise<WaitingJob[]> {
+export async function childrenReasons(
+  db: Db,
+  limits: LimitsConfig,
+  parent: string,
+  paused?: string,
+): Promise<WaitingJob[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     `SELECT d.child FROM dependencies d JOIN jobs j ON j.name = d.child WHERE d.parent = ? AND j.state = 'INCOMING'`,
     [parent],
   );
-  return waitingReasons(db, limits, { names: rows.map((row) => String(row.child)) });
+  return waitingReasons(db, limits, { names: rows.map((row) => String(row.child)) }, paused);
 }

@@ -7,10 +7,17 @@ import { Option, type Command } from 'commander';
 import { CANCELLED_BY_ADMIN } from '../core/job-workflow-contract.js';
 import { createMailer } from '../activities/mail.js';
 import { cancelJob, resubmitJob } from './admin.js';
-import { confirm, forEachJob, parseState, UsageError, validateJobName } from './cli-support.js';
+import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './cli-support.js';
 import { withSession } from './cli-session.js';
 import { progressBar } from './progress.js';
-import { deleteAllJobs, deleteJob, failJob, QUIET_STATES, type DeleteOutcome } from './job-operations.js';
+import {
+  deleteAllJobs,
+  deleteJob,
+  deletionProblems,
+  failJob,
+  QUIET_STATES,
+  type DeleteOutcome,
+} from './job-operations.js';
 
 function describeDeletion(outcome: DeleteOutcome): string {
   const parts = [`deleted ${outcome.job} (${outcome.state}): workflow ${outcome.workflow}, row deleted`];
@@ -112,14 +119,17 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
       jobs.forEach(validateJobName);
       const state = parseState(options.state);
       const live = QUIET_STATES.includes(state) ? '' : ` (${state}: its run is deleted first)`;
-      if (!options.force) {
-        const question = `Delete ${jobs.length === 1 ? `job ${jobs[0]}` : `${jobs.length} jobs: ${jobs.join(', ')}`}${live}? [y/N] `;
-        if (!(await confirm(question, ['y', 'Y', 'yes'], 'delete'))) {
-          console.log('nothing deleted');
-          return;
-        }
-      }
       await withSession(options.config, async ({ config, pool, client }) => {
+        if (!options.force) {
+          // Say what is wrong with the command before asking anyone to confirm it.
+          const problems = await deletionProblems(pool(), config, jobs, state);
+          if (problems.length > 0) throw new SomeJobsFailedError(`nothing deleted:\n${problems.join('\n')}`);
+          const question = `Delete ${jobs.length === 1 ? `job ${jobs[0]}` : `${jobs.length} jobs: ${jobs.join(', ')}`}${live}? [y/N] `;
+          if (!(await confirm(question, ['y', 'Y', 'yes'], 'delete'))) {
+            console.log('nothing deleted');
+            return;
+          }
+        }
         await forEachJob(jobs, 'deleted', async (job, print) => {
           print(describeDeletion(await deleteJob({ config, pool: pool(), client: await client(), job, state })));
         });

@@ -1,7 +1,7 @@
 /** One verb's connections to the service named by `--config`, opened when first needed and always closed. */
 import type { Client } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
-import { createPool, type Pool } from '../activities/database.js';
+import { createPool, describeDatabaseError, type Pool } from '../activities/database.js';
 import { temporalClient } from './cli-support.js';
 
 export interface Session {
@@ -21,6 +21,8 @@ export async function withSession<T>(configFile: string, work: (session: Session
       pool: () => (pool ??= createPool(config)),
       client: async () => (await (temporal ??= temporalClient(config))).client,
     });
+  } catch (error) {
+    throw describeDatabaseError(config, error);
   } finally {
     await pool?.end();
     if (temporal) await (await temporal.catch(() => undefined))?.close();

@@ -7,9 +7,10 @@ import readline from 'node:readline/promises';
 import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
+import { describeDatabaseError } from '../activities/database.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
@@ -57,17 +58,24 @@ export function parseState(text: string): JobState {
 
 export async function backendConnection(config: ServiceConfig) {
   const { db, host, port, socket, backend } = config.database;
-  return mysql.createConnection({
-    database: db,
-    user: backend.user,
-    password: backend.passwd,
-    ...(socket ? { socketPath: socket } : { host, port }),
-    timezone: 'Z',
-  });
+  return mysql
+    .createConnection({
+      database: db,
+      user: backend.user,
+      password: backend.passwd,
+      ...(socket ? { socketPath: socket } : { host, port }),
+      timezone: 'Z',
+    })
+    .catch((error: unknown) => {
+      throw describeDatabaseError(config, error);
+    });
 }
 
 export async function temporalClient(config: ServiceConfig) {
-  const connection = await Connection.connect(await temporalConnectionOptions(config));
+  const options = await temporalConnectionOptions(config);
+  const connection = await Connection.connect({ ...options, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw temporalConnectionError(config, error);
+  });
   return {
     client: new Client({ connection, namespace: config.temporal.namespace }),
     connection,

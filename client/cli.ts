@@ -8,14 +8,16 @@
  * --force); 3 the service needs an operator (`status`: no worker polls;
  * `check`: problems left).
  */
+import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import mysql from 'mysql2/promise';
+import { createPool, describeDatabaseError } from '../activities/database.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
 import { submitJob } from './submit.js';
 import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './cli-support.js';
 import { addJobCommands } from './cli-job-commands.js';
 import { addInfoCommands } from './cli-info-commands.js';
+import { addControlCommands } from './cli-control-commands.js';
 import { addSaliwebCommands } from './cli-saliweb-commands.js';
 
 /** A fresh Option per command: commander keeps per-command state on it. */
@@ -23,6 +25,15 @@ const configOption = () =>
   new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
     .env('SALIFLOW_CONFIG')
     .makeOptionMandatory();
+
+/** The config, checked against the service's own sections when `--service` names it, and the service's columns. */
+async function configWithService(options: { config: string; service?: string }) {
+  if (options.service === undefined) return { config: loadServiceConfig(options.config), columns: [] };
+  const { loadService } = await import('../worker/load-service.js');
+  const service = await loadService(options.service);
+  const config = loadServiceConfig(options.config, process.env, { serviceSections: service.configSections ?? {} });
+  return { config, columns: service.columns ?? [] };
+}
 
 export function buildCli(): Command {
   const program = new Command('saliflow')
@@ -53,17 +64,21 @@ export function buildCli(): Command {
     .addOption(configOption())
     .option('-s, --service <module>', 'the service module, for its own columns')
     .action(async (options: { config: string; service?: string }) => {
-      const config = loadServiceConfig(options.config);
-      const columns = options.service
-        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
-        : [];
+      const { config, columns } = await configWithService(options);
       const connection = await backendConnection(config);
+      let outcome: 'created' | 'existed';
       try {
-        await createTables(connection, { columns, trackHostname: config.general.trackHostname });
+        outcome = await createTables(connection, { columns, trackHostname: config.general.trackHostname });
+      } catch (error) {
+        throw describeDatabaseError(config, error);
       } finally {
         await connection.end();
       }
-      console.log(`created tables jobs and dependencies in ${config.database.db}`);
+      console.log(
+        outcome === 'created'
+          ? `created tables jobs and dependencies in ${config.database.db}`
+          : `tables jobs and dependencies already exist in ${config.database.db}: nothing to do`,
+      );
     });
   db.command('provision')
     .description('create the database, its frontend and backend users (with their rights) and the tables, as an admin')
@@ -76,10 +91,7 @@ export function buildCli(): Command {
     )
     .addOption(new Option('--admin-password <password>').env('SALIFLOW_MYSQL_ADMIN_PASSWORD').default(''))
     .action(async (options: { config: string; service?: string; adminUser: string; adminPassword: string }) => {
-      const config = loadServiceConfig(options.config);
-      const columns = options.service
-        ? ((await (await import('../worker/load-service.js')).loadService(options.service)).columns ?? [])
-        : [];
+      const { config, columns } = await configWithService(options);
       const { db: database, host, port, backend, frontend } = config.database;
       await provisionServiceDatabase(
         { host, port, user: options.adminUser, password: options.adminPassword },
@@ -116,15 +128,8 @@ export function buildCli(): Command {
       const inputs = Object.fromEntries(
         await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
       );
-      const { frontend, db: database, host, port } = config.database;
-      const pool = mysql.createPool({
-        database,
-        user: frontend.user,
-        password: frontend.passwd,
-        host,
-        port,
-        timezone: 'Z',
-      });
+      // What a frontend does: insert as the frontend's MySQL user.
+      const pool = createPool(config, 'frontend');
       const { client, close } = await temporalClient(config);
       try {
         const job = await submitJob({
@@ -137,6 +142,8 @@ export function buildCli(): Command {
           files: inputs,
         });
         console.log(`${job.name}\t${job.workflowId}\t${job.url}`);
+      } catch (error) {
+        throw describeDatabaseError(config, error, 'frontend');
       } finally {
         await pool.end();
         await close();
@@ -145,30 +152,43 @@ export function buildCli(): Command {
 
   addJobCommands(program, configOption);
   addInfoCommands(program, configOption);
+  addControlCommands(program, configOption);
   addSaliwebCommands(program, configOption);
 
   return program;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Runs the CLI on `argv` (as process.argv). Exit codes are set, not forced, so piped
+ * output is never cut short; except for `worker`, whose Temporal Runtime would keep
+ * a process that has stopped (or could not start) alive.
+ */
+export async function main(argv: readonly string[]): Promise<void> {
   // An empty variable counts as unset, as everywhere else in saliflow's config.
   if (process.env.SALIFLOW_CONFIG === '') delete process.env.SALIFLOW_CONFIG;
-  // Exit codes are set, not forced with process.exit, so piped output is never cut short.
-  buildCli()
-    .parseAsync()
-    .then(
-      () => {
-        process.exitCode = EXIT.ok;
-      },
-      (error: Error) => {
-        // Commander has printed its own message (or the help) already.
-        if (error instanceof CommanderError) {
-          process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-          return;
-        }
-        console.error(`saliflow: ${error.message}`);
-        if (error instanceof UsageError) process.exitCode = EXIT.usage;
-        else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
-      },
-    );
+  // Started by bin/saliflow.js with an IPC channel (worker/stop-signals.ts watches it): it must not keep us alive.
+  process.channel?.unref();
+  // `saliflow list | head` closes our output early: that is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw error;
+  });
+  const isWorker = argv[2] === 'worker';
+  try {
+    await buildCli().parseAsync(argv);
+    process.exitCode = EXIT.ok;
+  } catch (error) {
+    // Commander has printed its own message (or the help) already.
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else {
+      const message = (error as Error).message;
+      console.error(isWorker ? `saliflow worker: cannot work: ${message}` : `saliflow: ${message}`);
+      if (error instanceof UsageError) process.exitCode = EXIT.usage;
+      else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
+    }
+  }
+  if (isWorker) process.exit();
 }
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main(process.argv);

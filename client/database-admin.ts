@@ -80,12 +80,25 @@ export async function dropServiceDatabase(admin: AdminConnection, db: string): P
   );
 }
 
-/** `saliflow db create-tables`, run with the backend user's rights. */
+/**
+ * `saliflow db create-tables`, run with the backend user's rights. Tables that
+ * exist already (`db provision` made them) are left as they are: 'existed'.
+ */
 export async function createTables(
   connection: mysql.Connection,
   options: { columns?: readonly ColumnSpec[]; trackHostname?: boolean },
-) {
+): Promise<'created' | 'existed'> {
+  const [found] = await connection.query<mysql.RowDataPacket[]>(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('jobs', 'dependencies')",
+  );
+  if (found.length === 2) return 'existed';
+  if (found.length === 1) {
+    throw new Error(
+      `only table ${String(found[0]!.name)} exists; saliflow db drop-tables, then create-tables again (job records are lost)`,
+    );
+  }
   for (const statement of createTablesSql(options)) await connection.query(statement);
+  return 'created';
 }
 
 export async function dropTables(connection: mysql.Connection) {

@@ -21,6 +21,7 @@ import { InvalidTransitionError, JobStateError } from '../core/errors.js';
 import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { childrenReasons } from '../activities/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../activities/service-control.js';
 import { runAdmissionRound } from '../activities/admission.js';
 import { inTransaction, type Pool } from '../activities/database.js';
 import { checkJobDirectory } from '../activities/job-directory.js';
@@ -54,7 +55,8 @@ export interface DeleteOutcome {
  * admitter's refresh does not look.
  */
 async function tellChildren(config: ServiceConfig, pool: Pool, client: Client, parent: string): Promise<void> {
-  for (const child of await childrenReasons(pool, config.limits, parent)) {
+  const control = await readServiceControl(pool, config);
+  for (const child of await childrenReasons(pool, control.limits, parent, pausedBecause(control))) {
     await client.workflow
       .getHandle(jobWorkflowId(config.general.serviceName, child.name))
       .signal(WAITING_SIGNAL, child.reason)
@@ -127,6 +129,30 @@ async function removeDirectory(target: DirectoryTarget): Promise<DirectoryOutcom
   return { deleted: target.path };
 }
 
+/** Why each of `jobs` cannot be deleted as being in `state` (none: all can), before anyone is asked to confirm. */
+export async function deletionProblems(
+  pool: Pool,
+  config: ServiceConfig,
+  jobs: readonly string[],
+  state: JobState,
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const job of jobs) {
+    try {
+      const found = await rowState(pool, config, job);
+      if (found.state !== state) problems.push(notInState(job, found.state, state).message);
+    } catch (error) {
+      if (!(error instanceof NoSuchJobError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  return problems;
+}
+
+function notInState(job: string, found: JobState, state: JobState): JobStateError {
+  return new JobStateError(job, `is ${found}, not ${state}; to delete it, pass --state ${found}`);
+}
+
 /**
  * Deletes a job that is in `state`: its workflow is terminated first (if it
  * runs), then the row and its own `dependencies` rows go in one transaction,
@@ -141,9 +167,7 @@ export async function deleteJob(options: {
 }): Promise<DeleteOutcome> {
   const { config, pool, client, job, state } = options;
   const before = await rowState(pool, config, job);
-  if (before.state !== state) {
-    throw new JobStateError(job, `is ${before.state}, not ${state}; to delete it, pass --state ${before.state}`);
-  }
+  if (before.state !== state) throw notInState(job, before.state, state);
   const reason = `deleted by an operator (saliflow delete --state ${state})`;
   const workflow = (await stopJobWorkflows(client, config, [job], reason)).get(job)!;
   const { target, runnerId } = await inTransaction(pool, async (db) => {
@@ -233,7 +257,10 @@ export async function failJob(options: {
     : [];
   await tellChildren(config, pool, client, job);
   if (mailer)
-    await mailer.send({ to: config.general.adminEmail, ...jobFailedMessage(config.general.serviceName, job, failure) });
+    await mailer.send({
+      to: config.general.adminEmail,
+      ...jobFailedMessage(config.general.serviceName, job, failure, config.configFile),
+    });
   const runLeft = runLeftBehind(before.state, before.runnerId, after.runnerId, workflow);
   return {
     job,

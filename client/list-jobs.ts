@@ -3,6 +3,7 @@ import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
 import { waitingReasons } from '../activities/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../activities/service-control.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
 
 /** saliweb's default: the states an operator needs to look at. */
@@ -60,11 +61,10 @@ export async function addWaitingReasons(
   jobs: ListedJob[],
 ): Promise<void> {
   const incoming = jobs.filter((job) => job.state === 'INCOMING');
+  const control = await readServiceControl(db, config);
+  const names = incoming.map((job) => job.name);
   const reasons = new Map(
-    (await waitingReasons(db, config.limits, { names: incoming.map((job) => job.name) })).map((job) => [
-      job.name,
-      job.reason,
-    ]),
+    (await waitingReasons(db, control.limits, { names }, pausedBecause(control))).map((job) => [job.name, job.reason]),
   );
   for (const job of incoming) job.waiting = reasons.get(job.name) ?? 'no longer INCOMING';
 }

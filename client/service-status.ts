@@ -10,6 +10,7 @@ import type { LimitsConfig, ServiceConfig } from '../core/config/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { JOB_STATES, type JobState } from '../core/states.js';
 import { scheduleIds } from '../worker/schedules.js';
+import { describeLimits, pauseReason, readServiceControl, type Pause } from '../activities/service-control.js';
 import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
@@ -46,8 +47,14 @@ export interface ServiceStatus {
   /** Distinct worker identities (`pid@host`) polling the main queue for workflow tasks. */
   workers: string[];
   jobs: Partial<Record<JobState, number>>;
-  /** `[limits]`: the running slots and the per-user shares. */
+  /** The limits in force (the last published: worker start, SIGHUP, `reload-limits`; else the config file's). */
   limits: LimitsConfig;
+  /** Where and when the limits in force were read, if published. */
+  limitsFrom?: { source: string; at: Date };
+  /** The config file's `[limits]` where they differ from those in force (not reloaded yet). */
+  fileLimits?: LimitsConfig;
+  /** Set while `saliflow pause` holds: nothing is admitted. */
+  pause?: Pause;
   schedules: ScheduleStatus[];
 }
 
@@ -118,6 +125,8 @@ export async function serviceStatus(options: {
   const ids = scheduleIds(config.general.serviceName);
   const { address, namespace, webUi } = config.temporal;
   const link = serviceLink(config);
+  const control = await readServiceControl(db, config);
+  const differs = describeLimits(control.limits) !== describeLimits(config.limits);
   return {
     service: config.general.serviceName,
     taskQueue,
@@ -126,16 +135,12 @@ export async function serviceStatus(options: {
     pollers: [...main, ...waits, ...hosts],
     workers: [...new Set(main.filter((poller) => poller.kind === 'workflow').map((poller) => poller.identity))],
     jobs,
-    limits: config.limits,
+    limits: control.limits,
+    ...(control.limitsFrom ? { limitsFrom: control.limitsFrom } : {}),
+    ...(differs ? { fileLimits: config.limits } : {}),
+    ...(control.pause ? { pause: control.pause } : {}),
     schedules: [await scheduleStatus(client, ids.reconcile), await scheduleStatus(client, ids.oldJobs)],
   };
-}
-
-function describeLimits(limits: LimitsConfig): string {
-  const parts = [`running ${limits.running}`];
-  if (limits.runningPerUser !== undefined) parts.push(`running_per_user ${limits.runningPerUser}`);
-  if (limits.runningPerAnonymous !== undefined) parts.push(`running_per_anonymous ${limits.runningPerAnonymous}`);
-  return parts.join(', ');
 }
 
 export function formatServiceStatus(status: ServiceStatus): string {
@@ -145,6 +150,13 @@ export function formatServiceStatus(status: ServiceStatus): string {
     `  Web UI     ${status.temporal.webUi ?? '(set [temporal] web_ui in the config to get a link)'}`,
     `  MySQL      ${status.mysql}`,
     `  Limits     ${describeLimits(status.limits)}`,
+    ...(status.fileLimits
+      ? [
+          `             (read ${status.limitsFrom ? `${formatTime(status.limitsFrom.at)} UTC from ${status.limitsFrom.source}` : 'earlier'}; ` +
+            `the config file says ${describeLimits(status.fileLimits)}: \`saliflow reload-limits\` applies it)`,
+        ]
+      : []),
+    `  Admission  ${status.pause ? `PAUSED: ${pauseReason(status.pause)} (\`saliflow resume\` ends it)` : 'open'}`,
     '',
     status.workers.length > 0
       ? `workers: ${status.workers.length} polling ${status.taskQueue}`
@@ -158,9 +170,16 @@ export function formatServiceStatus(status: ServiceStatus): string {
     }
     const rows = [...byQueue].map(([key, kinds]) => {
       const [queue, identity] = key.split('\u0000') as [string, string];
-      return [`  ${queue}`, identity, [...kinds].sort().join('+')];
+      const seen = Math.max(
+        ...status.pollers
+          .filter((p) => p.queue === queue && p.identity === identity)
+          .map((p) => p.lastAccess.getTime()),
+      );
+      return [`  ${queue}`, identity, [...kinds].sort().join('+'), `${Math.round((Date.now() - seen) / 1000)} s ago`];
     });
-    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR'], rows));
+    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR', 'LAST POLL'], rows));
+    // Temporal lists a poller until its long poll (up to ~70 s) would have been renewed.
+    lines.push(`  (a worker stopped in the last ${POLLER_FRESH_MS / 60_000} minutes may still be listed)`);
   }
   lines.push('', 'jobs:');
   const counts = JOB_STATES.filter((state) => status.jobs[state]).map((state) => [

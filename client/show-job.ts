@@ -9,6 +9,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
 import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
 import { waitingReasons } from '../activities/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../activities/service-control.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
 
 /** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */
@@ -71,7 +72,8 @@ export async function showJob(options: {
     state,
     at: row[column] as Date,
   }));
-  const [line] = row.state === 'INCOMING' ? await waitingReasons(db, config.limits, { names: [job] }) : [];
+  const control = row.state === 'INCOMING' ? await readServiceControl(db, config) : undefined;
+  const [line] = control ? await waitingReasons(db, control.limits, { names: [job] }, pausedBecause(control)) : [];
   return { name: job, row: { ...row }, workflow, now, ...(line ? { waiting: line.reason } : {}), timeline };
 }
 

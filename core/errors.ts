@@ -47,6 +47,20 @@ export class StackError extends Error {
   override readonly name = 'StackError';
 }
 
+/**
+ * A server saliflow needs (MySQL, Temporal) cannot be reached or refuses it. The
+ * message names the address, the account, where they were configured and what
+ * to check.
+ */
+export class ConnectionError extends Error {
+  override readonly name = 'ConnectionError';
+}
+
+/** A worker cannot start (a port taken, the start-up check refused): the message says what to fix. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
 /** A runner could not submit, query or cancel its job. */
 export class RunnerError extends Error {
   override readonly name = 'RunnerError';
@@ -148,3 +162,11 @@ export const NON_RETRYABLE_ERRORS = [
   'RunnerSpecError',
   'StepInterruptedError',
 ] as const;
+
+/** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */
+export class LimitsNotChangedError extends Error {
+  override readonly name = 'LimitsNotChangedError';
+  constructor(cause: Error) {
+    super(`the limits were not changed: ${cause.message}`, { cause });
+  }
+}

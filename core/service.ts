@@ -34,6 +34,14 @@ export interface JobContext<M extends Metadata = Metadata> {
   readonly user: string | null;
   readonly contactEmail: string | null;
   /**
+   * The run cycle: 1 for `preprocess` and the first run, then one more for each
+   * `reschedule` (so `postprocess` can reschedule once: `if (job.cycle === 1)`).
+   * `finalize` and `complete` see the last cycle.
+   */
+  readonly cycle: number;
+  /** The data the last `reschedule` passed (what `rerun` received); undefined in the first cycle. */
+  readonly rerunData: RerunData | undefined;
+  /**
    * The service's own columns. Assign to change them; changes are written
    * to MySQL when the step returns.
    */
@@ -61,6 +69,14 @@ type MaybePromise<T> = T | Promise<T>;
 export interface Service<M extends Metadata = Metadata> {
   /** The service's own `jobs` columns, created by `saliflow db create-tables`. */
   columns?: readonly ColumnSpec[];
+  /**
+   * The config sections (and keys) the service reads itself, e.g.
+   * `{ multifoxs: ['script_directory'] }`; keys listed under a built-in section
+   * (`general`, `backend`, …) are added to it. Any other section or key in the
+   * config is an error naming the nearest valid spelling. Read the values from
+   * `job.config.sections`.
+   */
+  configSections?: Readonly<Record<string, readonly string[]>>;
   /**
    * What happens to a step cut short by a crash (its worker killed, MySQL or
    * Temporal lost before the job moved on): `'retry'` runs it again on
@@ -94,7 +110,7 @@ export interface Service<M extends Metadata = Metadata> {
   sendJobCompletedEmail?(job: JobContext<M>): MaybePromise<void>;
 }
 
-export type StepName = Exclude<keyof Service, 'columns'>;
+export type StepName = Exclude<keyof Service, 'columns' | 'configSections'>;
 
 /**
  * Identity function whose only job is type-checking: unknown step names and

@@ -4,7 +4,8 @@
  * client certificates and API keys alike.
  */
 import fs from 'node:fs/promises';
-import type { ServiceConfig } from './config/index.js';
+import { describeTemporalTarget, type ServiceConfig } from './config/index.js';
+import { ConnectionError, describeThrown } from './errors.js';
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -41,4 +42,17 @@ export async function temporalConnectionOptions(config: ServiceConfig): Promise<
   }
   // An API key means Temporal Cloud (or a proxy like it): TLS with the system CAs.
   return apiKey ? { address, tls: true, apiKey } : { address };
+}
+
+/** Why a connection to Temporal failed, naming the address, the namespace and where they were set. */
+export function temporalConnectionError(config: ServiceConfig, error: unknown): ConnectionError {
+  const target = describeTemporalTarget(config.temporal, config.sections.findSection('temporal'));
+  // The SDK's Core says why in Rust's debug format; the OS's message in it is what a person needs.
+  const raw = describeThrown(error).split('\n')[0] ?? '';
+  const cause = /message: "([^"]+)"/.exec(raw)?.[1] ?? raw;
+  return new ConnectionError(
+    `cannot connect to Temporal at ${target}: ${cause}; check that the Temporal server runs and is reachable ` +
+      `from this host, and [temporal] address in ${config.configFile} (or TEMPORAL_ADDRESS)`,
+    { cause: error },
+  );
 }

@@ -7,12 +7,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
-import { temporalConnectionOptions } from '../core/temporal-connection.js';
+import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import type { Service } from '../core/service.js';
 import { Client } from '@temporalio/client';
 import { createSaliflowActivities, defaultHostId, type ActivityDeps } from '../activities/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { activityLogContext } from './logger.js';
+import { drainWorker } from './drain.js';
 
 // Run from source (tsx) the workflows are .ts; from `npm run build` output, .js.
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -50,7 +51,10 @@ export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'ser
 }
 
 export async function connectToTemporal(config: ServiceConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(await temporalConnectionOptions(config));
+  const options = await temporalConnectionOptions(config);
+  return NativeConnection.connect(options).catch((error: unknown) => {
+    throw temporalConnectionError(config, error);
+  });
 }
 
 /** Workflows kept in memory between tasks (a job's history is ~15 events: an evicted one replays in a millisecond). */
@@ -66,6 +70,10 @@ export interface ServiceWorker {
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
   statusQueries(): Record<string, number>;
+  /** Runs an admission round soon (the limits changed). */
+  wakeAdmission(): void;
+  /** Stops taking work, waits for this host's local runs to end, then stops (`run()` returns): worker/drain.ts. */
+  drain(report: (message: string) => void): Promise<void>;
   /** A client on the worker's own connection (eager starts from the frontend socket land on this worker). */
   readonly client: Client;
   readonly hostId: string;
@@ -95,6 +103,8 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: parts.activities,
+      // Steps in flight may finish after a stop signal; runs being waited for are picked up by another worker at once.
+      shutdownGraceTime: config.worker.shutdownSeconds * 1000,
       // Most jobs rest for long in one wait; replaying a short history is cheaper than keeping thousands in memory.
       maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
     }),
@@ -116,10 +126,13 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
   const shutdown = () => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };
+  let running: Promise<void>[] = [];
   const runAll = () => {
     parts.watcher.start();
-    return Promise.all(workers.map((worker) => worker.run()));
+    running = workers.map((worker) => worker.run());
+    return Promise.all(running);
   };
+  const [jobQueue, waitQueueWorker, hostQueueWorker] = workers as [Worker, Worker, Worker];
   return {
     client,
     hostId,
@@ -137,6 +150,23 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
     },
     shutdown,
     statusQueries: parts.statusQueries,
+    wakeAdmission: () => parts.admitter.wake(),
+    drain: (report) =>
+      drainWorker(
+        {
+          async stopTakingWork() {
+            for (const worker of [jobQueue, waitQueueWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+            await Promise.all(running.slice(0, 2));
+          },
+          admitter: parts.admitter,
+          watcher: parts.watcher,
+          pendingSignals: parts.pendingSignals,
+          stopHostQueue: () => {
+            if (hostQueueWorker.getState() === 'RUNNING') hostQueueWorker.shutdown();
+          },
+        },
+        report,
+      ),
     async close() {
       await parts.close();
       if (!options.connection) await connection.close();

@@ -1,13 +1,48 @@
-/** Loads a service module (its default export is `defineService({...})`). */
+/**
+ * Loads a service module (its default export is `defineService({...})`).
+ * A TypeScript module is loaded through tsx (a dependency of saliflow), so a
+ * service author needs no build step; a compiled `.js` module needs none.
+ */
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Service } from '../core/service.js';
+
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/** Set once tsx's loaders are in this process (bin/saliflow.js sets it when it runs a checkout's sources). */
+const TSX_REGISTERED = Symbol.for('saliflow.tsx-registered');
+
+function tsxActive(): boolean {
+  const flags = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
+  return (globalThis as Record<symbol, unknown>)[TSX_REGISTERED] === true || /\btsx\b/.test(flags);
+}
+
+/**
+ * Node cannot import TypeScript by itself (below 22.6): tsx's loaders, for ES modules
+ * and CommonJS alike (a service project need not be `"type": "module"`), registered
+ * once, before the first TypeScript module is asked for (a failed import is remembered).
+ */
+async function registerTypeScript(): Promise<void> {
+  if (tsxActive()) return;
+  (await import('tsx/esm/api')).register();
+  createRequire(import.meta.url)('tsx/cjs/api').register();
+  (globalThis as Record<symbol, unknown>)[TSX_REGISTERED] = true;
+}
+
+async function importModule(absolute: string): Promise<{ default?: unknown }> {
+  if (TYPESCRIPT.test(absolute)) await registerTypeScript();
+  const loaded = (await import(pathToFileURL(absolute).href)) as { default?: unknown; 'module.exports'?: unknown };
+  // A CommonJS service's `export default` arrives one level down.
+  const inner = loaded.default as { default?: unknown; __esModule?: boolean } | undefined;
+  return inner && typeof inner === 'object' && inner.__esModule === true && 'default' in inner ? inner : loaded;
+}
 
 export async function loadService(modulePath: string): Promise<Service> {
   const absolute = path.resolve(modulePath);
   let loaded: { default?: unknown };
   try {
-    loaded = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+    loaded = await importModule(absolute);
   } catch (error) {
     throw new Error(`cannot load the service module ${absolute}: ${(error as Error).message}`, { cause: error });
   }

@@ -84,8 +84,15 @@ const LEVEL_OF: Record<LogLevel, LogLevelName> = {
 };
 
 /** The Temporal SDK's Logger interface over pino. */
+/**
+ * The SDK's warnings that are expected here: the run-waiting task queues of a worker
+ * (worker/create-worker.ts) have activities only, by design.
+ */
+const EXPECTED_SDK_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+
 export function temporalLogger(base: Pino): Logger {
   return loggerFrom((level, message, meta) => {
+    if (EXPECTED_SDK_WARNINGS.has(String(message))) return;
     const name = LEVEL_OF[level] ?? 'info';
     if (!base.isLevelEnabled(name)) return;
     base[name](logFields(meta), truncate(String(message), MAX_MESSAGE_CHARS));

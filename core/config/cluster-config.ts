@@ -44,7 +44,6 @@ function value(section: SectionReader, env: NodeJS.ProcessEnv, key: string, envN
 
 export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): SgeConfig | undefined {
   if (!section.exists && envString(env, 'SALIFLOW_SGE_QSUB') === undefined) return undefined;
-  section.rejectUnknownKeys(SGE_KEYS);
   const get = (key: string, fallback: string) =>
     value(section, env, key, `SALIFLOW_SGE_${key.toUpperCase()}`) ?? fallback;
   const sgeRoot = envString(env, 'SGE_ROOT') ?? section.optional('sge_root');
@@ -62,7 +61,6 @@ export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): S
 
 export function readSlurmConfig(section: SectionReader, env: NodeJS.ProcessEnv): SlurmConfig | undefined {
   if (!section.exists && envString(env, 'SALIFLOW_SLURM_SBATCH') === undefined) return undefined;
-  section.rejectUnknownKeys(SLURM_KEYS);
   const get = (key: string, fallback: string) =>
     value(section, env, key, `SALIFLOW_SLURM_${key.toUpperCase()}`) ?? fallback;
   const jobcomp = value(section, env, 'jobcomp', 'SALIFLOW_SLURM_JOBCOMP');

@@ -19,7 +19,6 @@ export interface MailConfig {
 export const MAIL_KEYS = ['from', 'smtp_host', 'smtp_port', 'sendmail'] as const;
 
 export function readMailConfig(section: SectionReader, adminEmail: string, env: NodeJS.ProcessEnv): MailConfig {
-  section.rejectUnknownKeys(MAIL_KEYS);
   const smtpHost = envString(env, 'SALIFLOW_SMTP_HOST') ?? section.optional('smtp_host');
   const smtpPort =
     envParsed(env, 'SALIFLOW_SMTP_PORT', parsePort, { section, key: 'smtp_port', expected: PORT_EXPECTED }) ??

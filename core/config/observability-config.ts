@@ -36,7 +36,6 @@ export function parseLogLevel(text: string): LogLevelName | undefined {
 }
 
 export function readMetricsConfig(section: SectionReader, env: NodeJS.ProcessEnv): MetricsConfig {
-  section.rejectUnknownKeys(METRICS_KEYS);
   const fromEnv = envParsed(env, 'SALIFLOW_METRICS_ADDRESS', parseListenAddress, {
     section,
     key: 'prometheus',
@@ -52,7 +51,6 @@ export function readMetricsConfig(section: SectionReader, env: NodeJS.ProcessEnv
 }
 
 export function readLoggingConfig(section: SectionReader, env: NodeJS.ProcessEnv): LoggingConfig {
-  section.rejectUnknownKeys(LOGGING_KEYS);
   const fromEnv = envParsed(env, 'SALIFLOW_LOG_LEVEL', parseLogLevel, {
     section,
     key: 'level',

@@ -106,15 +106,6 @@ export class SectionReader {
     return this.convert(key, parsePort, `is not a port; ${PORT_EXPECTED}`);
   }
 
-  /** For sections that are saliflow's own, where a typo must not go unnoticed. */
-  rejectUnknownKeys(accepted: readonly string[]): void {
-    for (const key of this.values.keys()) {
-      if (!accepted.includes(key)) {
-        throw this.error(key, `unknown key; [${this.name}] accepts only ${accepted.join(', ')}`);
-      }
-    }
-  }
-
   private convert<T>(key: string, parse: (text: string) => T | undefined, problem: string): T | undefined {
     const text = this.optional(key);
     if (text === undefined) return undefined;

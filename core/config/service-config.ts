@@ -18,6 +18,8 @@ import { readTemporalConfig } from './temporal-config.js';
 import type { TemporalConfig } from './temporal-config.js';
 import { parseTimeDelta } from './time-delta.js';
 import { envString } from './env.js';
+import { checkKnownSections, type SectionKeys } from './known-sections.js';
+import { readWorkerConfig, type WorkerConfig } from './worker-config.js';
 
 /** States that own a directory (EXPIRED jobs have none), in pipeline order. */
 export const DIRECTORY_STATES = [
@@ -105,15 +107,35 @@ export interface ServiceConfig {
   metrics: MetricsConfig;
   /** `[logging]`: the worker's log level. */
   logging: LoggingConfig;
+  /** `[worker]`: how a worker stops. */
+  worker: WorkerConfig;
   /** The parsed file, so services can read their own sections. */
   sections: IniDocument;
 }
 
-/** Reads the config at `path`; environment variables override some keys (see the temporal, database and mail sections). */
-export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export interface LoadOptions {
+  /**
+   * The service's own sections and their keys (`defineService({ configSections })`).
+   * Unset when the service module is not at hand: sections that are not near a
+   * built-in one's spelling are then left unchecked.
+   */
+  serviceSections?: SectionKeys;
+}
+
+/**
+ * Reads the config at `path`; environment variables override some keys (see the
+ * temporal, database and mail sections). A section or key that neither saliweb,
+ * saliflow nor the service reads is an error naming the nearest valid spelling.
+ */
+export function loadServiceConfig(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): ServiceConfig {
   const configFile = resolve(path);
   const configDir = dirname(configFile);
   const doc = readIniFile(configFile);
+  checkKnownSections(doc, options.serviceSections);
   const section = (name: string) => SectionReader.of(doc, name);
 
   const general = readGeneral(section('general'), configDir, env);
@@ -131,6 +153,7 @@ export function loadServiceConfig(path: string, env: NodeJS.ProcessEnv = process
     clusters: readClusters(section('sge'), section('slurm'), env),
     metrics: readMetricsConfig(section('metrics'), env),
     logging: readLoggingConfig(section('logging'), env),
+    worker: readWorkerConfig(section('worker')),
     sections: doc,
   };
 }

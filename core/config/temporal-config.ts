@@ -68,8 +68,6 @@ export function readTemporalConfig(
   serviceName: string,
   env: NodeJS.ProcessEnv,
 ): TemporalConfig {
-  section.rejectUnknownKeys(TEMPORAL_KEYS);
-
   const setting = (key: TemporalKey, envName: string): Setting | undefined => {
     const fromEnv = envString(env, envName);
     if (fromEnv !== undefined) return { value: fromEnv, source: `${envName} (environment)` };
@@ -148,4 +146,23 @@ function parseSwitch(text: string): boolean | undefined {
 function devServerWebUi(address: string): string | undefined {
   const match = /^(localhost|127\.0\.0\.1|\[::1\]):7233$/.exec(address);
   return match ? `http://${match[1]}:8233` : undefined;
+}
+
+/**
+ * Where the worker and clients connect, and where each value came from, for the
+ * start-up line and connection errors: a default taken because a section is
+ * missing (or misspelt) is said out loud.
+ */
+export function describeTemporalTarget(
+  temporal: TemporalConfig,
+  section: { values: ReadonlyMap<string, string> } | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const origin = (key: TemporalKey, envName: string) =>
+    envString(env, envName) !== undefined ? envName : section?.values.get(key) ? `[temporal] ${key}` : 'default';
+  return (
+    `${temporal.address} (${origin('address', 'TEMPORAL_ADDRESS')}), ` +
+    `namespace ${temporal.namespace} (${origin('namespace', 'TEMPORAL_NAMESPACE')}), ` +
+    `task queue ${temporal.taskQueue} (${origin('task_queue', 'SALIFLOW_TASK_QUEUE')})`
+  );
 }

@@ -364,12 +364,14 @@ test('track_hostname accepts every boolean spelling', () => {
   }
 });
 
-test('unknown keys in saliweb sections are ignored (services add their own)', () => {
-  const conf = SALIWEB_CONF.replace('check_minutes: 10', 'check_minutes: 10\nmy_setting: x').replace(
-    'db: modfoo',
-    'db: modfoo\nlegacy: 1',
+test('keys a service adds to saliweb sections load when the service declares them, and only then', () => {
+  const conf = SALIWEB_CONF.replace('check_minutes: 10', 'check_minutes: 10\nmy_setting: x');
+  const declared = { serviceSections: { backend: ['my_setting'] } };
+  assert.equal(
+    loadServiceConfig(saliwebService(conf), {}, declared).sections.section('backend')?.values.get('my_setting'),
+    'x',
   );
-  assert.equal(loadServiceConfig(saliwebService(conf), {}).sections.section('backend')?.values.get('my_setting'), 'x');
+  assert.throws(() => loadServiceConfig(saliwebService(conf), {}), /\[backend\] my_setting: unknown key/);
 });
 
 test('environment variables override the file', () => {
@@ -671,7 +673,7 @@ const BAD_CASES: BadCase[] = [
   },
   {
     name: 'frontend section without service_name',
-    edit: append('[frontend:lite]\nfoo: bar'),
+    edit: append('[frontend:lite]\n'),
     expect: ['[frontend:lite] service_name', 'missing'],
   },
   {
@@ -691,7 +693,7 @@ const BAD_CASES: BadCase[] = [
   },
   {
     name: '[general] and [General] both present',
-    edit: append('[general]\nfoo: bar'),
+    edit: append('[general]\ngithub: https://github.com/salilab/modfoo'),
     expect: ['[general]', '[General] and [general] differ only in case'],
   },
   {

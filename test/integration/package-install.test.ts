@@ -1,0 +1,148 @@
+/**
+ * saliflow as a service author gets it: `npm pack`, installed into a project
+ * of their own outside this repository with production dependencies only, a
+ * TypeScript service there importing the package's public entry point, the
+ * package's own `saliflow` bin running the worker (through npx, as a user
+ * would), jobs submitted with the bin and COMPLETED, and a SIGTERM to npx
+ * leaving no process behind.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { jobRow } from '../support/jobs.js';
+import { until } from '../support/until.js';
+import { WORKER_READY } from '../support/processes.js';
+
+const SERVICE_TS = `import { defineService, localCommand, type RerunData } from 'saliflow';
+
+const greeting = (config: { sections: { section(name: string): { values: ReadonlyMap<string, string> } | undefined } }) =>
+  config.sections.section('packtest')?.values.get('greeting') ?? 'none';
+
+export default defineService({
+  configSections: { packtest: ['greeting'] },
+  run: (job) => localCommand(['sh', '-c', 'printf "%s" "$1" > run-1.txt', 'sh', greeting(job.config)]),
+  // Reschedule once: the cycle says which run this is.
+  postprocess: (job) => (job.cycle === 1 ? { reschedule: { data: { round: 2 } as RerunData } } : undefined),
+  rerun: (job, data) => localCommand(['sh', '-c', 'printf "%s" "$1" > run-2.txt', 'sh', JSON.stringify(data)]),
+  async finalize(job) {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(job.path('finalized.json'), JSON.stringify({ cycle: job.cycle, rerunData: job.rerunData }));
+  },
+});
+`;
+
+/** The environment without what `npm test` puts there for its own scripts (npm_config_*, …). */
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key))) as Record<
+    string,
+    string
+  >;
+}
+
+/** Processes whose command line mentions `text` (ps-free: /proc). */
+async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) found.push(`${pid}: ${cmdline.replace(/\0/g, ' ')}`);
+  }
+  return found;
+}
+
+let fixture: ServiceFixture;
+let project: string;
+before(async () => {
+  fixture = await createServiceFixture({ sections: { packtest: { greeting: 'hello from the config' } } });
+  project = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-author-'));
+});
+after(async () => {
+  await fixture.cleanup();
+  await fs.rm(project, { recursive: true, force: true });
+});
+
+test(
+  'the packed package installs with production dependencies only and runs a TypeScript service',
+  { timeout: 420_000 },
+  async () => {
+    const env = cleanEnv();
+    const packed = await execa('npm', ['pack', '--silent', '--pack-destination', project], { cwd: REPO_ROOT, env });
+    const tarball = path.join(project, packed.stdout.trim().split('\n').pop()!);
+    const listing = await execa('tar', ['-tzf', tarball]);
+    const files = listing.stdout.split('\n').filter(Boolean);
+    assert.ok(files.includes('package/dist/core/index.js') && files.includes('package/dist/core/index.d.ts'));
+    assert.ok(files.includes('package/dist/workflows/index.js'), 'the workflows the worker bundles');
+    assert.deepEqual(
+      files.filter(
+        (file) =>
+          /^package\/(test|bench|scripts|examples|\.state)\//.test(file) ||
+          (file.endsWith('.ts') && !file.endsWith('.d.ts')),
+      ),
+      [],
+      'no tests, benches, scripts or sources in the package',
+    );
+
+    await fs.writeFile(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'packtest-service', private: true, type: 'module' }, null, 2),
+    );
+    await execa('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], { cwd: project, env });
+    await fs.access(path.join(project, 'node_modules/saliflow/dist/core/index.js'));
+    await assert.rejects(fs.access(path.join(project, 'node_modules/typescript')), 'no dev dependencies');
+    await fs.writeFile(path.join(project, 'service.ts'), SERVICE_TS);
+
+    const saliflow = (args: string[]) =>
+      execa('npx', ['--no-install', 'saliflow', ...args], { cwd: project, env, reject: false });
+    const worker: ResultPromise = execa(
+      'npx',
+      ['--no-install', 'saliflow', 'worker', '--config', fixture.configFile, '--service', 'service.ts'],
+      { cwd: project, env, reject: false, all: true },
+    );
+    let output = '';
+    worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await until('the installed worker to start', async () => {
+        if (worker.exitCode !== null) throw new Error(`the worker exited:\n${output}`);
+        return WORKER_READY.test(output) ? true : undefined;
+      });
+      const input = path.join(project, 'input.txt');
+      await fs.writeFile(input, 'data\n');
+      const names: string[] = [];
+      for (const name of ['author-a', 'author-b']) {
+        const submitted = await saliflow(['submit', '--config', fixture.configFile, '--name', name, input]);
+        assert.equal(submitted.exitCode, 0, submitted.stderr);
+        names.push(submitted.stdout.split('\t')[0]!);
+      }
+      for (const name of names) {
+        const row = await until(`${name} COMPLETED`, async () => {
+          const current = await jobRow(fixture.db, name);
+          if (current.state === 'FAILED') throw new Error(`${name} FAILED: ${current.failure}\n${output}`);
+          return current.state === 'COMPLETED' ? current : undefined;
+        });
+        const directory = row.directory!;
+        assert.equal(await fs.readFile(path.join(directory, 'run-1.txt'), 'utf8'), 'hello from the config');
+        assert.equal(await fs.readFile(path.join(directory, 'run-2.txt'), 'utf8'), '{"round":2}');
+        assert.deepEqual(JSON.parse(await fs.readFile(path.join(directory, 'finalized.json'), 'utf8')), {
+          cycle: 2,
+          rerunData: { round: 2 },
+        });
+      }
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      // npx runs the bin under `sh -c`, which does not pass the signal on: the worker must notice and stop.
+      await until(
+        'no process of the installed package left',
+        async () => ((await processesMentioning(path.join(project, 'node_modules'))).length === 0 ? true : undefined),
+        60_000,
+      ).catch(async (error: Error) => {
+        throw new Error(`${error.message}:\n${(await processesMentioning(project)).join('\n')}\n${output}`);
+      });
+    }
+  },
+);

@@ -1,0 +1,186 @@
+/**
+ * Draining a worker before its host reboots (`saliflow drain`): with local
+ * runs in flight on that host, the worker takes no new work (new jobs run
+ * on the other worker), keeps watching its local runs until they end, hands
+ * their ends to the other worker, reports itself empty and exits 0.
+ * Nothing fails and nothing runs twice: MySQL's triggers record every
+ * state change, and each run appends to `runs.txt`.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { submitJob, type SubmittedJob } from '../../client/submit.js';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { temporalClient } from '../support/temporal.js';
+import { workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
+import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
+import { installStateAudit, readStateAudit, statePaths } from '../support/state-audit.js';
+
+let fixture: ServiceFixture;
+before(async () => {
+  fixture = await createServiceFixture({ sections: { limits: { running: '10' } } });
+  await installStateAudit(fixture.admin, fixture.config.database.db);
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+/** A `saliflow worker` process as host `host` (its own local-run queue and frontend socket). */
+async function startWorker(host: string) {
+  const child = spawnWorkerProcess(
+    fixture.configFile,
+    'go-file-job',
+    { SALIFLOW_HOST_ID: host, SALIFLOW_SOCKET: path.join(fixture.root, `${host}.socket`) },
+    { asSaliflowWorker: true },
+  );
+  const worker = { child, output: '' };
+  child.stdout?.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (worker.output += chunk.toString()));
+  await until(`the worker on ${host} to poll`, async () => {
+    if (child.exitCode !== null) throw new Error(`the worker exited: ${worker.output.slice(-2000)}`);
+    return WORKER_READY.test(worker.output) ? true : undefined;
+  });
+  return worker;
+}
+
+async function rows(names: readonly string[]) {
+  const [found] = (await fixture.db.query('SELECT name, state, runner_id, directory FROM jobs WHERE name IN (?)', [
+    names,
+  ])) as unknown as [{ name: string; state: string; runner_id: string | null; directory: string }[]];
+  return found;
+}
+
+test(
+  'drain with local runs in flight: no new work taken, the runs finish, nothing fails or runs twice',
+  {
+    timeout: 300_000,
+  },
+  async (t) => {
+    const { client, close } = await temporalClient();
+    const a = await startWorker('hosta');
+    let b: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const submit = (name: string, go: boolean) =>
+        submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, files: go ? { go: '' } : {} });
+      // Local runs on host A that wait for the test's `go`.
+      const held: SubmittedJob[] = [];
+      for (let i = 0; i < 3; i++) held.push(await submit(`held${i}`, false));
+      const heldNames = held.map((job) => job.name);
+      await until('the held jobs to run on host A', async () => {
+        const found = await rows(heldNames);
+        return found.length === 3 &&
+          found.every((row) => row.state === 'RUNNING' && /@hosta$/.test(row.runner_id ?? ''))
+          ? true
+          : undefined;
+      });
+      b = await startWorker('hostb');
+
+      const drainAt = Date.now();
+      const drain = execa(
+        'node',
+        [
+          path.join(REPO_ROOT, 'bin/saliflow.js'),
+          'drain',
+          '--worker',
+          `${a.child.pid}@hosta`,
+          '--config',
+          fixture.configFile,
+        ],
+        { env: { SALIFLOW_CONFIG: '', SALIFLOW_HOST_ID: 'hosta' }, reject: false },
+      );
+      await until('worker A to wait for its local runs', async () =>
+        /draining: waiting for 3 local run\(s\)/.test(a.output) ? true : undefined,
+      );
+
+      // New work goes to B while A drains.
+      const later: Pick<SubmittedJob, 'name' | 'workflowId'>[] = [];
+      for (let i = 0; i < 3; i++) later.push(await submit(`later${i}`, true));
+      // A frontend that still announces its jobs on A's socket: A starts the workflow, B runs it.
+      const announced = 'socket0';
+      const directory = path.join(fixture.root, 'incoming', announced);
+      await fs.mkdir(directory);
+      await fs.writeFile(path.join(directory, 'go'), '');
+      await fixture.frontendDb.query(
+        "INSERT INTO jobs (name, passwd, directory, url, submit_time) VALUES (?, 'abcdefghij', ?, 'http://x/', UTC_TIMESTAMP())",
+        [announced, directory],
+      );
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(path.join(fixture.root, 'hosta.socket'), () =>
+          socket.end(`INCOMING ${announced}\n`, () => resolve()),
+        );
+        socket.on('error', reject);
+      });
+      const announcedId = `${fixture.config.general.serviceName}/${announced}`;
+      await until('the announced job to have its workflow', () =>
+        client.workflow
+          .getHandle(announcedId)
+          .describe()
+          .then(
+            () => true,
+            () => undefined,
+          ),
+      );
+      later.push({ name: announced, workflowId: announcedId });
+      const laterOutcomes = await Promise.all(later.map((job) => workflowOutcome(client, job.workflowId)));
+      assert.deepEqual(
+        laterOutcomes.map((outcome) => outcome.result ?? outcome.failure),
+        later.map(() => 'COMPLETED'),
+      );
+      const [laterRuns] = (await fixture.db.query(
+        "SELECT COUNT(*) AS n FROM jobs WHERE name LIKE 'later%' AND runner_id LIKE '%@hostb'",
+      )) as unknown as [[{ n: number }]];
+      const [socketRuns] = (await fixture.db.query(
+        "SELECT COUNT(*) AS n FROM jobs WHERE name = 'socket0' AND runner_id LIKE '%@hostb'",
+      )) as unknown as [[{ n: number }]];
+      assert.equal(Number(laterRuns[0].n) + Number(socketRuns[0].n), 4, 'the jobs submitted during the drain ran on B');
+      assert.equal(a.child.exitCode, null, 'A waits while its local runs go on');
+      assert.equal(drain.exitCode, null, '`saliflow drain` waits for A');
+      assert.deepEqual(
+        (await rows(heldNames)).map((row) => row.state),
+        ['RUNNING', 'RUNNING', 'RUNNING'],
+      );
+
+      const goAt = Date.now();
+      for (const row of await rows(heldNames)) await fs.writeFile(path.join(row.directory, 'go'), '');
+      const exited = await a.child;
+      // Recorded, not asserted.
+      t.diagnostic(
+        `drain asked -> exited: ${Date.now() - drainAt} ms; local runs released -> exited: ${Date.now() - goAt} ms`,
+      );
+      assert.equal(exited.exitCode, 0, a.output.slice(-2000));
+      assert.match(a.output, /drained: no work left on this worker/);
+      const drained = await drain;
+      assert.equal(drained.exitCode, 0, drained.stderr);
+      assert.match(drained.stdout, /worker \d+@hosta drained and exited/);
+
+      const all = [...held, ...later];
+      const outcomes = await Promise.all(all.map((job) => workflowOutcome(client, job.workflowId)));
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.result ?? outcome.failure),
+        all.map(() => 'COMPLETED'),
+      );
+      for (const [job, states] of statePaths(await readStateAudit(fixture.db))) {
+        assert.deepEqual(
+          states,
+          ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'],
+          `${job} went through each state once`,
+        );
+      }
+      for (const job of all) {
+        const runs = await fs.readFile(path.join(fixture.root, 'completed', job.name, 'runs.txt'), 'utf8');
+        assert.equal(runs, 'ran\n', `${job.name} ran once`);
+      }
+    } finally {
+      for (const worker of [a, b]) {
+        if (worker && worker.child.exitCode === null) worker.child.kill('SIGTERM');
+        if (worker) await worker.child;
+      }
+      await close();
+    }
+  },
+);

@@ -1,0 +1,193 @@
+/**
+ * A worker that cannot work exits at once and says where to look: wrong
+ * MySQL password, MySQL unreachable, a database it may not use, Temporal
+ * down, its metrics port taken, a typo in its config. And one that works
+ * stops when told, within its bound, even with a step that never returns;
+ * a second signal stops it at once.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { submitJob } from '../../client/submit.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { freePort, WORKER_READY } from '../support/processes.js';
+import { temporalClient } from '../support/temporal.js';
+import { until } from '../support/until.js';
+import { deleteSchedules } from '../../worker/schedules.js';
+
+const BIN = path.join(REPO_ROOT, 'bin/saliflow.js');
+const SERVICE = path.join(REPO_ROOT, 'test/support/services/never-ending-step.ts');
+/** "Seconds, not minutes": every refusal below comes from a check made before the worker takes work. */
+const PROMPT_MS = 30_000;
+
+let fixture: ServiceFixture;
+before(async () => {
+  fixture = await createServiceFixture({ sections: { worker: { shutdown_seconds: '2' } } });
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+/** A copy of the fixture's config folder with `edit` applied to the named files. */
+async function variant(edits: Record<string, (text: string) => string>): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(fixture.root, 'variant-'));
+  for (const file of ['service.conf', 'backend.conf', 'frontend.conf']) {
+    const text = await fs.readFile(path.join(fixture.root, file), 'utf8');
+    await fs.writeFile(path.join(dir, file), (edits[file] ?? ((t: string) => t))(text));
+  }
+  return path.join(dir, 'service.conf');
+}
+
+async function startRefused(configFile: string, env: Record<string, string> = {}) {
+  const started = Date.now();
+  const result = await execa('node', [BIN, 'worker', '--config', configFile, '--service', SERVICE], {
+    reject: false,
+    env,
+    timeout: 120_000,
+  });
+  return { ...result, ms: Date.now() - started };
+}
+
+const CASES: {
+  name: string;
+  setup: () => Promise<{ config: string; env?: Record<string, string> }>;
+  expect: RegExp[];
+}[] = [
+  {
+    name: 'a wrong MySQL password',
+    setup: async () => ({ config: await variant({ 'backend.conf': (t) => t.replace(/passwd: .*/, 'passwd: wrong') }) }),
+    expect: [/MySQL at 127\.0\.0\.1:\d+ refused user sfb_\w+ \(password from .*backend\.conf\): access denied/],
+  },
+  {
+    name: 'MySQL unreachable',
+    setup: async () => ({ config: fixture.configFile, env: { SALIFLOW_MYSQL_PORT: String(await freePort()) } }),
+    expect: [/cannot reach MySQL at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/, /SALIFLOW_MYSQL_PORT/],
+  },
+  {
+    name: 'a database the user may not use',
+    setup: async () => ({ config: await variant({ 'service.conf': (t) => t.replace(/^db: .*/m, 'db: no_such_db') }) }),
+    expect: [/database no_such_db/, /\[database\] db in .*service\.conf/],
+  },
+  {
+    name: 'Temporal down',
+    setup: async () => ({ config: fixture.configFile, env: { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` } }),
+    expect: [
+      /cannot connect to Temporal at 127\.0\.0\.1:\d+ \(TEMPORAL_ADDRESS\), namespace default/,
+      /Connection refused/,
+    ],
+  },
+  {
+    name: 'a typo in the config',
+    setup: async () => ({
+      config: await variant({ 'service.conf': (t) => `${t}\n[temporl]\naddress: elsewhere:7233\n` }),
+    }),
+    expect: [/service\.conf \[temporl\]: unknown section; did you mean \[temporal\]\?/],
+  },
+];
+
+for (const scenario of CASES) {
+  test(`a worker refuses to start, promptly and saying why, with ${scenario.name}`, { timeout: 150_000 }, async () => {
+    const { config, env } = await scenario.setup();
+    const result = await startRefused(config, env);
+    assert.equal(result.exitCode, 1, result.all ?? result.stderr);
+    assert.match(result.stderr, /^saliflow worker: cannot work: /m);
+    for (const pattern of scenario.expect) assert.match(result.stderr, pattern);
+    assert.doesNotMatch(result.stderr, /tonic::transport/);
+    assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+  });
+}
+
+test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const { port } = holder.address() as net.AddressInfo;
+  try {
+    const result = await startRefused(fixture.configFile, { SALIFLOW_METRICS_ADDRESS: `127.0.0.1:${port}` });
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`cannot serve metrics on 127\\.0\\.0\\.1:${port} \\(SALIFLOW_METRICS_ADDRESS\\)`),
+    );
+    assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+  } finally {
+    holder.close();
+  }
+});
+
+function startWorker(): { worker: ResultPromise; output: () => string } {
+  const worker = execa(
+    'node',
+    [
+      BIN,
+      'worker',
+      '--config',
+      fixture.configFile,
+      '--service',
+      path.join(REPO_ROOT, 'test/support/services/never-ending-step.ts'),
+    ],
+    { reject: false, all: true },
+  );
+  let output = '';
+  worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { worker, output: () => output };
+}
+
+test(
+  'SIGTERM stops a worker whose step never returns within its bound; a second signal at once',
+  { timeout: 240_000 },
+  async () => {
+    const { client, close } = await temporalClient();
+    try {
+      const first = startWorker();
+      await until('the worker to start', async () => (WORKER_READY.test(first.output()) ? true : undefined));
+      const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'never-ends' });
+      const started = await until('the step to start', async () => {
+        const [rows] = await fixture.db.query<import('mysql2').RowDataPacket[]>(
+          'SELECT directory FROM jobs WHERE name = ?',
+          [job.name],
+        );
+        const directory = rows[0]?.directory as string | undefined;
+        if (!directory) return undefined;
+        return fs.access(path.join(directory, 'preprocess-started.txt')).then(
+          () => directory,
+          () => undefined,
+        );
+      });
+      assert.ok(started);
+      const stopAt = Date.now();
+      first.worker.kill('SIGTERM');
+      const ended = await first.worker;
+      const stopMs = Date.now() - stopAt;
+      assert.notEqual(ended.exitCode, null, first.output());
+      assert.match(first.output(), /SIGTERM: stopping; steps in flight have 2 s to finish/);
+      // The bound is shutdown_seconds (2) plus the SDK's time to cancel what is left (10): well under a minute.
+      assert.ok(stopMs < 20_000, `stopped after ${stopMs} ms`);
+      console.log(`first stop ${stopMs} ms`);
+
+      const runsSoFar = (await fs.readFile(path.join(started, 'preprocess-started.txt'), 'utf8')).length;
+      const second = startWorker();
+      await until('the worker to start again', async () => (WORKER_READY.test(second.output()) ? true : undefined));
+      await until('the step to run again on the new worker', async () => {
+        const text = await fs.readFile(path.join(started, 'preprocess-started.txt'), 'utf8').catch(() => '');
+        return text.length > runsSoFar ? true : undefined;
+      });
+      const againAt = Date.now();
+      second.worker.kill('SIGTERM');
+      await until('the worker to say it stops', async () =>
+        /SIGTERM: stopping/.test(second.output()) ? true : undefined,
+      );
+      second.worker.kill('SIGTERM');
+      const again = await second.worker;
+      assert.match(second.output(), /SIGTERM again: exiting now/);
+      assert.equal(again.exitCode, 143);
+      assert.ok(Date.now() - againAt < 10_000, `second signal took ${Date.now() - againAt} ms`);
+    } finally {
+      await deleteSchedules(client, fixture.config).catch(() => undefined);
+      await close();
+    }
+  },
+);
