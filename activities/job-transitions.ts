@@ -14,6 +14,7 @@ import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states
 import { inTransaction, type Pool } from './database.js';
 import { readJob } from './job-row.js';
 import { checkJobDirectory } from './job-directory.js';
+import { failpoint } from './failpoint.js';
 
 export interface TransitionRequest {
   job: string;
@@ -201,6 +202,7 @@ export function createTransitionActivities(
         ? await inTransaction(pool, async (db) => {
             const [result] = await db.query<mysql.ResultSetHeader>(update, parameters);
             if (result.affectedRows === 1) await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+            failpoint('in-completed-commit');
             return result.affectedRows === 1;
           })
         : (await pool.query<mysql.ResultSetHeader>(update, parameters))[0].affectedRows === 1;
@@ -262,7 +264,10 @@ export function createTransitionActivities(
         ...values,
         job,
       ]);
-      if (to === 'COMPLETED') await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+      if (to === 'COMPLETED') {
+        await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+        failpoint('in-completed-commit');
+      }
       made = { job, from: row.state, to, since: row.since, ...(to === 'FAILED' ? { failure } : {}) };
       return { state: to, directory, changed: true };
     });

@@ -13,7 +13,7 @@ import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
 import { loadStepContext } from './job-context.js';
 import type { JobRow } from './job-row.js';
-import { jobCompletedMessage, type Mailer } from './mail.js';
+import { completedMessageId, jobCompletedMessage, type Mailer } from './mail.js';
 import { toResultFiles } from './result-files.js';
 import { withLogContext } from './log-context.js';
 
@@ -87,14 +87,23 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
       if (service.finalize) await call(row, 'finalize', (context) => service.finalize?.(context));
     },
 
-    /** The `complete` step, then the user's "job complete" e-mail. */
+    /** The `complete` step (its e-mail is separate: a completion records each as done). */
     async complete(row: JobRow): Promise<void> {
       if (service.complete) await call(row, 'complete', (context) => service.complete?.(context));
+    },
+
+    /**
+     * The user's "job complete" e-mail. Its Message-ID is fixed per job and
+     * submission, so in the instant between the mail server accepting it and
+     * the completion record saying so, a crash's resend is the same message.
+     */
+    async sendCompletedEmail(row: JobRow): Promise<void> {
       if (service.sendJobCompletedEmail) {
         await call(row, 'sendJobCompletedEmail', (context) => service.sendJobCompletedEmail?.(context));
       } else if (row.contactEmail) {
         const message = jobCompletedMessage(config.general.serviceName, row.name, row.url);
-        await mailer.send({ to: row.contactEmail, ...message });
+        const messageId = completedMessageId(config.general.serviceName, row.name, row.submitTime);
+        await mailer.send({ to: row.contactEmail, ...message, messageId });
       }
     },
 
