@@ -9,7 +9,7 @@ import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JobStateError } from '../core/errors.js';
+import { JobDirectoryError, JobStateError } from '../core/errors.js';
 import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states.js';
 import { inTransaction, type Pool } from './database.js';
 import { readJob } from './job-row.js';
@@ -69,11 +69,20 @@ async function renameOrCopy(from: string, to: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
     const partial = `${to}.saliflow-partial`;
     await fs.rm(partial, { recursive: true, force: true });
-    await fs.cp(from, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    try {
+      await fs.cp(from, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    } catch (copyError) {
+      // A copy that did not fit (or was refused) leaves nothing behind; the original is untouched.
+      await fs.rm(partial, { recursive: true, force: true }).catch(() => undefined);
+      throw copyError;
+    }
     await fs.rename(partial, to);
     await fs.rm(from, { recursive: true, force: true });
   }
 }
+
+/** Move errors that waiting will not cure: the job fails at once (space errors are retried). */
+const UNRECOVERABLE_MOVE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /**
  * Moves `from` into `toParent`, tolerating a move that already happened
@@ -86,8 +95,16 @@ async function moveDirectory(job: string, from: string, toParent: string): Promi
     if (await exists(to)) {
       throw new JobStateError(job, `cannot move ${from} to ${to}: the target already exists; remove one of them`);
     }
-    await fs.mkdir(toParent, { recursive: true });
-    await renameOrCopy(from, to);
+    try {
+      await fs.mkdir(toParent, { recursive: true });
+      await renameOrCopy(from, to);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code && UNRECOVERABLE_MOVE_ERRORS.has(code)) {
+        throw new JobDirectoryError(job, code, `cannot move its directory ${from} to ${to}`, (error as Error).message);
+      }
+      throw error;
+    }
     return to;
   }
   if (await exists(to)) return to;
