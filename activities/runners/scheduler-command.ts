@@ -36,7 +36,7 @@ export async function runCommand(
   return {
     stdout,
     // A command that could not start (ENOENT) or was killed says so only in the message.
-    stderr: stderr || (result.exitCode === undefined ? (result.message ?? "") : ""),
+    stderr: stderr || (result.exitCode === undefined ? (result.message ?? '') : ''),
     exitCode: result.exitCode,
     ...(result.timedOut ? { timedOut: true } : {}),
   };

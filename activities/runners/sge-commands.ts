@@ -145,7 +145,10 @@ export function parseQacct(result: CommandResult): Parsed<QacctRecord[]> {
     });
   }
   if (records.length === 0 && result.stdout.trim() !== '') {
-    return { ok: false, error: `no job record in qacct output: ${JSON.stringify(oneLine(result.stdout).slice(0, 120))}` };
+    return {
+      ok: false,
+      error: `no job record in qacct output: ${JSON.stringify(oneLine(result.stdout).slice(0, 120))}`,
+    };
   }
   return { ok: true, value: records };
 }
@@ -157,7 +160,9 @@ export function describeQacct(record: QacctRecord): string | undefined {
   const signal = record.signal
     ? ` (killed by signal ${record.signal}${record.signal === 9 ? ', e.g. by qdel' : ''})`
     : '';
-  const failed = record.failedCode ? `, failed ${record.failedCode}${record.failedText ? ` : ${record.failedText}` : ''}` : '';
+  const failed = record.failedCode
+    ? `, failed ${record.failedCode}${record.failedText ? ` : ${record.failedText}` : ''}`
+    : '';
   return `SGE job ${record.jobId}${task}: exit status ${record.exitCode ?? '?'}${signal}${failed}`;
 }
 

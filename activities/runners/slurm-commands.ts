@@ -96,7 +96,8 @@ export function parseSbatch(
   // sbatch refusing the script (bad option, partition) is the service's problem; anything
   // else (controller down, DNS, timeouts) is a passing fault, and may even have queued the job.
   const refusal =
-    result.exitCode !== 0 && /Batch job submission failed|unrecognized option|invalid option|invalid partition/i.test(said);
+    result.exitCode !== 0 &&
+    /Batch job submission failed|unrecognized option|invalid option|invalid partition/i.test(said);
   return refusal ? { refused: said } : { unreachable: said };
 }
 
@@ -145,7 +146,10 @@ function exitFields(code: string | undefined): Pick<RunEnding, 'exitCode' | 'sig
   return { exitCode: Number(match[1]), ...(signal ? { signal } : {}) };
 }
 
-function endingFromLine(source: 'scontrol' | 'jobcomp', line: string): RunEnding & { name: string; arrayJobId?: string } {
+function endingFromLine(
+  source: 'scontrol' | 'jobcomp',
+  line: string,
+): RunEnding & { name: string; arrayJobId?: string } {
   const task = lineField(line, 'ArrayTaskId');
   const arrayJobId = lineField(line, 'ArrayJobId');
   const reason = lineField(line, 'Reason');
@@ -173,7 +177,10 @@ export function parseScontrolJobs(result: CommandResult): Parsed<ReturnType<type
   }
   const lines = result.stdout.split('\n').filter((line) => line.trim() !== '');
   if (lines.some((line) => !/^JobId=\d+ /.test(line))) {
-    return { ok: false, error: `not scontrol -o show job output: ${JSON.stringify(oneLine(result.stdout).slice(0, 120))}` };
+    return {
+      ok: false,
+      error: `not scontrol -o show job output: ${JSON.stringify(oneLine(result.stdout).slice(0, 120))}`,
+    };
   }
   return { ok: true, value: lines.map((line) => endingFromLine('scontrol', line)) };
 }
@@ -215,7 +222,10 @@ export function describeSlurmEnding(ending: RunEnding): string | undefined {
   if (ending.state === 'COMPLETED' && !ending.exitCode && !ending.signal) return undefined;
   const meaning = ending.state === 'CANCELLED' ? ' (cancelled, e.g. by scancel)' : '';
   const reason = ending.reason ? ` Reason=${ending.reason}` : '';
-  const code = ending.exitCode !== undefined ? ` ExitCode=${ending.exitCode}:${ending.signal ?? 0} (exit status ${ending.exitCode})` : '';
+  const code =
+    ending.exitCode !== undefined
+      ? ` ExitCode=${ending.exitCode}:${ending.signal ?? 0} (exit status ${ending.exitCode})`
+      : '';
   return `SLURM job ${ending.jobId}: JobState=${ending.state ?? '?'}${meaning}${reason}${code}`;
 }
 
