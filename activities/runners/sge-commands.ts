@@ -60,7 +60,7 @@ export function parseQsub(result: CommandResult): { id: string } | { refused: st
     result.exitCode !== 0 &&
     (result.timedOut ||
       result.exitCode === undefined ||
-      /unable to (contact|send|initialize)|commlib error|timeout|cell directory|can't connect/i.test(said));
+      /unable to (contact|send|initialize)|commlib error|timeout|timed out|cell directory|can't connect/i.test(said));
   return unreachable || result.exitCode === 0 ? { unreachable: said } : { refused: said };
 }
 
