@@ -55,6 +55,8 @@ export interface FakeScheduler {
   /** The job goes back to pending under the same id (its running tasks are killed), as SLURM does after a node failure. */
   requeue(id: string, options?: { held?: boolean }): Promise<void>;
   release(id: string): Promise<void>;
+  /** Puts `count` held jobs straight into the queue (no submit command), for load tests; returns their ids. */
+  addHeldJobs(kind: 'sge' | 'slurm', count: number): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -162,6 +164,16 @@ export async function createFakeScheduler(): Promise<FakeScheduler> {
     release: (id) =>
       change((state) => {
         job(state, id).held = false;
+      }),
+    addHeldJobs: (kind, count) =>
+      change((state) => {
+        const ids: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const id = String(state.nextId++);
+          state.jobs.push({ id, kind, name: `load_${id}`, phase: 'pending', held: true, submissions: 1 });
+          ids.push(id);
+        }
+        return ids;
       }),
     async cleanup() {
       await change((state) => state.jobs.forEach(killRuns)).catch(() => undefined);
