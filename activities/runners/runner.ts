@@ -14,11 +14,14 @@
  *    bounded number) that names only saliflow's runs, never every user's.
  * 3. A status query that fails, times out, prints garbage or is cut short
  *    changes no run: `status` throws or answers `unknown`, and `unknown` is
- *    never taken as finished.
+ *    never taken as finished. (A web service's 200 reply with malformed
+ *    results is its final word and fails the run.)
  * 4. A run gone from the queue is `finished` only when its job-state file
  *    says DONE or the scheduler's accounting (or the local exit file) says how
  *    it ended; until then it is `unknown`. A run requeued under the same id
- *    (back to pending) is `running`.
+ *    (back to pending) is `running`. (The local runner's accounting is its
+ *    exit file and the process table: a dead process without an exit file is
+ *    `finished` with a detail saying so.)
  * 5. An ended run that did not write DONE carries a `detail` saying how it
  *    ended (exit status, signal, scheduler state), and `endings` with the
  *    accounting fields it came from.
