@@ -54,13 +54,17 @@ record_sge() {
   record "$dir" qsub-array qsub -terse -N fx_array_done -t 1-2 array.sh
   record "$dir" qsub-refused qsub -terse -N fx_refused -l fx_no_such_resource=1 -b y true
   record "$dir" qsub-unreachable env SGE_CELL=fx_no_such_cell qsub -terse -N fx_unreachable -b y true
-  qsub -terse -N fx_exit3 exit3.sh >/dev/null
-  qsub -terse -N fx_walltime -l h_rt=0:0:2 sleep.sh 60 >/dev/null
+  # qacct is asked by id: names repeat each time the fixtures are recorded.
+  local -A ids=([ok]=$(cat "$dir/qsub-plain.out") [array_done]=$(cut -d. -f1 "$dir/qsub-array.out"))
+  ids[exit3]=$(qsub -terse -N fx_exit3 exit3.sh)
+  ids[walltime]=$(qsub -terse -N fx_walltime -l h_rt=0:0:2 sleep.sh 60)
   id=$(qsub -terse -N fx_killed sleep.sh 60)
   cleanup_ids+=("sge:$id")
   local killed=$id
+  ids[killed]=$id
   id=$(qsub -terse -N fx_running sleep.sh 120)
   cleanup_ids+=("sge:$id")
+  local running=$id
   id=$(qsub -terse -N fx_pending -a "$later" -b y true)
   cleanup_ids+=("sge:$id")
   id=$(qsub -terse -N fx_held -h -b y true)
@@ -78,10 +82,19 @@ record_sge() {
   record "$dir" qdel-running command qdel "$killed"
   record "$dir" qdel-unknown command qdel 999999
 
+  # Running array tasks are listed one per task: free both slots first.
+  command qdel "$running" >/dev/null 2>&1 || true
+  id=$(qsub -terse -N fx_array_running -t 1-2 sleep.sh 120)
+  cleanup_ids+=("sge:${id%%.*}")
+  two_tasks() { [[ $(command qstat -xml | grep -A4 '<JB_name>fx_array_running</JB_name>' | grep -c '<state>r</state>') -ge 2 ]]; }
+  wait_until 60 "fx_array_running tasks running" two_tasks || log "array tasks not running (recording anyway)"
+  record "$dir" qstat-array-running command qstat -xml -u '*'
+  command qdel "${id%%.*}" >/dev/null 2>&1 || true
+
   accounted() { command qacct -j "$1" >/dev/null 2>&1; }
-  for name in fx_ok fx_exit3 fx_killed fx_walltime fx_array_done; do
-    wait_until 90 "$name in qacct" accounted "$name" || log "$name has no qacct record (recording anyway)"
-    record "$dir" "qacct-${name#fx_}" command qacct -j "$name"
+  for name in ok exit3 killed walltime array_done; do
+    wait_until 90 "fx_$name in qacct" accounted "${ids[$name]}" || log "fx_$name has no qacct record (recording anyway)"
+    record "$dir" "qacct-$name" command qacct -j "${ids[$name]}"
   done
   record "$dir" qacct-unknown command qacct -j fx_no_such_job
   record "$dir" qstat-empty command qstat -xml -u fx_nobody

@@ -48,7 +48,7 @@ test('qsub -terse: a plain id, an array id, a refusal and an unreachable cell', 
   assert.ok('unreachable' in parseQsub({ stdout: '', stderr: '', exitCode: undefined, timedOut: true }));
 });
 
-test('qstat -xml: running, pending, held and array jobs; empty; error; cut short; garbage', () => {
+test('qstat -xml: running, pending, held, pending and running array tasks; empty; error; cut short; garbage', () => {
   const mixed = parseQstatXml(fixture('qstat-mixed'));
   assert.ok(mixed.ok);
   const byName = new Map(mixed.value.map((job) => [job.name, job]));
@@ -58,6 +58,18 @@ test('qstat -xml: running, pending, held and array jobs; empty; error; cut short
   assert.equal(byName.get('fx_array_pending')?.tasks, '1-3:1');
   assert.equal(byName.get('fx_running')?.owner, 'root');
   for (const job of mixed.value) assert.match(job.number, /^\d+$/);
+
+  const tasks = parseQstatXml(fixture('qstat-array-running'));
+  assert.ok(tasks.ok);
+  const running = tasks.value.filter((job) => job.name === 'fx_array_running');
+  // A task that started is listed on its own (`<tasks>1</tasks>`); on a busy cell the other may still wait.
+  assert.deepEqual(
+    running.map((job) => job.tasks),
+    ['1', '2'],
+  );
+  assert.equal(running[0]!.state, 'r');
+  for (const job of running) assert.match(job.state, /^(r|t|qw)$/);
+  assert.equal(running[0]!.number, running[1]!.number, 'running tasks share the job number');
 
   assert.deepEqual(parseQstatXml(fixture('qstat-empty')), { ok: true, value: [] });
   const error = parseQstatXml(fixture('qstat-error'));
