@@ -68,6 +68,9 @@ export interface RunEnding {
   failedText?: string;
   maxVmemBytes?: number;
   wallclockSeconds?: number;
+  /** The limits the run was submitted with (SGE `-l h_rt`/`h_vmem` from qacct's category; SLURM TimeLimit). */
+  requestedWallclockSeconds?: number;
+  requestedMemoryBytes?: number;
 }
 
 export type RunStatus =

@@ -112,6 +112,26 @@ export function parseSgeMemory(text: string): number | undefined {
   return Math.round(Number(match[1]) * 1024 ** power);
 }
 
+/** `2`, `0:0:2` or `1:00:00` → seconds. */
+export function parseSgeTime(text: string): number | undefined {
+  if (/^\d+$/.test(text)) return Number(text);
+  const match = /^(\d+):(\d+):(\d+)$/.exec(text);
+  return match ? Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]) : undefined;
+}
+
+/** The `h_rt` and `h_vmem` a job asked for, from qacct's `category` (`-l h_rt=2,h_vmem=1G`). */
+export function requestedLimits(
+  category: string,
+): Pick<QacctRecord, 'requestedWallclockSeconds' | 'requestedMemoryBytes'> {
+  const resource = (name: string) => new RegExp(`(?:^|[\\s,])${name}=([^\\s,]+)`).exec(category)?.[1];
+  const time = parseSgeTime(resource('h_rt') ?? '');
+  const memory = parseSgeMemory(resource('h_vmem') ?? '');
+  return {
+    ...(time !== undefined ? { requestedWallclockSeconds: time } : {}),
+    ...(memory !== undefined ? { requestedMemoryBytes: memory } : {}),
+  };
+}
+
 /**
  * The records of `qacct -j`: one per job or array task. "not found" is no
  * record yet (accounting is flushed a moment after a job ends), not an error.
@@ -142,6 +162,7 @@ export function parseQacct(result: CommandResult): Parsed<QacctRecord[]> {
       ...(failed ? { failedCode: Number(failed[1]), ...(failed[2] ? { failedText: failed[2].trim() } : {}) } : {}),
       ...(maxvmem !== undefined ? { maxVmemBytes: maxvmem } : {}),
       ...(wallclock ? { wallclockSeconds: Number(wallclock[1]) } : {}),
+      ...requestedLimits(field('category') ?? ''),
     });
   }
   if (records.length === 0 && result.stdout.trim() !== '') {

@@ -146,6 +146,14 @@ function exitFields(code: string | undefined): Pick<RunEnding, 'exitCode' | 'sig
   return { exitCode: Number(match[1]), ...(signal ? { signal } : {}) };
 }
 
+/** `00:01:07`, `1-02:00:00` or `5` (minutes) → seconds; UNLIMITED and the like → undefined. */
+export function parseSlurmDuration(text: string | undefined): number | undefined {
+  const match = /^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)$/.exec(text ?? '');
+  if (match)
+    return Number(match[1] ?? 0) * 86400 + Number(match[2] ?? 0) * 3600 + Number(match[3]) * 60 + Number(match[4]);
+  return /^\d+$/.test(text ?? '') ? Number(text) * 60 : undefined;
+}
+
 function endingFromLine(
   source: 'scontrol' | 'jobcomp',
   line: string,
@@ -154,6 +162,8 @@ function endingFromLine(
   const arrayJobId = lineField(line, 'ArrayJobId');
   const reason = lineField(line, 'Reason');
   const state = lineField(line, 'JobState');
+  const limit = parseSlurmDuration(lineField(line, 'TimeLimit'));
+  const ran = parseSlurmDuration(lineField(line, 'RunTime'));
   return {
     source,
     jobId: lineField(line, 'JobId') ?? '',
@@ -163,6 +173,8 @@ function endingFromLine(
     ...(state ? { state } : {}),
     ...(reason && reason !== 'None' ? { reason } : {}),
     ...exitFields(lineField(line, 'ExitCode')),
+    ...(ran !== undefined ? { wallclockSeconds: ran } : {}),
+    ...(limit !== undefined ? { requestedWallclockSeconds: limit } : {}),
   };
 }
 

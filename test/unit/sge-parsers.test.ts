@@ -13,6 +13,7 @@ import {
   parseQstatXml,
   parseQsub,
   parseSgeMemory,
+  requestedLimits,
   qacctCommand,
   qdelCommand,
   qstatCommand,
@@ -111,6 +112,8 @@ test('qacct: success, exit 3, qdel kill, h_rt kill, array tasks, no record yet, 
   assert.equal(walltime?.signal, 9);
   assert.ok((walltime?.wallclockSeconds ?? 0) >= 2);
   assert.ok((walltime?.maxVmemBytes ?? 0) > 1024 * 1024, 'maxvmem in bytes');
+  assert.equal(walltime?.requestedWallclockSeconds, 2, 'h_rt from the category line');
+  assert.equal(success?.requestedWallclockSeconds, undefined);
 
   const tasks = one('qacct-array_done');
   assert.deepEqual(
@@ -123,6 +126,15 @@ test('qacct: success, exit 3, qdel kill, h_rt kill, array tasks, no record yet, 
   assert.deepEqual(parseQacct(fixture('qacct-unknown')), { ok: true, value: [] });
   assert.equal(parseQacct({ stdout: 'error: unable to open accounting file\n', stderr: '', exitCode: 0 }).ok, false);
   assert.equal(parseQacct({ stdout: '', stderr: 'error: no permission', exitCode: 1 }).ok, false);
+});
+
+test('requested limits from the category line', () => {
+  assert.deepEqual(requestedLimits('-l h_rt=3600,h_vmem=2G'), {
+    requestedWallclockSeconds: 3600,
+    requestedMemoryBytes: 2 * 1024 ** 3,
+  });
+  assert.deepEqual(requestedLimits('-l h_rt=1:00:00 -q all.q'), { requestedWallclockSeconds: 3600 });
+  assert.deepEqual(requestedLimits('NONE'), {});
 });
 
 test('maxvmem units are powers of 1024', () => {
