@@ -39,6 +39,8 @@ chmod 755 "$work"
 printf '#!/bin/sh\nexit 3\n' >"$work/exit3.sh"
 printf '#!/bin/sh\nexit $((${SGE_TASK_ID:-$SLURM_ARRAY_TASK_ID} - 1))\n' >"$work/array.sh"
 printf '#!/bin/sh\nsleep "$1"\n' >"$work/sleep.sh"
+# One line of 200 MB: tail must hold it, beyond the job's h_vmem.
+printf '#!/bin/sh\nhead -c 200000000 /dev/zero | tail -n 1 >/dev/null\n' >"$work/memory.sh"
 cleanup_ids=()
 trap 'cleanup; rm -rf "$work"' EXIT
 
@@ -58,6 +60,7 @@ record_sge() {
   local -A ids=([ok]=$(cat "$dir/qsub-plain.out") [array_done]=$(cut -d. -f1 "$dir/qsub-array.out"))
   ids[exit3]=$(qsub -terse -N fx_exit3 exit3.sh)
   ids[walltime]=$(qsub -terse -N fx_walltime -l h_rt=0:0:2 sleep.sh 60)
+  ids[memory]=$(qsub -terse -N fx_memory -l h_vmem=50M memory.sh)
   id=$(qsub -terse -N fx_killed sleep.sh 60)
   cleanup_ids+=("sge:$id")
   local killed=$id
@@ -92,7 +95,7 @@ record_sge() {
   command qdel "${id%%.*}" >/dev/null 2>&1 || true
 
   accounted() { command qacct -j "$1" >/dev/null 2>&1; }
-  for name in ok exit3 killed walltime array_done; do
+  for name in ok exit3 killed walltime memory array_done; do
     wait_until 90 "fx_$name in qacct" accounted "${ids[$name]}" || log "fx_$name has no qacct record (recording anyway)"
     record "$dir" "qacct-$name" command qacct -j "${ids[$name]}"
   done

@@ -42,6 +42,12 @@ test('SGE: success, exit 3, h_rt kill, qdel by saliflow or by someone else, arra
   assert.deepEqual(ended(qacct('qacct-array_done')).cause, { kind: 'exit_code', code: 1 });
 });
 
+test('SGE: a job over its h_vmem on the real cell fails as its program does (recorded)', () => {
+  // What the single-node cell really records: exit 1, failed 0, maxvmem 0 (not sampled). Nothing in
+  // accounting says memory, so the cause stays the exit code rather than a guess.
+  assert.deepEqual(ended(qacct('qacct-memory')).cause, { kind: 'exit_code', code: 1 });
+});
+
 test('SGE: an h_vmem kill is told from an h_rt kill by usage against the requests (built records)', () => {
   const [walltime] = qacct('qacct-walltime');
   // failed 37 covers h_rt, h_cpu and h_vmem alike; here the memory was at its limit and the time was not.

@@ -115,6 +115,11 @@ test('qacct: success, exit 3, qdel kill, h_rt kill, array tasks, no record yet, 
   assert.equal(walltime?.requestedWallclockSeconds, 2, 'h_rt from the category line');
   assert.equal(success?.requestedWallclockSeconds, undefined);
 
+  // h_vmem is a ulimit: the program fails its allocation ("tail: memory exhausted") and exits 1;
+  // a one-second job's maxvmem is not sampled.
+  const [memory] = one('qacct-memory');
+  assert.deepEqual([memory?.exitCode, memory?.failedCode, memory?.requestedMemoryBytes], [1, 0, 50 * 1024 ** 2]);
+
   const tasks = one('qacct-array_done');
   assert.deepEqual(
     tasks.map((task) => [task.task, task.exitCode]),
