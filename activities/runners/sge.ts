@@ -47,8 +47,17 @@ export interface SgeRunnerOptions {
   commandTimeoutMs?: number;
 }
 
+/** The worker's account; every user's jobs (`*`) only when it has no name (a uid without a passwd entry). */
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return '*';
+  }
+}
+
 export function createSgeRunner(config: SgeConfig, options: SgeRunnerOptions = {}): RunnerBackend<ClusterScriptSpec> {
-  const { user = os.userInfo().username, commandTimeoutMs = 60_000 } = options;
+  const { user = currentUser(), commandTimeoutMs = 60_000 } = options;
   const env = {
     ...(config.sgeRoot ? { SGE_ROOT: config.sgeRoot } : {}),
     ...(config.sgeCell ? { SGE_CELL: config.sgeCell } : {}),
