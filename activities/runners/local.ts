@@ -204,6 +204,8 @@ export function createLocalRunner({
       const host = elsewhere(handle.id);
       if (host !== undefined)
         throw new RunnerError(`cannot cancel process ${pid}: it runs on ${host}, not on ${hostId}`);
+      // An ended run's pid may belong to another process by now: never signal it.
+      if ((await readExitCode(files(handle.directory, handle.cycle).exit)) !== undefined) return;
       try {
         process.kill(-pid, 'SIGTERM');
       } catch {
