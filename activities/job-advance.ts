@@ -33,6 +33,8 @@ import { parseLocalRunId } from './runners/local.js';
 import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
+import { readCompletionRecord, writeCompletionRecord } from './completion-record.js';
+import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
@@ -178,10 +180,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const directory = await checkJobDirectory(deps.config, job, moved.directory);
           row = { ...row, directory };
           const { skipRun } = await steps.preprocess(row);
-          if (skipRun) {
-            await enter('COMPLETED');
-            return finish();
-          }
+          if (skipRun) return complete(directory);
           await writeCycleRecord(directory, { cycle: 1 });
           await enter('RUNNING');
           break;
@@ -225,25 +224,59 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         }
         case 'FINALIZING':
           await steps.finalize(row);
-          await enter('COMPLETED');
-          return finish();
+          return complete(await checkJobDirectory(deps.config, job, row.directory));
         case 'FAILED':
           return { next: 'done', state: 'FAILED', ...progress, failure: row.failure ?? 'failed (no reason recorded)' };
+        case 'COMPLETED':
+          // A call cut short around the completion: what its record says is left is done now.
+          return finish();
         default:
           // COMPLETED, ARCHIVED, EXPIRED: finished; nothing here may change them.
           return { next: 'done', state: row.state, ...progress };
       }
     }
 
-    /** COMPLETED: a slot is free; the `complete` step and e-mail cannot undo the completion. */
+    /** The row becomes COMPLETED with a record saying no side effect is done yet. */
+    async function complete(directory: string): Promise<AdvanceResult> {
+      await writeCompletionRecord(directory, {});
+      failpoint('before-completed-commit');
+      await enter('COMPLETED');
+      failpoint('after-completed-commit');
+      return finish();
+    }
+
+    /**
+     * COMPLETED: a slot is free. The `complete` step and the e-mail, each
+     * once (as the completion record says what is left), cannot undo the
+     * completion; their failure is recorded and reported.
+     */
     async function finish(): Promise<AdvanceResult> {
       admitter.wake();
-      try {
-        await steps.complete(row);
-        return { next: 'done', state: 'COMPLETED', ...progress };
-      } catch (error) {
-        return { next: 'done', state: 'COMPLETED', ...progress, completeFailure: describeThrown(error) };
+      const done = { next: 'done', state: 'COMPLETED', ...progress } as const;
+      const directory = row.directory === null ? null : await checkJobDirectory(deps.config, job, row.directory);
+      let record = directory === null ? undefined : await readCompletionRecord(directory);
+      // No record: completed before records were kept, and finished then.
+      if (directory === null || record === undefined) return done;
+      if (record.failure === undefined) {
+        try {
+          if (!record.completeDone) {
+            await steps.complete(row);
+            record = { ...record, completeDone: true };
+            await writeCompletionRecord(directory, record);
+            failpoint('after-complete-step');
+          }
+          if (!record.emailDone) {
+            await steps.sendCompletedEmail(row);
+            record = { ...record, emailDone: true };
+            await writeCompletionRecord(directory, record);
+            failpoint('after-completion-email');
+          }
+        } catch (error) {
+          record = { ...record, failure: describeThrown(error) };
+          await writeCompletionRecord(directory, record);
+        }
       }
+      return record.failure === undefined ? done : { ...done, completeFailure: record.failure };
     }
   }
 }

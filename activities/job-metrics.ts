@@ -103,6 +103,7 @@ export type FailureCause = (typeof FAILURE_CAUSES)[number];
 const CAUSE_OF_ERROR: Record<string, FailureCause> = {
   ServiceStepError: 'step_exception',
   StepInterruptedError: 'step_exception',
+  StepTimeoutError: 'step_exception',
   RunnerSpecError: 'step_exception',
   RunFailedError: 'run_failed',
   RunDiedError: 'run_died',

@@ -14,6 +14,8 @@ export interface JobRow {
   state: JobState;
   runnerId: string | null;
   failure: string | null;
+  /** When the row was inserted: with the name, tells this job from an earlier one of the same name. */
+  submitTime: Date | null;
   /** The service's own columns. */
   metadata: Metadata;
   /** When the job entered its state, from the row's timestamp for it (null for FAILED, or if unset). */
@@ -48,6 +50,7 @@ export async function readJob(db: Queryable, name: string, { forUpdate = false }
     state: row.state,
     runnerId: row.runner_id ?? null,
     failure: row.failure ?? null,
+    submitTime: row.submit_time instanceof Date && !Number.isNaN(row.submit_time.getTime()) ? row.submit_time : null,
     metadata,
     since: sinceOf(row, row.state),
   };

@@ -8,6 +8,10 @@
  *   read the row just before the job completed) is refused by Temporal. And
  *   should the closed run be gone (past the namespace's retention), the new
  *   run reads the row first and leaves a finished job alone.
+ * - A job is its row, not its name's history: a run closes Completed only
+ *   once its row is finished, so a refused start whose row is unfinished
+ *   *now* met the completed run of an earlier job of the same name (deleted,
+ *   then the name used again). That job's row is started as a new run.
  * - Resubmit starts a new run after a failed one, waiting for a failed run
  *   that is still closing (e-mailing the admin) instead of returning it.
  */
@@ -17,7 +21,9 @@ import {
   WorkflowIdReusePolicy,
   type Client,
 } from '@temporalio/client';
+import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
+import { IN_FLIGHT_STATES } from '../core/states.js';
 import { JobStateError } from '../core/errors.js';
 import {
   JOB_WORKFLOW_TYPE,
@@ -34,6 +40,15 @@ export interface JobStart {
   resubmit?: boolean;
   /** Ask the server to hand the first workflow task to this process's worker (the frontend socket lives in the worker). */
   eager?: boolean;
+  /** Where the row is read when a completed run of the same ID refuses the start (see above). */
+  db?: Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
+}
+
+/** Whether the job's row (read now) is one that has not finished. */
+async function rowUnfinished(db: NonNullable<JobStart['db']>, job: string): Promise<boolean> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
+  const state = rows[0]?.state as string | undefined;
+  return state === 'INCOMING' || (IN_FLIGHT_STATES as readonly string[]).includes(state ?? '');
 }
 
 export type StartOutcome =
@@ -77,6 +92,15 @@ export async function startJob(client: Client, config: ServiceConfig, start: Job
       return { started: true, workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      if (start.db && (await rowUnfinished(start.db, start.job))) {
+        // An earlier job's completed run holds the ID: this row is a new job.
+        const handle = await client.workflow.start(JOB_WORKFLOW_TYPE, {
+          ...startOptions(config, { ...start, eager: false }),
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        });
+        return { started: true, workflowId, runId: handle.firstExecutionRunId };
+      }
       return {
         started: false,
         workflowId,

@@ -9,11 +9,12 @@ import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JobStateError } from '../core/errors.js';
+import { JobDirectoryError, JobStateError } from '../core/errors.js';
 import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states.js';
 import { inTransaction, type Pool } from './database.js';
 import { readJob } from './job-row.js';
 import { checkJobDirectory } from './job-directory.js';
+import { failpoint } from './failpoint.js';
 
 export interface TransitionRequest {
   job: string;
@@ -68,11 +69,20 @@ async function renameOrCopy(from: string, to: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
     const partial = `${to}.saliflow-partial`;
     await fs.rm(partial, { recursive: true, force: true });
-    await fs.cp(from, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    try {
+      await fs.cp(from, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    } catch (copyError) {
+      // A copy that did not fit (or was refused) leaves nothing behind; the original is untouched.
+      await fs.rm(partial, { recursive: true, force: true }).catch(() => undefined);
+      throw copyError;
+    }
     await fs.rename(partial, to);
     await fs.rm(from, { recursive: true, force: true });
   }
 }
+
+/** Move errors that waiting will not cure: the job fails at once (space errors are retried). */
+const UNRECOVERABLE_MOVE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /**
  * Moves `from` into `toParent`, tolerating a move that already happened
@@ -85,8 +95,16 @@ async function moveDirectory(job: string, from: string, toParent: string): Promi
     if (await exists(to)) {
       throw new JobStateError(job, `cannot move ${from} to ${to}: the target already exists; remove one of them`);
     }
-    await fs.mkdir(toParent, { recursive: true });
-    await renameOrCopy(from, to);
+    try {
+      await fs.mkdir(toParent, { recursive: true });
+      await renameOrCopy(from, to);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code && UNRECOVERABLE_MOVE_ERRORS.has(code)) {
+        throw new JobDirectoryError(job, code, `cannot move its directory ${from} to ${to}`, (error as Error).message);
+      }
+      throw error;
+    }
     return to;
   }
   if (await exists(to)) return to;
@@ -201,6 +219,7 @@ export function createTransitionActivities(
         ? await inTransaction(pool, async (db) => {
             const [result] = await db.query<mysql.ResultSetHeader>(update, parameters);
             if (result.affectedRows === 1) await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+            failpoint('in-completed-commit');
             return result.affectedRows === 1;
           })
         : (await pool.query<mysql.ResultSetHeader>(update, parameters))[0].affectedRows === 1;
@@ -262,7 +281,10 @@ export function createTransitionActivities(
         ...values,
         job,
       ]);
-      if (to === 'COMPLETED') await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+      if (to === 'COMPLETED') {
+        await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+        failpoint('in-completed-commit');
+      }
       made = { job, from: row.state, to, since: row.since, ...(to === 'FAILED' ? { failure } : {}) };
       return { state: to, directory, changed: true };
     });

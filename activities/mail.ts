@@ -7,7 +7,7 @@ import nodemailer from 'nodemailer';
 import type { ServiceConfig } from '../core/config/index.js';
 
 export interface Mailer {
-  send(message: { to: string; subject: string; text: string }): Promise<void>;
+  send(message: { to: string; subject: string; text: string; messageId?: string }): Promise<void>;
 }
 
 export function createMailer(config: ServiceConfig): Mailer {
@@ -17,8 +17,8 @@ export function createMailer(config: ServiceConfig): Mailer {
       ? nodemailer.createTransport({ host: smtpHost, port: smtpPort ?? 25, secure: false, ignoreTLS: true })
       : nodemailer.createTransport({ sendmail: true, path: sendmail ?? '/usr/sbin/sendmail', newline: 'unix' });
   return {
-    async send({ to, subject, text }) {
-      await transport.sendMail({ from, to, subject, text });
+    async send({ to, subject, text, messageId }) {
+      await transport.sendMail({ from, to, subject, text, ...(messageId ? { messageId } : {}) });
     },
   };
 }
@@ -41,4 +41,11 @@ export function jobFailedMessage(serviceName: string, job: string, failure: stri
       `${failure}\n\n` +
       `Fix the cause, then resubmit it with: saliflow resubmit --config ${configFile} ${job}\n`,
   };
+}
+
+/** One Message-ID per job and submission: a repeated send is recognisably the same message. */
+export function completedMessageId(serviceName: string, job: string, submitTime: Date | null): string {
+  const stamp = submitTime ? submitTime.getTime() : 0;
+  const service = serviceName.replace(/[^A-Za-z0-9-]/g, '-');
+  return `<completed.${job}.${stamp}@${service}.saliflow>`;
 }

@@ -56,7 +56,7 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
     for (const row of rows) {
       const job = String(row.name);
       if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
-      const outcome = await startJob(client, config, { job, user: row.user ?? null });
+      const outcome = await startJob(client, config, { job, user: row.user ?? null, db: pool });
       if (outcome.started) started.push(job);
     }
     deps.admitter?.wake();

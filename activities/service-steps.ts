@@ -7,19 +7,55 @@
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import fs from 'node:fs/promises';
-import { RunnerSpecError, ServiceStepError, StepInterruptedError } from '../core/errors.js';
+import { Context } from '@temporalio/activity';
+import { RunnerSpecError, ServiceStepError, StepInterruptedError, StepTimeoutError } from '../core/errors.js';
 import { runnerSpecProblem, type RunResults, type RunnerSpec } from '../core/runner-spec.js';
 import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
 import { loadStepContext } from './job-context.js';
 import type { JobRow } from './job-row.js';
-import { jobCompletedMessage, type Mailer } from './mail.js';
+import { completedMessageId, jobCompletedMessage, type Mailer } from './mail.js';
 import { toResultFiles } from './result-files.js';
 import { withLogContext } from './log-context.js';
 
 export type StepCaller = ReturnType<typeof createStepCaller>;
 
+/** A step's limit when the service sets none (`stepTimeouts`). */
+export const DEFAULT_STEP_TIMEOUT_MS = 60 * 60 * 1000;
+/** The longest limit: a step runs inside a local activity of at most 2 hours (workflows/activity-options.ts). */
+export const MAX_STEP_TIMEOUT_MS = 110 * 60 * 1000;
+
+/** The limits a service set, checked once when the worker starts. */
+function checkStepTimeouts(service: Service): void {
+  for (const [key, ms] of Object.entries(service.stepTimeouts ?? {})) {
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms <= 0 || ms > MAX_STEP_TIMEOUT_MS) {
+      throw new TypeError(
+        `the service's defineService({ stepTimeouts: { ${key}: ${String(ms)} } }): a step's limit is a whole number of ` +
+          `milliseconds from 1 to ${MAX_STEP_TIMEOUT_MS} (110 minutes)`,
+      );
+    }
+  }
+}
+
+/** The activity's cancellation as a rejection, when the step runs inside an activity. */
+function cancellation(): Promise<never>[] {
+  try {
+    return [Context.current().cancelled];
+  } catch {
+    return [];
+  }
+}
+
 export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service, log: Logger) {
+  checkStepTimeouts(service);
+  const limits: Record<string, number | undefined> = service.stepTimeouts ?? {};
+  /** `rerun` is bounded by `run`'s limit; the completion e-mail by `sendJobCompletedEmail`'s. */
+  function stepLimit(step: string): { ms: number; key: string } {
+    const key = step === 'rerun' ? 'run' : step;
+    if (limits[key] !== undefined) return { ms: limits[key], key };
+    return { ms: limits.default ?? DEFAULT_STEP_TIMEOUT_MS, key: 'default' };
+  }
+
   /** Runs one step with the job's context, then writes the metadata it changed. */
   function call<T>(row: JobRow, step: string, invoke: (context: JobContext) => T | Promise<T>): Promise<T> {
     // Lines logged during the step (the service's `job.log`, a runner's) name the step and the job's state.
@@ -43,12 +79,25 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
       }
       await fs.writeFile(marker, '');
     }
+    const limit = stepLimit(step);
+    const running = Promise.resolve()
+      .then(() => invoke(context))
+      .catch((error: unknown) => {
+        throw new ServiceStepError(step, row.name, error);
+      });
+    // An abandoned call may still fail later: that is no longer anyone's error.
+    running.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StepTimeoutError(row.name, step, limit.ms, limit.key)), limit.ms);
+    });
     let result: T;
     try {
-      result = await invoke(context);
-    } catch (error) {
-      throw new ServiceStepError(step, row.name, error);
+      // A step that never returns must not hold its job: its limit, or the activity's cancellation (an
+      // operator's cancel, the workflow ended), abandons the call; nothing it returns later is used.
+      result = await Promise.race([running, timedOut, ...cancellation()]);
     } finally {
+      clearTimeout(timer);
       if (marker) await fs.rm(marker, { force: true });
     }
     // The caller's row now matches MySQL: a later step in the same advance sees what this one wrote.
@@ -87,14 +136,23 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
       if (service.finalize) await call(row, 'finalize', (context) => service.finalize?.(context));
     },
 
-    /** The `complete` step, then the user's "job complete" e-mail. */
+    /** The `complete` step (its e-mail is separate: a completion records each as done). */
     async complete(row: JobRow): Promise<void> {
       if (service.complete) await call(row, 'complete', (context) => service.complete?.(context));
+    },
+
+    /**
+     * The user's "job complete" e-mail. Its Message-ID is fixed per job and
+     * submission, so in the instant between the mail server accepting it and
+     * the completion record saying so, a crash's resend is the same message.
+     */
+    async sendCompletedEmail(row: JobRow): Promise<void> {
       if (service.sendJobCompletedEmail) {
         await call(row, 'sendJobCompletedEmail', (context) => service.sendJobCompletedEmail?.(context));
       } else if (row.contactEmail) {
         const message = jobCompletedMessage(config.general.serviceName, row.name, row.url);
-        await mailer.send({ to: row.contactEmail, ...message });
+        const messageId = completedMessageId(config.general.serviceName, row.name, row.submitTime);
+        await mailer.send({ to: row.contactEmail, ...message, messageId });
       }
     },
 

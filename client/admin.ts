@@ -5,26 +5,15 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { FINAL_STATES, type JobState } from '../core/states.js';
-import { startJob, type StartOutcome } from '../activities/job-start.js';
 import { NoSuchJobError } from './cli-support.js';
 
 /**
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the
- * same workflow ID (the failed run stays in the history for reference).
+ * same workflow ID (the failed run stays in the history for reference). Of
+ * concurrent resubmits, one starts a run; the others say so and start
+ * nothing (client/resubmit-job.ts).
  */
-export async function resubmitJob(options: {
-  config: ServiceConfig;
-  db: Pick<mysql.Connection, 'query'>;
-  client: Client;
-  job: string;
-}): Promise<StartOutcome> {
-  const { config, db, client, job } = options;
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
-  const row = rows[0];
-  if (!row) throw new NoSuchJobError(job, config.general.serviceName);
-  if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
-  return startJob(client, config, { job, user: row.user ?? null, resubmit: true });
-}
+export { resubmitFailedJob as resubmitJob } from './resubmit-job.js';
 
 /**
  * Cancels a job: its cluster job is deleted (qdel/scancel) and it ends

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { ServiceConfig } from '../core/config/index.js';
 import { RunnerError } from '../core/errors.js';
 import { clusterJobName } from '../activities/runners/cluster-script.js';
-import { parseQstatXml } from '../activities/runners/sge.js';
+import { parseQstatXml } from '../activities/runners/sge-commands.js';
 
 /** saliweb-style runner ids (`SGE:12`, `SLURM:34`) of the live cluster jobs named for `job`. */
 export async function findRunsByName(config: ServiceConfig, job: string): Promise<string[]> {
@@ -22,8 +22,14 @@ export async function findRunsByName(config: ServiceConfig, job: string): Promis
       ...(sge.sgeCell ? { SGE_CELL: sge.sgeCell } : {}),
     };
     const result = await execa(sge.qstat, ['-xml', '-u', '*'], { env, reject: false, timeout: 60_000 });
-    if (result.exitCode !== 0) throw new RunnerError(`${sge.qstat} failed: ${result.stderr.trim()}`);
-    for (const queued of parseQstatXml(result.stdout)) if (queued.name === name) found.push(`SGE:${queued.number}`);
+    const parsed = parseQstatXml({
+      exitCode: result.exitCode,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      timedOut: result.timedOut,
+    });
+    if (!parsed.ok) throw new RunnerError(`${sge.qstat} -xml: ${parsed.error}`);
+    for (const queued of parsed.value) if (queued.name === name) found.push(`SGE:${queued.number}`);
   }
   if (slurm) {
     const result = await execa(slurm.squeue, ['-h', '-n', name, '-o', '%F'], { reject: false, timeout: 60_000 });

@@ -93,7 +93,7 @@ export async function checkService(options: {
       message: `job ${job} (${state}) has no running workflow, so nothing moves it`,
     };
     if (repair) {
-      const outcome = await startJob(client, config, { job, user });
+      const outcome = await startJob(client, config, { job, user, db: pool });
       if (outcome.started) problem.repaired = `started its workflow (run ${outcome.runId})`;
       else problem.hint = `could not start its workflow: ${outcome.reason}`;
     } else {

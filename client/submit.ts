@@ -146,7 +146,13 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
   let started = false;
   if (options.client) {
     try {
-      started = (await startJob(options.client, config, { job: claimed.name, user })).started;
+      // The row is read again only if an earlier job of this name left a completed run.
+      const connection = await db.getConnection();
+      try {
+        started = (await startJob(options.client, config, { job: claimed.name, user, db: connection })).started;
+      } finally {
+        connection.release();
+      }
     } catch {
       // As saliweb ignores a dead backend socket: the row is in, reconcile starts it.
     }

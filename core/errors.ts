@@ -42,6 +42,22 @@ export class JobStateError extends Error {
   }
 }
 
+/**
+ * A job's own directory cannot be moved for a reason that waiting will not
+ * cure (permission denied, read-only file system): the job fails at once.
+ */
+export class JobDirectoryError extends Error {
+  override readonly name = 'JobDirectoryError';
+  constructor(
+    readonly job: string,
+    readonly code: string,
+    what: string,
+    cause: string,
+  ) {
+    super(`job ${job}: ${what}: ${code} (${cause}); fix the folder's permissions or mount, then resubmit the job`);
+  }
+}
+
 /** The dev stack (Temporal, MySQL, clusters) cannot be brought up as asked. */
 export class StackError extends Error {
   override readonly name = 'StackError';
@@ -141,6 +157,22 @@ export class StepInterruptedError extends Error {
   override readonly name = 'StepInterruptedError';
 }
 
+/** A step ran past its limit (`stepTimeouts`); its call was abandoned and the job fails. */
+export class StepTimeoutError extends Error {
+  override readonly name = 'StepTimeoutError';
+  constructor(job: string, step: string, limitMs: number, key: string) {
+    super(
+      `${step} of job ${job} did not finish within ${formatLimit(limitMs)} (stepTimeouts.${key} of the service); ` +
+        'its call was abandoned: fix the step or raise the limit, then resubmit the job',
+    );
+  }
+}
+
+function formatLimit(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 /** The job was cancelled by an operator. */
 export class JobCancelledError extends Error {
   override readonly name = 'JobCancelledError';
@@ -161,6 +193,8 @@ export const NON_RETRYABLE_ERRORS = [
   'SchemaError',
   'RunnerSpecError',
   'StepInterruptedError',
+  'StepTimeoutError',
+  'JobDirectoryError',
 ] as const;
 
 /** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */

@@ -95,6 +95,16 @@ export interface Service<M extends Metadata = Metadata> {
    * @defaultValue 'fail'
    */
   adoptedTransientSteps?: 'rerun' | 'fail';
+  /**
+   * How long a step may take, in milliseconds, before the job fails with
+   * `StepTimeoutError` (naming the job, the step and the limit): `default`
+   * for every step, or per step (`{ preprocess: 600_000 }`). The step's call
+   * is then abandoned: it may go on in the worker, but nothing it returns or
+   * writes to its metadata is used. At most 110 minutes (a step runs inside
+   * a local activity of at most 2 hours).
+   * @defaultValue `{ default: 3_600_000 }` (one hour)
+   */
+  stepTimeouts?: { default?: number } & Partial<Record<TimedStep, number>>;
   preprocess?(job: JobContext<M>): MaybePromise<PreprocessResult | void>;
   /** What to run, and where. */
   run(job: JobContext<M>): MaybePromise<RunnerSpec>;
@@ -110,7 +120,10 @@ export interface Service<M extends Metadata = Metadata> {
   sendJobCompletedEmail?(job: JobContext<M>): MaybePromise<void>;
 }
 
-export type StepName = Exclude<keyof Service, 'columns' | 'configSections'>;
+export type StepName = Exclude<keyof Service, 'columns' | 'configSections' | 'interruptedSteps' | 'stepTimeouts'>;
+
+/** The steps a timeout applies to (`run` also bounds `rerun`). */
+export type TimedStep = Exclude<StepName, 'rerun'>;
 
 /**
  * Identity function whose only job is type-checking: unknown step names and

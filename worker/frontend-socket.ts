@@ -108,7 +108,7 @@ export async function listenForFrontends(
     // An admission round may already have moved the row on (another job's round admits every job whose
     // turn it is): the job still needs its workflow, which resumes from the row. Finished jobs never restart.
     if (row.state !== 'INCOMING' && !(IN_FLIGHT_STATES as readonly string[]).includes(String(row.state))) return;
-    await startJob(client, config, { job: name, user: row.user ?? null, eager: true });
+    await startJob(client, config, { job: name, user: row.user ?? null, eager: true, db });
   }
   const starts = createPacedCalls({
     name: 'frontend socket',

@@ -217,6 +217,8 @@ export function createLocalRunner({
       const host = elsewhere(handle.id);
       if (host !== undefined)
         throw new RunnerError(`cannot cancel process ${pid}: it runs on ${host}, not on ${hostId}`);
+      // An ended run's pid may belong to another process by now: never signal it.
+      if ((await readExitCode(files(handle.directory, handle.cycle).exit)) !== undefined) return;
       // Its process group (saliflow's runs lead one); else the process alone (a run adopted from saliweb).
       const signal = (name: NodeJS.Signals) => {
         for (const target of [-pid, pid]) {

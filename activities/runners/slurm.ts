@@ -1,118 +1,94 @@
 /**
  * SLURM runner: writes `slurm-script.sh`, submits it with `sbatch
- * --parsable`, and answers the status of every waiting run with one
- * `squeue` call per poll. Exit codes come from the jobcomp file (no slurmdbd
- * needed) or `scontrol show job`.
+ * --parsable`, and answers the status of every waiting run with `squeue -j`
+ * naming only the asked runs (one call per 200 jobs). How a run that left
+ * the queue ended comes from `scontrol show job` (for MinJobAge seconds) or
+ * the jobcomp file (no slurmdbd needed), looked up outside the poll
+ * (accounting-lookups.ts). Commands and parsers: slurm-commands.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import type { SlurmConfig } from '../../core/config/index.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
-import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
-import { arrayRange, clusterJobName, optionValue, renderScript } from './cluster-script.js';
+import type { RunEnding, RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
+import { clusterJobName, renderScript } from './cluster-script.js';
 import { readRecord, submitExactlyOnce } from './submission-record.js';
 import { readJobStateFile } from './job-state-file.js';
+import { describeFailure, runCommand, type SchedulerCommand } from './scheduler-command.js';
+import { createAccountingLookups } from './accounting-lookups.js';
+import {
+  TERMINAL_STATES,
+  describeSlurmEnding,
+  parseJobcomp,
+  parseSbatch,
+  parseScancel,
+  parseScontrolJobs,
+  parseSqueue,
+  sbatchCommand,
+  scancelCommand,
+  scontrolShowJobCommand,
+  slurmBaseId,
+  slurmRunnerId,
+  squeueByNameCommand,
+  squeueCommand,
+  type QueueRow,
+} from './slurm-commands.js';
+
+export { slurmBaseId, slurmRunnerId } from './slurm-commands.js';
 
 export const SLURM_SCRIPT = 'slurm-script.sh';
 
-// States after which SLURM will not run the job (or task) again.
-const TERMINAL = new Set([
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-  'NODE_FAIL',
-  'OUT_OF_MEMORY',
-  'PREEMPTED',
-  'BOOT_FAIL',
-  'DEADLINE',
-  'SPECIAL_EXIT',
-]);
+/** Job ids per squeue call: a command line stays short, and a thousand runs cost five calls. */
+const IDS_PER_QUERY = 200;
 
-interface QueueRow {
-  /** `%i`: job id, `123_4` for an array task. */
-  id: string;
-  /** `%F`: the array's job id, or the job id itself. */
-  base: string;
-  state: string;
-  name: string;
-  reason: string;
+export interface SlurmRunnerOptions {
+  /** How long a poll waits for new accounting lookups before answering. @defaultValue 300 ms */
+  accountingWaitMs?: number;
+  /** Accounting lookups at once. @defaultValue 4 */
+  accountingConcurrency?: number;
+  /** A scheduler command taking longer is a failed query. @defaultValue 60 s */
+  commandTimeoutMs?: number;
 }
 
-/** `123_1-10:1` → `123`. */
-export function slurmBaseId(id: string): string {
-  return id.split('_')[0]!;
-}
+export function createSlurmRunner(
+  config: SlurmConfig,
+  options: SlurmRunnerOptions = {},
+): RunnerBackend<ClusterScriptSpec> {
+  const { commandTimeoutMs = 60_000 } = options;
+  const run = (command: SchedulerCommand) => runCommand(command, { timeoutMs: commandTimeoutMs });
 
-/** sbatch prints `123` (or `123;cluster`); arrays are shown as `123_<spec>` as saliweb does. */
-export function slurmRunnerId(parsable: string, options: string): string {
-  const id = parsable.trim().split(';')[0]!;
-  const array = optionValue(options, ['-a', '--array']);
-  if (array === undefined) return id;
-  const spec = array.split('%')[0]!;
-  return `${id}_${arrayRange(spec)}`;
-}
-
-function parseQueue(stdout: string): QueueRow[] {
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [id = '', base = '', state = '', name = '', reason = ''] = line.split('|');
-      return { id, base, state: state.split(' ')[0]!, name, reason };
-    });
-}
-
-export function createSlurmRunner(config: SlurmConfig): RunnerBackend<ClusterScriptSpec> {
-  const run = (command: string, args: string[], cwd?: string) =>
-    execa(command, args, { ...(cwd ? { cwd } : {}), reject: false, timeout: 60_000 });
-
-  async function queue(extra: string[] = []): Promise<QueueRow[]> {
-    const result = await run(config.squeue, ['-h', '-t', 'all', '-o', '%i|%F|%T|%j|%r', ...extra]);
-    if (result.exitCode !== 0) {
-      throw new RunnerError(`${config.squeue} failed (exit ${result.exitCode}): ${result.stderr.trim()}`);
-    }
-    return parseQueue(result.stdout);
+  async function queue(command: SchedulerCommand): Promise<QueueRow[]> {
+    const result = await run(command);
+    const parsed = parseSqueue(result);
+    if (!parsed.ok) throw new RunnerError(`${describeFailure(command, result)}; ${parsed.error}`);
+    return parsed.value;
   }
 
-  /** The jobcomp line of each (task) id, when the cluster writes one. */
-  async function jobcompLines(): Promise<string[]> {
-    if (!config.jobcomp) return [];
-    return (await fs.readFile(config.jobcomp, 'utf8').catch(() => '')).split('\n');
+  async function jobcomp(): Promise<string> {
+    return config.jobcomp ? fs.readFile(config.jobcomp, 'utf8').catch(() => '') : '';
   }
 
-  /** Matches jobcomp lines by the run's unique name: job ids restart when slurmctld's state is reset. */
-  async function explain(handle: RunHandle, rows: QueueRow[]): Promise<string | undefined> {
-    const bad = rows.filter((row) => row.state !== 'COMPLETED');
+  /** Every task's ending, by the run's unique name: job ids restart when slurmctld's state is reset. */
+  async function endings(handle: RunHandle): Promise<RunEnding[] | undefined> {
     const name = (await readRecord(handle.directory, 'slurm', handle.cycle))?.name;
-    const lines = name ? await jobcompLines() : [];
-    const ours = lines.filter((line) => line.includes(` Name=${name} `));
-    const failedLines = ours.filter((line) => !/ JobState=COMPLETED /.test(line) || !/ ExitCode=0:0/.test(line));
-    if (bad.length === 0 && failedLines.length === 0) return undefined;
-    if (failedLines.length > 0) {
-      return failedLines
-        .map((line) => {
-          // Anchored: `DerivedExitCode=` and `ArrayJobId=` must not match `ExitCode=` / `JobId=`.
-          const field = (key: string) => new RegExp(`(?:^| )${key}=(\\S+)`).exec(line)?.[1] ?? '?';
-          const code = field('ExitCode');
-          const state = field('JobState');
-          const meaning = state === 'CANCELLED' ? ' (cancelled, e.g. by scancel)' : '';
-          return `SLURM job ${field('JobId')}: JobState=${state}${meaning} ExitCode=${code} (exit status ${code.split(':')[0]})`;
-        })
-        .join('; ');
+    const command = scontrolShowJobCommand(config, slurmBaseId(handle.id));
+    const result = await run(command);
+    const shown = parseScontrolJobs(result);
+    if (!shown.ok) throw new RunnerError(`${describeFailure(command, result)}; ${shown.error}`);
+    const ours = shown.value.filter((ending) => name === undefined || ending.name === name);
+    if (ours.length > 0 && ours.every((ending) => ending.state && TERMINAL_STATES.has(ending.state))) {
+      return ours.map(({ name: _name, arrayJobId: _array, ...ending }) => ending);
     }
-    const details: string[] = [];
-    for (const row of bad) {
-      const shown = await run(config.scontrol, ['-o', 'show', 'job', row.id]);
-      const code = /(?:^| )ExitCode=(\S+)/.exec(shown.stdout)?.[1];
-      details.push(
-        `SLURM job ${row.id}: JobState=${row.state} Reason=${row.reason}${code ? ` ExitCode=${code} (exit status ${code.split(':')[0]})` : ''}`,
-      );
-    }
-    return details.join('; ');
+    if (name === undefined) return undefined;
+    const lines = parseJobcomp(await jobcomp(), name);
+    return lines.length > 0 ? lines.map(({ name: _name, arrayJobId: _array, ...ending }) => ending) : undefined;
   }
+
+  const lookups = createAccountingLookups(endings, {
+    ...(options.accountingWaitMs !== undefined ? { waitMs: options.accountingWaitMs } : {}),
+    ...(options.accountingConcurrency !== undefined ? { concurrency: options.accountingConcurrency } : {}),
+  });
 
   return {
     name: 'SLURM',
@@ -128,10 +104,10 @@ export function createSlurmRunner(config: SlurmConfig): RunnerBackend<ClusterScr
         cycle: job.cycle,
         baseName: clusterJobName(spec.name ?? job.name),
         findByName: async (name) => {
-          const rows = await queue(['-n', name]);
+          const rows = await queue(squeueByNameCommand(config, name));
           if (rows[0]) return slurmRunnerId(rows[0].base, options);
-          const line = (await jobcompLines()).find((candidate) => candidate.includes(` Name=${name} `));
-          const base = line && (/ArrayJobId=(\d+)/.exec(line)?.[1] ?? /JobId=(\d+)/.exec(line)?.[1]);
+          const [line] = parseJobcomp(await jobcomp(), name);
+          const base = line?.arrayJobId ?? line?.jobId;
           return base ? slurmRunnerId(base, options) : undefined;
         },
         submit: async (name) => {
@@ -142,44 +118,51 @@ export function createSlurmRunner(config: SlurmConfig): RunnerBackend<ClusterScr
             body: spec.script,
           });
           await fs.writeFile(path.join(job.directory, SLURM_SCRIPT), script, { mode: 0o755 });
-          const result = await run(config.sbatch, ['--parsable', SLURM_SCRIPT], job.directory);
-          if (result.exitCode !== 0) {
-            // sbatch refusing the script (bad option, partition) is the service's problem; anything
-            // else (controller down, DNS, timeouts) is a passing fault and is retried.
-            const refusal = /Batch job submission failed|unrecognized option|invalid option/i.test(result.stderr);
-            const message = `sbatch of ${SLURM_SCRIPT} for job ${job.name} failed (exit ${result.exitCode}): ${result.stderr.trim()}`;
-            throw refusal ? new RunFailedError(message) : new RunnerError(message);
-          }
-          return slurmRunnerId(result.stdout, options);
+          const command = sbatchCommand(config, SLURM_SCRIPT, job.directory);
+          const result = await run(command);
+          const parsed = parseSbatch(result, options);
+          if ('id' in parsed) return parsed.id;
+          const message = `sbatch of ${SLURM_SCRIPT} for job ${job.name}: ${describeFailure(command, result)}`;
+          // Retried when passing, and the retry looks for the job by name first: sbatch may
+          // have queued it before reporting the error.
+          throw 'refused' in parsed ? new RunFailedError(message) : new RunnerError(message);
         },
       });
     },
 
     async status(handles: readonly RunHandle[]) {
-      const rows = await queue();
+      const bases = [...new Set(handles.map((handle) => slurmBaseId(handle.id)))];
       const byBase = new Map<string, QueueRow[]>();
-      for (const row of rows) byBase.set(row.base, [...(byBase.get(row.base) ?? []), row]);
+      for (let i = 0; i < bases.length; i += IDS_PER_QUERY) {
+        for (const row of await queue(squeueCommand(config, bases.slice(i, i + IDS_PER_QUERY)))) {
+          byBase.set(row.base, [...(byBase.get(row.base) ?? []), row]);
+        }
+      }
       const statuses = new Map<string, RunStatus>();
+      const gone: RunHandle[] = [];
       for (const handle of handles) {
-        const base = slurmBaseId(handle.id);
-        const ours = byBase.get(base) ?? [];
-        if (ours.some((row) => !TERMINAL.has(row.state))) {
-          statuses.set(handle.id, { state: 'running' });
+        const rows = byBase.get(slurmBaseId(handle.id)) ?? [];
+        // Pending again after a requeue counts as running: the same id runs once more.
+        if (rows.some((row) => !TERMINAL_STATES.has(row.state))) statuses.set(handle.id, { state: 'running' });
+        else if ((await readJobStateFile(handle.directory)) === 'DONE') statuses.set(handle.id, { state: 'finished' });
+        else gone.push(handle);
+      }
+      for (const [handle, answer] of await lookups.answers(gone)) {
+        if ('waiting' in answer) {
+          const reason = `SLURM job ${slurmBaseId(handle.id)} ended without writing DONE; ${answer.waiting}`;
+          statuses.set(handle.id, { state: 'unknown', reason });
           continue;
         }
-        // A run that wrote DONE needs no post-mortem.
-        const done = (await readJobStateFile(handle.directory)) === 'DONE';
-        const detail = done ? undefined : await explain(handle, ours);
-        statuses.set(handle.id, detail ? { state: 'finished', detail } : { state: 'finished' });
+        const detail = answer.found.map(describeSlurmEnding).filter(Boolean).join('; ');
+        statuses.set(handle.id, { state: 'finished', endings: answer.found, ...(detail ? { detail } : {}) });
       }
       return statuses;
     },
 
     async cancel(handle: RunHandle) {
-      const result = await run(config.scancel, [slurmBaseId(handle.id)]);
-      if (result.exitCode !== 0 && !/Invalid job id|already completing or completed/i.test(result.stderr)) {
-        throw new RunnerError(`scancel ${slurmBaseId(handle.id)} failed: ${result.stderr.trim()}`);
-      }
+      const command = scancelCommand(config, handle.id);
+      const result = await run(command);
+      if (!parseScancel(result).ok) throw new RunnerError(describeFailure(command, result));
     },
   };
 }

@@ -1,59 +1,85 @@
 /**
  * Records histories of the current jobWorkflow, one per path a job can take,
- * into test/replay/histories/ for test/unit/workflow-replay.test.ts: the
- * guard that a changed workflow still replays the runs already in flight
- * when workers are upgraded. Run it on the dev stack when the workflow
- * changes on purpose (with versioning or patching, keep the old files too):
+ * for test/unit/workflow-replay.test.ts: the guard that a changed workflow
+ * still replays the runs already in flight when workers are upgraded. Each
+ * recording goes to a folder of its own, test/replay/histories/<folder>/
+ * (default today's date); keep the older folders: runs recorded with older
+ * code stay in flight after an upgrade too. Run it on the dev stack whenever
+ * the workflow changes on purpose (behind `patched()`):
  *
- *   SALIFLOW_STATE_DIR=/work/main/.state node --import tsx test/replay/record.ts
+ *   SALIFLOW_STATE_DIR=/work/main/.state node --import tsx test/replay/record.ts [folder]
+ *
+ * The paths: completed, rescheduled, skiprun (no run), failed, cancelled,
+ * childofwatched (waited for a parent), watched (a run long enough to be
+ * waited for through the run watcher's signal), admitted (waited for a slot
+ * and was admitted by another job's round) and resubmitted (the new run
+ * after a failure).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import proto from '@temporalio/proto';
 import { defineService, localCommand } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
-import { cancelJob } from '../../client/admin.js';
+import { cancelJob, resubmitJob } from '../../client/admin.js';
 import { createServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
 
-const OUT = path.join(path.dirname(new URL(import.meta.url).pathname), 'histories');
+const folder = process.argv[2] ?? new Date().toISOString().slice(0, 10);
+const OUT = path.join(path.dirname(new URL(import.meta.url).pathname), 'histories', folder);
 const WAIT_FOR_GO = 'for i in $(seq 600); do [ -e go ] && break; sleep 0.1; done';
+
+function command(name: string): string {
+  if (name.startsWith('cancelled')) return WAIT_FOR_GO;
+  // Longer than a quick run (QUICK_RUN_MS): the run watcher signals its end.
+  if (name.startsWith('watched') || name.startsWith('holder')) return 'sleep 3; echo ran > ran.txt';
+  return 'echo ran > ran.txt';
+}
 
 /** Each job's name chooses its path (the prefix before the first dash). */
 const service = defineService({
   preprocess: (job) => (job.name.startsWith('skiprun') ? { skipRun: true } : {}),
-  run: (job) => localCommand(job.name.startsWith('cancelled') ? WAIT_FOR_GO : 'echo ran > ran.txt'),
+  run: (job) => localCommand(command(job.name)),
   rerun: () => localCommand('echo again > again.txt'),
   postprocess(job) {
     if (job.name.startsWith('failed')) throw new Error('postprocess failed on purpose');
+    if (job.name.startsWith('resubmitted') && !fs.existsSync(job.path('fixed'))) throw new Error('not fixed yet');
     if (job.name.startsWith('rescheduled') && !fs.existsSync(job.path('again.txt'))) return { reschedule: { data: 2 } };
     return {};
   },
 });
 
-const fixture = await createServiceFixture();
+// Two slots: `holder` and `cancelled` take them, so `admitted` waits for a round.
+const fixture = await createServiceFixture({ sections: { limits: { running: '2' } } });
 try {
   await withWorker(fixture, service, async ({ client }) => {
     const submit = (name: string, parents: string[] = []) =>
       submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, parents });
-    const jobs = [
-      await submit('completed'),
-      await submit('rescheduled'),
-      await submit('skiprun'),
-      await submit('failed'),
-      await submit('cancelled'),
-    ];
-    const parent = jobs[0]!.name;
-    jobs.push(await submit('childofcompleted', [parent]));
-    for (let row = await jobRow(fixture.db, 'cancelled'); row.state !== 'RUNNING';) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      row = await jobRow(fixture.db, 'cancelled');
-    }
+    const running = async (name: string) =>
+      until(`${name} RUNNING`, async () => ((await jobRow(fixture.db, name)).state === 'RUNNING' ? true : undefined));
+    const jobs = [await submit('holder'), await submit('cancelled')];
+    await running('holder');
+    await running('cancelled');
+    jobs.push(await submit('admitted'));
+    await until('admitted waits', async () => (await jobRow(fixture.db, 'admitted')).state === 'INCOMING' || undefined);
     await cancelJob({ config: fixture.config, db: fixture.db, client, job: 'cancelled' });
+    await workflowOutcome(client, jobs[1]!.workflowId);
+    for (const name of ['completed', 'rescheduled', 'skiprun', 'failed', 'watched', 'resubmitted']) {
+      jobs.push(await submit(name));
+    }
+    // Submitted while its parent's run still goes: it waits for the parent.
+    jobs.push(await submit('childofwatched', ['watched']));
+    const resubmitted = jobs.find((job) => job.name === 'resubmitted')!;
+    await workflowOutcome(client, resubmitted.workflowId);
+    const failedRow = await jobRow(fixture.db, 'resubmitted');
+    fs.writeFileSync(path.join(failedRow.directory!, 'fixed'), '');
+    const again = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: 'resubmitted' });
+    if (!again.started) throw new Error(`resubmit refused: ${again.reason}`);
     fs.mkdirSync(OUT, { recursive: true });
     for (const job of jobs) {
       const outcome = await workflowOutcome(client, job.workflowId);
+      // The latest run: for `resubmitted`, the run after the failure.
       const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
       const json = proto.temporal.api.history.v1.History.fromObject(history).toJSON();
       fs.writeFileSync(path.join(OUT, `${job.name}.json`), `${JSON.stringify(json, null, 1)}\n`);

@@ -1,0 +1,127 @@
+/**
+ * A step that never returns does not hold its job: `cancel`, `failjob` and
+ * `delete` end it within seconds and free its slot; a resubmit on the same
+ * worker runs while the abandoned call still hangs there; and a step past
+ * its `stepTimeouts` limit fails the job with StepTimeoutError naming the
+ * job, the step and the limit.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { defineService, doNothing, type JobContext } from '../../core/index.js';
+import { submitJob } from '../../client/submit.js';
+import { cancelJob, resubmitJob } from '../../client/admin.js';
+import { deleteJob, failJob } from '../../client/job-operations.js';
+import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
+import { withWorker } from '../support/temporal.js';
+import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
+
+let fixture: ServiceFixture;
+before(async () => {
+  // One slot: a hung job that kept it would stop every later job.
+  fixture = await createServiceFixture({ sections: { limits: { running: '1' } } });
+});
+after(async () => {
+  await fixture.cleanup();
+});
+
+const RUNS = 'preprocess-runs.txt';
+
+/** Counts the step's runs in the job directory; a job named hung* hangs on its first run, for good. */
+async function hangFirstTime(job: JobContext): Promise<void> {
+  await fs.appendFile(job.path(RUNS), 'x\n');
+  const runs = (await fs.readFile(job.path(RUNS), 'utf8')).split('\n').filter(Boolean).length;
+  if (job.name.startsWith('hung') && runs === 1) await new Promise(() => undefined);
+}
+
+const hangs = defineService({ preprocess: hangFirstTime, run: () => doNothing() });
+
+async function runsOf(name: string): Promise<number> {
+  const row = await jobRow(fixture.db, name);
+  const text = await fs.readFile(path.join(row.directory ?? '', RUNS), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).length;
+}
+
+async function hungJob(client: Client, name: string) {
+  const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
+  await until(`${name}'s step hangs`, async () => ((await runsOf(job.name)) === 1 ? true : undefined));
+  assert.equal((await jobRow(fixture.db, job.name)).state, 'PREPROCESSING');
+  return job;
+}
+
+/** A job behind the hung one gets the only slot and completes. */
+async function slotFreed(client: Client, name: string) {
+  const next = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
+  const outcome = await workflowOutcome(client, next.workflowId);
+  assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+}
+
+async function resubmitCompletes(client: Client, name: string) {
+  const again = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: name });
+  assert.ok(again.started, JSON.stringify(again));
+  const result = await client.workflow.getHandle(again.workflowId, again.runId).result();
+  assert.equal(result, 'COMPLETED');
+  assert.equal((await jobRow(fixture.db, name)).state, 'COMPLETED');
+  assert.equal(await runsOf(name), 2, 'the step ran once more');
+}
+
+test('cancel ends a hung step; a resubmit on the same worker completes', { timeout: 120_000 }, async () => {
+  await withWorker(fixture, hangs, async ({ client }) => {
+    const job = await hungJob(client, 'hung-cancel');
+    await cancelJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+    const outcome = await workflowOutcome(client, job.workflowId);
+    assert.match(outcome.failure ?? '', /cancelled by administrator/);
+    const row = await jobRow(fixture.db, job.name);
+    assert.equal(row.state, 'FAILED');
+    assert.match(row.failure ?? '', /JobCancelledError/);
+    await slotFreed(client, 'after-cancel');
+    await resubmitCompletes(client, job.name);
+  });
+});
+
+test('failjob ends a hung step; a resubmit on the same worker completes', { timeout: 120_000 }, async () => {
+  await withWorker(fixture, hangs, async ({ client }) => {
+    const job = await hungJob(client, 'hung-failjob');
+    const failed = await failJob({ config: fixture.config, pool: fixture.db, client, job: job.name, reason: 'stuck' });
+    assert.equal(failed.from, 'PREPROCESSING');
+    assert.equal((await jobRow(fixture.db, job.name)).state, 'FAILED');
+    await slotFreed(client, 'after-failjob');
+    await resubmitCompletes(client, job.name);
+  });
+});
+
+test('delete ends a hung step and frees its slot', { timeout: 120_000 }, async () => {
+  await withWorker(fixture, hangs, async ({ client }) => {
+    const job = await hungJob(client, 'hung-delete');
+    await deleteJob({ config: fixture.config, pool: fixture.db, client, job: job.name, state: 'PREPROCESSING' });
+    const [rows] = await fixture.db.query('SELECT name FROM jobs WHERE name = ?', [job.name]);
+    assert.deepEqual(rows, []);
+    await slotFreed(client, 'after-delete');
+  });
+});
+
+test('a step past its limit fails the job with StepTimeoutError', { timeout: 120_000 }, async () => {
+  const bounded = defineService({ ...hangs, stepTimeouts: { default: 60_000, preprocess: 2000 } });
+  await withWorker(fixture, bounded, async ({ client }) => {
+    const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'hung-timeout' });
+    const outcome = await workflowOutcome(client, job.workflowId);
+    const expected = /preprocess of job hung-timeout did not finish within 2 s \(stepTimeouts\.preprocess/;
+    assert.match(outcome.failure ?? '', expected);
+    const row = await jobRow(fixture.db, job.name);
+    assert.equal(row.state, 'FAILED');
+    assert.match(row.failure ?? '', /^StepTimeoutError: /);
+    assert.match(row.failure ?? '', expected);
+    await slotFreed(client, 'after-timeout');
+  });
+});
+
+test('a bad limit is refused when the worker starts, naming the step', async () => {
+  const bad = defineService({ ...hangs, stepTimeouts: { preprocess: 3 * 60 * 60 * 1000 } });
+  await assert.rejects(
+    withWorker(fixture, bad, async () => undefined),
+    /stepTimeouts: \{ preprocess: 10800000 \}.*from 1 to 6600000/,
+  );
+});
