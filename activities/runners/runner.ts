@@ -93,6 +93,15 @@ export interface RunnerBackend<S extends RunnerSpec = RunnerSpec> {
   /** How often waiting runs are checked. */
   readonly pollIntervalMs: number;
   /**
+   * How long a run this backend calls `unknown` (gone from the queue, no job-state
+   * DONE, no accounting) is waited for before it counts as vanished: it then ends
+   * as `finished` with a `vanished: …` detail, and job-state decides (DONE is
+   * success, anything else fails the job). A failed status query never counts
+   * towards it; the run showing in the queue again (requeued) resets it. Unset:
+   * unknown is waited out for ever.
+   */
+  readonly unknownGraceMs?: number;
+  /**
    * Starts the run. Must be exactly-once per (job, cycle): a retry after a
    * crash finds the run already submitted and returns its id.
    */

@@ -98,6 +98,7 @@ export function createSgeRunner(config: SgeConfig, options: SgeRunnerOptions = {
     name: 'SGE',
     kind: 'sge',
     pollIntervalMs: config.pollSeconds * 1000,
+    unknownGraceMs: config.unknownGraceSeconds * 1000,
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
       const options = spec.options ?? '';

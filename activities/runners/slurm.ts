@@ -94,6 +94,7 @@ export function createSlurmRunner(
     name: 'SLURM',
     kind: 'slurm',
     pollIntervalMs: config.pollSeconds * 1000,
+    unknownGraceMs: config.unknownGraceSeconds * 1000,
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
       const options = spec.options ?? '';

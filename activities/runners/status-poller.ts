@@ -22,6 +22,8 @@ interface Waiter {
 interface Run {
   handle: RunHandle;
   waiters: Waiter[];
+  /** Since when the backend has called the run unknown, and its last word on it. */
+  unknown?: { since: number; reason: string };
 }
 
 export interface StatusPoller {
@@ -67,11 +69,13 @@ export function createStatusPoller(backend: RunnerBackend, onQuery: QueryObserve
     queries += 1;
     let statuses: Map<string, RunStatus>;
     const started = performance.now();
+    let answered = true;
     try {
       statuses = await backend.status(batch.map((run) => run.handle));
       onQuery((performance.now() - started) / 1000, true);
     } catch (error) {
       onQuery((performance.now() - started) / 1000, false);
+      answered = false;
       const reason = (error as Error).message;
       statuses = new Map(batch.map((run) => [run.handle.id, { state: 'unknown', reason }]));
     }
@@ -80,13 +84,34 @@ export function createStatusPoller(backend: RunnerBackend, onQuery: QueryObserve
       const key = runKey(asked.handle);
       // Waits cancelled during the query are gone; read the current list.
       const run = runs.get(key);
-      if (!status || !run || status.state === 'running') continue;
-      if (status.state === 'unknown') {
-        for (const waiter of run.waiters) waiter.onUnknown?.(status.reason);
+      if (!status || !run) continue;
+      if (status.state === 'running') {
+        // Back in the queue (a requeue under the same id): followed, not failed.
+        delete run.unknown;
         continue;
       }
+      let final: Final;
+      if (status.state === 'unknown') {
+        // Only the scheduler's own "no trace of it" counts towards vanished: an outage of the query never does.
+        if (answered) run.unknown = { since: run.unknown?.since ?? Date.now(), reason: status.reason };
+        const grace = backend.unknownGraceMs;
+        if (!answered || grace === undefined || run.unknown === undefined || Date.now() - run.unknown.since < grace) {
+          const since = run.unknown ? `; unknown since ${new Date(run.unknown.since).toISOString()}` : '';
+          for (const waiter of run.waiters) waiter.onUnknown?.(`${status.reason}${since}`);
+          continue;
+        }
+        final = {
+          state: 'finished',
+          detail:
+            `vanished: neither the queue nor accounting has known run ${run.handle.id} since ` +
+            `${new Date(run.unknown.since).toISOString()} (${Math.round(grace / 1000)} s, unknown_grace_seconds); ` +
+            `last evidence: ${run.unknown.reason}`,
+        };
+      } else {
+        final = status;
+      }
       runs.delete(key);
-      for (const waiter of run.waiters) waiter.resolve(status);
+      for (const waiter of run.waiters) waiter.resolve(final);
     }
   }
 

@@ -17,6 +17,8 @@ export interface SgeConfig {
   sgeCell?: string;
   /** @defaultValue 5 */
   pollSeconds: number;
+  /** How long a run no queue, job-state file or accounting can place is waited for before it is `vanished`. @defaultValue 600 */
+  unknownGraceSeconds: number;
 }
 
 export interface SlurmConfig {
@@ -28,6 +30,8 @@ export interface SlurmConfig {
   jobcomp?: string;
   /** @defaultValue 5 */
   pollSeconds: number;
+  /** As for SGE. @defaultValue 600 */
+  unknownGraceSeconds: number;
 }
 
 export interface ClustersConfig {
@@ -35,8 +39,28 @@ export interface ClustersConfig {
   slurm?: SlurmConfig;
 }
 
-export const SGE_KEYS = ['qsub', 'qstat', 'qacct', 'qdel', 'sge_root', 'sge_cell', 'poll_seconds'] as const;
-export const SLURM_KEYS = ['sbatch', 'squeue', 'scontrol', 'scancel', 'jobcomp', 'poll_seconds'] as const;
+export const SGE_KEYS = [
+  'qsub',
+  'qstat',
+  'qacct',
+  'qdel',
+  'sge_root',
+  'sge_cell',
+  'poll_seconds',
+  'unknown_grace_seconds',
+] as const;
+export const SLURM_KEYS = [
+  'sbatch',
+  'squeue',
+  'scontrol',
+  'scancel',
+  'jobcomp',
+  'poll_seconds',
+  'unknown_grace_seconds',
+] as const;
+
+/** Accounting flushed late (qacct), a slurmctld restart: ten minutes covers what was seen here many times over. */
+const DEFAULT_UNKNOWN_GRACE_SECONDS = 600;
 
 function value(section: SectionReader, env: NodeJS.ProcessEnv, key: string, envName: string): string | undefined {
   return envString(env, envName) ?? section.optional(key);
@@ -56,6 +80,7 @@ export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): S
     ...(sgeRoot !== undefined ? { sgeRoot } : {}),
     ...(sgeCell !== undefined ? { sgeCell } : {}),
     pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
+    unknownGraceSeconds: section.positiveNumber('unknown_grace_seconds') ?? DEFAULT_UNKNOWN_GRACE_SECONDS,
   };
 }
 
@@ -71,5 +96,6 @@ export function readSlurmConfig(section: SectionReader, env: NodeJS.ProcessEnv):
     scancel: get('scancel', 'scancel'),
     ...(jobcomp !== undefined ? { jobcomp } : {}),
     pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
+    unknownGraceSeconds: section.positiveNumber('unknown_grace_seconds') ?? DEFAULT_UNKNOWN_GRACE_SECONDS,
   };
 }

@@ -286,14 +286,20 @@ function conformance(make: () => Promise<Subject & { cleanup(): Promise<void> }>
 describe('conformance: SGE on the fake scheduler', () =>
   conformance(async () => {
     const fake = await createFakeScheduler();
-    const runner = createSgeRunner({ ...fake.sgeSection, pollSeconds: 0.1 }, { commandTimeoutMs: 2000 });
+    const runner = createSgeRunner(
+      { ...fake.sgeSection, pollSeconds: 0.1, unknownGraceSeconds: 600 },
+      { commandTimeoutMs: 2000 },
+    );
     return { ...clusterSubject('sge', 'SGE (fake)', runner as RunnerBackend, fake), cleanup: () => fake.cleanup() };
   }));
 
 describe('conformance: SLURM on the fake scheduler', () =>
   conformance(async () => {
     const fake = await createFakeScheduler();
-    const runner = createSlurmRunner({ ...fake.slurmSection, pollSeconds: 0.1 }, { commandTimeoutMs: 2000 });
+    const runner = createSlurmRunner(
+      { ...fake.slurmSection, pollSeconds: 0.1, unknownGraceSeconds: 600 },
+      { commandTimeoutMs: 2000 },
+    );
     return { ...clusterSubject('slurm', 'SLURM (fake)', runner as RunnerBackend, fake), cleanup: () => fake.cleanup() };
   }));
 
@@ -348,6 +354,7 @@ for (const kind of ['sge', 'slurm'] as const) {
               ...(env.SGE_ROOT ? { sgeRoot: env.SGE_ROOT } : {}),
               ...(env.SGE_CELL ? { sgeCell: env.SGE_CELL } : {}),
               pollSeconds: 0.2,
+              unknownGraceSeconds: 600,
             })
           : createSlurmRunner({
               sbatch: section.sbatch!,
@@ -356,6 +363,7 @@ for (const kind of ['sge', 'slurm'] as const) {
               scancel: section.scancel!,
               ...(section.jobcomp ? { jobcomp: section.jobcomp } : {}),
               pollSeconds: 0.2,
+              unknownGraceSeconds: 600,
             });
       return {
         ...clusterSubject(kind, `${kind.toUpperCase()} (real)`, runner as RunnerBackend),

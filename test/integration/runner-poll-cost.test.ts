@@ -26,8 +26,8 @@ for (const kind of ['sge', 'slurm'] as const) {
       fakes.push(fake);
       const runner: RunnerBackend =
         kind === 'sge'
-          ? (createSgeRunner({ ...fake.sgeSection, pollSeconds: 1 }) as RunnerBackend)
-          : (createSlurmRunner({ ...fake.slurmSection, pollSeconds: 1 }) as RunnerBackend);
+          ? (createSgeRunner({ ...fake.sgeSection, pollSeconds: 1, unknownGraceSeconds: 600 }) as RunnerBackend)
+          : (createSlurmRunner({ ...fake.slurmSection, pollSeconds: 1, unknownGraceSeconds: 600 }) as RunnerBackend);
       const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-poll-cost-'));
       const ids = await fake.addHeldJobs(kind, count);
       const handles: RunHandle[] = ids.map((id) => ({ id, name: `job-${id}`, directory, cycle: 1 }));

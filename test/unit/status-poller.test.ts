@@ -113,3 +113,74 @@ test('a cancelled wait leaves the other waits of its id alone', async () => {
     poller.close();
   }
 });
+
+/** A backend whose answer for every run is whatever `answer` says now; `fail` makes the query itself throw. */
+function scriptedBackend(graceMs: number) {
+  const backend = {
+    answer: { state: 'unknown', reason: 'not in qstat; qacct has no record' } as RunStatus,
+    fail: false,
+    queries: 0,
+    name: 'SCRIPTED',
+    kind: 'sge' as const,
+    pollIntervalMs: 10,
+    unknownGraceMs: graceMs,
+    submit: async () => 'unused',
+    cancel: async () => undefined,
+    async status(handles: readonly RunHandle[]) {
+      backend.queries += 1;
+      if (backend.fail) throw new Error('qstat: timed out after 30 s');
+      return new Map(handles.map((one) => [one.id, backend.answer]));
+    },
+  };
+  return backend;
+}
+
+/** Resolves once `count` more queries have been made (the poller's own pace, no sleeping on a guess). */
+async function queriesMade(backend: { queries: number }, count: number): Promise<void> {
+  const target = backend.queries + count;
+  while (backend.queries < target) await new Promise((resolve) => setImmediate(resolve));
+}
+
+test('a run unknown past the grace window ends as vanished; job-state decides what that means', async () => {
+  const backend = scriptedBackend(150);
+  const poller = createStatusPoller(backend);
+  try {
+    const run = await handle('vanishing', 1, '42');
+    const reasons: string[] = [];
+    const started = Date.now();
+    const status = await poller.wait(run, { onUnknown: (reason) => reasons.push(reason) });
+    assert.ok(Date.now() - started >= 150, 'not before the grace window');
+    assert.equal(status.state, 'finished');
+    assert.match(
+      status.state === 'finished' ? (status.detail ?? '') : '',
+      /^vanished: neither the queue nor accounting has known run 42 since .* \(0 s, unknown_grace_seconds\); last evidence: not in qstat; qacct has no record$/,
+    );
+    assert.ok(reasons.length > 0 && reasons.every((reason) => /unknown since \d{4}-/.test(reason)), reasons.join('\n'));
+  } finally {
+    poller.close();
+  }
+});
+
+test('a failing status query never makes a run vanish, and a requeued run is followed', async () => {
+  const backend = scriptedBackend(100);
+  const poller = createStatusPoller(backend);
+  try {
+    const run = await handle('outage', 1, '43');
+    let ended = false;
+    const wait = poller.wait(run).then((status) => ((ended = true), status));
+    // Twenty intervals of a scheduler that does not answer, well past the grace window: nothing moves.
+    backend.fail = true;
+    await queriesMade(backend, 20);
+    assert.equal(ended, false, 'an outage is not evidence');
+    // It answers "unknown", then the run is back in the queue (requeued under its id) before the window closes.
+    backend.fail = false;
+    await queriesMade(backend, 1);
+    backend.answer = { state: 'running' };
+    await queriesMade(backend, 20);
+    assert.equal(ended, false, 'a requeued run is followed');
+    backend.answer = { state: 'finished' };
+    assert.deepEqual(await wait, { state: 'finished' });
+  } finally {
+    poller.close();
+  }
+});
