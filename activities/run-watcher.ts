@@ -64,9 +64,15 @@ export function createRunWatcher(deps: RunWatcherDeps) {
   async function endOf(job: string, run: SubmittedRun, stop: AbortSignal): Promise<RunEnded | undefined> {
     const id = { cycle: run.cycle, id: run.id };
     try {
+      // Once per distinct reason, not once per poll interval: an outage of an hour is one line, not 720.
+      let told: string | undefined;
       const { results } = await deps.awaitRun(job, run, {
         signal: stop,
-        onUnknown: (reason) => deps.warn(`status of ${job}'s run ${run.id} unknown, still waiting: ${reason}`),
+        onUnknown: (reason) => {
+          if (reason === told) return;
+          told = reason;
+          deps.warn(`status of ${job}'s run ${run.id} unknown, still waiting: ${reason}`);
+        },
       });
       return { ...id, ...(results ? { results } : {}) };
     } catch (error) {
