@@ -21,6 +21,7 @@ import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
 import { readJob } from './job-row.js';
+import { createRecordedRunActivity } from './recorded-run.js';
 import { childrenReasons } from './waiting-line.js';
 import { pausedBecause, readServiceControl } from './service-control.js';
 import { whileHeartbeating } from './heartbeat.js';
@@ -137,6 +138,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       oneAtATime,
     }),
     transitionJob,
+    recordedRun: createRecordedRunActivity(pool),
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),
 

@@ -22,6 +22,7 @@ import { isJobState } from '../core/states.js';
 import {
   mapRunnerId,
   parseRunnerNames,
+  mayBeEarlierCycle,
   planAdoption,
   type AdoptionChoices,
   type AdoptionFacts,
@@ -180,7 +181,8 @@ export async function planServiceAdoption(options: AdoptOptions): Promise<Adopti
       }
       const jobState = await jobStateFile(where);
       if (jobState) facts.jobState = jobState;
-      if (!runnerId) facts.foundByName = await findRunsByName(config, row.name);
+      const stale = row.runner_id !== null && !choices.operatorRunnerIds[row.name] && mayBeEarlierCycle(facts);
+      if (!runnerId || stale) facts.foundByName = await findRunsByName(config, row.name);
     }
     plans.push(planAdoption(facts, choices));
   }

@@ -39,7 +39,7 @@ export interface AdoptionFacts {
   jobState?: { text: string; modified: Date };
   /** The row's run_time (when saliweb last entered RUNNING). */
   runTime: Date | null;
-  /** For RUNNING rows without a usable runner_id: live cluster jobs named for the job (`SGE:12`, …). */
+  /** For RUNNING rows without a usable runner_id (NULL or stale): live cluster jobs named for the job (`SGE:12`, …). */
   foundByName?: readonly string[];
 }
 
@@ -273,22 +273,35 @@ export function planAdoption(facts: AdoptionFacts, choices: AdoptionChoices): Ad
       { ...extra, problem: mapped.problem },
     );
   }
-  // A finished run whose DONE predates the row's entry into RUNNING belongs to an earlier cycle: the id is stale.
-  const staleDone =
-    given === undefined &&
-    facts.run === 'finished' &&
-    facts.jobState !== undefined &&
-    facts.runTime !== null &&
-    facts.jobState.modified.getTime() < facts.runTime.getTime();
-  if (staleDone) {
-    return plan(
-      {
-        action: 'operator',
-        why: `runner_id ${runnerId} is stale: that run finished before saliweb entered RUNNING again (a reschedule cut short)`,
-        command: operatorCommand(facts.name),
-      },
-      { ...extra, problem: `stale runner_id ${runnerId} in RUNNING; never submitted blindly` },
-    );
+  if (given === undefined && mayBeEarlierCycle(facts)) {
+    const live = found.filter((id) => {
+      const other = mapRunnerId(id, choices);
+      return !('problem' in other) && !(other.kind === mapped.kind && other.id === mapped.id);
+    });
+    const foundRun = live.length === 1 ? mapRunnerId(live[0]!, choices) : undefined;
+    if (foundRun && !('problem' in foundRun)) {
+      return plan(
+        {
+          action: 'watch',
+          why: `runner_id ${runnerId} is stale; the run of this cycle, ${live[0]}, was found on the cluster by the job's name; watched, never submitted again`,
+          run: foundRun,
+        },
+        {
+          ...extra,
+          problem: `stale runner_id ${runnerId} in RUNNING: run ${live[0]} found by name (check it is this job's)`,
+        },
+      );
+    }
+    if (isStaleRunnerId(facts) || live.length > 1) {
+      const why = isStaleRunnerId(facts)
+        ? `runner_id ${runnerId} is stale: that run finished before saliweb entered RUNNING again (a reschedule cut short)`
+        : `runner_id ${runnerId} finished without DONE while other cluster jobs have its name`;
+      const several = live.length > 1 ? `; several cluster jobs have its name: ${live.join(', ')}` : '';
+      return plan(
+        { action: 'operator', why, command: operatorCommand(facts.name) },
+        { ...extra, problem: `stale runner_id ${runnerId} in RUNNING; never submitted blindly${several}` },
+      );
+    }
   }
   const said = facts.run ? ` (its runner says: ${facts.run})` : '';
   return plan(
@@ -301,6 +314,32 @@ export function planAdoption(facts: AdoptionFacts, choices: AdoptionChoices): Ad
       run: mapped,
     },
     { ...extra, ...(given !== undefined ? { problem: `runner id ${given} given by the operator` } : {}) },
+  );
+}
+
+/**
+ * A finished run whose DONE predates the row's entry into RUNNING belongs to
+ * an earlier cycle: saliweb rescheduled, committed RUNNING and stopped before
+ * it wrote the new run's id.
+ */
+export function isStaleRunnerId(facts: Pick<AdoptionFacts, 'run' | 'jobState' | 'runTime'>): boolean {
+  return (
+    facts.run === 'finished' &&
+    facts.jobState !== undefined &&
+    facts.runTime !== null &&
+    facts.jobState.modified.getTime() < facts.runTime.getTime()
+  );
+}
+
+/**
+ * The run runner_id names has finished, yet the job-state file says it is
+ * not done, or said DONE before the row re-entered RUNNING: the id may be an
+ * earlier cycle's, with this cycle's run on the cluster under the job's name.
+ */
+export function mayBeEarlierCycle(facts: Pick<AdoptionFacts, 'run' | 'jobState' | 'runTime'>): boolean {
+  return (
+    facts.run === 'finished' &&
+    (isStaleRunnerId(facts) || (facts.jobState !== undefined && !/^DONE\b/.test(facts.jobState.text.trim())))
   );
 }
 

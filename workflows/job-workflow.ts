@@ -52,6 +52,8 @@ export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
+/** Before it, a cancel that came before the workflow knew of a run deleted none (an adopted run cancelled early). */
+const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
@@ -149,7 +151,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   } catch (error) {
     return CancellationScope.nonCancellable(async () => {
       if (cancelReason === undefined) return endAsFailed(job, error);
-      if (activeRun) await runActivities(activeRun).cancelRun({ job, run: activeRun });
+      const run = activeRun ?? (patched(CANCEL_RECORDED_RUN_PATCH) ? await local.recordedRun(job) : undefined);
+      if (run) await runActivities(run).cancelRun({ job, run });
       if (stopOnly) {
         // The operator's command changes the row and the directory now (delete, failjob).
         setCurrentDetails(`stopped: ${cancelReason}`);

@@ -375,6 +375,124 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
   });
 });
 
+describe('adopted runs only the row and the cluster know', { skip: sge.skip, timeout: 240_000 }, () => {
+  let fixture: ServiceFixture | undefined;
+  const children: ChildProcess[] = [];
+  const sgeJobs: string[] = [];
+  after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const job of sgeJobs) await execa(sge.section.qdel!, [job], { env: sge.env, reject: false });
+    await fixture?.cleanup();
+  });
+
+  test("a stale runner_id gives way to the cycle's run found by name; a run cancelled before its workflow's first task is deleted", async () => {
+    fixture = await createServiceFixture({ sections: { sge: sge.section } });
+    const f = fixture;
+    const id = path.basename(f.root).split('-')[1]!;
+    const qsub = async (name: string, directory: string, script: string) => {
+      await fs.writeFile(path.join(directory, 'sge-script.sh'), script);
+      const submitted = await execa(
+        sge.section.qsub!,
+        ['-terse', '-cwd', '-S', '/bin/sh', '-N', name, 'sge-script.sh'],
+        {
+          cwd: directory,
+          env: sge.env,
+        },
+      );
+      sgeJobs.push(submitted.stdout.trim());
+      return submitted.stdout.trim();
+    };
+    const accounted = async (name: string) =>
+      (await execa(sge.section.qacct!, ['-j', name], { env: sge.env, reject: false })).stdout.match(/^jobnumber\s/gm)
+        ?.length ?? 0;
+    const insert = async (name: string, directory: string, runnerId: string) =>
+      f.db.query(
+        'INSERT INTO jobs (name, user, directory, url, state, submit_time, run_time, runner_id) ' +
+          "VALUES (?, 'alice', ?, ?, 'RUNNING', UTC_TIMESTAMP(), UTC_TIMESTAMP(), ?)",
+        [name, directory, `http://example.org/job/${name}`, runnerId],
+      );
+
+    // The previous cycle's run, finished and accounted; saliweb rescheduled, submitted the new run and
+    // stopped before it wrote the new id: the row still names the old one.
+    const stale = `stale${id}`;
+    const staleDir = path.join(f.root, 'running', stale);
+    await fs.mkdir(staleDir);
+    const oldName = `prev${id}`;
+    const oldId = await qsub(oldName, staleDir, '#!/bin/sh\necho DONE > job-state\n');
+    await until(`qacct to know ${oldName}`, async () => ((await accounted(oldName)) > 0 ? true : undefined), 120_000);
+    await insert(stale, staleDir, `SGE:${oldId}`);
+    const newId = await qsub(stale, staleDir, SCRIPT);
+    await until(`${stale}'s new run started`, async () =>
+      (await fs.readFile(path.join(staleDir, 'job-state'), 'utf8')).startsWith('STARTED') ? true : undefined,
+    );
+
+    // A local run (ignoring SIGTERM, as saliweb's do), cancelled before a worker ever ran its workflow.
+    const early = `early${id}`;
+    const earlyDir = path.join(f.root, 'running', early);
+    await fs.mkdir(earlyDir);
+    const local = spawn('/bin/sh', ['-c', `trap '' TERM\n${SCRIPT}`], {
+      cwd: earlyDir,
+      detached: true,
+      stdio: 'ignore',
+    });
+    children.push(local);
+    const localExit = new Promise<NodeJS.Signals | null>((resolve) =>
+      local.once('exit', (_code, signal) => resolve(signal)),
+    );
+    await insert(early, earlyDir, `local:${local.pid}`);
+
+    const adopt = await execa(
+      'node',
+      [
+        '--import',
+        'tsx',
+        path.join(REPO_ROOT, 'client/cli.ts'),
+        'adopt',
+        '--apply',
+        '--config',
+        f.configFile,
+        '--service',
+        path.join(REPO_ROOT, 'test/support/services/adopted-job.ts'),
+      ],
+      { reject: false, env: { SALIFLOW_CONFIG: '' }, stdin: 'ignore' },
+    );
+    assert.equal(adopt.exitCode, 0, adopt.stderr);
+    assert.match(
+      adopt.stdout,
+      new RegExp(
+        `${stale}\\s+RUNNING\\s+watch\\s+runner_id SGE:${oldId} is stale; the run of this cycle, SGE:${newId}, was found`,
+      ),
+    );
+    assert.match(adopt.stdout, new RegExp(`${early}\\s+RUNNING\\s+watch`));
+
+    const { client, close } = await temporalClient();
+    try {
+      await cancelJob({ config: f.config, db: f.db, client, job: early });
+      await withWorker(f, service, async () => {
+        const signal = await until(`${early}'s run ended`, async () =>
+          local.exitCode === null && local.signalCode === null ? undefined : localExit,
+        );
+        assert.equal(signal, 'SIGKILL', 'the adopted run is deleted though the workflow never knew of it');
+        await until(`${early} FAILED`, async () => ((await jobRow(f.db, early)).state === 'FAILED' ? true : undefined));
+        assert.match((await jobRow(f.db, early)).failure ?? '', /cancelled by administrator/);
+        await fs.writeFile(path.join(staleDir, 'release'), '');
+        await until(
+          `${stale} COMPLETED`,
+          async () => ((await jobRow(f.db, stale)).state === 'COMPLETED' ? true : undefined),
+          120_000,
+        );
+      });
+    } finally {
+      await close();
+    }
+    const done = path.join(f.root, 'completed', stale);
+    assert.equal(await fs.readFile(path.join(done, 'postprocessed'), 'utf8'), 'postprocessed\n');
+    assert.equal(await fs.readFile(path.join(done, 'job-state'), 'utf8'), 'DONE\n', "the new run's DONE");
+    assert.equal(await until(`qacct to know ${stale}`, async () => (await accounted(stale)) || undefined), 1);
+    assert.equal(await accounted(oldName), 1, 'the old run never submitted again');
+  });
+});
+
 describe('adopted finished jobs', { timeout: 120_000 }, () => {
   let fixture: ServiceFixture | undefined;
   after(async () => {

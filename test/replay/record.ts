@@ -13,13 +13,14 @@
  * childofwatched (waited for a parent), watched (a run long enough to be
  * waited for through the run watcher's signal), admitted (waited for a slot
  * and was admitted by another job's round) and resubmitted (the new run
- * after a failure).
+ * after a failure), cancelledwaiting (cancelled while it waits for a slot).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import proto from '@temporalio/proto';
 import { defineService, localCommand } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
+import { JOB_STATUS_QUERY, type JobStatus } from '../../core/job-workflow-contract.js';
 import { cancelJob, resubmitJob } from '../../client/admin.js';
 import { createServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
@@ -63,6 +64,14 @@ try {
     await running('cancelled');
     jobs.push(await submit('admitted'));
     await until('admitted waits', async () => (await jobRow(fixture.db, 'admitted')).state === 'INCOMING' || undefined);
+    // Cancelled while it waits for a slot: no run known, so the workflow asks the row for one.
+    jobs.push(await submit('cancelledwaiting'));
+    await until('cancelledwaiting waits', async () => {
+      const status = await client.workflow.getHandle(jobs.at(-1)!.workflowId).query<JobStatus>(JOB_STATUS_QUERY);
+      return status.waiting ? true : undefined;
+    });
+    await cancelJob({ config: fixture.config, db: fixture.db, client, job: 'cancelledwaiting' });
+    await workflowOutcome(client, jobs.at(-1)!.workflowId);
     await cancelJob({ config: fixture.config, db: fixture.db, client, job: 'cancelled' });
     await workflowOutcome(client, jobs[1]!.workflowId);
     for (const name of ['completed', 'rescheduled', 'skiprun', 'failed', 'watched', 'resubmitted']) {
