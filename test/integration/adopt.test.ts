@@ -28,6 +28,10 @@ import { until } from '../support/until.js';
 import { clusterUnderTest } from '../support/clusters.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import { deleteSchedules, ensureSchedules } from '../../worker/schedules.js';
+import { startFakeSaliwebService, type FakeSaliwebService } from '../support/fake-saliweb-service.js';
+import { defaultRunners } from '../../activities/runners/index.js';
+import { createWebServiceRunner } from '../../activities/runners/web-service.js';
+import type { RunnerBackend } from '../../activities/runners/runner.js';
 
 const sge = await clusterUnderTest('sge');
 const slurm = await clusterUnderTest('slurm');
@@ -379,13 +383,15 @@ describe('adopted runs only the row and the cluster know', { skip: sge.skip, tim
   let fixture: ServiceFixture | undefined;
   const children: ChildProcess[] = [];
   const sgeJobs: string[] = [];
+  let remote: FakeSaliwebService | undefined;
   after(async () => {
+    await remote?.close();
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     for (const job of sgeJobs) await execa(sge.section.qdel!, [job], { env: sge.env, reject: false });
     await fixture?.cleanup();
   });
 
-  test("a stale runner_id gives way to the cycle's run found by name; a run cancelled before its workflow's first task is deleted", async () => {
+  test("a stale runner_id gives way to the cycle's run found by name; a run cancelled before its workflow's first task is deleted; a saliweb: run is watched to its results", async () => {
     fixture = await createServiceFixture({ sections: { sge: sge.section } });
     const f = fixture;
     const id = path.basename(f.root).split('-')[1]!;
@@ -426,6 +432,17 @@ describe('adopted runs only the row and the cluster know', { skip: sge.skip, tim
       (await fs.readFile(path.join(staleDir, 'job-state'), 'utf8')).startsWith('STARTED') ? true : undefined,
     );
 
+    // A run saliweb sent to another saliweb service (`saliweb:<results URL>`), not done yet.
+    remote = await startFakeSaliwebService({ notReadyTimes: 3 });
+    const form = new FormData();
+    form.append('name', 'adopted');
+    const reply = await (await fetch(`${remote.url}job`, { method: 'POST', body: form })).text();
+    const resultsUrl = /xlink:href="([^"]+)"/.exec(reply)![1]!.replace(/&amp;/g, '&');
+    const ws = `ws${id}`;
+    const wsDir = path.join(f.root, 'running', ws);
+    await fs.mkdir(wsDir);
+    await insert(ws, wsDir, `saliweb:${resultsUrl}`);
+
     // A local run (ignoring SIGTERM, as saliweb's do), cancelled before a worker ever ran its workflow.
     const early = `early${id}`;
     const earlyDir = path.join(f.root, 'running', early);
@@ -464,24 +481,40 @@ describe('adopted runs only the row and the cluster know', { skip: sge.skip, tim
       ),
     );
     assert.match(adopt.stdout, new RegExp(`${early}\\s+RUNNING\\s+watch`));
+    assert.match(adopt.stdout, new RegExp(`${ws}\\s+RUNNING\\s+watch.*\\[web-service:`));
 
     const { client, close } = await temporalClient();
     try {
       await cancelJob({ config: f.config, db: f.db, client, job: early });
-      await withWorker(f, service, async () => {
-        const signal = await until(`${early}'s run ended`, async () =>
-          local.exitCode === null && local.signalCode === null ? undefined : localExit,
-        );
-        assert.equal(signal, 'SIGKILL', 'the adopted run is deleted though the workflow never knew of it');
-        await until(`${early} FAILED`, async () => ((await jobRow(f.db, early)).state === 'FAILED' ? true : undefined));
-        assert.match((await jobRow(f.db, early)).failure ?? '', /cancelled by administrator/);
-        await fs.writeFile(path.join(staleDir, 'release'), '');
-        await until(
-          `${stale} COMPLETED`,
-          async () => ((await jobRow(f.db, stale)).state === 'COMPLETED' ? true : undefined),
-          120_000,
-        );
-      });
+      // Short web-service backoff (10 s, 20 s, … by default), so the remote run is seen done within the test.
+      const runners = {
+        ...defaultRunners(f.config.clusters),
+        'web-service': createWebServiceRunner({ initialBackoffMs: 100, maxBackoffMs: 500 }) as RunnerBackend,
+      };
+      await withWorker(
+        f,
+        service,
+        async () => {
+          const signal = await until(`${early}'s run ended`, async () =>
+            local.exitCode === null && local.signalCode === null ? undefined : localExit,
+          );
+          assert.equal(signal, 'SIGKILL', 'the adopted run is deleted though the workflow never knew of it');
+          await until(`${early} FAILED`, async () =>
+            (await jobRow(f.db, early)).state === 'FAILED' ? true : undefined,
+          );
+          assert.match((await jobRow(f.db, early)).failure ?? '', /cancelled by administrator/);
+          await fs.writeFile(path.join(staleDir, 'release'), '');
+          await until(`${ws} COMPLETED`, async () =>
+            (await jobRow(f.db, ws)).state === 'COMPLETED' ? true : undefined,
+          );
+          await until(
+            `${stale} COMPLETED`,
+            async () => ((await jobRow(f.db, stale)).state === 'COMPLETED' ? true : undefined),
+            120_000,
+          );
+        },
+        { runners },
+      );
     } finally {
       await close();
     }
@@ -490,6 +523,11 @@ describe('adopted runs only the row and the cluster know', { skip: sge.skip, tim
     assert.equal(await fs.readFile(path.join(done, 'job-state'), 'utf8'), 'DONE\n', "the new run's DONE");
     assert.equal(await until(`qacct to know ${stale}`, async () => (await accounted(stale)) || undefined), 1);
     assert.equal(await accounted(oldName), 1, 'the old run never submitted again');
+    const wsDone = path.join(f.root, 'completed', ws);
+    assert.equal(await fs.readFile(path.join(wsDone, 'output.txt'), 'utf8'), `result of ${remote.jobs[0]!.id}\n`);
+    assert.equal(await fs.readFile(path.join(wsDone, 'postprocessed'), 'utf8'), 'postprocessed\n');
+    assert.equal(remote.requests.submit, 1, 'the remote job never submitted again');
+    assert.ok(remote.jobs[0]!.resultsRequests.length > 3, 'polled until the remote service was done');
   });
 });
 
