@@ -37,6 +37,25 @@ const sge = await clusterUnderTest('sge');
 const slurm = await clusterUnderTest('slurm');
 const skip = sge.skip ?? slurm.skip;
 
+const ADOPTED_SERVICE = path.join(REPO_ROOT, 'test/support/services/adopted-job.ts');
+
+/** The CLI itself, not bin/saliflow.js's wrapper, so a test's SIGKILL failpoint shows as the signal. */
+function saliflowCli(configFile: string, args: string[], env: Record<string, string> = {}, serviceModule = true) {
+  return execa(
+    'node',
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'client/cli.ts'),
+      ...args,
+      '--config',
+      configFile,
+      ...(serviceModule ? ['--service', ADOPTED_SERVICE] : []),
+    ],
+    { reject: false, env: { SALIFLOW_CONFIG: '', ...env }, stdin: 'ignore' },
+  );
+}
+
 /** A saliweb-style cluster script: STARTED, wait for the test's go-ahead, DONE. */
 const SCRIPT = [
   '#!/bin/sh',
@@ -60,22 +79,7 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
     await fixture?.cleanup();
   });
 
-  const saliflow = (args: string[], env: Record<string, string> = {}) =>
-    execa(
-      'node',
-      [
-        // The CLI itself, not bin/saliflow.js's wrapper, so a test's SIGKILL failpoint shows as the signal.
-        '--import',
-        'tsx',
-        path.join(REPO_ROOT, 'client/cli.ts'),
-        ...args,
-        '--config',
-        fixture!.configFile,
-        '--service',
-        path.join(REPO_ROOT, 'test/support/services/adopted-job.ts'),
-      ],
-      { reject: false, env: { SALIFLOW_CONFIG: '', ...env }, stdin: 'ignore' },
-    );
+  const saliflow = (args: string[], env: Record<string, string> = {}) => saliflowCli(fixture!.configFile, args, env);
 
   test('every job ends where the rules say; nothing runs twice', async () => {
     fixture = await createServiceFixture({
@@ -458,21 +462,7 @@ describe('adopted runs only the row and the cluster know', { skip: sge.skip, tim
     );
     await insert(early, earlyDir, `local:${local.pid}`);
 
-    const adopt = await execa(
-      'node',
-      [
-        '--import',
-        'tsx',
-        path.join(REPO_ROOT, 'client/cli.ts'),
-        'adopt',
-        '--apply',
-        '--config',
-        f.configFile,
-        '--service',
-        path.join(REPO_ROOT, 'test/support/services/adopted-job.ts'),
-      ],
-      { reject: false, env: { SALIFLOW_CONFIG: '' }, stdin: 'ignore' },
-    );
+    const adopt = await saliflowCli(f.configFile, ['adopt', '--apply']);
     assert.equal(adopt.exitCode, 0, adopt.stderr);
     assert.match(
       adopt.stdout,
@@ -557,11 +547,7 @@ describe('adopted finished jobs', { timeout: 120_000 }, () => {
         [name, directory, `http://example.org/${name}`, state, past, past, archive, expire],
       );
     }
-    const adopt = await execa(
-      'node',
-      ['--import', 'tsx', path.join(REPO_ROOT, 'client/cli.ts'), 'adopt', '--apply', '--config', f.configFile],
-      { reject: false, env: { SALIFLOW_CONFIG: '' }, stdin: 'ignore' },
-    );
+    const adopt = await saliflowCli(f.configFile, ['adopt', '--apply'], {}, false);
     assert.equal(adopt.exitCode, 0, adopt.stderr);
     assert.match(adopt.stdout, /3 job\(s\): start 0, watch 0, fail 0, operator 0, leave 3/);
     await withWorker(f, service, async ({ client }) => {
@@ -604,21 +590,7 @@ describe('transient states of a service that repeats its steps', { timeout: 120_
         [name, directory, `http://example.org/${name}`, state],
       );
     }
-    const adopt = await execa(
-      'node',
-      [
-        '--import',
-        'tsx',
-        path.join(REPO_ROOT, 'client/cli.ts'),
-        'adopt',
-        '--apply',
-        '--config',
-        f.configFile,
-        '--service',
-        path.join(REPO_ROOT, 'test/support/services/adopted-job.ts'),
-      ],
-      { reject: false, env: { SALIFLOW_CONFIG: '', SALIFLOW_TEST_ADOPT_STEPS: 'rerun' }, stdin: 'ignore' },
-    );
+    const adopt = await saliflowCli(f.configFile, ['adopt', '--apply'], { SALIFLOW_TEST_ADOPT_STEPS: 'rerun' });
     assert.equal(adopt.exitCode, 0, adopt.stderr);
     assert.match(adopt.stdout, /3 job\(s\): start 3, watch 0, fail 0, operator 0, leave 0/);
     assert.match(
