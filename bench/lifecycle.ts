@@ -28,7 +28,8 @@ export const DEFAULT_MATRIX: ModeSpec[] = [
 ];
 
 export function modeName(mode: ModeSpec): string {
-  const runner = mode.runner === 'nothing' ? 'doNothing' : 'local true';
+  const runner =
+    mode.runner === 'nothing' ? 'doNothing' : mode.runner === 'rerun' ? 'doNothing, rescheduled once' : 'local true';
   return `${describeLoad(mode.load)}, limit ${mode.limit}, ${runner}, ${mode.workers} worker${mode.workers > 1 ? 's' : ''}`;
 }
 

@@ -17,7 +17,7 @@ export interface ModeSpec {
   /** `[limits] running` (saliflow only). */
   limit: number;
   workers: number;
-  runner: 'nothing' | 'true';
+  runner: 'nothing' | 'true' | 'rerun';
 }
 
 export interface HistoryFigures {

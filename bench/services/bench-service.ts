@@ -3,6 +3,7 @@
  * environment of the worker process (the benchmark sets it):
  *   SALIFLOW_BENCH_RUNNER=nothing   doNothing()            (the default)
  *   SALIFLOW_BENCH_RUNNER=true      localCommand(['true'])
+ *   SALIFLOW_BENCH_RUNNER=rerun     doNothing(), and postprocess reschedules once (a second cycle, doNothing())
  *   SALIFLOW_BENCH_RUNNER=sleep     localCommand(['sleep', SALIFLOW_BENCH_SLEEP_SECONDS])
  *   SALIFLOW_BENCH_RUNNER=release   waits until the FIFO SALIFLOW_BENCH_RELEASE is opened for writing (the
  *                                   scale mode: ten thousand runs released at once, with no `sleep` process each)
@@ -15,6 +16,7 @@ const sleepSeconds = process.env.SALIFLOW_BENCH_SLEEP_SECONDS ?? '600';
 function runSpec() {
   switch (runner) {
     case 'nothing':
+    case 'rerun':
       return doNothing();
     case 'true':
       return localCommand(['true']);
@@ -30,4 +32,8 @@ function runSpec() {
   }
 }
 
-export default defineService({ run: () => runSpec() });
+export default defineService({
+  run: () => runSpec(),
+  rerun: () => doNothing(),
+  postprocess: (job) => (runner === 'rerun' && job.cycle === 1 ? { reschedule: {} } : {}),
+});
