@@ -19,7 +19,7 @@
  */
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JobStateError, RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
+import { DiskFullError, JobStateError, RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
 import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
@@ -38,6 +38,15 @@ import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
+import {
+  clearDiskWait,
+  describeWaited,
+  diskRetryDelayMs,
+  diskWaitReason,
+  recordDiskWait,
+  spaceErrorOf,
+  type DiskWait,
+} from './disk-wait.js';
 
 const runFailure = ({ type, message }: RunFailure) =>
   type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
@@ -53,6 +62,8 @@ export interface AdvanceInput {
    * another call for the same job, is taken from where its row is).
    */
   finished?: { cycle: number; results?: RunResults; failure?: RunFailure };
+  /** The job waits for disk space (see disk-wait.ts): where that wait stands. */
+  diskWait?: DiskWait;
 }
 
 interface Progress {
@@ -64,6 +75,8 @@ export type AdvanceResult = Progress &
   (
     | { next: 'admission'; state: 'INCOMING'; reason: string }
     | { next: 'run'; state: 'RUNNING'; run: SubmittedRun }
+    /** No space for the job's directory: ask again after `retryInMs`, passing `diskWait` back. */
+    | { next: 'disk'; state: JobState; reason: string; retryInMs: number; diskWait: DiskWait }
     | {
         next: 'done';
         state: JobState;
@@ -90,7 +103,7 @@ interface AdvanceDeps {
   watchRun(job: string, run: SubmittedRun): void;
   /** Shared with `failJob`: one call per job at a time in this process. */
   oneAtATime: PerJob;
-  metrics: Pick<JobMetrics, 'runSubmitted'>;
+  metrics: Pick<JobMetrics, 'runSubmitted' | 'diskFull'>;
   log: Logger;
 }
 
@@ -141,8 +154,36 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
   }
 
   return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
-    return deps.oneAtATime(input.job, () => withLogContext({ job: input.job }, () => advance(input)));
+    return deps.oneAtATime(input.job, () => withLogContext({ job: input.job }, () => advanceOrWaitForSpace(input)));
   };
+
+  /** A full disk (ENOSPC, EDQUOT) is a wait with a reason and a bound, not a silent retry (disk-wait.ts). */
+  async function advanceOrWaitForSpace(input: AdvanceInput): Promise<AdvanceResult> {
+    const { job } = input;
+    try {
+      const result = await advance(input);
+      if (input.diskWait) await clearDiskWait(pool, job);
+      return result;
+    } catch (error) {
+      const space = spaceErrorOf(error);
+      if (!space) throw error;
+      const wait: DiskWait = {
+        since: input.diskWait?.since ?? Date.now(),
+        attempt: (input.diskWait?.attempt ?? -1) + 1,
+      };
+      const waited = Date.now() - wait.since;
+      const boundHours = deps.config.worker.diskFullHours;
+      if (waited >= boundHours * 3_600_000) {
+        throw new DiskFullError(job, space.code ?? 'ENOSPC', describeWaited(waited), space.message);
+      }
+      const reason = diskWaitReason(space, wait, boundHours);
+      await recordDiskWait(pool, job, reason);
+      deps.metrics.diskFull(space.code ?? 'ENOSPC');
+      if (wait.attempt === 0) deps.log.warn(reason);
+      const { state } = await readJob(pool, job);
+      return { next: 'disk', state, reason, retryInMs: diskRetryDelayMs(wait.attempt), diskWait: wait };
+    }
+  }
 
   async function advance(input: AdvanceInput): Promise<AdvanceResult> {
     const { job } = input;
@@ -222,9 +263,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           }
           break;
         }
-        case 'FINALIZING':
-          await steps.finalize(row);
-          return complete(await checkJobDirectory(deps.config, job, row.directory));
+        case 'FINALIZING': {
+          const directory = await checkJobDirectory(deps.config, job, row.directory);
+          // The completion record is written once finalize is done: a completion that could not be
+          // committed (no space for the move to COMPLETED's folder) does not finalize again.
+          if ((await readCompletionRecord(directory)) === undefined) await steps.finalize(row);
+          return complete(directory);
+        }
         case 'FAILED':
           return { next: 'done', state: 'FAILED', ...progress, failure: row.failure ?? 'failed (no reason recorded)' };
         case 'COMPLETED':

@@ -83,6 +83,12 @@ export const SALIFLOW_METRICS = [
     labels: ['runner'],
     buckets: QUERY_BUCKETS,
   },
+  {
+    name: 'saliflow_disk_full_retries',
+    kind: 'counter',
+    help: 'Attempts of a job that found no space for its directory (ENOSPC, EDQUOT) and waits, by errno',
+    labels: ['code'],
+  },
 ] as const satisfies readonly MetricDefinition[];
 
 export type SaliflowMetricName = (typeof SALIFLOW_METRICS)[number]['name'];
@@ -136,6 +142,8 @@ export interface JobMetrics {
   admitted(jobs: readonly { submitTime: Date | null }[]): void;
   runSubmitted(runner: string): void;
   statusQueried(runner: string, seconds: number, ok: boolean): void;
+  /** A job found no space for its directory and waits (each attempt). */
+  diskFull(code: string): void;
   /** Sets the jobs-by-state gauge; states absent from `counts` are set to 0. */
   jobCounts(counts: Partial<Record<JobState, number>>): void;
 }
@@ -145,6 +153,7 @@ export const NO_METRICS: JobMetrics = {
   admitted: () => undefined,
   runSubmitted: () => undefined,
   statusQueried: () => undefined,
+  diskFull: () => undefined,
   jobCounts: () => undefined,
 };
 
@@ -177,8 +186,11 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     help('saliflow_status_query_seconds'),
   );
 
+  const diskFull = tagged.createCounter('saliflow_disk_full_retries', 'attempts', help('saliflow_disk_full_retries'));
+
   // Every cause from the start, so a first failure shows as an increase (rate() needs two points).
   for (const cause of FAILURE_CAUSES) failures.add(0, { cause });
+  for (const code of ['ENOSPC', 'EDQUOT']) diskFull.add(0, { code });
 
   return {
     stateChanged({ from, to, since, failure }) {
@@ -202,6 +214,9 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     statusQueried(runner, seconds, ok) {
       queries.add(1, { runner, outcome: ok ? 'ok' : 'error' });
       queryTime.record(seconds, { runner });
+    },
+    diskFull(code) {
+      diskFull.add(1, { code });
     },
     jobCounts(counts) {
       for (const state of JOB_STATES) jobs.set(counts[state] ?? 0, { state });

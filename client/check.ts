@@ -46,6 +46,17 @@ async function fileProblem(problem: FileProblem, repair: boolean): Promise<Check
   if (problem.kind === 'missing-directory') {
     return { kind: problem.kind, message: problem.message, hint: missingDirectoryHint(problem) };
   }
+  if (problem.kind === 'partial') {
+    if (repair) {
+      await fs.rm(problem.path, { recursive: true, force: true });
+      return { kind: problem.kind, message: problem.message, repaired: 'deleted (saliflow’s own unfinished copy)' };
+    }
+    return {
+      kind: problem.kind,
+      message: problem.message,
+      hint: 'saliflow check --repair (or a worker start) deletes it',
+    };
+  }
   const stat = await fs.lstat(problem.path).catch(() => undefined);
   const abandonedFolder = problem.inIncoming && stat?.isDirectory() === true;
   if (repair && abandonedFolder) {

@@ -111,7 +111,8 @@ export function formatJobDetails(details: JobDetails): string {
   if (failure)
     lines.push(
       '',
-      'failure:',
+      // A job on its way carries a reason here only while it waits (disk-wait.ts: no space for its directory).
+      row.state === 'FAILED' ? 'failure:' : 'why it waits:',
       ...cell(failure)
         .split('\n')
         .map((line) => `  ${line}`),

@@ -58,6 +58,25 @@ export class JobDirectoryError extends Error {
   }
 }
 
+/**
+ * A job's directory found no space (ENOSPC, EDQUOT) for longer than
+ * `[worker] disk_full_hours`: the job waited, retrying, and now fails.
+ */
+export class DiskFullError extends Error {
+  override readonly name = 'DiskFullError';
+  constructor(
+    readonly job: string,
+    readonly code: string,
+    waited: string,
+    cause: string,
+  ) {
+    super(
+      `job ${job}: no space for its directory for ${waited} ([worker] disk_full_hours): ${code} (${cause}); ` +
+        'free space or raise the quota, then resubmit the job',
+    );
+  }
+}
+
 /** The dev stack (Temporal, MySQL, clusters) cannot be brought up as asked. */
 export class StackError extends Error {
   override readonly name = 'StackError';
@@ -195,6 +214,7 @@ export const NON_RETRYABLE_ERRORS = [
   'StepInterruptedError',
   'StepTimeoutError',
   'JobDirectoryError',
+  'DiskFullError',
 ] as const;
 
 /** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */

@@ -3,7 +3,10 @@
  * so does the saliflow worker. Problems found: a job's directory missing, a
  * stray file or folder in a state directory that no job owns (INCOMING
  * folders younger than an hour are a frontend mid-submission, and left to the
- * reconcile schedule). Only the state folders are scanned, never
+ * reconcile schedule). saliflow's own partial copies (`*.saliflow-partial`,
+ * left by a worker killed while it copied a directory across file systems)
+ * never count: a job still on its way removes its own at its next move, and
+ * a worker removes the others when it starts. Only the state folders are scanned, never
  * `[directories] install`: saliweb's own layout keeps the state folders (and
  * the socket) inside it.
  */
@@ -27,7 +30,13 @@ const YOUNG_INCOMING_MS = 60 * 60 * 1000;
 /** One disagreement between the file system and the jobs table. */
 export type FileProblem =
   | { kind: 'missing-directory'; job: string; state: string; directory: string; message: string }
-  | { kind: 'stray'; path: string; inIncoming: boolean; message: string };
+  | { kind: 'stray'; path: string; inIncoming: boolean; message: string }
+  /** saliflow's own copy cut short, of a job that will not move again (or of no job): safe to remove. */
+  | { kind: 'partial'; path: string; message: string };
+
+export const PARTIAL_COPY_SUFFIX = '.saliflow-partial';
+/** A job in these states moves no more by itself: a partial copy of it is left over. */
+const SETTLED_STATES = new Set(['FAILED', 'EXPIRED']);
 
 /**
  * Workers on other hosts keep moving jobs between state folders (folder
@@ -51,9 +60,11 @@ async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'que
     'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
   );
   const owned = new Set<string>();
+  const stateByBasename = new Map<string, string>();
   const problems: FileProblem[] = [];
   for (const row of rows) {
     owned.add(path.resolve(String(row.directory)));
+    stateByBasename.set(path.basename(String(row.directory)), String(row.state));
     const exists = await fs.stat(String(row.directory)).then(
       (stat) => stat.isDirectory(),
       () => false,
@@ -81,6 +92,16 @@ async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'que
     for (const entry of entries) {
       const full = path.join(dir, entry);
       if (owned.has(full) || expected.has(full)) continue;
+      if (entry.endsWith(PARTIAL_COPY_SUFFIX)) {
+        const state = stateByBasename.get(entry.slice(0, -PARTIAL_COPY_SUFFIX.length));
+        if (state !== undefined && !SETTLED_STATES.has(state)) continue;
+        problems.push({
+          kind: 'partial',
+          path: full,
+          message: `${full} is a copy saliflow left unfinished (a worker stopped mid-copy) of ${state ? `a ${state} job` : 'no job'}; a worker removes it when it starts`,
+        });
+        continue;
+      }
       if (dir === incoming) {
         // Gone since the listing: a frontend cleaned up after itself.
         const stat = await fs.stat(full).catch(() => undefined);
@@ -118,7 +139,18 @@ export async function findInconsistencies(config: ServiceConfig, db: Pick<mysql.
   return (await findFileProblems(config, db)).map((problem) => problem.message);
 }
 
-export async function checkConsistency(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<void> {
-  const problems = await findInconsistencies(config, db);
-  if (problems.length > 0) throw new ConsistencyError(problems);
+/** Removes saliflow's leftover partial copies (only those), then refuses to start on any other disagreement. */
+export async function checkConsistency(
+  config: ServiceConfig,
+  db: Pick<mysql.Pool, 'query'>,
+  log: (message: string) => void = () => undefined,
+): Promise<void> {
+  const problems = await findFileProblems(config, db);
+  for (const problem of problems) {
+    if (problem.kind !== 'partial' || !problem.path.endsWith(PARTIAL_COPY_SUFFIX)) continue;
+    await fs.rm(problem.path, { recursive: true, force: true });
+    log(`removed ${problem.path}: a copy saliflow left unfinished (a worker stopped mid-copy)`);
+  }
+  const others = problems.filter((problem) => problem.kind !== 'partial').map((problem) => problem.message);
+  if (others.length > 0) throw new ConsistencyError(others);
 }

@@ -93,7 +93,8 @@ export async function runWorker(options: {
   if (!options.skipConsistencyCheck) {
     const pool = createPool(config);
     try {
-      await checkConsistency(config, pool);
+      // Before the Runtime (and its logger) exists: straight to stderr, where the worker says why it did not start.
+      await checkConsistency(config, pool, (message) => process.stderr.write(`[worker] ${message}\n`));
     } finally {
       await pool.end();
     }

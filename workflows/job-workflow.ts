@@ -16,6 +16,7 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AdvanceInput, AdvanceResult } from '../activities/job-advance.js';
@@ -128,7 +129,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         const result = await local.advanceJob(request);
         show({
           state: result.state,
-          waiting: result.next === 'admission' ? result.reason : undefined,
+          waiting: result.next === 'admission' || result.next === 'disk' ? result.reason : undefined,
           ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label } : {}),
         });
         if (result.next === 'done') return result;
@@ -139,6 +140,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
           waitingForSlot = false;
           admitted = false;
           request = { job };
+          continue;
+        }
+        if (result.next === 'disk') {
+          // A timer, not an activity retry: a cancel or a worker's shutdown is never held up by the wait.
+          await sleep(result.retryInMs);
+          request = { ...request, diskWait: result.diskWait };
           continue;
         }
         const run = result.run;

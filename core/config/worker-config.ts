@@ -9,12 +9,23 @@ export interface WorkerConfig {
    * @defaultValue 30
    */
   shutdownSeconds: number;
+  /**
+   * A job whose directory finds no space (ENOSPC, EDQUOT: a full disk or
+   * quota) waits, retrying with backoff and saying why, and goes on by itself
+   * once space is freed; after this long it fails with DiskFullError.
+   * @defaultValue 24
+   */
+  diskFullHours: number;
 }
 
-export const WORKER_KEYS = ['shutdown_seconds'] as const;
+export const WORKER_KEYS = ['shutdown_seconds', 'disk_full_hours'] as const;
 
 export const DEFAULT_SHUTDOWN_SECONDS = 30;
+export const DEFAULT_DISK_FULL_HOURS = 24;
 
 export function readWorkerConfig(section: SectionReader): WorkerConfig {
-  return { shutdownSeconds: section.positiveNumber('shutdown_seconds') ?? DEFAULT_SHUTDOWN_SECONDS };
+  return {
+    shutdownSeconds: section.positiveNumber('shutdown_seconds') ?? DEFAULT_SHUTDOWN_SECONDS,
+    diskFullHours: section.positiveNumber('disk_full_hours') ?? DEFAULT_DISK_FULL_HOURS,
+  };
 }
