@@ -11,7 +11,9 @@
  * service.ts, service.mts, service.cts that exists. Every subdirectory
  * whose name does not start with a dot is a service: one missing a file is
  * that service's error at start (a misspelt file never drops a service
- * silently). Files directly in DIR are ignored (a README, say).
+ * silently). Files directly in DIR are ignored (a README, say). A linked
+ * service.conf is read where it points, so its relative paths are relative
+ * to the real file, as when it is given with --config.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,6 +38,15 @@ export interface ServiceSpec {
   missing?: string | undefined;
 }
 
+/** A linked config is read where it lives: its relative paths (backend.conf, directories) are relative to it. */
+function realConfigPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file; // missing: its load says so, naming the path
+  }
+}
+
 export function servicesInDirectory(dir: string): ServiceSpec[] {
   let entries: fs.Dirent[];
   try {
@@ -56,7 +67,7 @@ export function servicesInDirectory(dir: string): ServiceSpec[] {
     const module = SERVICE_MODULE_FILES.map((name) => path.join(folder, name)).find((file) => fs.existsSync(file));
     specs.push({
       label: entry.name,
-      config: path.join(folder, SERVICE_CONFIG_FILE),
+      config: realConfigPath(path.join(folder, SERVICE_CONFIG_FILE)),
       // A missing module is that service's error when it is loaded.
       service: module,
       missing: module === undefined ? `${folder} has none of ${SERVICE_MODULE_FILES.join(', ')}` : undefined,
