@@ -16,6 +16,7 @@ import mysql from 'mysql2/promise';
 import { execa } from 'execa';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
+import { deleteSchedules } from '../../worker/schedules.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { until } from '../support/until.js';
@@ -44,6 +45,9 @@ before(async () => {
   await fs.symlink(fixtures[1]!.configFile, path.join(dir, 'zz-no-module', 'service.conf'));
 });
 after(async () => {
+  const { client, close } = await temporalClient();
+  for (const fixture of fixtures) await deleteSchedules(client, fixture.config);
+  await close();
   for (const fixture of fixtures) await fixture.cleanup();
   await fs.rm(dir, { recursive: true, force: true });
 });
