@@ -1,8 +1,10 @@
 /**
  * Many services per worker (issue 23): idle RSS of one `saliflow worker`
  * process hosting 1, 5 and 20 do-nothing services against 1 and 20
- * separate workers; jobs/s of the 20-service worker against a one-service
- * worker, beside the floor (bench/floor/) measured in the same run.
+ * separate workers, with the workflow code on the main thread (the default
+ * for several services) and on a thread per service (SALIFLOW_WORKFLOW_THREADS);
+ * jobs/s of the 20-service worker against a one-service worker, beside the
+ * floor (bench/floor/) measured in the same run.
  *   SALIFLOW_STATE_DIR=… npx tsx bench/many-services.ts [--jobs N] [--label L]
  * Results: bench/results/many-services/*.json and bench/results/many-services.md.
  */
@@ -44,12 +46,12 @@ const rssMiB = (pid: number) => {
 
 let logCount = 0;
 /** One worker process for `services`; resolves once each has logged that it polls. */
-async function startWorker(services: ServiceFixture[]): Promise<NodeProcess> {
+async function startWorker(services: ServiceFixture[], threads?: 'main' | 'per-service'): Promise<NodeProcess> {
   const args = services.flatMap((fixture) => ['--config', fixture.configFile, '--service', SERVICE_MODULE]);
   const logFile = path.join(os.tmpdir(), `saliflow-many-services-${process.pid}-${logCount++}.log`);
   const worker = spawnNodeProcess(`worker of ${services.length}`, [CLI, 'worker', ...args], {
     logFile,
-    env: { SALIFLOW_TASK_QUEUE: '', SALIFLOW_BENCH_RUNNER: 'nothing' },
+    env: { SALIFLOW_TASK_QUEUE: '', SALIFLOW_BENCH_RUNNER: 'nothing', SALIFLOW_WORKFLOW_THREADS: threads ?? '' },
   });
   await waitUntilReady(
     worker,
@@ -114,13 +116,22 @@ try {
   for (let i = 0; i < SERVICES; i++) {
     fixtures.push(await createServiceFixture({ sections: { limits: { running: '1000' } } }));
   }
-  for (const count of [1, 5, 20]) {
-    log(`one process, ${count} service(s)…`);
-    const worker = await startWorker(fixtures.slice(0, count));
+  // Where the workflow code runs (worker/main.ts): the default for the count, and the other way for 1 and 20.
+  const variants: { count: number; threads?: 'main' | 'per-service'; speed?: boolean }[] = [
+    { count: 1, speed: true },
+    { count: 1, threads: 'main', speed: true },
+    { count: 5 },
+    { count: SERVICES, speed: true },
+    { count: SERVICES, threads: 'per-service', speed: true },
+  ];
+  for (const { count, threads, speed } of variants) {
+    const name = `one process, ${count} service${count > 1 ? 's' : ''}${threads ? `, workflow threads ${threads}` : ''}`;
+    log(`${name}…`);
+    const worker = await startWorker(fixtures.slice(0, count), threads);
     try {
-      rss[`one process, ${count} service${count > 1 ? 's' : ''}`] = await idleRss([worker]);
-      if (count === 1) jobsPerSecond['one process, 1 service'] = await throughput(fixtures.slice(0, 1), 'one');
-      if (count === SERVICES) jobsPerSecond[`one process, ${SERVICES} services`] = await throughput(fixtures, 'many');
+      rss[name] = await idleRss([worker]);
+      if (speed)
+        jobsPerSecond[name] = await throughput(fixtures.slice(0, count), `v${Object.keys(jobsPerSecond).length}x`);
     } finally {
       await worker.stop();
     }

@@ -124,6 +124,7 @@ interface Shared {
   log: Logger;
   metricsAddress: string | undefined;
   signals: SignalSource;
+  workflowsOnMainThread: boolean;
 }
 
 /** Phase two for a service: its worker, limits, Schedules, frontend socket; resolves when its worker stops. */
@@ -132,11 +133,18 @@ async function runService(
   shared: Shared,
   started: (worker: ServiceWorker) => void,
 ): Promise<void> {
-  const { connection, log, metricsAddress, signals } = shared;
+  const { connection, log, metricsAddress, signals, workflowsOnMainThread } = shared;
   const metrics: JobMetrics | undefined = metricsAddress
     ? createJobMetrics(Runtime.instance().metricMeter, config.general.serviceName)
     : undefined;
-  const worker = await createServiceWorker({ config, service, log, connection, ...(metrics ? { metrics } : {}) });
+  const worker = await createServiceWorker({
+    config,
+    service,
+    log,
+    connection,
+    workflowsOnMainThread,
+    ...(metrics ? { metrics } : {}),
+  });
   started(worker);
   const client = worker.client;
   const pool = createPool(config);
@@ -195,6 +203,18 @@ async function connectionKey(config: ServiceConfig): Promise<string> {
   return JSON.stringify([await temporalConnectionOptions(config), config.temporal.namespace]);
 }
 
+/**
+ * Where the workflow code runs: a worker thread per service (the SDK's way, and a single service's default), or
+ * the main thread for all (the default with several: ~40 MiB less per service, bench/results/many-services.md).
+ */
+function workflowThreads(env: NodeJS.ProcessEnv, single: boolean): 'main' | 'per-service' {
+  const value = env.SALIFLOW_WORKFLOW_THREADS || (single ? 'per-service' : 'main');
+  if (value !== 'main' && value !== 'per-service') {
+    throw new StartupError(`SALIFLOW_WORKFLOW_THREADS=${value}: expected main or per-service`);
+  }
+  return value;
+}
+
 const LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
 /**
@@ -208,6 +228,7 @@ const LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error'];
 export async function runWorkers(options: { services: ServiceSpec[]; skipConsistencyCheck?: boolean }): Promise<void> {
   const specs = options.services;
   const single = specs.length === 1;
+  const workflowsOnMainThread = workflowThreads(process.env, single) === 'main';
   const outcomes = await Promise.allSettled(
     specs.map((spec) => prepareService(spec, options.skipConsistencyCheck ?? false)),
   );
@@ -279,7 +300,13 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
           const connection = await connections.get(key)!;
           await runService(
             one,
-            { connection, log: serviceLog(name, one.config.logging.level), metricsAddress, signals },
+            {
+              connection,
+              log: serviceLog(name, one.config.logging.level),
+              metricsAddress,
+              signals,
+              workflowsOnMainThread,
+            },
             (worker) => {
               workers.push(worker);
               // A stop signal that came while this service was starting.
