@@ -5,7 +5,7 @@
  * for several services) and on a thread per service (SALIFLOW_WORKFLOW_THREADS);
  * jobs/s of the 20-service worker against a one-service worker, beside the
  * floor (bench/floor/) measured in the same run.
- *   SALIFLOW_STATE_DIR=… npx tsx bench/many-services.ts [--jobs N] [--label L]
+ *   SALIFLOW_STATE_DIR=… npx tsx bench/many-services.ts [--jobs N] [--rounds R] [--label L]
  * Results: bench/results/many-services/*.json and bench/results/many-services.md.
  */
 import { readFileSync } from 'node:fs';
@@ -26,11 +26,18 @@ import { stackPids } from './lib/stack-processes.js';
 import { round, sleep } from './lib/stats.js';
 import { connectClient, deleteSchedulesMentioning, terminateOpen } from './lib/temporal.js';
 import type { RunContext } from './saliflow.js';
+import type { Measurement } from './lib/measurement.js';
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '200' }, label: { type: 'string' } },
+  options: {
+    jobs: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '1' },
+    label: { type: 'string' },
+  },
 });
 const JOBS = Number(values.jobs);
+/** Every variant runs once per round, in turn, so a change in the machine's load falls on all of them; medians reported. */
+const ROUNDS = Number(values.rounds);
 const SERVICES = 20;
 const CONCURRENCY = 10;
 /** Idle: the pollers are up and nothing arrives; RSS settles within seconds of the last start. */
@@ -42,6 +49,12 @@ const log = (message: string) => console.log(`[${new Date().toISOString().slice(
 const rssMiB = (pid: number) => {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
+};
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return round(sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2);
 };
 
 let logCount = 0;
@@ -124,28 +137,6 @@ try {
     { count: SERVICES, speed: true },
     { count: SERVICES, threads: 'per-service', speed: true },
   ];
-  for (const { count, threads, speed } of variants) {
-    const name = `one process, ${count} service${count > 1 ? 's' : ''}${threads ? `, workflow threads ${threads}` : ''}`;
-    log(`${name}…`);
-    const worker = await startWorker(fixtures.slice(0, count), threads);
-    try {
-      rss[name] = await idleRss([worker]);
-      if (speed)
-        jobsPerSecond[name] = await throughput(fixtures.slice(0, count), `v${Object.keys(jobsPerSecond).length}x`);
-    } finally {
-      await worker.stop();
-    }
-    log(`  ${JSON.stringify(rss)} ${JSON.stringify(jobsPerSecond)}`);
-  }
-  log(`${SERVICES} separate workers…`);
-  const separate: NodeProcess[] = [];
-  try {
-    for (const fixture of fixtures) separate.push(await startWorker([fixture]));
-    rss[`${SERVICES} separate workers (sum)`] = await idleRss(separate);
-  } finally {
-    await Promise.all(separate.map((worker) => worker.stop()));
-  }
-  log('the floor…');
   const ctx: RunContext = {
     client,
     sql: await openSqlCounter(adminConnection(), log),
@@ -155,11 +146,48 @@ try {
     checkMinutes: 1,
     log,
   };
-  const floor = await measureFloor(
-    { jobs: JOBS, load: { kind: 'burst', concurrency: CONCURRENCY }, limit: 1000, workers: 1, runner: 'nothing' },
-    ctx,
-  );
+  const floors: Measurement[] = [];
+  const rssRounds: Record<string, number[]> = {};
+  const speedRounds: Record<string, number[]> = {};
+  for (let pass = 0; pass < ROUNDS; pass++) {
+    for (const { count, threads, speed } of variants) {
+      const name = `one process, ${count} service${count > 1 ? 's' : ''}${threads ? `, workflow threads ${threads}` : ''}`;
+      log(`${name} (round ${pass + 1} of ${ROUNDS})…`);
+      const worker = await startWorker(fixtures.slice(0, count), threads);
+      try {
+        (rssRounds[name] ??= []).push(await idleRss([worker]));
+        if (speed)
+          (speedRounds[name] ??= []).push(
+            await throughput(
+              fixtures.slice(0, count),
+              `r${pass}v${count}${threads ?? ''}x`.replace(/[^A-Za-z0-9]/g, ''),
+            ),
+          );
+      } finally {
+        await worker.stop();
+      }
+      log(`  RSS ${JSON.stringify(rssRounds[name])} MiB, jobs/s ${JSON.stringify(speedRounds[name] ?? [])}`);
+    }
+    log(`the floor (round ${pass + 1} of ${ROUNDS})…`);
+    floors.push(
+      await measureFloor(
+        { jobs: JOBS, load: { kind: 'burst', concurrency: CONCURRENCY }, limit: 1000, workers: 1, runner: 'nothing' },
+        ctx,
+      ),
+    );
+  }
+  const floor = { jobsPerSecond: median(floors.map((one) => one.jobsPerSecond)) };
   jobsPerSecond.floor = floor.jobsPerSecond;
+  for (const [name, values] of Object.entries(rssRounds)) rss[name] = median(values);
+  for (const [name, values] of Object.entries(speedRounds)) jobsPerSecond[name] = median(values);
+  log(`${SERVICES} separate workers…`);
+  const separate: NodeProcess[] = [];
+  try {
+    for (const fixture of fixtures) separate.push(await startWorker([fixture]));
+    rss[`${SERVICES} separate workers (sum)`] = await idleRss(separate);
+  } finally {
+    await Promise.all(separate.map((worker) => worker.stop()));
+  }
   header.loadAverage.after = loadAverage();
 
   const one = rss['one process, 1 service']!;
@@ -168,10 +196,21 @@ try {
     .filter(([what]) => what !== 'floor')
     .map(
       ([what, perSecond]) =>
-        `| ${what} | ${JOBS} | ${perSecond} | ${jobsPerSecond.floor} | ${round(perSecond / floor.jobsPerSecond)} |`,
+        // Each round's jobs/s over that round's floor: the load changes between rounds.
+        `| ${what} | ${JOBS} | ${perSecond} | ${jobsPerSecond.floor} | ${median(
+          speedRounds[what]!.map((value, index) => value / floors[index]!.jobsPerSecond),
+        )} |`,
     );
   const { machine } = header;
-  const jsonFile = await saveJson(resultsDir(false), header, { jobs: JOBS, rssMiB: rss, jobsPerSecond, floor });
+  const jsonFile = await saveJson(resultsDir(false), header, {
+    jobs: JOBS,
+    rounds: ROUNDS,
+    rssMiB: rss,
+    jobsPerSecond,
+    rssMiBPerRound: rssRounds,
+    jobsPerSecondPerRound: speedRounds,
+    floors,
+  });
   await appendMarkdown(
     resultsDir(false),
     'many-services',
@@ -182,11 +221,14 @@ try {
         `Temporal server ${machine.temporalServer} (SDK ${machine.temporalSdk}), ${machine.mysqlServer}; load average ` +
         `${header.loadAverage.before.join(' ')} before, ${header.loadAverage.after.join(' ')} after. JSON: \`${path.relative(resultsDir(false), jsonFile)}\`.`,
       '',
+      `Medians of ${ROUNDS} round(s); jobs/s from the first submission to the last COMPLETED row, ${JOBS} do-nothing jobs ` +
+        `over the services (round robin), ${CONCURRENCY} submitters; the floor: ${JOBS} one-local-activity workflows.`,
+      '',
       '| idle worker process(es) | RSS MiB | × one service |',
       '| --- | --- | --- |',
       ...rssRows,
       '',
-      '| worker | N | jobs/s | floor wf/s | ratio |',
+      "| worker | N | jobs/s | floor wf/s | ratio (median of the rounds' ratios) |",
       '| --- | --- | --- | --- | --- |',
       ...speedRows,
       '',

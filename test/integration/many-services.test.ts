@@ -4,8 +4,8 @@
  * table renamed away on the shared MariaDB, which stays up); the others go
  * on and complete, and that service's jobs complete once its table is back.
  * A service that cannot start (no module in its folder) is reported by
- * name, and the others start. SIGTERM stops them all; `db drop-tables`
- * drops the pause/limits table too.
+ * name, and the others start. SIGHUP and SIGUSR2 reach every service;
+ * `db drop-tables` drops the pause/limits table too.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -135,9 +135,17 @@ test(
         assert.equal(runs, 'ran\n', 'each job ran once');
       }
 
-      worker.kill('SIGTERM');
+      // The operator's signals reach every service: SIGHUP reloads each one's limits, SIGUSR2 drains them all.
+      const count = (pattern: RegExp) => (output.match(pattern) ?? []).length;
+      worker.kill('SIGHUP');
+      await until('every service to reload its limits', async () =>
+        count(/"msg":"limits reloaded from /g) === SERVICES ? true : undefined,
+      );
+      for (const fixture of fixtures) assert.match(output, new RegExp(`limits reloaded from ${fixture.configFile}`));
+      worker.kill('SIGUSR2');
       const result = await worker;
       assert.equal(result.exitCode, 0, output.slice(-3000));
+      assert.equal(count(/"msg":"drained: no work left on this worker/g), SERVICES);
     } finally {
       if (worker.exitCode === null) worker.kill('SIGKILL');
       await admin.query(`RENAME TABLE \`${brokenDb}\`.jobs_away TO \`${brokenDb}\`.jobs`).catch(() => undefined);
