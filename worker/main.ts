@@ -125,6 +125,8 @@ interface Shared {
   metricsAddress: string | undefined;
   signals: SignalSource;
   workflowsOnMainThread: boolean;
+  /** Whether a stop signal came. */
+  stopping: () => boolean;
 }
 
 /** Phase two for a service: its worker, limits, Schedules, frontend socket; resolves when its worker stops. */
@@ -169,7 +171,8 @@ async function runService(
             `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
           { logLevel: config.logging.level },
         );
-        await worker.run();
+        // A stop signal that came while this service was starting: its SDK Workers were not running to hear it.
+        if (!shared.stopping()) await worker.run();
       } finally {
         await socket.close();
       }
@@ -306,12 +309,9 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
               metricsAddress,
               signals,
               workflowsOnMainThread,
+              stopping: () => stopping,
             },
-            (worker) => {
-              workers.push(worker);
-              // A stop signal that came while this service was starting.
-              if (stopping) worker.shutdown();
-            },
+            (worker) => workers.push(worker),
           );
         } catch (error) {
           if (single) throw error;
