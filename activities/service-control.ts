@@ -20,10 +20,11 @@
 import type mysql from 'mysql2/promise';
 import { loadServiceConfig, type LimitsConfig, type ServiceConfig } from '../core/config/index.js';
 import { LimitsNotChangedError } from '../core/errors.js';
+import { CONTROL_TABLE } from '../core/schema.js';
 
 type Db = Pick<mysql.Pool, 'query'>;
 
-export const CONTROL_TABLE = 'saliflow_control';
+export { CONTROL_TABLE };
 
 const CREATE_CONTROL_TABLE = `CREATE TABLE IF NOT EXISTS ${CONTROL_TABLE} (
   id TINYINT UNSIGNED NOT NULL PRIMARY KEY,

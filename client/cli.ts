@@ -21,6 +21,9 @@ import { addControlCommands } from './cli-control-commands.js';
 import { addSaliwebCommands } from './cli-saliweb-commands.js';
 
 /** A fresh Option per command: commander keeps per-command state on it. */
+/** A repeatable option's values, in the order given. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 const configOption = () =>
   new Option('-c, --config <file>', 'the service config file (saliweb INI format)')
     .env('SALIFLOW_CONFIG')
@@ -49,14 +52,54 @@ export function buildCli(): Command {
 
   program
     .command('worker')
-    .description('run the worker for a service (polls its Temporal task queue)')
-    .addOption(configOption())
-    .requiredOption('-s, --service <module>', 'the service module (default export: defineService({...}))')
+    .description(
+      'run the worker for a service (polls its Temporal task queue); several --config/--service pairs, ' +
+        'or --services-dir, run several services in one process',
+    )
+    .option(
+      '-c, --config <file>',
+      'a service config file (saliweb INI format); repeat it, each with its --service (env: SALIFLOW_CONFIG)',
+      collect,
+      [],
+    )
+    .option(
+      '-s, --service <module>',
+      'the service module (default export: defineService({...})); one per --config',
+      collect,
+      [],
+    )
+    .option(
+      '--services-dir <dir>',
+      'one subdirectory per service, each holding service.conf and service.js (or service.ts): README "Several services per worker"',
+    )
     .option('--skip-consistency-check', 'start even if job directories and the jobs table disagree')
-    .action(async (options: { config: string; service: string; skipConsistencyCheck?: boolean }) => {
-      const { runWorker } = await import('../worker/main.js');
-      await runWorker(options);
-    });
+    .action(
+      async (options: {
+        config: string[];
+        service: string[];
+        servicesDir?: string;
+        skipConsistencyCheck?: boolean;
+      }) => {
+        const configs =
+          options.config.length === 0 && process.env.SALIFLOW_CONFIG ? [process.env.SALIFLOW_CONFIG] : options.config;
+        if (configs.length !== options.service.length) {
+          throw new UsageError(
+            `saliflow worker: ${configs.length} --config and ${options.service.length} --service given: ` +
+              'give each service its --config and its --service, in pairs',
+          );
+        }
+        if (configs.length === 0 && options.servicesDir === undefined) {
+          throw new UsageError('saliflow worker: give --config and --service, or --services-dir');
+        }
+        const { runWorker, runWorkers } = await import('../worker/main.js');
+        const { servicesInDirectory } = await import('../worker/services-dir.js');
+        const pairs = configs.map((config, index) => ({ config, service: options.service[index]!, label: config }));
+        const fromDir = options.servicesDir === undefined ? [] : servicesInDirectory(options.servicesDir);
+        const skip = options.skipConsistencyCheck ? { skipConsistencyCheck: true } : {};
+        if (pairs.length === 1 && fromDir.length === 0) await runWorker({ ...pairs[0]!, ...skip });
+        else await runWorkers({ services: [...pairs, ...fromDir], ...skip });
+      },
+    );
 
   const db = program.command('db').description('the service tables');
   db.command('create-tables')
@@ -100,7 +143,9 @@ export function buildCli(): Command {
       console.log(`database ${database} ready: users ${backend.user} (backend), ${frontend.user} (frontend)`);
     });
   db.command('drop-tables')
-    .description('drop the jobs and dependencies tables (all job records are lost)')
+    .description(
+      'drop the jobs, dependencies and saliflow_control tables (all job records, the pause and published limits are lost)',
+    )
     .addOption(configOption())
     .action(async (options: { config: string }) => {
       const config = loadServiceConfig(options.config);
@@ -110,7 +155,7 @@ export function buildCli(): Command {
       } finally {
         await connection.end();
       }
-      console.log(`dropped tables jobs and dependencies in ${config.database.db}`);
+      console.log(`dropped tables jobs, dependencies and saliflow_control in ${config.database.db}`);
     });
 
   program

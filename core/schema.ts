@@ -118,6 +118,9 @@ export function createTablesSql({ columns = [], trackHostname = false }: SchemaO
   ];
 }
 
+/** The one-row table of a service's pause and published limits (activities/service-control.ts). */
+export const CONTROL_TABLE = 'saliflow_control';
+
 export function dropTablesSql(): string[] {
-  return ['DROP TABLE IF EXISTS jobs', 'DROP TABLE IF EXISTS dependencies'];
+  return ['DROP TABLE IF EXISTS jobs', 'DROP TABLE IF EXISTS dependencies', `DROP TABLE IF EXISTS ${CONTROL_TABLE}`];
 }

@@ -48,6 +48,11 @@ export interface ServiceWorkerOptions extends Omit<ActivityDeps, 'config' | 'ser
   connection?: NativeConnection;
   /** Overrides `config.temporal.taskQueue` (tests give each worker its own). */
   taskQueue?: string;
+  /**
+   * Runs the workflow code on the process's main thread instead of a worker
+   * thread of its own: what lets one process host many services (worker/main.ts).
+   */
+  workflowsOnMainThread?: boolean;
 }
 
 export async function connectToTemporal(config: ServiceConfig): Promise<NativeConnection> {
@@ -107,6 +112,10 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
       shutdownGraceTime: config.worker.shutdownSeconds * 1000,
       // Most jobs rest for long in one wait; replaying a short history is cheaper than keeping thousands in memory.
       maxCachedWorkflows: MAX_CACHED_WORKFLOWS,
+      // Each SDK Worker's workflow thread is a V8 isolate of its own, ~40 MiB idle: 20 services cost 3.7× one.
+      // The SDK runs workflows on the calling thread only in its debugMode, which also lifts the 5 s bound on
+      // an activation; the bound is set again here (bench/results/many-services.md).
+      ...(options.workflowsOnMainThread ? { debugMode: true, isolateExecutionTimeout: '5s' } : {}),
     }),
     // Cluster and web-service runs: any worker can wait for them.
     await Worker.create({

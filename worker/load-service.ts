@@ -23,11 +23,17 @@ function tsxActive(): boolean {
  * and CommonJS alike (a service project need not be `"type": "module"`), registered
  * once, before the first TypeScript module is asked for (a failed import is remembered).
  */
-async function registerTypeScript(): Promise<void> {
-  if (tsxActive()) return;
-  (await import('tsx/esm/api')).register();
-  createRequire(import.meta.url)('tsx/cjs/api').register();
-  (globalThis as Record<symbol, unknown>)[TSX_REGISTERED] = true;
+let registering: Promise<void> | undefined;
+
+/** Once, even when several services are loaded at the same time (worker/main.ts). */
+function registerTypeScript(): Promise<void> {
+  registering ??= (async () => {
+    if (tsxActive()) return;
+    (await import('tsx/esm/api')).register();
+    createRequire(import.meta.url)('tsx/cjs/api').register();
+    (globalThis as Record<symbol, unknown>)[TSX_REGISTERED] = true;
+  })();
+  return registering;
 }
 
 async function importModule(absolute: string): Promise<{ default?: unknown }> {

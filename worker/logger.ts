@@ -139,7 +139,8 @@ export function formatForTerminal(line: string): string {
 }
 
 export interface WorkerLoggerOptions {
-  service: string;
+  /** The `service` field of every line; none for the lines of a process hosting several services. */
+  service?: string;
   level: LogLevelName;
   /** @defaultValue process.stdout */
   stream?: Writable & { isTTY?: boolean };
@@ -155,7 +156,7 @@ export function createWorkerLogger(options: WorkerLoggerOptions): { temporal: Lo
   const base = pino(
     {
       level: options.level,
-      base: { service: options.service, pid: process.pid },
+      base: { ...(options.service !== undefined ? { service: options.service } : {}), pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

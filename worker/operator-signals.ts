@@ -7,10 +7,14 @@
  * and SIGINT stop it at once, as before.
  */
 import os from 'node:os';
+import type { EventEmitter } from 'node:events';
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { Pool } from '../activities/database.js';
 import { describeLimits, readLimitsFile, reloadLimits } from '../activities/service-control.js';
+
+/** Where a handler hears signals: the process, or a fan-out to every service of a process (worker/main.ts). */
+export type SignalSource = Pick<EventEmitter, 'on' | 'off'>;
 
 /** Installs the SIGHUP handler; returns its removal. `wake` runs an admission round here soon. */
 export function reloadLimitsOnHangup(options: {
@@ -18,8 +22,9 @@ export function reloadLimitsOnHangup(options: {
   pool: Pool;
   log: Logger;
   wake: () => void;
+  signals?: SignalSource;
 }): () => void {
-  const { config, pool, log, wake } = options;
+  const { config, pool, log, wake, signals = process } = options;
   let reloading = Promise.resolve();
   const reload = async () => {
     try {
@@ -35,15 +40,19 @@ export function reloadLimitsOnHangup(options: {
   const onHangup = () => {
     reloading = reloading.then(reload);
   };
-  process.on('SIGHUP', onHangup);
-  return () => process.off('SIGHUP', onHangup);
+  signals.on('SIGHUP', onHangup);
+  return () => signals.off('SIGHUP', onHangup);
 }
 
 /** The signal that drains a worker (the Temporal Runtime must not take it as a shutdown: see worker/main.ts). */
 export const DRAIN_SIGNAL = 'SIGUSR2';
 
 /** Installs the drain handler; returns its removal. A second signal while draining only says so. */
-export function drainOnSignal(worker: { drain(report: (message: string) => void): Promise<void> }, log: Logger) {
+export function drainOnSignal(
+  worker: { drain(report: (message: string) => void): Promise<void> },
+  log: Logger,
+  signals: SignalSource = process,
+) {
   let draining = false;
   const onSignal = () => {
     if (draining) {
@@ -53,6 +62,6 @@ export function drainOnSignal(worker: { drain(report: (message: string) => void)
     draining = true;
     worker.drain((message) => log.info(message)).catch((error: Error) => log.error(`drain: ${error.message}`));
   };
-  process.on(DRAIN_SIGNAL, onSignal);
-  return () => process.off(DRAIN_SIGNAL, onSignal);
+  signals.on(DRAIN_SIGNAL, onSignal);
+  return () => signals.off(DRAIN_SIGNAL, onSignal);
 }
