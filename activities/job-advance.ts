@@ -39,8 +39,8 @@ import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
 
-const runFailure = ({ type, message }: RunFailure) =>
-  type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
+const runFailure = ({ type, message, cause }: RunFailure) =>
+  type === 'RunDiedError' ? new RunDiedError(message, cause) : new RunFailedError(message);
 
 export interface AdvanceInput {
   job: string;

@@ -77,8 +77,10 @@ export function createRunWatcher(deps: RunWatcherDeps) {
       return { ...id, ...(results ? { results } : {}) };
     } catch (error) {
       if (stop.aborted) return undefined;
-      if (error instanceof RunFailedError || error instanceof RunDiedError) {
-        return { ...id, failure: { type: error.name, message: error.message } };
+      if (error instanceof RunFailedError) return { ...id, failure: { type: error.name, message: error.message } };
+      if (error instanceof RunDiedError) {
+        const cause = error.runCause ? { cause: error.runCause } : {};
+        return { ...id, failure: { type: error.name, message: error.message, ...cause } };
       }
       // Not the run's fault (a file system hiccup): the next scan or advance tries again.
       deps.warn(`could not learn how ${job}'s run ${run.id} ended: ${describeThrown(error)}`);

@@ -6,6 +6,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import type { RunResults } from './runner-spec.js';
+import type { RunCauseReport } from './run-causes.js';
 import type { JobState } from './states.js';
 
 export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
@@ -74,6 +75,8 @@ export type RunEnded = { cycle: number; id: string } & ({ results?: RunResults }
 export interface RunFailure {
   type: 'RunFailedError' | 'RunDiedError';
   message: string;
+  /** The run's typed cause, when saliflow could tell (absent in signals sent by older workers). */
+  cause?: RunCauseReport;
 }
 
 /** What `jobStatus` answers, and the Web UI's "current details" line. */
