@@ -135,6 +135,10 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       runEndedWithin: runs.outcomeIfEndedWithin,
       watchRun: watcher.watch,
       oneAtATime,
+      retry: {
+        ...(service.retryOn ? { on: service.retryOn } : {}),
+        ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
+      },
     }),
     transitionJob,
     ...runs.activities,

@@ -38,6 +38,9 @@ import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
+import { decideRetry, describeRetries, type RetryOn } from '../core/retry-policy.js';
+import { sgeOptionsWithResources } from './runners/sge-commands.js';
+import { slurmOptionsWithResources } from './runners/slurm-commands.js';
 
 const runFailure = ({ type, message, cause }: RunFailure) =>
   type === 'RunDiedError' ? new RunDiedError(message, cause) : new RunFailedError(message);
@@ -90,8 +93,10 @@ interface AdvanceDeps {
   watchRun(job: string, run: SubmittedRun): void;
   /** Shared with `failJob`: one call per job at a time in this process. */
   oneAtATime: PerJob;
-  metrics: Pick<JobMetrics, 'runSubmitted'>;
+  metrics: Pick<JobMetrics, 'runSubmitted' | 'runEnded'>;
   log: Logger;
+  /** The service's retry policy by run cause, and its per-job budget (validated when the worker starts). */
+  retry?: { on?: RetryOn; maxRetries?: number };
 }
 
 /**
@@ -111,7 +116,19 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
 
   async function submit(row: JobRow, directory: string, record: CycleRecord): Promise<SubmittedRun> {
-    const spec = await steps.run({ ...row, directory }, record.rerun);
+    const asked = await steps.run({ ...row, directory }, record.rerun);
+    // A retry's grown memory and walltime replace what the service asked for.
+    const resources = record.retry?.resources;
+    const spec =
+      resources && (asked.kind === 'sge' || asked.kind === 'slurm')
+        ? {
+            ...asked,
+            options: (asked.kind === 'sge' ? sgeOptionsWithResources : slurmOptionsWithResources)(
+              asked.options ?? '',
+              resources,
+            ),
+          }
+        : asked;
     const step = record.rerun ? 'rerun' : 'run';
     const backend = runners[spec.kind];
     if (!backend) {
@@ -136,8 +153,62 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
     });
     await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
     deps.metrics.runSubmitted(spec.kind);
-    deps.log.info(`run submitted: ${backend.name}:${id}`, { runner: spec.kind, cycle: record.cycle });
+    const retry = record.retry?.after
+      ? `, a retry after ${record.retry.after} (${spec.kind === 'sge' || spec.kind === 'slurm' ? spec.options : ''})`
+      : '';
+    deps.log.info(`run submitted: ${backend.name}:${id}${retry}`, { runner: spec.kind, cycle: record.cycle });
     return run;
+  }
+
+  /**
+   * After a run failed: a new run of the same service cycle when the service's
+   * `retryOn` covers its cause and the budgets allow (the record, with the
+   * budgets spent, is written before anything is submitted, so a crash here
+   * neither loses nor repeats a retry); otherwise the error that fails the job,
+   * saying why it was not retried and what retries it had.
+   */
+  async function retryOrFail(directory: string, record: CycleRecord, failure: RunFailure): Promise<Error | undefined> {
+    const cause = failure.cause;
+    const history = describeRetries(record.retry, deps.retry?.on);
+    const failWith = (why: string | undefined) => {
+      const notes = [why ? `not retried: ${why}` : undefined, history].filter(Boolean).join('; ');
+      return runFailure(notes ? { ...failure, message: `${failure.message} [${notes}]` } : failure);
+    };
+    if (!cause || !deps.retry?.on) return failWith(undefined);
+    const previous = record.retry?.resources;
+    const decision = decideRetry(
+      deps.retry.on,
+      deps.retry.maxRetries,
+      {
+        cause: cause.kind,
+        ...(cause.exitCode !== undefined ? { exitCode: cause.exitCode } : {}),
+        ...(cause.peakMemoryBytes !== undefined ? { peakMemoryBytes: cause.peakMemoryBytes } : {}),
+        ...(cause.wallclockSeconds !== undefined ? { wallclockSeconds: cause.wallclockSeconds } : {}),
+        resources: {
+          ...((cause.requestedMemoryBytes ?? previous?.memoryBytes) !== undefined
+            ? { memoryBytes: cause.requestedMemoryBytes ?? previous!.memoryBytes! }
+            : {}),
+          ...((cause.requestedWallclockSeconds ?? previous?.wallclockSeconds) !== undefined
+            ? { wallclockSeconds: cause.requestedWallclockSeconds ?? previous!.wallclockSeconds! }
+            : {}),
+        },
+      },
+      record.retry,
+      cause.text,
+    );
+    if (!decision.retry) return failWith(decision.why);
+    await writeCycleRecord(directory, {
+      cycle: record.cycle + 1,
+      ...(record.rerun ? { rerun: record.rerun } : {}),
+      retry: decision.state,
+    });
+    deps.metrics.runEnded(cause.kind);
+    deps.log.warn(
+      `run ${record.cycle} ended with ${cause.text}: retried (${decision.cause} ${decision.state.byCause[decision.cause]}/` +
+        `${deps.retry.on[decision.cause]?.attempts}, ${decision.change})`,
+      { cycle: record.cycle + 1 },
+    );
+    return undefined;
   }
 
   return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
@@ -196,7 +267,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
           // A do-nothing run is finished as soon as it is submitted: no wait.
-          if (finished?.cycle === run.cycle && finished.failure) throw runFailure(finished.failure);
+          if (finished?.cycle === run.cycle && finished.failure) {
+            const error = await retryOrFail(directory, record, finished.failure);
+            if (error) throw error;
+            // A retry: the new record has no run yet, so the next turn submits it.
+            finished = undefined;
+            break;
+          }
           if (finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
             const quick = submitted ? await deps.runEndedWithin(job, run, QUICK_RUN_MS) : undefined;
             if (!quick) {
@@ -215,7 +292,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const post = await steps.postprocess(row, results);
           if (post.reschedule) {
             const rerun = post.data === undefined ? {} : { data: post.data };
-            await writeCycleRecord(directory, { cycle: record.cycle + 1, rerun });
+            // A reschedule keeps the retry budgets (per job) and the resources retries grew.
+            const retry = record.retry && {
+              byCause: record.retry.byCause,
+              total: record.retry.total,
+              ...(record.retry.resources ? { resources: record.retry.resources } : {}),
+            };
+            await writeCycleRecord(directory, { cycle: record.cycle + 1, rerun, ...(retry ? { retry } : {}) });
             await enter('RUNNING');
           } else {
             await enter('FINALIZING');

@@ -43,4 +43,9 @@ export interface RunCauseReport {
   /** What the run used, where the scheduler said (sizing a retry from the observed peak). */
   peakMemoryBytes?: number;
   wallclockSeconds?: number;
+  /** The limits it was submitted with, where the scheduler's accounting says (SGE category, SLURM TimeLimit). */
+  requestedMemoryBytes?: number;
+  requestedWallclockSeconds?: number;
+  /** For `exit_code`: the code. */
+  exitCode?: number;
 }
