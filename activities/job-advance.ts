@@ -38,9 +38,13 @@ import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
-import { decideRetry, describeRetries, type RetryOn } from '../core/retry-policy.js';
-import { sgeOptionsWithResources } from './runners/sge-commands.js';
-import { slurmOptionsWithResources } from './runners/slurm-commands.js';
+import { decideRetry, describeRetries, type RetryOn, type RunResources } from '../core/retry-policy.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { sgeOptionsWithResources, sgeScriptResources } from './runners/sge-commands.js';
+import { slurmOptionsWithResources, slurmScriptResources } from './runners/slurm-commands.js';
+import { SGE_SCRIPT } from './runners/sge.js';
+import { SLURM_SCRIPT } from './runners/slurm.js';
 
 const runFailure = ({ type, message, cause }: RunFailure) =>
   type === 'RunDiedError' ? new RunDiedError(message, cause) : new RunFailedError(message);
@@ -160,6 +164,15 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
     return run;
   }
 
+  /** What the ended run's job script asked for (`#$ -l h_rt=…`, `#SBATCH --mem=…`): what it was submitted with. */
+  async function submittedResources(directory: string, record: CycleRecord): Promise<RunResources> {
+    const kind = record.run?.kind;
+    if (kind !== 'sge' && kind !== 'slurm') return {};
+    const file = path.join(directory, kind === 'sge' ? SGE_SCRIPT : SLURM_SCRIPT);
+    const script = await fs.readFile(file, 'utf8').catch(() => '');
+    return kind === 'sge' ? sgeScriptResources(script) : slurmScriptResources(script);
+  }
+
   /**
    * After a run failed: a new run of the same service cycle when the service's
    * `retryOn` covers its cause and the budgets allow (the record, with the
@@ -175,7 +188,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
       return runFailure(notes ? { ...failure, message: `${failure.message} [${notes}]` } : failure);
     };
     if (!cause || !deps.retry?.on) return failWith(undefined);
-    const previous = record.retry?.resources;
+    const had = { ...record.retry?.resources, ...cause.requested, ...(await submittedResources(directory, record)) };
     const decision = decideRetry(
       deps.retry.on,
       deps.retry.maxRetries,
@@ -184,14 +197,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
         ...(cause.exitCode !== undefined ? { exitCode: cause.exitCode } : {}),
         ...(cause.peakMemoryBytes !== undefined ? { peakMemoryBytes: cause.peakMemoryBytes } : {}),
         ...(cause.wallclockSeconds !== undefined ? { wallclockSeconds: cause.wallclockSeconds } : {}),
-        resources: {
-          ...((cause.requestedMemoryBytes ?? previous?.memoryBytes) !== undefined
-            ? { memoryBytes: cause.requestedMemoryBytes ?? previous!.memoryBytes! }
-            : {}),
-          ...((cause.requestedWallclockSeconds ?? previous?.wallclockSeconds) !== undefined
-            ? { wallclockSeconds: cause.requestedWallclockSeconds ?? previous!.wallclockSeconds! }
-            : {}),
-        },
+        resources: had,
       },
       record.retry,
       cause.text,

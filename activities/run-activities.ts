@@ -52,10 +52,10 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
       text: describeCauseAndUsage(cause, usage),
       ...(usage.peakMemoryBytes !== undefined ? { peakMemoryBytes: usage.peakMemoryBytes } : {}),
       ...(usage.wallclockSeconds !== undefined ? { wallclockSeconds: usage.wallclockSeconds } : {}),
-      ...(usage.requestedMemoryBytes !== undefined ? { requestedMemoryBytes: usage.requestedMemoryBytes } : {}),
-      ...(usage.requestedWallclockSeconds !== undefined
-        ? { requestedWallclockSeconds: usage.requestedWallclockSeconds }
-        : {}),
+      requested: {
+        ...(usage.requestedMemoryBytes !== undefined ? { memoryBytes: usage.requestedMemoryBytes } : {}),
+        ...(usage.requestedWallclockSeconds !== undefined ? { wallclockSeconds: usage.requestedWallclockSeconds } : {}),
+      },
       ...(cause.kind === 'exit_code' ? { exitCode: cause.code } : {}),
     };
     return report;

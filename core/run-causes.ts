@@ -44,8 +44,7 @@ export interface RunCauseReport {
   peakMemoryBytes?: number;
   wallclockSeconds?: number;
   /** The limits it was submitted with, where the scheduler's accounting says (SGE category, SLURM TimeLimit). */
-  requestedMemoryBytes?: number;
-  requestedWallclockSeconds?: number;
+  requested?: { memoryBytes?: number; wallclockSeconds?: number };
   /** For `exit_code`: the code. */
   exitCode?: number;
 }

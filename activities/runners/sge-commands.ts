@@ -225,3 +225,19 @@ export function sgeOptionsWithResources(
   if (resources.memoryBytes !== undefined) set(['h_vmem', 'mem_free'], sgeMemory(resources.memoryBytes));
   return added.length > 0 ? `${result} -l ${added.join(',')}`.trim() : result;
 }
+
+/** The `h_rt` and `h_vmem` (or `mem_free`) a job script's `#$` lines ask for. */
+export function sgeScriptResources(script: string): { memoryBytes?: number; wallclockSeconds?: number } {
+  const requests = script
+    .split('\n')
+    .filter((line) => line.startsWith('#$ '))
+    .flatMap((line) => [...line.matchAll(/(?:^|\s)-l\s+(\S+)/g)].map((match) => match[1]!))
+    .join(',');
+  const resource = (name: string) => new RegExp(`(?:^|,)${name}=([^,]+)`).exec(requests)?.[1];
+  const time = parseSgeTime(resource('h_rt') ?? '');
+  const memory = parseSgeMemory(resource('h_vmem') ?? resource('mem_free') ?? '');
+  return {
+    ...(memory !== undefined ? { memoryBytes: memory } : {}),
+    ...(time !== undefined ? { wallclockSeconds: time } : {}),
+  };
+}

@@ -283,3 +283,25 @@ export function slurmOptionsWithResources(
   }
   return result;
 }
+
+/** `500M`, `2G` or `1024` (MiB, SLURM's default unit) → bytes. */
+function parseSlurmMemory(text: string | undefined): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)([KMGT]?)$/i.exec(text ?? '');
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * 1024 ** ' KMGT'.indexOf(match[2]!.toUpperCase() || 'M'));
+}
+
+/** The `--time` and `--mem` (or `--mem-per-cpu`) a job script's `#SBATCH` lines ask for. */
+export function slurmScriptResources(script: string): { memoryBytes?: number; wallclockSeconds?: number } {
+  const options = script
+    .split('\n')
+    .filter((line) => line.startsWith('#SBATCH '))
+    .map((line) => line.slice('#SBATCH '.length))
+    .join(' ');
+  const time = parseSlurmDuration(optionValue(options, ['--time', '-t']));
+  const memory = parseSlurmMemory(optionValue(options, ['--mem', '--mem-per-cpu']));
+  return {
+    ...(memory !== undefined ? { memoryBytes: memory } : {}),
+    ...(time !== undefined ? { wallclockSeconds: time } : {}),
+  };
+}
