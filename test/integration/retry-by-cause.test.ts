@@ -14,10 +14,12 @@ import path from 'node:path';
 import { defineService, sgeScript, slurmScript, type RetryOn, type Service } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
-import { withWorker } from '../support/temporal.js';
+import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { createFakeScheduler, type FakeScheduler } from '../support/fake-scheduler.js';
 import { readCycleRecord } from '../../activities/run-cycle-record.js';
+import { spawnWorkerProcess } from '../support/processes.js';
+import memoryRetryJob from '../support/services/memory-retry-job.js';
 
 const MiB = 1024 ** 2;
 
@@ -103,6 +105,37 @@ for (const kind of ['sge', 'slurm'] as const) {
         await fs.readFile(path.join(row.directory!, scriptFile), 'utf8'),
         kind === 'sge' ? /h_rt=\d+/ : /--time=\d\d:\d\d:\d\d/,
       );
+    });
+
+    test('the retry budget is kept in the job directory: a worker SIGKILLed after a retry does not reset it', async () => {
+      const child = spawnWorkerProcess(fixture.configFile, 'memory-retry-job', { SALIFLOW_TEST_CLUSTER: kind });
+      const { client, close } = await temporalClient();
+      try {
+        const name = `${kind}-budget`;
+        const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
+        // Killed once the first retry is recorded (and may be submitted): mid-budget.
+        const directory = path.join(fixture.root, 'running', job.name);
+        for (const deadline = Date.now() + 60_000; ;) {
+          const record = await readCycleRecord(directory).catch(() => undefined);
+          if (record?.retry?.total === 1) break;
+          if (Date.now() > deadline) throw new Error(`no retry recorded in ${directory}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        child.kill('SIGKILL');
+        assert.equal((await child).signal, 'SIGKILL');
+        process.env.SALIFLOW_TEST_CLUSTER = kind;
+        const outcome = await withWorker(fixture, memoryRetryJob, () => workflowOutcome(client, job.workflowId));
+        assert.match(outcome.failure ?? '', /FAILED|memory_exceeded/);
+        const row = await jobRow(fixture.db, job.name);
+        assert.equal(row.state, 'FAILED');
+        // 100, 200 and 400 MiB: two retries in all, not two more after the restart.
+        assert.equal(await submissionsNamed(name), 3);
+        assert.match(row.failure ?? '', /not retried: its 2 retries on memory_exceeded are used/);
+        assert.match(row.failure ?? '', /retries: memory_exceeded 2\/2 \(last run with memory 400 MiB\)/);
+      } finally {
+        child.kill('SIGKILL');
+        await close();
+      }
     });
 
     test('an exit code is not retried unless the service declares it', async () => {
