@@ -16,7 +16,8 @@ import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
 import { createTransitionActivities } from './job-transitions.js';
 import { createStepCaller } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
-import { defaultRunners, type RunnerRegistry } from './runners/index.js';
+import { defaultRunners, runnerFor, type RunnerRegistry } from './runners/index.js';
+import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
@@ -30,6 +31,7 @@ import { createPacedCalls } from './paced-calls.js';
 import { NO_METRICS, type JobMetrics } from './job-metrics.js';
 import type { MadeChange } from './job-transitions.js';
 import { contextLogger, updateLogContext } from './log-context.js';
+import { OUTAGES_TABLE, recordStatusOutage } from './status-outages.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -74,7 +76,32 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const metrics = deps.metrics ?? NO_METRICS;
   // Each line gets the job context of the code logging it (log-context.ts).
   const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
-  const runs = createRunActivities(runners, { ...deps.run, metrics });
+  const runs = createRunActivities(runners, {
+    ...deps.run,
+    metrics,
+    onStatusOutage: (kind, event) => {
+      const name = runnerFor(runners, kind).name;
+      metrics.statusOutage(kind, event.state === 'down');
+      if (event.state === 'down') {
+        log.warn(
+          `${name} status queries have failed ${event.failures} times in a row since ${event.since.toISOString()}; ` +
+            `every run stays as it was until they answer again: ${event.error}`,
+          { component: 'status-poller', runner: kind },
+        );
+      } else {
+        log.info(
+          `${name} status queries answer again (failed ${event.failures} times in a row since ${event.since.toISOString()})`,
+          {
+            component: 'status-poller',
+            runner: kind,
+          },
+        );
+      }
+      recordStatusOutage(pool, name, `${process.pid}@${hostId}`, event).catch((error: unknown) =>
+        log.warn(`could not record the ${name} status-query outage in ${OUTAGES_TABLE}: ${describeThrown(error)}`),
+      );
+    },
+  });
   const { transitionJob, restoreJobDirectory } = createTransitionActivities(config, pool, (change) => {
     metrics.stateChanged(change);
     logChange(log, change);

@@ -72,6 +72,12 @@ export const SALIFLOW_METRICS = [
     labels: ['cause'],
   },
   {
+    name: 'saliflow_status_query_outage',
+    kind: 'gauge',
+    help: 'Whether this worker sees the scheduler status query failing many intervals in a row (1) or not (0), by runner',
+    labels: ['runner'],
+  },
+  {
     name: 'saliflow_runs_submitted',
     kind: 'counter',
     help: 'Runs submitted, by runner (sge, slurm, local, web-service, do-nothing)',
@@ -154,6 +160,8 @@ export interface JobMetrics {
   /** A run ended with this typed cause, and the job moved on (failed, was retried, or postprocesses). */
   runEnded(cause: RunCauseKind): void;
   statusQueried(runner: string, seconds: number, ok: boolean): void;
+  /** The runner's status query is in an outage (true) or answers again (false). */
+  statusOutage(runner: string, down: boolean): void;
   /** Sets the jobs-by-state gauge; states absent from `counts` are set to 0. */
   jobCounts(counts: Partial<Record<JobState, number>>): void;
 }
@@ -164,6 +172,7 @@ export const NO_METRICS: JobMetrics = {
   runSubmitted: () => undefined,
   runEnded: () => undefined,
   statusQueried: () => undefined,
+  statusOutage: () => undefined,
   jobCounts: () => undefined,
 };
 
@@ -186,6 +195,12 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     'float',
     's',
     help('saliflow_admission_wait_seconds'),
+  );
+  const outage = tagged.createGauge(
+    'saliflow_status_query_outage',
+    'int',
+    'outage',
+    help('saliflow_status_query_outage'),
   );
   const runsEnded = tagged.createCounter('saliflow_runs_ended', 'runs', help('saliflow_runs_ended'));
   const submitted = tagged.createCounter('saliflow_runs_submitted', 'runs', help('saliflow_runs_submitted'));
@@ -230,6 +245,9 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     statusQueried(runner, seconds, ok) {
       queries.add(1, { runner, outcome: ok ? 'ok' : 'error' });
       queryTime.record(seconds, { runner });
+    },
+    statusOutage(runner, down) {
+      outage.set(down ? 1 : 0, { runner });
     },
     jobCounts(counts) {
       for (const state of JOB_STATES) jobs.set(counts[state] ?? 0, { state });

@@ -9,7 +9,7 @@ import { RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults, RunnerKind } from '../core/runner-spec.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
-import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
+import { createStatusPoller, type OutageEvent, type StatusPoller } from './runners/status-poller.js';
 import type { FinalRunStatus } from './runners/runner.js';
 import { describeCauseAndUsage, runCause } from './runners/run-cause.js';
 import type { RunCauseReport } from '../core/run-causes.js';
@@ -21,6 +21,8 @@ export type { SubmittedRun };
 export interface RunActivityOptions {
   /** Status queries are counted and timed here. */
   metrics?: Pick<JobMetrics, 'statusQueried'>;
+  /** A scheduler's status query failed many intervals in a row (`down`), or answers again (`up`). */
+  onStatusOutage?: (runner: RunnerKind, event: OutageEvent) => void;
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
@@ -34,7 +36,11 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
   const pollerFor = (kind: RunnerKind): StatusPoller => {
     let poller = pollers.get(kind);
     if (!poller) {
-      poller = createStatusPoller(runnerFor(runners, kind), (seconds, ok) => metrics?.statusQueried(kind, seconds, ok));
+      poller = createStatusPoller(
+        runnerFor(runners, kind),
+        (seconds, ok) => metrics?.statusQueried(kind, seconds, ok),
+        (event) => options.onStatusOutage?.(kind, event),
+      );
       pollers.set(kind, poller);
     }
     return poller;

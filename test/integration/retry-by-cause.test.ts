@@ -20,6 +20,7 @@ import { createFakeScheduler, type FakeScheduler } from '../support/fake-schedul
 import { readCycleRecord } from '../../activities/run-cycle-record.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import memoryRetryJob from '../support/services/memory-retry-job.js';
+import { clusterUnderTest } from '../support/clusters.js';
 
 const MiB = 1024 ** 2;
 
@@ -155,5 +156,60 @@ for (const kind of ['sge', 'slurm'] as const) {
       assert.match(row.failure ?? '', /run cause exit_code\(3\)/);
       assert.match(row.failure ?? '', /not retried: the service declares no retry on exit_code/);
     });
+  });
+}
+
+/**
+ * On the real single-node SGE and SLURM (skipped when they are down): a run
+ * killed for walltime is typed so and rerun with twice its wall time, and
+ * completes. Memory kills cannot be made here: SGE's h_vmem is a ulimit the
+ * program sees as a failed allocation (exit 1, `failed 0`, maxvmem 0: typed
+ * exit_code, see test/unit/run-cause.test.ts), and the SLURM has no cgroup
+ * or accounting gatherer to enforce --mem; the fake scheduler covers them.
+ */
+for (const kind of ['sge', 'slurm'] as const) {
+  describe(`retry by cause on the real ${kind.toUpperCase()}`, async () => {
+    const cluster = await clusterUnderTest(kind);
+    let fixture: ServiceFixture | undefined;
+    after(async () => {
+      await fixture?.cleanup();
+    });
+
+    test(
+      'a walltime kill is rerun with doubled walltime and completes',
+      // SLURM enforces whole minutes and kills about a minute after the limit.
+      { skip: cluster.skip, timeout: 400_000 },
+      async () => {
+        fixture = await createServiceFixture({ sections: { [kind]: cluster.section } });
+        const service = defineService({
+          retryOn: { walltime_exceeded: { attempts: 2, cap: '1h' } },
+          run: () =>
+            kind === 'sge'
+              ? sgeScript('sleep 4\necho ran >> runs.txt', { options: '-l h_rt=2' })
+              : slurmScript('sleep 90\necho ran >> runs.txt', { options: '--time=0:02' }),
+        });
+        const outcome = await withWorker(fixture, service, async ({ client }) => {
+          const job = await submitJob({
+            config: fixture!.config,
+            db: fixture!.frontendDb,
+            client,
+            name: `${kind}-real-walltime`,
+          });
+          return { ...(await workflowOutcome(client, job.workflowId)), name: job.name };
+        });
+        assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+        const row = await jobRow(fixture.db, outcome.name);
+        const record = await readCycleRecord(row.directory!);
+        assert.deepEqual(record?.retry?.byCause, { walltime_exceeded: 1 }, 'one retry was enough');
+        assert.match(record?.retry?.after ?? '', /^walltime_exceeded \(.*wall \d+ s/);
+        const first = kind === 'sge' ? 2 : 60;
+        assert.ok((record?.retry?.resources?.wallclockSeconds ?? 0) >= 2 * first, JSON.stringify(record?.retry));
+        assert.equal(
+          await fs.readFile(path.join(row.directory!, 'runs.txt'), 'utf8'),
+          'ran\n',
+          'only the retry finished',
+        );
+      },
+    );
   });
 }
