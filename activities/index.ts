@@ -9,7 +9,13 @@ import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { ADMITTED_SIGNAL, jobWorkflowId, RUN_ENDED_SIGNAL, WAITING_SIGNAL } from '../core/job-workflow-contract.js';
+import {
+  ADMITTED_SIGNAL,
+  jobWorkflowId,
+  RUN_ENDED_SIGNAL,
+  RUN_UNKNOWN_SIGNAL,
+  WAITING_SIGNAL,
+} from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
@@ -151,6 +157,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     hostId,
     awaitRun: runs.awaitRun,
     signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
+    tellUnknown: (job, unknown) => void signalJob(job, RUN_UNKNOWN_SIGNAL, unknown),
     warn: (message) => log.warn(message, { component: 'run-watcher' }),
     ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });

@@ -232,7 +232,10 @@ export function decideRetry(
 export function describeRetries(state: RetryState | undefined, retryOn: RetryOn | undefined): string | undefined {
   if (!state || state.total === 0) return undefined;
   const counts = Object.entries(state.byCause)
-    .map(([cause, used]) => `${cause} ${used}/${retryOn?.[cause as RetryableCause]?.attempts ?? '?'}`)
+    .map(([cause, used]) => {
+      const budget = retryOn?.[cause as RetryableCause]?.attempts;
+      return `${cause} ${used}${budget !== undefined ? `/${budget}` : ''}`;
+    })
     .join(', ');
   const resources = [
     state.resources?.memoryBytes !== undefined ? `memory ${formatBytes(state.resources.memoryBytes)}` : undefined,

@@ -21,6 +21,7 @@ import { readCycleRecord } from '../../activities/run-cycle-record.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import memoryRetryJob from '../support/services/memory-retry-job.js';
 import { clusterUnderTest } from '../support/clusters.js';
+import { formatJobDetails, showJob } from '../../client/show-job.js';
 
 const MiB = 1024 ** 2;
 
@@ -49,7 +50,10 @@ for (const kind of ['sge', 'slurm'] as const) {
         const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
         const outcome = await workflowOutcome(client, job.workflowId);
         const row = await jobRow(fixture.db, job.name);
-        return { job, outcome, row, record: await readCycleRecord(row.directory!) };
+        const shown = formatJobDetails(
+          await showJob({ config: fixture.config, db: fixture.db, client, job: job.name }),
+        );
+        return { job, outcome, row, record: await readCycleRecord(row.directory!), shown };
       });
     }
 
@@ -65,9 +69,13 @@ for (const kind of ['sge', 'slurm'] as const) {
         postprocess: async (job) => fs.writeFile(job.path('cycle.txt'), String(job.cycle)),
       });
       const name = `${kind}-memory`;
-      const { outcome, row, record } = await runJob(service, name);
+      const { outcome, row, record, shown } = await runJob(service, name);
       assert.equal(outcome.result, 'COMPLETED', outcome.failure);
       assert.equal(await submissionsNamed(name), 3, 'the first run and two retries');
+      assert.match(
+        shown,
+        /retries +memory_exceeded 2 \(last run with memory 400 MiB\); the last retry followed memory_exceeded \(peak /,
+      );
       assert.deepEqual(record?.retry?.byCause, { memory_exceeded: 2 });
       assert.equal(record?.retry?.resources?.memoryBytes, 400 * MiB);
       assert.match(record?.retry?.after ?? '', /^memory_exceeded/);
@@ -186,7 +194,7 @@ for (const kind of ['sge', 'slurm'] as const) {
           run: () =>
             kind === 'sge'
               ? sgeScript('sleep 4\necho ran >> runs.txt', { options: '-l h_rt=2' })
-              : slurmScript('sleep 90\necho ran >> runs.txt', { options: '--time=0:02' }),
+              : slurmScript('sleep 100\necho ran >> runs.txt', { options: '--time=0:02' }),
         });
         const outcome = await withWorker(fixture, service, async ({ client }) => {
           const job = await submitJob({

@@ -15,6 +15,8 @@ import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { createFakeScheduler, type FakeScheduler } from '../support/fake-scheduler.js';
 import { until } from '../support/until.js';
+import { formatJobDetails, showJob } from '../../client/show-job.js';
+import { cancelJob } from '../../client/admin.js';
 
 for (const [kind, query, mode] of [
   ['sge', 'qstat', 'fail'],
@@ -71,6 +73,33 @@ for (const [kind, query, mode] of [
         const after = formatServiceStatus(await serviceStatus({ config: fixture.config, db: fixture.db, client }));
         assert.match(after, new RegExp(`Scheduler  ${kind.toUpperCase()} status queries recovered at `));
         assert.doesNotMatch(after, /FAILING/);
+      });
+    });
+
+    test('a run the scheduler lost shows "unknown since …, last evidence …" in show and the Web UI details', async () => {
+      const script = kind === 'sge' ? sgeScript : slurmScript;
+      const service = defineService({ run: () => script('sleep 60') });
+      await withWorker(fixture, service, async ({ client }) => {
+        const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `${kind}-lost` });
+        const runnerId = await until(
+          'the job is on the cluster',
+          async () => (await jobRow(fixture.db, job.name)).runner_id ?? undefined,
+        );
+        await fake.lose(runnerId.split(':')[1]!.split(/[._]/)[0]!);
+        const shown = await until('show says the run is unknown', async () => {
+          const text = formatJobDetails(
+            await showJob({ config: fixture.config, db: fixture.db, client, job: job.name }),
+          );
+          return /status unknown: .*unknown since \d{4}-/.test(text) ? text : undefined;
+        });
+        assert.match(shown, /now +RUNNING, cycle 1, run (sge|slurm):\S+, status unknown: /);
+        const metadata = (await client.workflow.getHandle(job.workflowId).query('__temporal_workflow_metadata')) as {
+          currentDetails?: string;
+        };
+        assert.match(metadata.currentDetails ?? '', /^RUNNING \(cycle 1, on \S+\): status unknown: .*unknown since /);
+        assert.equal((await jobRow(fixture.db, job.name)).state, 'RUNNING', 'waited out, not failed');
+        await cancelJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+        await workflowOutcome(client, job.workflowId);
       });
     });
   });
