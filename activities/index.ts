@@ -23,6 +23,7 @@ import { createTransitionActivities } from './job-transitions.js';
 import { createStepCaller } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, runnerFor, type RunnerRegistry } from './runners/index.js';
+import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
@@ -82,6 +83,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const metrics = deps.metrics ?? NO_METRICS;
   // Each line gets the job context of the code logging it (log-context.ts).
   const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
+  // No outage at start, for every runner this worker has: a first outage then shows as a change.
+  for (const kind of Object.keys(runners) as RunnerKind[]) metrics.statusOutage(kind, false);
   const runs = createRunActivities(runners, {
     ...deps.run,
     metrics,
