@@ -74,7 +74,7 @@ for (const kind of ['sge', 'slurm'] as const) {
       assert.equal(await submissionsNamed(name), 3, 'the first run and two retries');
       assert.match(
         shown,
-        /retries +memory_exceeded 2 \(last run with memory 400 MiB\); the last retry followed memory_exceeded \(peak /,
+        /retries +memory_exceeded 2 \(last run with memory 400 MiB\); the last retry followed memory_exceeded \((peak|wall) /,
       );
       assert.deepEqual(record?.retry?.byCause, { memory_exceeded: 2 });
       assert.equal(record?.retry?.resources?.memoryBytes, 400 * MiB);
