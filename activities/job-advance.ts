@@ -65,6 +65,8 @@ export interface AdvanceInput {
 interface Progress {
   /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
   lastRun?: { cycle: number; label: string };
+  /** When that run is a retry (`retryOn`): the retries so far and the cause it followed. */
+  retry?: string;
 }
 
 export type AdvanceResult = Progress &
@@ -272,6 +274,9 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const submitted = record.run === undefined;
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
+          const retries = describeRetries(record.retry, deps.retry?.on);
+          if (retries && record.retry?.after) progress.retry = `${retries}, after ${record.retry.after}`;
+          else delete progress.retry;
           // A do-nothing run is finished as soon as it is submitted: no wait.
           if (finished?.cycle === run.cycle && finished.failure) {
             const error = await retryOrFail(directory, record, finished.failure);

@@ -98,6 +98,7 @@ function describeNow(now: JobDetails['now'], waiting: string | undefined): strin
   if (now.cycle > 0) parts.push(`cycle ${now.cycle}`);
   if (now.run) parts.push(`run ${now.run}`);
   if (now.waiting && now.waiting !== waiting) parts.push(`its workflow was told: ${now.waiting}`);
+  if (now.retry) parts.push(now.retry);
   if (now.unknown) parts.push(`status unknown: ${now.unknown}`);
   return parts.join(', ');
 }

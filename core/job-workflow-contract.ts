@@ -102,6 +102,8 @@ export interface JobStatus {
   waiting?: string;
   /** The current run is in no queue and no accounting: since when, and the last evidence. */
   unknown?: string;
+  /** The current run is a retry by cause (`retryOn`): `retries: memory_exceeded 1/3 (…), after …`. */
+  retry?: string;
 }
 
 /** Waiting for cluster and web-service runs: cheap heartbeating activities that must not take the slots steps need. */

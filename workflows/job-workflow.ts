@@ -61,7 +61,8 @@ function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
   const unknown = status.unknown ? `: status unknown: ${status.unknown}` : '';
-  return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}${unknown}`;
+  const retry = status.retry ? `; ${status.retry}` : '';
+  return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run}${retry})` : ''}${unknown}`;
 }
 
 const firstLine = (text: string) => text.split('\n')[0] ?? text;
@@ -84,6 +85,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     status = { ...status, ...update };
     if (!status.waiting) delete status.waiting;
     if (!status.unknown) delete status.unknown;
+    if (!status.retry) delete status.retry;
     setCurrentDetails(detailsLine(status));
   };
   /** JobState is set once per state the job rests in, not per state passed through in one task. */
@@ -139,7 +141,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
           state: result.state,
           waiting: result.next === 'admission' ? result.reason : undefined,
           unknown: undefined,
-          ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label } : {}),
+          ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label, retry: result.retry } : {}),
         });
         if (result.next === 'done') return result;
         publish();

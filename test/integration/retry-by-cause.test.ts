@@ -18,6 +18,7 @@ import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { createFakeScheduler, type FakeScheduler } from '../support/fake-scheduler.js';
 import { readCycleRecord } from '../../activities/run-cycle-record.js';
+import { until } from '../support/until.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import memoryRetryJob from '../support/services/memory-retry-job.js';
 import { clusterUnderTest } from '../support/clusters.js';
@@ -45,15 +46,23 @@ for (const kind of ['sge', 'slurm'] as const) {
       await fake?.cleanup();
     });
 
-    async function runJob(service: Service, name: string) {
+    async function runJob(service: Service, name: string, detailsWhileRunning?: RegExp) {
       return withWorker(fixture, service, async ({ client }) => {
         const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
+        const details = detailsWhileRunning
+          ? await until(`Web UI details matching ${detailsWhileRunning}`, async () => {
+              const metadata = (await client.workflow
+                .getHandle(job.workflowId)
+                .query('__temporal_workflow_metadata')) as { currentDetails?: string };
+              return detailsWhileRunning.test(metadata.currentDetails ?? '') ? metadata.currentDetails : undefined;
+            })
+          : undefined;
         const outcome = await workflowOutcome(client, job.workflowId);
         const row = await jobRow(fixture.db, job.name);
         const shown = formatJobDetails(
           await showJob({ config: fixture.config, db: fixture.db, client, job: job.name }),
         );
-        return { job, outcome, row, record: await readCycleRecord(row.directory!), shown };
+        return { job, outcome, row, record: await readCycleRecord(row.directory!), shown, details };
       });
     }
 
@@ -65,11 +74,17 @@ for (const kind of ['sge', 'slurm'] as const) {
       const service = defineService({
         retryOn,
         // Needs 300 MiB; asks for 100 MiB: killed at 100, then 200, fits in 400.
-        run: () => script(`echo ${300 * MiB} > fake-memory-use\nsleep 2`, { options: memoryOption(100) }),
+        run: () => script(`echo ${300 * MiB} > fake-memory-use\nsleep 3`, { options: memoryOption(100) }),
         postprocess: async (job) => fs.writeFile(job.path('cycle.txt'), String(job.cycle)),
       });
       const name = `${kind}-memory`;
-      const { outcome, row, record, shown } = await runJob(service, name);
+      // The last run (400 MiB) lasts 3 s: the Web UI says it is the second retry, and why.
+      const { outcome, row, record, shown, details } = await runJob(
+        service,
+        name,
+        /retries: memory_exceeded 2\/3 \(last run with memory 400 MiB\), after memory_exceeded/,
+      );
+      assert.match(details ?? '', /^RUNNING \(cycle 3, on (sge|slurm):\d+; retries: /);
       assert.equal(outcome.result, 'COMPLETED', outcome.failure);
       assert.equal(await submissionsNamed(name), 3, 'the first run and two retries');
       assert.match(
