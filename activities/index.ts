@@ -9,14 +9,22 @@ import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { ADMITTED_SIGNAL, jobWorkflowId, RUN_ENDED_SIGNAL, WAITING_SIGNAL } from '../core/job-workflow-contract.js';
+import {
+  ADMITTED_SIGNAL,
+  jobWorkflowId,
+  RUN_ENDED_SIGNAL,
+  RUN_UNKNOWN_SIGNAL,
+  WAITING_SIGNAL,
+} from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
 import { createTransitionActivities } from './job-transitions.js';
 import { createStepCaller } from './service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
-import { defaultRunners, type RunnerRegistry } from './runners/index.js';
+import { defaultRunners, runnerFor, type RunnerRegistry } from './runners/index.js';
+import type { RunnerKind } from '../core/runner-spec.js';
+import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
 import { createAdvanceActivity } from './job-advance.js';
@@ -31,6 +39,7 @@ import { createPacedCalls } from './paced-calls.js';
 import { NO_METRICS, type JobMetrics } from './job-metrics.js';
 import type { MadeChange } from './job-transitions.js';
 import { contextLogger, updateLogContext } from './log-context.js';
+import { OUTAGES_TABLE, recordStatusOutage } from './status-outages.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -75,7 +84,34 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const metrics = deps.metrics ?? NO_METRICS;
   // Each line gets the job context of the code logging it (log-context.ts).
   const log = contextLogger(deps.log ?? new DefaultLogger('WARN'));
-  const runs = createRunActivities(runners, { ...deps.run, metrics });
+  // No outage at start, for every runner this worker has: a first outage then shows as a change.
+  for (const kind of Object.keys(runners) as RunnerKind[]) metrics.statusOutage(kind, false);
+  const runs = createRunActivities(runners, {
+    ...deps.run,
+    metrics,
+    onStatusOutage: (kind, event) => {
+      const name = runnerFor(runners, kind).name;
+      metrics.statusOutage(kind, event.state === 'down');
+      if (event.state === 'down') {
+        log.warn(
+          `${name} status queries have failed ${event.failures} times in a row since ${event.since.toISOString()}; ` +
+            `every run stays as it was until they answer again: ${event.error}`,
+          { component: 'status-poller', runner: kind },
+        );
+      } else {
+        log.info(
+          `${name} status queries answer again (failed ${event.failures} times in a row since ${event.since.toISOString()})`,
+          {
+            component: 'status-poller',
+            runner: kind,
+          },
+        );
+      }
+      recordStatusOutage(pool, name, `${process.pid}@${hostId}`, event).catch((error: unknown) =>
+        log.warn(`could not record the ${name} status-query outage in ${OUTAGES_TABLE}: ${describeThrown(error)}`),
+      );
+    },
+  });
   const { transitionJob, restoreJobDirectory } = createTransitionActivities(config, pool, (change) => {
     metrics.stateChanged(change);
     logChange(log, change);
@@ -125,6 +161,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     hostId,
     awaitRun: runs.awaitRun,
     signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
+    tellUnknown: (job, unknown) => void signalJob(job, RUN_UNKNOWN_SIGNAL, unknown),
     warn: (message) => log.warn(message, { component: 'run-watcher' }),
     ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });
@@ -136,6 +173,10 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       runEndedWithin: runs.outcomeIfEndedWithin,
       watchRun: watcher.watch,
       oneAtATime,
+      retry: {
+        ...(service.retryOn ? { on: service.retryOn } : {}),
+        ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
+      },
     }),
     transitionJob,
     recordedRun: createRecordedRunActivity(pool),

@@ -47,9 +47,16 @@ import {
   spaceErrorOf,
   type DiskWait,
 } from './disk-wait.js';
+import { decideRetry, describeRetries, type RetryOn, type RunResources } from '../core/retry-policy.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { sgeOptionsWithResources, sgeScriptResources } from './runners/sge-commands.js';
+import { slurmOptionsWithResources, slurmScriptResources } from './runners/slurm-commands.js';
+import { SGE_SCRIPT } from './runners/sge.js';
+import { SLURM_SCRIPT } from './runners/slurm.js';
 
-const runFailure = ({ type, message }: RunFailure) =>
-  type === 'RunDiedError' ? new RunDiedError(message) : new RunFailedError(message);
+const runFailure = ({ type, message, cause }: RunFailure) =>
+  type === 'RunDiedError' ? new RunDiedError(message, cause) : new RunFailedError(message);
 
 export interface AdvanceInput {
   job: string;
@@ -69,6 +76,8 @@ export interface AdvanceInput {
 interface Progress {
   /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
   lastRun?: { cycle: number; label: string };
+  /** When that run is a retry (`retryOn`): the retries so far and the cause it followed. */
+  retry?: string;
 }
 
 export type AdvanceResult = Progress &
@@ -103,8 +112,10 @@ interface AdvanceDeps {
   watchRun(job: string, run: SubmittedRun): void;
   /** Shared with `failJob`: one call per job at a time in this process. */
   oneAtATime: PerJob;
-  metrics: Pick<JobMetrics, 'runSubmitted' | 'diskFull'>;
+  metrics: Pick<JobMetrics, 'runSubmitted' | 'runEnded' | 'diskFull'>;
   log: Logger;
+  /** The service's retry policy by run cause, and its per-job budget (validated when the worker starts). */
+  retry?: { on?: RetryOn; maxRetries?: number };
 }
 
 /**
@@ -124,7 +135,19 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
 
   async function submit(row: JobRow, directory: string, record: CycleRecord): Promise<SubmittedRun> {
-    const spec = await steps.run({ ...row, directory }, record.rerun);
+    const asked = await steps.run({ ...row, directory }, record.rerun);
+    // A retry's grown memory and walltime replace what the service asked for.
+    const resources = record.retry?.resources;
+    const spec =
+      resources && (asked.kind === 'sge' || asked.kind === 'slurm')
+        ? {
+            ...asked,
+            options: (asked.kind === 'sge' ? sgeOptionsWithResources : slurmOptionsWithResources)(
+              asked.options ?? '',
+              resources,
+            ),
+          }
+        : asked;
     const step = record.rerun ? 'rerun' : 'run';
     const backend = runners[spec.kind];
     if (!backend) {
@@ -149,8 +172,64 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
     });
     await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
     deps.metrics.runSubmitted(spec.kind);
-    deps.log.info(`run submitted: ${backend.name}:${id}`, { runner: spec.kind, cycle: record.cycle });
+    const retry = record.retry?.after
+      ? `, a retry after ${record.retry.after} (${spec.kind === 'sge' || spec.kind === 'slurm' ? spec.options : ''})`
+      : '';
+    deps.log.info(`run submitted: ${backend.name}:${id}${retry}`, { runner: spec.kind, cycle: record.cycle });
     return run;
+  }
+
+  /** What the ended run's job script asked for (`#$ -l h_rt=…`, `#SBATCH --mem=…`): what it was submitted with. */
+  async function submittedResources(directory: string, record: CycleRecord): Promise<RunResources> {
+    const kind = record.run?.kind;
+    if (kind !== 'sge' && kind !== 'slurm') return {};
+    const file = path.join(directory, kind === 'sge' ? SGE_SCRIPT : SLURM_SCRIPT);
+    const script = await fs.readFile(file, 'utf8').catch(() => '');
+    return kind === 'sge' ? sgeScriptResources(script) : slurmScriptResources(script);
+  }
+
+  /**
+   * After a run failed: a new run of the same service cycle when the service's
+   * `retryOn` covers its cause and the budgets allow (the record, with the
+   * budgets spent, is written before anything is submitted, so a crash here
+   * neither loses nor repeats a retry); otherwise the error that fails the job,
+   * saying why it was not retried and what retries it had.
+   */
+  async function retryOrFail(directory: string, record: CycleRecord, failure: RunFailure): Promise<Error | undefined> {
+    const cause = failure.cause;
+    const history = describeRetries(record.retry, deps.retry?.on);
+    const failWith = (why: string | undefined) => {
+      const notes = [why ? `not retried: ${why}` : undefined, history].filter(Boolean).join('; ');
+      return runFailure(notes ? { ...failure, message: `${failure.message} [${notes}]` } : failure);
+    };
+    if (!cause || !deps.retry?.on) return failWith(undefined);
+    const had = { ...record.retry?.resources, ...cause.requested, ...(await submittedResources(directory, record)) };
+    const decision = decideRetry(
+      deps.retry.on,
+      deps.retry.maxRetries,
+      {
+        cause: cause.kind,
+        ...(cause.exitCode !== undefined ? { exitCode: cause.exitCode } : {}),
+        ...(cause.peakMemoryBytes !== undefined ? { peakMemoryBytes: cause.peakMemoryBytes } : {}),
+        ...(cause.wallclockSeconds !== undefined ? { wallclockSeconds: cause.wallclockSeconds } : {}),
+        resources: had,
+      },
+      record.retry,
+      cause.text,
+    );
+    if (!decision.retry) return failWith(decision.why);
+    await writeCycleRecord(directory, {
+      cycle: record.cycle + 1,
+      ...(record.rerun ? { rerun: record.rerun } : {}),
+      retry: decision.state,
+    });
+    deps.metrics.runEnded(cause.kind);
+    deps.log.warn(
+      `run ${record.cycle} ended with ${cause.text}: retried (${decision.cause} ${decision.state.byCause[decision.cause]}/` +
+        `${deps.retry.on[decision.cause]?.attempts}, ${decision.change})`,
+      { cycle: record.cycle + 1 },
+    );
+    return undefined;
   }
 
   return function advanceJob(input: AdvanceInput): Promise<AdvanceResult> {
@@ -236,8 +315,17 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const submitted = record.run === undefined;
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
+          const retries = describeRetries(record.retry, deps.retry?.on);
+          if (retries && record.retry?.after) progress.retry = `${retries}, after ${record.retry.after}`;
+          else delete progress.retry;
           // A do-nothing run is finished as soon as it is submitted: no wait.
-          if (finished?.cycle === run.cycle && finished.failure) throw runFailure(finished.failure);
+          if (finished?.cycle === run.cycle && finished.failure) {
+            const error = await retryOrFail(directory, record, finished.failure);
+            if (error) throw error;
+            // A retry: the new record has no run yet, so the next turn submits it.
+            finished = undefined;
+            break;
+          }
           if (finished?.cycle !== run.cycle && run.kind !== 'do-nothing') {
             const quick = submitted ? await deps.runEndedWithin(job, run, QUICK_RUN_MS) : undefined;
             if (!quick) {
@@ -256,7 +344,13 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
           const post = await steps.postprocess(row, results);
           if (post.reschedule) {
             const rerun = post.data === undefined ? {} : { data: post.data };
-            await writeCycleRecord(directory, { cycle: record.cycle + 1, rerun });
+            // A reschedule keeps the retry budgets (per job) and the resources retries grew.
+            const retry = record.retry && {
+              byCause: record.retry.byCause,
+              total: record.retry.total,
+              ...(record.retry.resources ? { resources: record.retry.resources } : {}),
+            };
+            await writeCycleRecord(directory, { cycle: record.cycle + 1, rerun, ...(retry ? { retry } : {}) });
             await enter('RUNNING');
           } else {
             await enter('FINALIZING');

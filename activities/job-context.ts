@@ -12,7 +12,7 @@ import { readJob, type JobRow } from './job-row.js';
 import { checkJobDirectory } from './job-directory.js';
 import { createJobLogger } from './job-logger.js';
 import type { Mailer } from './mail.js';
-import { readCycleRecord } from './run-cycle-record.js';
+import { readCycleRecord, serviceCycle } from './run-cycle-record.js';
 
 export interface StepContext {
   context: JobContext;
@@ -58,7 +58,7 @@ export async function loadStepContext(
     config,
     user: row.user,
     contactEmail: row.contactEmail,
-    cycle: cycle?.cycle ?? 1,
+    cycle: cycle ? serviceCycle(cycle) : 1,
     rerunData: cycle?.rerun?.data,
     metadata: new Proxy(metadata, {
       set(target, key, value) {

@@ -12,6 +12,7 @@
  */
 import type { MetricMeter } from '@temporalio/common';
 import { JOB_STATES, type JobState } from '../core/states.js';
+import { isRunCauseKind, RUN_CAUSE_KINDS, type RunCauseKind } from '../core/run-causes.js';
 
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 
@@ -63,6 +64,18 @@ export const SALIFLOW_METRICS = [
     help: 'Time from submission (INCOMING) to admission',
     labels: [],
     buckets: DURATION_BUCKETS,
+  },
+  {
+    name: 'saliflow_runs_ended',
+    kind: 'counter',
+    help: 'Cluster and local runs that ended, by typed cause (succeeded, walltime_exceeded, memory_exceeded, vanished, …)',
+    labels: ['cause'],
+  },
+  {
+    name: 'saliflow_status_query_outage',
+    kind: 'gauge',
+    help: 'Whether this worker sees the scheduler status query failing many intervals in a row (1) or not (0), by runner',
+    labels: ['runner'],
   },
   {
     name: 'saliflow_runs_submitted',
@@ -126,6 +139,15 @@ export function failureCause(failure: string): FailureCause {
   return (type !== undefined && Object.hasOwn(CAUSE_OF_ERROR, type) ? CAUSE_OF_ERROR[type] : undefined) ?? 'other';
 }
 
+/**
+ * The typed cause a job's failure text names (`RunDiedError: job a: run cause memory_exceeded (…)`),
+ * or undefined when it names none (a step failed, or an older worker wrote it).
+ */
+export function runCauseOfFailure(failure: string): RunCauseKind | undefined {
+  const kind = /^RunDiedError: .*?\brun cause (\w+)/.exec(failure)?.[1];
+  return isRunCauseKind(kind) ? kind : undefined;
+}
+
 export interface StateChange {
   from: JobState;
   to: JobState;
@@ -141,9 +163,13 @@ export interface JobMetrics {
   /** The admitter moved these jobs INCOMING → PREPROCESSING. */
   admitted(jobs: readonly { submitTime: Date | null }[]): void;
   runSubmitted(runner: string): void;
+  /** A run ended with this typed cause, and the job moved on (failed, was retried, or postprocesses). */
+  runEnded(cause: RunCauseKind): void;
   statusQueried(runner: string, seconds: number, ok: boolean): void;
   /** A job found no space for its directory and waits (each attempt). */
   diskFull(code: string): void;
+  /** The runner's status query is in an outage (true) or answers again (false). */
+  statusOutage(runner: string, down: boolean): void;
   /** Sets the jobs-by-state gauge; states absent from `counts` are set to 0. */
   jobCounts(counts: Partial<Record<JobState, number>>): void;
 }
@@ -152,8 +178,10 @@ export const NO_METRICS: JobMetrics = {
   stateChanged: () => undefined,
   admitted: () => undefined,
   runSubmitted: () => undefined,
+  runEnded: () => undefined,
   statusQueried: () => undefined,
   diskFull: () => undefined,
+  statusOutage: () => undefined,
   jobCounts: () => undefined,
 };
 
@@ -177,6 +205,13 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     's',
     help('saliflow_admission_wait_seconds'),
   );
+  const outage = tagged.createGauge(
+    'saliflow_status_query_outage',
+    'int',
+    'outage',
+    help('saliflow_status_query_outage'),
+  );
+  const runsEnded = tagged.createCounter('saliflow_runs_ended', 'runs', help('saliflow_runs_ended'));
   const submitted = tagged.createCounter('saliflow_runs_submitted', 'runs', help('saliflow_runs_submitted'));
   const queries = tagged.createCounter('saliflow_status_queries', 'queries', help('saliflow_status_queries'));
   const queryTime = tagged.createHistogram(
@@ -191,12 +226,20 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
   // Every cause from the start, so a first failure shows as an increase (rate() needs two points).
   for (const cause of FAILURE_CAUSES) failures.add(0, { cause });
   for (const code of ['ENOSPC', 'EDQUOT']) diskFull.add(0, { code });
+  for (const cause of RUN_CAUSE_KINDS) runsEnded.add(0, { cause });
 
   return {
     stateChanged({ from, to, since, failure }) {
       entered.add(1, { state: to });
       if (since) inState.record(secondsSince(since, Date.now()), { state: from });
       if (to === 'FAILED') failures.add(1, { cause: failureCause(failure ?? '') });
+      // Counted where the row moved on from the run, so a run is counted once, whichever worker saw it end.
+      if (from === 'RUNNING' && to === 'POSTPROCESSING') runsEnded.add(1, { cause: 'succeeded' });
+      const cause = from === 'RUNNING' && to === 'FAILED' ? runCauseOfFailure(failure ?? '') : undefined;
+      if (cause) runsEnded.add(1, { cause });
+    },
+    runEnded(cause) {
+      runsEnded.add(1, { cause });
     },
     admitted(admittedJobs) {
       const now = Date.now();
@@ -217,6 +260,9 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
     },
     diskFull(code) {
       diskFull.add(1, { code });
+    },
+    statusOutage(runner, down) {
+      outage.set(down ? 1 : 0, { runner });
     },
     jobCounts(counts) {
       for (const state of JOB_STATES) jobs.set(counts[state] ?? 0, { state });

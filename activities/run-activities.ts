@@ -9,8 +9,10 @@ import { RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults, RunnerKind } from '../core/runner-spec.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 import { readJobStateFile } from './runners/job-state-file.js';
-import { createStatusPoller, type StatusPoller } from './runners/status-poller.js';
+import { createStatusPoller, type OutageEvent, type StatusPoller } from './runners/status-poller.js';
 import type { FinalRunStatus } from './runners/runner.js';
+import { describeCauseAndUsage, runCause } from './runners/run-cause.js';
+import type { RunCauseReport } from '../core/run-causes.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext } from './log-context.js';
 
@@ -19,6 +21,8 @@ export type { SubmittedRun };
 export interface RunActivityOptions {
   /** Status queries are counted and timed here. */
   metrics?: Pick<JobMetrics, 'statusQueried'>;
+  /** A scheduler's status query failed many intervals in a row (`down`), or answers again (`up`). */
+  onStatusOutage?: (runner: RunnerKind, event: OutageEvent) => void;
   /** How long to wait for `job-state` to say DONE after the scheduler lets go of a job (NFS caches). */
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
@@ -32,31 +36,65 @@ export function createRunActivities(runners: RunnerRegistry, options: RunActivit
   const pollerFor = (kind: RunnerKind): StatusPoller => {
     let poller = pollers.get(kind);
     if (!poller) {
-      poller = createStatusPoller(runnerFor(runners, kind), (seconds, ok) => metrics?.statusQueried(kind, seconds, ok));
+      poller = createStatusPoller(
+        runnerFor(runners, kind),
+        (seconds, ok) => metrics?.statusQueried(kind, seconds, ok),
+        (event) => options.onStatusOutage?.(kind, event),
+      );
       pollers.set(kind, poller);
     }
     return poller;
   };
 
-  async function waitForDone(run: SubmittedRun, job: string, detail: string | undefined): Promise<void> {
+  /** The typed cause of a run that ended without DONE, from job-state and the scheduler's accounting. */
+  function causeOf(status: Extract<FinalRunStatus, { state: 'finished' }>, jobState: string | undefined) {
+    const { cause, usage } = runCause({
+      jobState,
+      endings: status.endings ?? [],
+      accounting: 'searched',
+    });
+    const report: RunCauseReport = {
+      kind: cause.kind,
+      text: describeCauseAndUsage(cause, usage),
+      ...(usage.peakMemoryBytes !== undefined ? { peakMemoryBytes: usage.peakMemoryBytes } : {}),
+      ...(usage.wallclockSeconds !== undefined ? { wallclockSeconds: usage.wallclockSeconds } : {}),
+      requested: {
+        ...(usage.requestedMemoryBytes !== undefined ? { memoryBytes: usage.requestedMemoryBytes } : {}),
+        ...(usage.requestedWallclockSeconds !== undefined ? { wallclockSeconds: usage.requestedWallclockSeconds } : {}),
+      },
+      ...(cause.kind === 'exit_code' ? { exitCode: cause.code } : {}),
+    };
+    return report;
+  }
+
+  async function waitForDone(
+    run: SubmittedRun,
+    job: string,
+    status: Extract<FinalRunStatus, { state: 'finished' }>,
+  ): Promise<void> {
+    const detail = status.detail;
     const deadline = Date.now() + jobStateGraceMs;
     for (;;) {
       if ((await readJobStateFile(run.directory)) === 'DONE') return;
       if (Date.now() >= deadline) break;
       await sleep(Math.min(500, jobStateGraceMs));
     }
-    const state = (await readJobStateFile(run.directory)) ?? 'missing';
+    const jobState = await readJobStateFile(run.directory);
+    const state = jobState ?? 'missing';
+    const cause = causeOf(status, jobState);
     throw new RunDiedError(
-      `job ${job}: its ${runnerFor(runners, run.kind).name} run ${run.id} ended but job-state says "${state}", not DONE, ` +
+      `job ${job}: run cause ${cause.text}: ` +
+        `its ${runnerFor(runners, run.kind).name} run ${run.id} ended but job-state says "${state}", not DONE, ` +
         `after ${jobStateGraceMs / 1000} s: the run died (node lost, killed for time or memory, or the script exited early)` +
         (detail ? `. ${detail}` : ''),
+      cause,
     );
   }
 
   /** What a run that left the scheduler amounts to: its results, or the error that fails the job. */
   async function outcome(job: string, run: SubmittedRun, status: FinalRunStatus): Promise<{ results?: RunResults }> {
     if (status.state === 'failed') throw new RunFailedError(`job ${job}: ${status.reason}`);
-    await waitForDone(run, job, status.detail);
+    await waitForDone(run, job, status);
     return status.results ? { results: status.results } : {};
   }
 

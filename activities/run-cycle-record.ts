@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RunnerKind } from '../core/runner-spec.js';
 import type { RerunData } from '../core/service.js';
+import type { RetryState } from '../core/retry-policy.js';
 
 export const CYCLE_RECORD = '.saliflow-cycle.json';
 
@@ -23,10 +24,21 @@ export interface SubmittedRun {
 }
 
 export interface CycleRecord {
+  /** The run number: one more for each reschedule and for each retry (it keys the run's submission). */
   cycle: number;
   /** Present for a rescheduled cycle: what postprocess asked `rerun` to get. */
   rerun?: { data?: RerunData };
   run?: Omit<SubmittedRun, 'directory'>;
+  /**
+   * The retries by cause made so far in this job (`retryOn`), and the resources the current run gets.
+   * Kept here, in the job's directory, so a worker restart does not reset the budgets.
+   */
+  retry?: RetryState;
+}
+
+/** The cycle the service sees (`job.cycle`): retries rerun the same cycle. */
+export function serviceCycle(record: CycleRecord): number {
+  return record.cycle - (record.retry?.total ?? 0);
 }
 
 /** The record, or undefined when the job has not started a cycle; a record that cannot be read is an error (retried). */

@@ -15,7 +15,7 @@
  * when the worker that submitted it died.
  */
 import type { RowDataPacket } from 'mysql2';
-import type { RunEnded } from '../core/job-workflow-contract.js';
+import type { RunEnded, RunUnknown } from '../core/job-workflow-contract.js';
 import { describeThrown, RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { Pool } from './database.js';
@@ -36,6 +36,8 @@ export interface RunWatcherDeps {
    * workflow is not an error (reconcile starts one). Not delivered: the next scan tries again.
    */
   signal(job: string, ended: RunEnded): Promise<boolean>;
+  /** Tells the job's workflow its run is unknown to the scheduler (shown in `show` and the Web UI). */
+  tellUnknown?(job: string, unknown: RunUnknown): void;
   warn(message: string): void;
   scanEveryMs?: number;
 }
@@ -72,13 +74,17 @@ export function createRunWatcher(deps: RunWatcherDeps) {
           if (reason === told) return;
           told = reason;
           deps.warn(`status of ${job}'s run ${run.id} unknown, still waiting: ${reason}`);
+          // The scheduler's own "no trace" (not a failed query, which the outage warning covers once for all runs).
+          if (/unknown since /.test(reason)) deps.tellUnknown?.(job, { cycle: run.cycle, id: run.id, reason });
         },
       });
       return { ...id, ...(results ? { results } : {}) };
     } catch (error) {
       if (stop.aborted) return undefined;
-      if (error instanceof RunFailedError || error instanceof RunDiedError) {
-        return { ...id, failure: { type: error.name, message: error.message } };
+      if (error instanceof RunFailedError) return { ...id, failure: { type: error.name, message: error.message } };
+      if (error instanceof RunDiedError) {
+        const cause = error.runCause ? { cause: error.runCause } : {};
+        return { ...id, failure: { type: error.name, message: error.message, ...cause } };
       }
       // Not the run's fault (a file system hiccup): the next scan or advance tries again.
       deps.warn(`could not learn how ${job}'s run ${run.id} ended: ${describeThrown(error)}`);

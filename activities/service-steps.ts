@@ -4,6 +4,7 @@
  * value it threw. Steps the service does not define cost nothing: no row is
  * read for them.
  */
+import { retryPolicyProblem } from '../core/retry-policy.js';
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import fs from 'node:fs/promises';
@@ -48,6 +49,8 @@ function cancellation(): Promise<never>[] {
 
 export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service, log: Logger) {
   checkStepTimeouts(service);
+  const retryProblem = retryPolicyProblem(service.retryOn, service.maxRetries);
+  if (retryProblem) throw new TypeError(`the service's defineService({ retryOn, maxRetries }): ${retryProblem}`);
   const limits: Record<string, number | undefined> = service.stepTimeouts ?? {};
   /** `rerun` is bounded by `run`'s limit; the completion e-mail by `sendJobCompletedEmail`'s. */
   function stepLimit(step: string): { ms: number; key: string } {

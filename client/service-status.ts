@@ -12,6 +12,7 @@ import { JOB_STATES, type JobState } from '../core/states.js';
 import { scheduleIds } from '../worker/schedules.js';
 import { describeLimits, pauseReason, readServiceControl, type Pause } from '../activities/service-control.js';
 import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
+import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../activities/status-outages.js';
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
@@ -56,6 +57,8 @@ export interface ServiceStatus {
   /** Set while `saliflow pause` holds: nothing is admitted. */
   pause?: Pause;
   schedules: ScheduleStatus[];
+  /** Scheduler status queries failing interval after interval (or recovered in the last day), by worker. */
+  statusOutages?: StatusOutage[];
 }
 
 async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
@@ -140,6 +143,7 @@ export async function serviceStatus(options: {
     ...(differs ? { fileLimits: config.limits } : {}),
     ...(control.pause ? { pause: control.pause } : {}),
     schedules: [await scheduleStatus(client, ids.reconcile), await scheduleStatus(client, ids.oldJobs)],
+    statusOutages: await readStatusOutages(db),
   };
 }
 
@@ -157,6 +161,7 @@ export function formatServiceStatus(status: ServiceStatus): string {
         ]
       : []),
     `  Admission  ${status.pause ? `PAUSED: ${pauseReason(status.pause)} (\`saliflow resume\` ends it)` : 'open'}`,
+    ...describeStatusOutages(status.statusOutages ?? []).map((line) => `  Scheduler  ${line}`),
     '',
     status.workers.length > 0
       ? `workers: ${status.workers.length} polling ${status.taskQueue}`

@@ -11,6 +11,8 @@ import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
 import { waitingReasons } from '../activities/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../activities/service-control.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
+import { readCycleRecord } from '../activities/run-cycle-record.js';
+import { describeRetries, type RetryState } from '../core/retry-policy.js';
 
 /** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */
 const TIMELINE: [column: string, label: string][] = [
@@ -36,6 +38,8 @@ export interface JobDetails {
   /** For an INCOMING job: why it waits, computed now from MySQL (the workflow's account may be coarser). */
   waiting?: string;
   timeline: { state: string; at: Date }[];
+  /** The retries by run cause so far (`retryOn`), from the job's cycle record. */
+  retries?: RetryState;
 }
 
 export async function showJob(options: {
@@ -74,7 +78,17 @@ export async function showJob(options: {
   }));
   const control = row.state === 'INCOMING' ? await readServiceControl(db, config) : undefined;
   const [line] = control ? await waitingReasons(db, control.limits, { names: [job] }, pausedBecause(control)) : [];
-  return { name: job, row: { ...row }, workflow, now, ...(line ? { waiting: line.reason } : {}), timeline };
+  const record =
+    typeof row.directory === 'string' ? await readCycleRecord(row.directory).catch(() => undefined) : undefined;
+  return {
+    name: job,
+    row: { ...row },
+    workflow,
+    now,
+    ...(line ? { waiting: line.reason } : {}),
+    timeline,
+    ...(record?.retry ? { retries: record.retry } : {}),
+  };
 }
 
 /** The workflow's account; its reason for waiting only where it differs from the one computed now. */
@@ -84,6 +98,8 @@ function describeNow(now: JobDetails['now'], waiting: string | undefined): strin
   if (now.cycle > 0) parts.push(`cycle ${now.cycle}`);
   if (now.run) parts.push(`run ${now.run}`);
   if (now.waiting && now.waiting !== waiting) parts.push(`its workflow was told: ${now.waiting}`);
+  if (now.retry) parts.push(now.retry);
+  if (now.unknown) parts.push(`status unknown: ${now.unknown}`);
   return parts.join(', ');
 }
 
@@ -104,6 +120,11 @@ export function formatJobDetails(details: JobDetails): string {
   );
   lines.push(`now       ${describeNow(details.now, details.waiting)}`);
   if (details.waiting) lines.push(`waiting   ${details.waiting}`);
+  const retries = describeRetries(details.retries, undefined);
+  if (retries)
+    lines.push(
+      `retries   ${retries.replace(/^retries: /, '')}; the last retry followed ${details.retries?.after ?? '?'}`,
+    );
   if (workflow.link) lines.push(`Web UI    ${workflow.link}`);
   lines.push('', 'entered:');
   for (const { state, at } of details.timeline) lines.push(`  ${state.padEnd(22)} ${formatTime(at)} UTC`);

@@ -3,6 +3,7 @@
  * failure converter shows it as the failure type in the Web UI, and every
  * message says what was wrong, where, and what to do.
  */
+import type { RunCauseReport } from './run-causes.js';
 
 /** A config file (or a credential file it names) is malformed. */
 export class ConfigError extends Error {
@@ -104,6 +105,13 @@ export class RunnerError extends Error {
 /** A cluster job ended without its script writing DONE to job-state. */
 export class RunDiedError extends Error {
   override readonly name = 'RunDiedError';
+  constructor(
+    message: string,
+    /** Why the run ended, typed, when saliflow could tell (a cluster run's accounting). */
+    readonly runCause?: RunCauseReport,
+  ) {
+    super(message);
+  }
 }
 
 /**

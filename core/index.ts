@@ -13,4 +13,5 @@ export type {
 export { doNothing, localCommand, sgeScript, slurmScript, webService } from './runner-spec.js';
 export type { ResultFile, RunnerSpec, RunResults } from './runner-spec.js';
 export type { ColumnSpec } from './schema.js';
+export type { GrowingRetry, PlainRetry, RetryOn } from './retry-policy.js';
 export * from './errors.js';

@@ -6,6 +6,7 @@
  */
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 import type { RunResults } from './runner-spec.js';
+import type { RunCauseReport } from './run-causes.js';
 import type { JobState } from './states.js';
 
 export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
@@ -58,6 +59,18 @@ export interface CancelOptions {
 export const STOPPED_FAILURE_TYPE = 'JobStopped';
 /** Signal: the job's run ended (sent by the run watcher of a worker that can see it). */
 export const RUN_ENDED_SIGNAL = 'runEnded';
+/**
+ * Signal (a RunUnknown): the scheduler has no trace of the job's current run
+ * and it waits out `unknown_grace_seconds` before ending as vanished; shown in
+ * `show` and the Web UI while it lasts.
+ */
+export const RUN_UNKNOWN_SIGNAL = 'runUnknown';
+export interface RunUnknown {
+  cycle: number;
+  id: string;
+  /** `unknown since …, last evidence …`. */
+  reason: string;
+}
 /** Query: the job's state, cycle, current run and why it waits. */
 export const JOB_STATUS_QUERY = 'jobStatus';
 
@@ -74,6 +87,8 @@ export type RunEnded = { cycle: number; id: string } & ({ results?: RunResults }
 export interface RunFailure {
   type: 'RunFailedError' | 'RunDiedError';
   message: string;
+  /** The run's typed cause, when saliflow could tell (absent in signals sent by older workers). */
+  cause?: RunCauseReport;
 }
 
 /** What `jobStatus` answers, and the Web UI's "current details" line. */
@@ -85,6 +100,10 @@ export interface JobStatus {
   run?: string;
   /** Why an INCOMING job is not running yet. */
   waiting?: string;
+  /** The current run is in no queue and no accounting: since when, and the last evidence. */
+  unknown?: string;
+  /** The current run is a retry by cause (`retryOn`): `retries: memory_exceeded 1/3 (…), after …`. */
+  retry?: string;
 }
 
 /** Waiting for cluster and web-service runs: cheap heartbeating activities that must not take the slots steps need. */

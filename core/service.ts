@@ -7,6 +7,7 @@
 import type { ServiceConfig } from './config/index.js';
 import type { ColumnSpec } from './schema.js';
 import type { ResultFile, RunnerSpec } from './runner-spec.js';
+import type { RetryOn } from './retry-policy.js';
 
 /** Values a metadata column can hold, as mysql2 returns them. */
 export type ColumnValue = string | number | Date | null;
@@ -105,6 +106,20 @@ export interface Service<M extends Metadata = Metadata> {
    * @defaultValue `{ default: 3_600_000 }` (one hour)
    */
   stepTimeouts?: { default?: number } & Partial<Record<TimedStep, number>>;
+  /**
+   * Which typed causes of a failed cluster run rerun it, how often, and with
+   * what: e.g. `{ memory_exceeded: { attempts: 3, factor: 2, cap: '16G' },
+   * walltime_exceeded: { attempts: 2, cap: '8:00:00' }, node_failure: {
+   * attempts: 2 } }`. Memory and walltime grow by `factor` (default 2) from
+   * the larger of the run's limit and its observed peak, up to `cap`, and are
+   * applied to the submission (SGE `-l h_vmem`/`mem_free`, `h_rt`; SLURM
+   * `--mem`, `--time`). A cause not listed fails the job; `exit_code` is
+   * never retried unless listed. The rerun is the same cycle for the service
+   * (`job.cycle` does not change). Budgets are kept in the job directory.
+   */
+  retryOn?: RetryOn;
+  /** At most this many retries in one job, all causes together. @defaultValue no limit beyond each cause's */
+  maxRetries?: number;
   preprocess?(job: JobContext<M>): MaybePromise<PreprocessResult | void>;
   /** What to run, and where. */
   run(job: JobContext<M>): MaybePromise<RunnerSpec>;
@@ -120,7 +135,10 @@ export interface Service<M extends Metadata = Metadata> {
   sendJobCompletedEmail?(job: JobContext<M>): MaybePromise<void>;
 }
 
-export type StepName = Exclude<keyof Service, 'columns' | 'configSections' | 'interruptedSteps' | 'stepTimeouts'>;
+export type StepName = Exclude<
+  keyof Service,
+  'columns' | 'configSections' | 'interruptedSteps' | 'stepTimeouts' | 'retryOn' | 'maxRetries'
+>;
 
 /** The steps a timeout applies to (`run` also bounds `rerun`). */
 export type TimedStep = Exclude<StepName, 'rerun'>;

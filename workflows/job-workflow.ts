@@ -28,11 +28,13 @@ import {
   JOB_STATE,
   JOB_STATUS_QUERY,
   RUN_ENDED_SIGNAL,
+  RUN_UNKNOWN_SIGNAL,
   STOPPED_FAILURE_TYPE,
   WAITING_SIGNAL,
   type CancelOptions,
   type JobStatus,
   type RunEnded,
+  type RunUnknown,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
@@ -50,6 +52,8 @@ export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
 /** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
 export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
+/** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
+export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
@@ -59,7 +63,9 @@ const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
-  return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}`;
+  const unknown = status.unknown ? `: status unknown: ${status.unknown}` : '';
+  const retry = status.retry ? `; ${status.retry}` : '';
+  return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run}${retry})` : ''}${unknown}`;
 }
 
 const firstLine = (text: string) => text.split('\n')[0] ?? text;
@@ -81,6 +87,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const show = (update: Partial<JobStatus>) => {
     status = { ...status, ...update };
     if (!status.waiting) delete status.waiting;
+    if (!status.unknown) delete status.unknown;
+    if (!status.retry) delete status.retry;
     setCurrentDetails(detailsLine(status));
   };
   /** JobState is set once per state the job rests in, not per state passed through in one task. */
@@ -99,6 +107,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   });
   setHandler(runEndedSignal, (ended) => {
     if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
+  });
+  setHandler(runUnknownSignal, (unknown) => {
+    // Only about the run the job waits for now: a late word on an earlier run is stale.
+    if (activeRun && activeRun.cycle === unknown.cycle && activeRun.id === unknown.id)
+      show({ unknown: unknown.reason });
   });
   setHandler(cancelJobSignal, (reason, options) => {
     if (cancelReason === undefined) stopOnly = options?.stopOnly === true;
@@ -130,7 +143,8 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         show({
           state: result.state,
           waiting: result.next === 'admission' || result.next === 'disk' ? result.reason : undefined,
-          ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label } : {}),
+          unknown: undefined,
+          ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label, retry: result.retry } : {}),
         });
         if (result.next === 'done') return result;
         publish();

@@ -9,6 +9,7 @@
  * says exit 0 with no failure.
  */
 import type { RunEnding } from './runner.js';
+import { formatBytes, type RunCauseKind } from '../../core/run-causes.js';
 
 export type RunCause =
   | { kind: 'succeeded' }
@@ -26,6 +27,9 @@ export type RunCause =
 export interface RunUsage {
   peakMemoryBytes?: number;
   wallclockSeconds?: number;
+  /** The limits the run was submitted with, where accounting says. */
+  requestedMemoryBytes?: number;
+  requestedWallclockSeconds?: number;
 }
 
 export interface CauseInput {
@@ -100,7 +104,7 @@ export function causeOfEnding(ending: RunEnding, cancelledBySaliflow = false): R
 }
 
 // When array tasks end differently, the cause that most changes what to do next wins.
-const PRECEDENCE: RunCause['kind'][] = [
+const PRECEDENCE: RunCauseKind[] = [
   'node_failure',
   'memory_exceeded',
   'walltime_exceeded',
@@ -154,12 +158,34 @@ function usageOf(endings: readonly RunEnding[]): RunUsage {
     const known = values.filter((value): value is number => value !== undefined);
     return known.length > 0 ? Math.max(...known) : undefined;
   };
-  const peakMemoryBytes = max(endings.map((ending) => ending.maxVmemBytes));
+  // maxvmem 0 is SGE not having sampled the run, not a peak.
+  const peakMemoryBytes = max(endings.map((ending) => ending.maxVmemBytes || undefined));
   const wallclockSeconds = max(endings.map((ending) => ending.wallclockSeconds));
+  const requestedMemoryBytes = max(endings.map((ending) => ending.requestedMemoryBytes));
+  const requestedWallclockSeconds = max(endings.map((ending) => ending.requestedWallclockSeconds));
   return {
     ...(peakMemoryBytes !== undefined ? { peakMemoryBytes } : {}),
     ...(wallclockSeconds !== undefined ? { wallclockSeconds } : {}),
+    ...(requestedMemoryBytes !== undefined ? { requestedMemoryBytes } : {}),
+    ...(requestedWallclockSeconds !== undefined ? { requestedWallclockSeconds } : {}),
   };
+}
+
+/**
+ * The cause with what the run used, for the failure text and `show`:
+ * `memory_exceeded (peak 2.1 GiB of 2 GiB, wall 42 s)`.
+ */
+export function describeCauseAndUsage(cause: RunCause, usage: RunUsage): string {
+  const parts: string[] = [];
+  if (usage.peakMemoryBytes !== undefined) {
+    const limit = usage.requestedMemoryBytes ? ` of ${formatBytes(usage.requestedMemoryBytes)}` : '';
+    parts.push(`peak ${formatBytes(usage.peakMemoryBytes)}${limit}`);
+  }
+  if (usage.wallclockSeconds !== undefined) {
+    const limit = usage.requestedWallclockSeconds ? ` of ${usage.requestedWallclockSeconds} s` : '';
+    parts.push(`wall ${Math.round(usage.wallclockSeconds)} s${limit}`);
+  }
+  return parts.length > 0 ? `${describeCause(cause)} (${parts.join(', ')})` : describeCause(cause);
 }
 
 /** One line for the failure text: `walltime_exceeded`, `exit_code(3)`, `unknown (…)`. */

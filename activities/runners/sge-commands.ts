@@ -194,3 +194,50 @@ export function parseQdel(result: CommandResult): Parsed<'deleted' | 'absent'> {
   if (result.exitCode === 0) return { ok: true, value: 'deleted' };
   return { ok: false, error: oneLine(said) || `exit ${result.exitCode ?? 'none'}` };
 }
+
+/** Seconds for `-l h_rt=` (SGE takes plain seconds). */
+const sgeSeconds = (seconds: number) => String(Math.ceil(seconds));
+/** Bytes as whole MiB for `-l h_vmem=` (rounded up, so a retry never asks for less). */
+const sgeMemory = (bytes: number) => `${Math.ceil(bytes / 1024 ** 2)}M`;
+
+/**
+ * The service's qsub options with a retry's resources applied: an `h_rt`
+ * or `h_vmem` (or `mem_free` when that is how the service asks for memory)
+ * already there gets the new value, a missing one is added with `-l`.
+ */
+export function sgeOptionsWithResources(
+  options: string,
+  resources: { memoryBytes?: number; wallclockSeconds?: number },
+): string {
+  let result = options;
+  const added: string[] = [];
+  const set = (names: readonly string[], value: string) => {
+    for (const name of names) {
+      const pattern = new RegExp(`((?:^|[\\s,])${name}=)[^\\s,]+`);
+      if (pattern.test(result)) {
+        result = result.replace(pattern, `$1${value}`);
+        return;
+      }
+    }
+    added.push(`${names[0]}=${value}`);
+  };
+  if (resources.wallclockSeconds !== undefined) set(['h_rt'], sgeSeconds(resources.wallclockSeconds));
+  if (resources.memoryBytes !== undefined) set(['h_vmem', 'mem_free'], sgeMemory(resources.memoryBytes));
+  return added.length > 0 ? `${result} -l ${added.join(',')}`.trim() : result;
+}
+
+/** The `h_rt` and `h_vmem` (or `mem_free`) a job script's `#$` lines ask for. */
+export function sgeScriptResources(script: string): { memoryBytes?: number; wallclockSeconds?: number } {
+  const requests = script
+    .split('\n')
+    .filter((line) => line.startsWith('#$ '))
+    .flatMap((line) => [...line.matchAll(/(?:^|\s)-l\s+(\S+)/g)].map((match) => match[1]!))
+    .join(',');
+  const resource = (name: string) => new RegExp(`(?:^|,)${name}=([^,]+)`).exec(requests)?.[1];
+  const time = parseSgeTime(resource('h_rt') ?? '');
+  const memory = parseSgeMemory(resource('h_vmem') ?? resource('mem_free') ?? '');
+  return {
+    ...(memory !== undefined ? { memoryBytes: memory } : {}),
+    ...(time !== undefined ? { wallclockSeconds: time } : {}),
+  };
+}

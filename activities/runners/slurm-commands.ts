@@ -247,3 +247,61 @@ export function parseScancel(result: CommandResult): Parsed<'cancelled' | 'absen
   if (result.exitCode === 0) return { ok: true, value: 'cancelled' };
   return { ok: false, error: oneLine(result.stderr || result.stdout) || `exit ${result.exitCode ?? 'none'}` };
 }
+
+/** Seconds as `D-HH:MM:SS` for `--time` (SLURM enforces whole minutes, rounding up). */
+export function slurmDuration(seconds: number): string {
+  const total = Math.ceil(seconds);
+  const days = Math.floor(total / 86400);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const clock = `${two(Math.floor((total % 86400) / 3600))}:${two(Math.floor((total % 3600) / 60))}:${two(total % 60)}`;
+  return days > 0 ? `${days}-${clock}` : clock;
+}
+
+/**
+ * The service's sbatch options with a retry's resources applied: `--time`
+ * (or `-t`) and `--mem` (or `--mem-per-cpu`, when that is how the service asks)
+ * already there get the new value, missing ones are added.
+ */
+export function slurmOptionsWithResources(
+  options: string,
+  resources: { memoryBytes?: number; wallclockSeconds?: number },
+): string {
+  let result = options;
+  const set = (flags: readonly string[], value: string) => {
+    for (const flag of flags) {
+      const pattern = new RegExp(`((?:^|\\s)${flag}(?:=|\\s+))\\S+`);
+      if (pattern.test(result)) {
+        result = result.replace(pattern, `$1${value}`);
+        return;
+      }
+    }
+    result = `${result} ${flags[0]}=${value}`.trim();
+  };
+  if (resources.wallclockSeconds !== undefined) set(['--time', '-t'], slurmDuration(resources.wallclockSeconds));
+  if (resources.memoryBytes !== undefined) {
+    set(['--mem', '--mem-per-cpu'], `${Math.ceil(resources.memoryBytes / 1024 ** 2)}M`);
+  }
+  return result;
+}
+
+/** `500M`, `2G` or `1024` (MiB, SLURM's default unit) → bytes. */
+function parseSlurmMemory(text: string | undefined): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)([KMGT]?)$/i.exec(text ?? '');
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * 1024 ** ' KMGT'.indexOf(match[2]!.toUpperCase() || 'M'));
+}
+
+/** The `--time` and `--mem` (or `--mem-per-cpu`) a job script's `#SBATCH` lines ask for. */
+export function slurmScriptResources(script: string): { memoryBytes?: number; wallclockSeconds?: number } {
+  const options = script
+    .split('\n')
+    .filter((line) => line.startsWith('#SBATCH '))
+    .map((line) => line.slice('#SBATCH '.length))
+    .join(' ');
+  const time = parseSlurmDuration(optionValue(options, ['--time', '-t']));
+  const memory = parseSlurmMemory(optionValue(options, ['--mem', '--mem-per-cpu']));
+  return {
+    ...(memory !== undefined ? { memoryBytes: memory } : {}),
+    ...(time !== undefined ? { wallclockSeconds: time } : {}),
+  };
+}

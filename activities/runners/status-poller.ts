@@ -60,10 +60,41 @@ function batchesByDistinctId(runs: readonly Run[]): Run[][] {
 /** Told of every status query: how long it took, and whether the scheduler answered. */
 export type QueryObserver = (seconds: number, ok: boolean) => void;
 
-export function createStatusPoller(backend: RunnerBackend, onQuery: QueryObserver = () => undefined): StatusPoller {
+/**
+ * An outage of the status query: raised once when it has failed (failed, timed
+ * out, printed nothing or garbage) `OUTAGE_AFTER` times in a row, ended once
+ * when it answers again. Runs stay where they were throughout.
+ */
+export type OutageEvent =
+  { state: 'down'; since: Date; failures: number; error: string } | { state: 'up'; since: Date; failures: number };
+
+/** Failed queries in a row that make an outage: one failure is a blip, logged per run already. */
+export const OUTAGE_AFTER = 5;
+
+export function createStatusPoller(
+  backend: RunnerBackend,
+  onQuery: QueryObserver = () => undefined,
+  onOutage: (event: OutageEvent) => void = () => undefined,
+): StatusPoller {
   const runs = new Map<string, Run>();
   let timer: NodeJS.Timeout | undefined;
   let queries = 0;
+  /** The failures in a row so far, since when, and whether the outage was raised. */
+  let failing: { since: Date; failures: number; raised: boolean } | undefined;
+
+  function queryFailed(error: string): void {
+    failing ??= { since: new Date(), failures: 0, raised: false };
+    failing.failures += 1;
+    if (!failing.raised && failing.failures >= OUTAGE_AFTER) {
+      failing.raised = true;
+      onOutage({ state: 'down', since: failing.since, failures: failing.failures, error });
+    }
+  }
+
+  function queryAnswered(): void {
+    if (failing?.raised) onOutage({ state: 'up', since: failing.since, failures: failing.failures });
+    failing = undefined;
+  }
 
   async function query(batch: readonly Run[]): Promise<void> {
     queries += 1;
@@ -73,10 +104,12 @@ export function createStatusPoller(backend: RunnerBackend, onQuery: QueryObserve
     try {
       statuses = await backend.status(batch.map((run) => run.handle));
       onQuery((performance.now() - started) / 1000, true);
+      queryAnswered();
     } catch (error) {
       onQuery((performance.now() - started) / 1000, false);
       answered = false;
       const reason = (error as Error).message;
+      queryFailed(reason);
       statuses = new Map(batch.map((run) => [run.handle.id, { state: 'unknown', reason }]));
     }
     for (const asked of batch) {

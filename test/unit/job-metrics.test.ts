@@ -6,6 +6,7 @@ import {
   createJobMetrics,
   failureCause,
   histogramBuckets,
+  runCauseOfFailure,
 } from '../../activities/job-metrics.js';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 
@@ -21,6 +22,17 @@ test('a failure text maps to its cause by the error type it starts with', () => 
   assert.equal(failureCause('TimeoutFailure: activity StartToClose timeout'), 'other');
   assert.equal(failureCause('toString: not an error type'), 'other');
   assert.equal(failureCause(''), 'other');
+});
+
+test('the typed run cause is read back from a failure text that names one', () => {
+  assert.equal(
+    runCauseOfFailure('RunDiedError: job a: run cause memory_exceeded (peak 2 GiB): its SGE run'),
+    'memory_exceeded',
+  );
+  assert.equal(runCauseOfFailure('RunDiedError: job a: run cause exit_code(3): its SLURM run 5 ended'), 'exit_code');
+  assert.equal(runCauseOfFailure('RunDiedError: job a: its SGE run 12 ended'), undefined);
+  assert.equal(runCauseOfFailure('ServiceStepError: run cause memory_exceeded in a message'), undefined);
+  assert.equal(runCauseOfFailure('RunDiedError: job a: run cause made_up: x'), undefined);
 });
 
 test('names are saliflow_*, histograms have increasing buckets, and each is created with the service label', () => {

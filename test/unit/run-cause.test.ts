@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { recorded } from '../support/scheduler-fixtures.js';
 import { parseQacct } from '../../activities/runners/sge-commands.js';
 import { parseJobcomp, parseScontrolJobs } from '../../activities/runners/slurm-commands.js';
-import { causeOfEnding, describeCause, runCause } from '../../activities/runners/run-cause.js';
+import { causeOfEnding, describeCause, describeCauseAndUsage, runCause } from '../../activities/runners/run-cause.js';
 import type { RunEnding } from '../../activities/runners/runner.js';
 
 function qacct(name: string): RunEnding[] {
@@ -119,4 +119,26 @@ test('an array run takes the cause that most changes what to do next', () => {
   assert.deepEqual(ended(tasks).cause, { kind: 'walltime_exceeded' });
   assert.equal(describeCause({ kind: 'exit_code', code: 3 }), 'exit_code(3)');
   assert.equal(describeCause({ kind: 'killed_externally', signal: 9 }), 'killed_externally(signal 9)');
+});
+
+test('the failure text names the cause with the peak memory and wall time the scheduler reported', () => {
+  const gib = 1024 ** 3;
+  assert.equal(
+    describeCauseAndUsage({ kind: 'memory_exceeded' }, { peakMemoryBytes: 2.1 * gib, requestedMemoryBytes: 2 * gib }),
+    'memory_exceeded (peak 2.1 GiB of 2 GiB)',
+  );
+  assert.equal(
+    describeCauseAndUsage({ kind: 'walltime_exceeded' }, { wallclockSeconds: 61.4, requestedWallclockSeconds: 60 }),
+    'walltime_exceeded (wall 61 s of 60 s)',
+  );
+  assert.equal(describeCauseAndUsage({ kind: 'vanished' }, {}), 'vanished');
+  // SGE's maxvmem 0 is "not sampled", never a peak of zero.
+  const [walltime] = qacct('qacct-walltime');
+  const unsampled = runCause({
+    jobState: 'STARTED',
+    endings: [{ ...walltime!, maxVmemBytes: 0 }],
+    accounting: 'searched',
+  });
+  assert.equal(unsampled.usage.peakMemoryBytes, undefined);
+  assert.match(describeCauseAndUsage(unsampled.cause, unsampled.usage), /^walltime_exceeded \(wall \d+ s of \d+ s\)$/);
 });

@@ -11,7 +11,8 @@ import fs from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createStatusPoller } from '../../activities/runners/status-poller.js';
+import { createStatusPoller, OUTAGE_AFTER, type OutageEvent } from '../../activities/runners/status-poller.js';
+import { until } from '../support/until.js';
 import type { RunHandle, RunnerBackend, RunStatus } from '../../activities/runners/runner.js';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'saliflow-poller-'));
@@ -180,6 +181,38 @@ test('a failing status query never makes a run vanish, and a requeued run is fol
     assert.equal(ended, false, 'a requeued run is followed');
     backend.answer = { state: 'finished' };
     assert.deepEqual(await wait, { state: 'finished' });
+  } finally {
+    poller.close();
+  }
+});
+
+test('a status query failing many intervals in a row moves no run, raises one outage, and one recovery', async () => {
+  const backend = fileBackend();
+  let failing = true;
+  const status = backend.status.bind(backend);
+  backend.status = async (handles) => {
+    if (failing) throw new Error('squeue: error: Unable to contact the controller');
+    return status(handles);
+  };
+  const events: OutageEvent[] = [];
+  const poller = createStatusPoller(backend, undefined, (event) => events.push(event));
+  try {
+    const run = await handle('outage', 1, '77');
+    const ended = poller.wait(run);
+    // Ended meanwhile, but nobody can tell while the query fails.
+    await finish(run, 'done');
+    await until('many failed queries', async () => (poller.queries >= 4 * OUTAGE_AFTER ? true : undefined));
+    assert.equal(await settledWithin(ended, 1), 'pending', 'the run stays where it was');
+    assert.equal(events.length, 1, JSON.stringify(events));
+    assert.equal(events[0]!.state, 'down');
+    assert.match((events[0] as { error: string }).error, /Unable to contact the controller/);
+    failing = false;
+    assert.equal((await ended).state, 'finished');
+    assert.deepEqual(
+      events.map((event) => event.state),
+      ['down', 'up'],
+    );
+    assert.ok(events[1]!.failures >= 4 * OUTAGE_AFTER);
   } finally {
     poller.close();
   }

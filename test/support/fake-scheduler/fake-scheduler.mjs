@@ -96,6 +96,38 @@ function taskList(spec) {
   return tasks;
 }
 
+/** `100M`, `1G`, `1024` (SLURM: MiB) → bytes. */
+function memoryBytes(text, defaultUnit) {
+  const match = /^(\d+(?:\.\d+)?)([KMGT]?)$/i.exec(text ?? '');
+  if (!match) return undefined;
+  return Number(match[1]) * 1024 ** ' KMGT'.indexOf((match[2] || defaultUnit).toUpperCase());
+}
+
+/** `2`, `0:0:2` (seconds, SGE) or `00:01:00`, `5` (minutes, SLURM) → seconds. */
+function seconds(text, bareUnit) {
+  const clock = /^(?:(\d+):)?(\d+):(\d+)$/.exec(text ?? '');
+  if (clock) return Number(clock[1] ?? 0) * 3600 + Number(clock[2]) * 60 + Number(clock[3]);
+  return /^\d+$/.test(text ?? '') ? Number(text) * bareUnit : undefined;
+}
+
+/**
+ * The limits the fake enforces, as the real schedulers would: SGE `-l
+ * h_rt=,h_vmem=`, SLURM `--time`, `--mem`. A job's memory use is what its
+ * script writes to `fake-memory-use` (bytes) in its directory.
+ */
+function limitsOf(kind, lines) {
+  if (kind === 'sge') {
+    const requests = lines.flatMap((line) => [...line.matchAll(/(?:^|\s)-l\s+(\S+)/g)].map((m) => m[1])).join(',');
+    const resource = (name) => new RegExp(`(?:^|,)${name}=([^,]+)`).exec(requests)?.[1];
+    return {
+      memory: memoryBytes(resource('h_vmem') ?? resource('mem_free'), ' '),
+      time: seconds(resource('h_rt'), 1),
+      category: requests ? `-l ${requests}` : '',
+    };
+  }
+  return { memory: memoryBytes(option(lines, ['--mem']), 'M'), time: seconds(option(lines, ['--time', '-t']), 60) };
+}
+
 function submit(state, kind, scriptArg) {
   const cwd = process.cwd();
   const script = path.resolve(cwd, scriptArg);
@@ -104,13 +136,15 @@ function submit(state, kind, scriptArg) {
   const tasks = taskList(option(lines, kind === 'sge' ? ['-t'] : ['-a', '--array']));
   const workdir = kind === 'slurm' ? (option(lines, ['--chdir']) ?? cwd) : cwd;
   const id = String(state.nextId++);
-  state.jobs.push({ id, kind, name, cwd: workdir, script, tasks, phase: 'pending', submissions: 1 });
+  const limits = limitsOf(kind, lines);
+  state.jobs.push({ id, kind, name, cwd: workdir, script, tasks, phase: 'pending', submissions: 1, limits });
   return id;
 }
 
 /** Starts every task of a job, detached; each writes its exit code to a file when it ends. */
 function start(state, job) {
   job.phase = 'running';
+  job.startedAt = Date.now();
   job.runs = (job.tasks ?? [undefined]).map((task) => {
     const exitFile = path.join(state.dir, `exit-${job.id}-${task ?? 0}-${job.submissions}`);
     const env = { ...process.env, FAKE_EXIT_FILE: exitFile };
@@ -130,7 +164,16 @@ function start(state, job) {
 function advance(state) {
   for (const job of state.jobs) {
     if (job.phase === 'pending' && !job.held) start(state, job);
-    else if (job.phase === 'running') {
+    else if (job.phase === 'running' && overLimit(job)) {
+      const what = overLimit(job);
+      kill(job);
+      const wall = (Date.now() - job.startedAt) / 1000;
+      // Killed at the limit: the peak accounting sees is the limit (SGE's maxvmem), not what was wanted.
+      const killed = { exitCode: job.kind === 'sge' ? 137 : 0, signal: 9, killedFor: what, wall };
+      if (what === 'memory') Object.assign(killed, { peak: job.limits.memory, state: 'OUT_OF_MEMORY' });
+      else Object.assign(killed, { state: 'TIMEOUT' });
+      end(state, job, [killed]);
+    } else if (job.phase === 'running') {
       const codes = job.runs.map((run) => {
         try {
           return Number(fs.readFileSync(run.exitFile, 'utf8').trim());
@@ -148,7 +191,25 @@ function advance(state) {
   }
 }
 
+/** Which limit a running job is over ('memory', 'time'), checked at each query as a scheduler's daemon would. */
+function overLimit(job) {
+  const limits = job.limits ?? {};
+  if (limits.memory !== undefined) {
+    let use;
+    try {
+      use = Number(fs.readFileSync(path.join(job.cwd, 'fake-memory-use'), 'utf8').trim());
+    } catch {
+      use = undefined;
+    }
+    if (use !== undefined && use > limits.memory) return 'memory';
+  }
+  if (limits.time !== undefined && Date.now() - job.startedAt > limits.time * 1000) return 'time';
+  return undefined;
+}
+
 function end(state, job, outcomes) {
+  if (!outcomes[0]?.wall && job.startedAt)
+    outcomes = outcomes.map((o) => ({ wall: (Date.now() - job.startedAt) / 1000, ...o }));
   job.phase = 'ended';
   job.outcomes = job.runs.map((run, i) => ({ task: run.task, ...outcomes[Math.min(i, outcomes.length - 1)] }));
   if (job.kind === 'slurm' && state.jobcomp) {
@@ -175,8 +236,19 @@ function jobcompLine(job, outcome) {
   const array = outcome.task !== undefined ? ` ArrayJobId=${job.id} ArrayTaskId=${outcome.task}` : '';
   return (
     `JobId=${job.id} UserId=fake(1) GroupId=fake(1) Name=${job.name} JobState=${slurmState(outcome)} ` +
-    `Partition=main${array} DerivedExitCode=0:0 ExitCode=${outcome.exitCode ?? 0}:${outcome.signal ?? 0} `
+    `Partition=main${array} TimeLimit=${slurmLimit(job)} RunTime=${slurmClock(outcome.wall)} ` +
+    `DerivedExitCode=0:0 ExitCode=${outcome.exitCode ?? 0}:${outcome.signal ?? 0} `
   );
+}
+
+function slurmClock(wall) {
+  const total = Math.round(wall ?? 0);
+  const two = (n) => String(n).padStart(2, '0');
+  return `${two(Math.floor(total / 3600))}:${two(Math.floor((total % 3600) / 60))}:${two(total % 60)}`;
+}
+
+function slurmLimit(job) {
+  return job.limits?.time !== undefined ? slurmClock(job.limits.time) : 'UNLIMITED';
 }
 
 function misbehave(mode) {
@@ -248,10 +320,11 @@ const commands = {
             `jobname      ${job.name}`,
             `jobnumber    ${job.id}`,
             `taskid       ${outcome.task ?? 'undefined'}`,
-            `failed       ${outcome.failed ?? (outcome.signal ? '100 : assumedly after job' : '0')}`,
-            `exit_status  ${status}`,
-            `ru_wallclock 0s`,
-            `maxvmem      1.000MB`,
+            `failed       ${outcome.killedFor ? '37  : qmaster enforced h_rt, h_cpu, or h_vmem limit' : (outcome.failed ?? (outcome.signal ? '100 : assumedly after job' : '0'))}`,
+            `exit_status  ${outcome.killedFor ? 137 : status}`,
+            `ru_wallclock ${Math.round(outcome.wall ?? 0)}s`,
+            ...(job.limits?.category ? [`category     ${job.limits.category}`] : []),
+            `maxvmem      ${((outcome.peak ?? 1024 ** 2) / 1024 ** 2).toFixed(3)}MB`,
           ].join('\n');
         }),
       )
@@ -312,8 +385,11 @@ const commands = {
       .map((outcome) => {
         const array = outcome.task !== undefined ? ` ArrayJobId=${job.id} ArrayTaskId=${outcome.task}` : '';
         const state = slurmState(outcome);
-        const reason = state === 'FAILED' ? 'NonZeroExitCode' : 'None';
-        return `JobId=${job.id}${array} JobName=${job.name} UserId=fake(1) JobState=${state} Reason=${reason} ExitCode=${outcome.exitCode ?? 0}:${outcome.signal ?? 0}`;
+        const reason = state === 'FAILED' ? 'NonZeroExitCode' : state === 'TIMEOUT' ? 'TimeLimit' : 'None';
+        return (
+          `JobId=${job.id}${array} JobName=${job.name} UserId=fake(1) JobState=${state} Reason=${reason} ` +
+          `RunTime=${slurmClock(outcome.wall)} TimeLimit=${slurmLimit(job)} ExitCode=${outcome.exitCode ?? 0}:${outcome.signal ?? 0}`
+        );
       })
       .join('\n');
   },
