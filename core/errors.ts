@@ -204,3 +204,33 @@ export class LimitsNotChangedError extends Error {
     super(`the limits were not changed: ${cause.message}`, { cause });
   }
 }
+
+/**
+ * Exclusive work (an admission round, a pause) whose lease another process
+ * took over while this one was stalled: its writes were refused, nothing
+ * changed. Retried by the admitter; an operator command says try again.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly lease: string,
+    readonly token: number,
+  ) {
+    super(
+      `lease ${lease} (token ${token}) was taken over by another process while this one was stalled; ` +
+        'its writes were refused and nothing changed (the work is retried, or try the command again)',
+    );
+  }
+}
+
+/** No lease within the wait: its holder keeps renewing it or the database is unreachable. */
+export class LeaseBusyError extends Error {
+  override readonly name = 'LeaseBusyError';
+  constructor(
+    readonly lease: string,
+    readonly waitedSeconds: number,
+    readonly holder: string | undefined,
+  ) {
+    super(`could not take lease ${lease} in ${waitedSeconds} s (held by ${holder ?? 'nobody known'})`);
+  }
+}

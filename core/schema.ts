@@ -118,6 +118,19 @@ export function createTablesSql({ columns = [], trackHostname = false }: SchemaO
   ];
 }
 
+/** saliflow's lease table (activities/lease.ts): created by its first use, or by `db create-tables`. */
+export const LEASE_TABLE = 'saliflow_lease';
+
+export function createLeaseTableSql(): string {
+  return `CREATE TABLE IF NOT EXISTS ${LEASE_TABLE} (
+    name VARCHAR(64) NOT NULL PRIMARY KEY,
+    holder VARCHAR(255) NULL,
+    token BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    acquired_at DATETIME(3) NULL,
+    expires_at DATETIME(3) NULL
+  )`;
+}
+
 export function dropTablesSql(): string[] {
-  return ['DROP TABLE IF EXISTS jobs', 'DROP TABLE IF EXISTS dependencies'];
+  return ['DROP TABLE IF EXISTS jobs', 'DROP TABLE IF EXISTS dependencies', `DROP TABLE IF EXISTS ${LEASE_TABLE}`];
 }
