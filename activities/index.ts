@@ -15,11 +15,12 @@ import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
 import { createTransitionActivities } from './job-transitions.js';
 import { createStepCaller } from './service-steps.js';
+import { createStepReports, type StepReports } from './step-reports.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, type RunnerRegistry } from './runners/index.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
-import { createAdvanceActivity } from './job-advance.js';
+import { createAdvanceActivity, type AdvanceResult } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { childrenReasons } from './waiting-line.js';
 import { pausedBecause, readServiceControl } from './service-control.js';
@@ -61,6 +62,18 @@ function logChange(log: Logger, change: MadeChange): void {
   else log.debug(`job entered ${change.to}`, fields);
 }
 
+/** The advance's result carries how many step reports it sent (step-reports.ts), once they have reached Temporal. */
+function withReportCount<I>(
+  advance: (input: I) => Promise<AdvanceResult>,
+  reports: StepReports,
+): (input: I) => Promise<AdvanceResult> {
+  return async (input) => {
+    const result = await advance(input);
+    const sent = await reports.settle();
+    return sent > 0 ? { ...result, reports: sent } : result;
+  };
+}
+
 export function defaultHostId(): string {
   return process.env.SALIFLOW_HOST_ID || os.hostname();
 }
@@ -79,7 +92,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     metrics.stateChanged(change);
     logChange(log, change);
   });
-  const steps = createStepCaller(config, pool, mailer, service, log);
+  const stepReports = createStepReports(() => deps.client?.(), log);
+  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report);
   /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
   const signals = createPacedCalls({
     name: 'signals',
@@ -130,12 +144,15 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
   const oneAtATime = oneAtATimePerJob();
   const activities = {
-    advanceJob: createAdvanceActivity({
-      ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
-      runEndedWithin: runs.outcomeIfEndedWithin,
-      watchRun: watcher.watch,
-      oneAtATime,
-    }),
+    advanceJob: withReportCount(
+      createAdvanceActivity({
+        ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
+        runEndedWithin: runs.outcomeIfEndedWithin,
+        watchRun: watcher.watch,
+        oneAtATime,
+      }),
+      stepReports,
+    ),
     transitionJob,
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),

@@ -58,6 +58,8 @@ export interface AdvanceInput {
 interface Progress {
   /** The last run this call submitted or found: `<kind>:<id>` and its cycle. */
   lastRun?: { cycle: number; label: string };
+  /** How many `progress` signals this call sent its workflow (step-reports.ts): it waits for them before ending. */
+  reports?: number;
 }
 
 export type AdvanceResult = Progress &

@@ -4,6 +4,8 @@
  * message says what was wrong, where, and what to do.
  */
 
+import { formatLimit } from './job-workflow-contract.js';
+
 /** A config file (or a credential file it names) is malformed. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -166,11 +168,6 @@ export class StepTimeoutError extends Error {
         'its call was abandoned: fix the step or raise the limit, then resubmit the job',
     );
   }
-}
-
-function formatLimit(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** The job was cancelled by an operator. */

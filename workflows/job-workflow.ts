@@ -24,12 +24,15 @@ import {
   ADMITTED_SIGNAL,
   CANCEL_SIGNAL,
   CANCELLED_BY_ADMIN,
+  describeStep,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  PROGRESS_SIGNAL,
   RUN_ENDED_SIGNAL,
   STOPPED_FAILURE_TYPE,
   WAITING_SIGNAL,
   type CancelOptions,
+  type JobProgress,
   type JobStatus,
   type RunEnded,
   type JobWorkflowInput,
@@ -49,12 +52,15 @@ export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
 /** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
 export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
+/** From this run's own `advanceJob`, as it starts a service step (see activities/index.ts, `reportStep`). */
+export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
+  if (status.step) return `${status.state}: ${describeStep(status.step)}`;
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
   return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}`;
 }
@@ -67,6 +73,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let stopOnly = false;
   let admitted = false;
   let waitingForSlot = false;
+  /** An `advanceJob` call is in flight: only then may it report the step it runs. */
+  let advancing = false;
+  /** Step reports received, and sent as the advances say: the workflow goes on only once it has them all. */
+  let progressSeen = 0;
+  let progressSent = 0;
   let activeRun: SubmittedRun | undefined;
   // By run, not just the current one: an end may be signalled in the same activation as the advance that submitted it.
   const runsEnded = new Map<string, RunEnded>();
@@ -78,6 +89,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const show = (update: Partial<JobStatus>) => {
     status = { ...status, ...update };
     if (!status.waiting) delete status.waiting;
+    if (!status.step) delete status.step;
     setCurrentDetails(detailsLine(status));
   };
   /** JobState is set once per state the job rests in, not per state passed through in one task. */
@@ -93,6 +105,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   setHandler(waitingSignal, (reason) => {
     // A reason that arrives after the job moved on is stale: ignored.
     if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
+  });
+  // No command: only the account changes (the query and the Web UI's details), so no patch is needed.
+  setHandler(progressSignal, (progress) => {
+    progressSeen++;
+    if (advancing) show({ state: progress.state, step: progress.step, waiting: undefined });
   });
   setHandler(runEndedSignal, (ended) => {
     if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
@@ -123,10 +140,15 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     outcome = await lifecycle.run(async () => {
       let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
       for (;;) {
-        const result = await local.advanceJob(request);
+        advancing = true;
+        const result = await local.advanceJob(request).finally(() => (advancing = false));
+        // A report not yet seen when the workflow completes would fail that task and run the advance again.
+        progressSent += result.reports ?? 0;
+        if (progressSeen < progressSent) await condition(() => progressSeen >= progressSent);
         show({
           state: result.state,
           waiting: result.next === 'admission' ? result.reason : undefined,
+          step: undefined,
           ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label } : {}),
         });
         if (result.next === 'done') return result;
