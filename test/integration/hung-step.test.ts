@@ -168,6 +168,31 @@ test(
   },
 );
 
+test('a step that outlasts a keep-alive task is reported, and still runs once', { timeout: 120_000 }, async () => {
+  // 9 s: past the report (6 s) and the first keep-alive task (8 s); skipRun, so the workflow completes at once after.
+  const slow = defineService({
+    preprocess: async (job) => {
+      await fs.appendFile(job.path(RUNS), 'x\n');
+      await new Promise((resolve) => setTimeout(resolve, 9000));
+      return { skipRun: true };
+    },
+    run: () => doNothing(),
+  });
+  await withWorker(fixture, slow, async ({ client }) => {
+    const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'slow-once' });
+    const outcome = await workflowOutcome(client, job.workflowId);
+    assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+    assert.equal(await runsOf(job.name), 1, 'the step ran once');
+    const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
+    const events = history.events ?? [];
+    assert.ok(
+      events.some((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'progress'),
+      'the step was reported',
+    );
+    assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0, 'no failed task');
+  });
+});
+
 test('a bad limit is refused when the worker starts, naming the step', async () => {
   const bad = defineService({ ...hangs, stepTimeouts: { preprocess: 3 * 60 * 60 * 1000 } });
   await assert.rejects(
