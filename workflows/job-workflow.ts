@@ -52,7 +52,7 @@ export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
 /** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
 export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
-/** From this run's own `advanceJob`, as it starts a service step (see activities/index.ts, `reportStep`). */
+/** From this run's own `advanceJob`: a service step still running, or its end (activities/step-reports.ts). */
 export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
