@@ -16,8 +16,9 @@
  *
  * One admitter per worker process, woken when a job arrives (its workflow
  * asks), when a job leaves the in-flight states, and by a slow sweep.
- * Rounds are serialised across workers by a MySQL named lock and within a
- * process by running one round at a time (concurrent requests share the
+ * Rounds are serialised across workers by a lease (lease.ts: a frozen
+ * worker holds it for at most `[worker] lease_seconds`, and its late
+ * UPDATE is refused) and within a process by running one round at a time (concurrent requests share the
  * next round), so a burst of a thousand arrivals costs a handful of rounds,
  * and a waiting job costs nothing until a round admits it: the admitter
  * signals its workflow then. Alternatives tried: each waiting job polling
@@ -38,10 +39,13 @@
 import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
+import { LeaseLostError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from './database.js';
 import { admissibleJobs, waitingReasons } from './waiting-line.js';
 import { pauseReason, readServiceControl, type ServiceControl } from './service-control.js';
+import { assertStillHeld, fence, withLease, type Lease } from './lease.js';
+import { stoppoint } from './failpoint.js';
 
 export interface AdmissionResult {
   /** The job is past INCOMING (admitted now or earlier). */
@@ -90,7 +94,7 @@ export function coarseReason(first: number): string {
 }
 
 /**
- * One admission round, under the service's MySQL named lock (so the limits
+ * One admission round, under the service's admission lease (so the limits
  * hold across workers): counts the rows in flight, picks the jobs that may
  * go (waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
  * Returns the names admitted. Any process with the backend's credentials
@@ -100,41 +104,42 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   return (await admissionRound(config, pool)).admitted;
 }
 
+/** The lease that admission rounds and pauses take (activities/lease.ts); one per service database. */
+export const ADMISSION_LEASE = 'admission';
+
 /**
- * Runs `work` holding the service's admission lock (no round runs
+ * Runs `work` holding the service's admission lease (no round runs
  * meanwhile, on any worker): `saliflow pause` records the pause under it,
- * so that nothing is admitted once the command returns.
+ * so that nothing is admitted once the command returns. Writes that must
+ * not happen if the lease was taken over meanwhile carry `fence(lease)`.
  */
 export async function withAdmissionLock<T>(
   config: ServiceConfig,
   pool: Pool,
-  work: (db: mysql.PoolConnection) => Promise<T>,
+  work: (db: Pool, lease: Lease) => Promise<T>,
 ): Promise<T> {
-  const lockName = `saliflow-admission-${config.database.db}`;
-  const db = await pool.getConnection();
-  try {
-    const [[lock]] = (await db.query('SELECT GET_LOCK(?, 10) AS got', [lockName])) as unknown as [[{ got: number }]];
-    if (lock.got !== 1) throw new Error('could not take the admission lock in 10 s (another worker holds it)');
-    try {
-      return await work(db);
-    } finally {
-      await db.query('SELECT RELEASE_LOCK(?)', [lockName]);
-    }
-  } finally {
-    db.release();
-  }
+  return withLease(pool, ADMISSION_LEASE, { seconds: config.worker.leaseSeconds }, (lease) => work(pool, lease));
 }
 
 /**
  * A round, and the service's control row as the round read it (the limits
  * in force and any pause: service-control.ts): a paused service admits
- * nothing.
+ * nothing. The UPDATE is fenced: a worker stalled after its reads (their
+ * counts are stale by then) admits nothing if another took the lease over.
  */
 async function admissionRound(
   config: ServiceConfig,
   pool: Pool,
+  log?: (message: string) => void,
 ): Promise<{ admitted: AdmittedJob[]; control: ServiceControl }> {
-  return withAdmissionLock(config, pool, async (db) => {
+  return withAdmissionLock(config, pool, async (db, lease) => {
+    if (log && lease.tookOverFrom) {
+      log(
+        `admission: took over the admission lease from ${lease.tookOverFrom.holder}, whose lease ` +
+          `(${config.worker.leaseSeconds} s) expired at ${lease.tookOverFrom.expiredAt.toISOString()} ` +
+          'while it held it: it stalled or died during a round (its late writes are refused)',
+      );
+    }
     const control = await readServiceControl(db, config);
     if (control.pause) return { admitted: [], control };
     const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
@@ -145,12 +150,15 @@ async function admissionRound(
     const admitted = await admissibleJobs(db, control.limits, free);
     const names = admitted.map((job) => job.name);
     if (names.length > 0) {
+      stoppoint('admission-lease-held');
       const hostname = config.general.trackHostname ? ', hostname = ?' : '';
-      await db.query(
+      const fenced = fence(lease);
+      const [result] = await db.query<mysql.ResultSetHeader>(
         `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
-          WHERE state = 'INCOMING' AND name IN (?)`,
-        config.general.trackHostname ? [os.hostname(), names] : [names],
+          WHERE state = 'INCOMING' AND name IN (?) AND ${fenced.sql}`,
+        [...(config.general.trackHostname ? [os.hostname()] : []), names, ...fenced.params],
       );
+      if (result.affectedRows < names.length) await assertStillHeld(db, lease);
     }
     return { admitted, control };
   });
@@ -206,12 +214,17 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
   /** A round that starts after this call (joining the queued one if a round is running). */
   function round(): Promise<string[]> {
     if (!current) {
-      current = admissionRound(config, pool)
+      current = admissionRound(config, pool, log)
         .then((result) => {
           control = result.control;
           const { admitted } = result;
           if (admitted.length > 0) onAdmitted?.(admitted);
           return afterRound(admitted.map((job) => job.name));
+        })
+        .catch((error: Error) => {
+          // A round whose worker stalled past its lease: said here, whoever asked for the round.
+          if (error instanceof LeaseLostError) log(`admission: ${error.message}`);
+          throw error;
         })
         .finally(() => {
           current = undefined;

@@ -21,13 +21,14 @@ import { createPool, type Pool } from './database.js';
 import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
 import { createTransitionActivities } from './job-transitions.js';
 import { createStepCaller } from './service-steps.js';
+import { createStepReports, type StepReports } from './step-reports.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, runnerFor, type RunnerRegistry } from './runners/index.js';
 import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from './admission.js';
-import { createAdvanceActivity } from './job-advance.js';
+import { createAdvanceActivity, type AdvanceResult } from './job-advance.js';
 import { readJob } from './job-row.js';
 import { createRecordedRunActivity } from './recorded-run.js';
 import { childrenReasons } from './waiting-line.js';
@@ -69,6 +70,18 @@ function logChange(log: Logger, change: MadeChange): void {
   if (change.to === 'FAILED') log.warn(`job failed: ${firstLine(change.failure ?? '')}`, fields);
   else if (change.to === 'COMPLETED') log.info('job completed', fields);
   else log.debug(`job entered ${change.to}`, fields);
+}
+
+/** The advance's result carries how many step reports it sent (step-reports.ts), once they have reached Temporal. */
+function withReportCount<I>(
+  advance: (input: I) => Promise<AdvanceResult>,
+  reports: StepReports,
+): (input: I) => Promise<AdvanceResult> {
+  return async (input) => {
+    const result = await advance(input);
+    const sent = await reports.settle();
+    return sent > 0 ? { ...result, reports: sent } : result;
+  };
 }
 
 export function defaultHostId(): string {
@@ -116,7 +129,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     metrics.stateChanged(change);
     logChange(log, change);
   });
-  const steps = createStepCaller(config, pool, mailer, service, log);
+  const stepReports = createStepReports(() => deps.client?.(), log);
+  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report);
   /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
   const signals = createPacedCalls({
     name: 'signals',
@@ -168,16 +182,19 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
   const oneAtATime = oneAtATimePerJob();
   const activities = {
-    advanceJob: createAdvanceActivity({
-      ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
-      runEndedWithin: runs.outcomeIfEndedWithin,
-      watchRun: watcher.watch,
-      oneAtATime,
-      retry: {
-        ...(service.retryOn ? { on: service.retryOn } : {}),
-        ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
-      },
-    }),
+    advanceJob: withReportCount(
+      createAdvanceActivity({
+        ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
+        runEndedWithin: runs.outcomeIfEndedWithin,
+        watchRun: watcher.watch,
+        oneAtATime,
+        retry: {
+          ...(service.retryOn ? { on: service.retryOn } : {}),
+          ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
+        },
+      }),
+      stepReports,
+    ),
     transitionJob,
     recordedRun: createRecordedRunActivity(pool),
     ...runs.activities,

@@ -78,6 +78,8 @@ interface Progress {
   lastRun?: { cycle: number; label: string };
   /** When that run is a retry (`retryOn`): the retries so far and the cause it followed. */
   retry?: string;
+  /** How many `progress` signals this call sent its workflow (step-reports.ts): it waits for them before ending. */
+  reports?: number;
 }
 
 export type AdvanceResult = Progress &

@@ -4,7 +4,7 @@
  *
  * Both live in one row of a small saliflow table in the service's own MySQL
  * database, `saliflow_control`, which every worker's admission round reads
- * under the admission lock. So a pause or a new limit holds across all
+ * under the admission lease. So a pause or a new limit holds across all
  * workers at their next round, survives any worker's restart or SIGKILL,
  * and needs nothing besides the database the jobs already live in.
  * Alternatives: a Temporal Schedule-like object or a workflow holding the
@@ -21,6 +21,7 @@ import type mysql from 'mysql2/promise';
 import { loadServiceConfig, type LimitsConfig, type ServiceConfig } from '../core/config/index.js';
 import { LimitsNotChangedError } from '../core/errors.js';
 import { CONTROL_TABLE } from '../core/schema.js';
+import { assertStillHeld, fence, type Lease } from './lease.js';
 
 type Db = Pick<mysql.Pool, 'query'>;
 
@@ -93,10 +94,19 @@ export async function readServiceControl(db: Db, config: ServiceConfig): Promise
   return control;
 }
 
-async function writeControl(db: Db, assignments: string, params: unknown[]): Promise<void> {
+async function writeControl(db: Db, assignments: string, params: unknown[], lease?: Lease): Promise<void> {
   await db.query(CREATE_CONTROL_TABLE);
   await db.query(`INSERT IGNORE INTO ${CONTROL_TABLE} (id) VALUES (1)`);
-  await db.query(`UPDATE ${CONTROL_TABLE} SET ${assignments} WHERE id = 1`, params);
+  if (!lease) {
+    await db.query(`UPDATE ${CONTROL_TABLE} SET ${assignments} WHERE id = 1`, params);
+    return;
+  }
+  const fenced = fence(lease);
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `UPDATE ${CONTROL_TABLE} SET ${assignments} WHERE id = 1 AND ${fenced.sql}`,
+    [...params, ...fenced.params],
+  );
+  if (result.affectedRows === 0) await assertStillHeld(db, lease);
 }
 
 /**
@@ -112,18 +122,20 @@ export async function publishLimits(db: Db, limits: LimitsConfig, source: string
 }
 
 /**
- * Records the pause. Callers hold the admission lock (admission.ts,
- * `withAdmissionLock`) so that no round admits anything once this returns.
+ * Records the pause, fenced by the admission lease the caller holds
+ * (admission.ts, `withAdmissionLock`), so that no round admits anything
+ * once this returns and a pause stalled past its lease records nothing.
  * Pausing a paused service keeps the first pause's who and when, and
  * replaces the reason only if one is given.
  */
-export async function recordPause(db: Db, by: string, reason: string | undefined): Promise<void> {
+export async function recordPause(db: Db, lease: Lease, by: string, reason: string | undefined): Promise<void> {
   await writeControl(
     db,
     `paused_by = IF(paused_at IS NULL, ?, paused_by),
      pause_reason = IF(paused_at IS NULL OR ? IS NOT NULL, COALESCE(?, 'no reason given'), pause_reason),
      paused_at = COALESCE(paused_at, UTC_TIMESTAMP())`,
     [by.slice(0, 255), reason ?? null, reason ?? null],
+    lease,
   );
 }
 

@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { RunnerSpecError, ServiceStepError, StepInterruptedError, StepTimeoutError } from '../core/errors.js';
 import { runnerSpecProblem, type RunResults, type RunnerSpec } from '../core/runner-spec.js';
+import type { RunningStep } from '../core/job-workflow-contract.js';
 import type { JobContext, RerunData, Service } from '../core/service.js';
 import type { Pool } from './database.js';
 import { loadStepContext } from './job-context.js';
@@ -47,7 +48,20 @@ function cancellation(): Promise<never>[] {
   }
 }
 
-export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mailer, service: Service, log: Logger) {
+/**
+ * Told as a step starts (the job's workflow shows it); returns what to call when it ends. Never throws: a
+ * failure to tell never fails the step.
+ */
+export type StepStartReport = (row: JobRow, step: RunningStep) => () => void;
+
+export function createStepCaller(
+  config: ServiceConfig,
+  pool: Pool,
+  mailer: Mailer,
+  service: Service,
+  log: Logger,
+  onStepStart?: StepStartReport,
+) {
   checkStepTimeouts(service);
   const retryProblem = retryPolicyProblem(service.retryOn, service.maxRetries);
   if (retryProblem) throw new TypeError(`the service's defineService({ retryOn, maxRetries }): ${retryProblem}`);
@@ -83,6 +97,12 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
       await fs.writeFile(marker, '');
     }
     const limit = stepLimit(step);
+    const ended = onStepStart?.(row, {
+      name: step,
+      startedAt: new Date().toISOString(),
+      timeoutMs: limit.ms,
+      limitKey: limit.key,
+    });
     const running = Promise.resolve()
       .then(() => invoke(context))
       .catch((error: unknown) => {
@@ -101,6 +121,7 @@ export function createStepCaller(config: ServiceConfig, pool: Pool, mailer: Mail
       result = await Promise.race([running, timedOut, ...cancellation()]);
     } finally {
       clearTimeout(timer);
+      ended?.();
       if (marker) await fs.rm(marker, { force: true });
     }
     // The caller's row now matches MySQL: a later step in the same advance sees what this one wrote.

@@ -7,11 +7,12 @@
  * that finds none sees no outage.
  */
 import type mysql from 'mysql2/promise';
+import { OUTAGES_TABLE } from '../core/schema.js';
 import type { OutageEvent } from './runners/status-poller.js';
 
 type Db = Pick<mysql.Pool, 'query'>;
 
-export const OUTAGES_TABLE = 'saliflow_status_outages';
+export { OUTAGES_TABLE };
 
 const CREATE_OUTAGES_TABLE = `CREATE TABLE IF NOT EXISTS ${OUTAGES_TABLE} (
   runner VARCHAR(32) NOT NULL,

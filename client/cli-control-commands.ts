@@ -92,8 +92,10 @@ export function addControlCommands(program: Command, configOption: () => Option)
         throw new UsageError('--reason is empty: say why the service is paused, or leave --reason out');
       }
       await withSession(options.config, async ({ config, pool }) => {
-        // Under the admission lock: once this returns, no round on any worker admits anything.
-        await withAdmissionLock(config, pool(), (db) => recordPause(db, operatorName(), options.reason?.trim()));
+        // Under the admission lease: once this returns, no round on any worker admits anything.
+        await withAdmissionLock(config, pool(), (db, lease) =>
+          recordPause(db, lease, operatorName(), options.reason?.trim()),
+        );
         const { pause } = await readServiceControl(pool(), config);
         console.log(`${config.general.serviceName}: ${pauseReason(pause!)}`);
         console.log('  jobs in flight go on; new jobs wait until `saliflow resume`');

@@ -4,7 +4,7 @@
  * add dependencies), the backend may do everything on the service's tables.
  */
 import mysql from 'mysql2/promise';
-import { createTablesSql, dropTablesSql, type ColumnSpec } from '../core/schema.js';
+import { createLeaseTableSql, createTablesSql, dropTablesSql, type ColumnSpec } from '../core/schema.js';
 import type { DbCredentials } from '../core/config/index.js';
 
 export interface AdminConnection {
@@ -91,6 +91,8 @@ export async function createTables(
   const [found] = await connection.query<mysql.RowDataPacket[]>(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('jobs', 'dependencies')",
   );
+  // Idempotent, and created whether or not the job tables existed (a database made before leases).
+  await connection.query(createLeaseTableSql());
   if (found.length === 2) return 'existed';
   if (found.length === 1) {
     throw new Error(

@@ -19,8 +19,12 @@ import {
   type JobStatus,
 } from '../core/job-workflow-contract.js';
 
-/** How long a query waits for a worker to answer: with no worker running it would wait forever. */
-export const QUERY_TIMEOUT_MS = 3000;
+/**
+ * How long a query waits for a worker to answer: with no worker running it would wait forever. A job whose
+ * step is running (inside its advance, a local activity) answers only at the advance's next workflow task,
+ * which the worker sends every 8 s (80 % of the 10 s task timeout) while the step runs: so a little more.
+ */
+export const QUERY_TIMEOUT_MS = 10_000;
 
 export async function describeJobWorkflow(
   client: Client,

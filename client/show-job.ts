@@ -1,12 +1,13 @@
 /**
  * `saliflow show NAME`: everything about one job in one place: its row,
- * its workflow, what the workflow says now (step, cycle, run, why it
- * waits), its failure, and when it entered each state.
+ * its workflow, what the workflow says now (state, the step running with
+ * its start and limit, cycle, run, why it waits), its failure, and when it
+ * entered each state.
  */
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
+import { describeStep, jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
 import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
 import { waitingReasons } from '../activities/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../activities/service-control.js';
@@ -91,10 +92,18 @@ export async function showJob(options: {
   };
 }
 
-/** The workflow's account; its reason for waiting only where it differs from the one computed now. */
-function describeNow(now: JobDetails['now'], waiting: string | undefined): string {
+/**
+ * The workflow's account: its state, the step it runs (name, start, limit), its cycle and run; its reason for
+ * waiting only where it differs from the one computed now. The row is the truth: should the workflow's last
+ * report be of another state (a state change made in the few milliseconds before the advance reports it), the
+ * line says so rather than claim the older state.
+ */
+function describeNow(now: JobDetails['now'], waiting: string | undefined, rowState: unknown): string {
   if ('unavailable' in now) return now.unavailable;
-  const parts: string[] = [now.state];
+  const parts: string[] = [
+    now.state === rowState ? now.state : `${String(rowState)} (the row; its workflow last reported ${now.state})`,
+  ];
+  if (now.step && now.state === rowState) parts.push(describeStep(now.step));
   if (now.cycle > 0) parts.push(`cycle ${now.cycle}`);
   if (now.run) parts.push(`run ${now.run}`);
   if (now.waiting && now.waiting !== waiting) parts.push(`its workflow was told: ${now.waiting}`);
@@ -118,7 +127,7 @@ export function formatJobDetails(details: JobDetails): string {
       ? `workflow  ${workflow.id}: none`
       : `workflow  ${workflow.id}: ${workflow.status} (run ${workflow.runId}, started ${formatTime(workflow.started)} UTC${workflow.closed ? `, closed ${formatTime(workflow.closed)} UTC` : ''})`,
   );
-  lines.push(`now       ${describeNow(details.now, details.waiting)}`);
+  lines.push(`now       ${describeNow(details.now, details.waiting, row.state)}`);
   if (details.waiting) lines.push(`waiting   ${details.waiting}`);
   const retries = describeRetries(details.retries, undefined);
   if (retries)

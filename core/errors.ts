@@ -5,6 +5,8 @@
  */
 import type { RunCauseReport } from './run-causes.js';
 
+import { formatLimit } from './job-workflow-contract.js';
+
 /** A config file (or a credential file it names) is malformed. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -195,11 +197,6 @@ export class StepTimeoutError extends Error {
   }
 }
 
-function formatLimit(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
-
 /** The job was cancelled by an operator. */
 export class JobCancelledError extends Error {
   override readonly name = 'JobCancelledError';
@@ -230,5 +227,35 @@ export class LimitsNotChangedError extends Error {
   override readonly name = 'LimitsNotChangedError';
   constructor(cause: Error) {
     super(`the limits were not changed: ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * Exclusive work (an admission round, a pause) whose lease another process
+ * took over while this one was stalled: its writes were refused, nothing
+ * changed. Retried by the admitter; an operator command says try again.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly lease: string,
+    readonly token: number,
+  ) {
+    super(
+      `lease ${lease} (token ${token}) was taken over by another process while this one was stalled; ` +
+        'its writes were refused and nothing changed (the work is retried, or try the command again)',
+    );
+  }
+}
+
+/** No lease within the wait: its holder keeps renewing it or the database is unreachable. */
+export class LeaseBusyError extends Error {
+  override readonly name = 'LeaseBusyError';
+  constructor(
+    readonly lease: string,
+    readonly waitedSeconds: number,
+    readonly holder: string | undefined,
+  ) {
+    super(`could not take lease ${lease} in ${waitedSeconds} s (held by ${holder ?? 'nobody known'})`);
   }
 }

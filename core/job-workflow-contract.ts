@@ -91,6 +91,46 @@ export interface RunFailure {
   cause?: RunCauseReport;
 }
 
+/**
+ * `advanceJob` tells its own workflow run of a service step still running
+ * when the workflow could be asked (activities/step-reports.ts), with the
+ * row's state: the step runs inside the advance (a local activity), which
+ * returns only when the job must wait, so without this the workflow's
+ * account would stay at the state the advance began from.
+ */
+export const PROGRESS_SIGNAL = 'progress';
+
+/** A service step in progress, as `jobStatus`, the Web UI and `show` give it. */
+export interface RunningStep {
+  /** `preprocess`, `run`, `rerun`, `postprocess`, `finalize`, `complete`, … */
+  name: string;
+  /** ISO time (UTC) the step was called. */
+  startedAt: string;
+  /** Its limit (`stepTimeouts`): past it, the job fails with StepTimeoutError. */
+  timeoutMs: number;
+  /** Which `stepTimeouts` key set the limit (`default` when none names the step). */
+  limitKey: string;
+}
+
+export interface JobProgress {
+  /** The row's state when the step started or ended (committed before the signal). */
+  state: JobState;
+  /** The step running; none once a reported step has ended. */
+  step?: RunningStep;
+}
+
+/** A step's limit as people read it: `2 s`, `60 min`, `1500 ms`. */
+export function formatLimit(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/** `preprocess since 2026-12-04 19:20:01 UTC (limit 60 min, stepTimeouts.default)`. */
+export function describeStep(step: RunningStep): string {
+  const since = step.startedAt.slice(0, 19).replace('T', ' ');
+  return `${step.name} since ${since} UTC (limit ${formatLimit(step.timeoutMs)}, stepTimeouts.${step.limitKey})`;
+}
+
 /** What `jobStatus` answers, and the Web UI's "current details" line. */
 export interface JobStatus {
   state: JobState;
@@ -104,6 +144,8 @@ export interface JobStatus {
   unknown?: string;
   /** The current run is a retry by cause (`retryOn`): `retries: memory_exceeded 1/3 (…), after …`. */
   retry?: string;
+  /** The service step running now, if any (reported by the advance as it starts the step). */
+  step?: RunningStep;
 }
 
 /** Waiting for cluster and web-service runs: cheap heartbeating activities that must not take the slots steps need. */

@@ -121,6 +121,28 @@ export function createTablesSql({ columns = [], trackHostname = false }: SchemaO
 /** The one-row table of a service's pause and published limits (activities/service-control.ts). */
 export const CONTROL_TABLE = 'saliflow_control';
 
+/** Status-query outages as workers saw them (activities/status-outages.ts): created by the first outage. */
+export const OUTAGES_TABLE = 'saliflow_status_outages';
+
+/** saliflow's lease table (activities/lease.ts): created by its first use, or by `db create-tables`. */
+export const LEASE_TABLE = 'saliflow_lease';
+
+export function createLeaseTableSql(): string {
+  return `CREATE TABLE IF NOT EXISTS ${LEASE_TABLE} (
+    name VARCHAR(64) NOT NULL PRIMARY KEY,
+    holder VARCHAR(255) NULL,
+    token BIGINT UNSIGNED NOT NULL DEFAULT 0,
+    acquired_at DATETIME(3) NULL,
+    expires_at DATETIME(3) NULL
+  )`;
+}
+
 export function dropTablesSql(): string[] {
-  return ['DROP TABLE IF EXISTS jobs', 'DROP TABLE IF EXISTS dependencies', `DROP TABLE IF EXISTS ${CONTROL_TABLE}`];
+  return [
+    'DROP TABLE IF EXISTS jobs',
+    'DROP TABLE IF EXISTS dependencies',
+    `DROP TABLE IF EXISTS ${CONTROL_TABLE}`,
+    `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
+    `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
+  ];
 }

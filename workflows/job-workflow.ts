@@ -25,13 +25,16 @@ import {
   ADMITTED_SIGNAL,
   CANCEL_SIGNAL,
   CANCELLED_BY_ADMIN,
+  describeStep,
   JOB_STATE,
   JOB_STATUS_QUERY,
+  PROGRESS_SIGNAL,
   RUN_ENDED_SIGNAL,
   RUN_UNKNOWN_SIGNAL,
   STOPPED_FAILURE_TYPE,
   WAITING_SIGNAL,
   type CancelOptions,
+  type JobProgress,
   type JobStatus,
   type RunEnded,
   type RunUnknown,
@@ -54,6 +57,8 @@ export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
 export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
 /** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
 export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
+/** From this run's own `advanceJob`: a service step still running, or its end (activities/step-reports.ts). */
+export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
@@ -62,6 +67,7 @@ const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
+  if (status.step) return `${status.state}: ${describeStep(status.step)}`;
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
   const unknown = status.unknown ? `: status unknown: ${status.unknown}` : '';
   const retry = status.retry ? `; ${status.retry}` : '';
@@ -76,6 +82,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let stopOnly = false;
   let admitted = false;
   let waitingForSlot = false;
+  /** An `advanceJob` call is in flight: only then may it report the step it runs. */
+  let advancing = false;
+  /** Step reports received, and sent as the advances say: the workflow goes on only once it has them all. */
+  let progressSeen = 0;
+  let progressSent = 0;
   let activeRun: SubmittedRun | undefined;
   // By run, not just the current one: an end may be signalled in the same activation as the advance that submitted it.
   const runsEnded = new Map<string, RunEnded>();
@@ -89,6 +100,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     if (!status.waiting) delete status.waiting;
     if (!status.unknown) delete status.unknown;
     if (!status.retry) delete status.retry;
+    if (!status.step) delete status.step;
     setCurrentDetails(detailsLine(status));
   };
   /** JobState is set once per state the job rests in, not per state passed through in one task. */
@@ -104,6 +116,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   setHandler(waitingSignal, (reason) => {
     // A reason that arrives after the job moved on is stale: ignored.
     if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
+  });
+  // No command: only the account changes (the query and the Web UI's details), so no patch is needed.
+  setHandler(progressSignal, (progress) => {
+    progressSeen++;
+    if (advancing) show({ state: progress.state, step: progress.step, waiting: undefined });
   });
   setHandler(runEndedSignal, (ended) => {
     if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
@@ -139,11 +156,16 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     outcome = await lifecycle.run(async () => {
       let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
       for (;;) {
-        const result = await local.advanceJob(request);
+        advancing = true;
+        const result = await local.advanceJob(request).finally(() => (advancing = false));
+        // A report not yet seen when the workflow completes would fail that task and run the advance again.
+        progressSent += result.reports ?? 0;
+        if (progressSeen < progressSent) await condition(() => progressSeen >= progressSent);
         show({
           state: result.state,
           waiting: result.next === 'admission' || result.next === 'disk' ? result.reason : undefined,
           unknown: undefined,
+          step: undefined,
           ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label, retry: result.retry } : {}),
         });
         if (result.next === 'done') return result;

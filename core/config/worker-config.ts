@@ -16,16 +16,27 @@ export interface WorkerConfig {
    * @defaultValue 24
    */
   diskFullHours: number;
+  /**
+   * Work serialised across workers (an admission round, recording a pause)
+   * holds a lease this long (activities/lease.ts): a worker frozen while it
+   * holds one delays the others by at most this, and its late writes are
+   * refused. Longer than any round takes; a round that overruns it is
+   * retried, never applied twice.
+   * @defaultValue 10
+   */
+  leaseSeconds: number;
 }
 
-export const WORKER_KEYS = ['shutdown_seconds', 'disk_full_hours'] as const;
+export const WORKER_KEYS = ['shutdown_seconds', 'disk_full_hours', 'lease_seconds'] as const;
 
 export const DEFAULT_SHUTDOWN_SECONDS = 30;
 export const DEFAULT_DISK_FULL_HOURS = 24;
+export const DEFAULT_LEASE_SECONDS = 10;
 
 export function readWorkerConfig(section: SectionReader): WorkerConfig {
   return {
     shutdownSeconds: section.positiveNumber('shutdown_seconds') ?? DEFAULT_SHUTDOWN_SECONDS,
     diskFullHours: section.positiveNumber('disk_full_hours') ?? DEFAULT_DISK_FULL_HOURS,
+    leaseSeconds: section.positiveNumber('lease_seconds') ?? DEFAULT_LEASE_SECONDS,
   };
 }

@@ -3,7 +3,9 @@
  * `delete` end it within seconds and free its slot; a resubmit on the same
  * worker runs while the abandoned call still hangs there; and a step past
  * its `stepTimeouts` limit fails the job with StepTimeoutError naming the
- * job, the step and the limit.
+ * job, the step and the limit. While a step hangs, the job's account
+ * (the status query, `show`, the Web UI's details) agrees with the row and
+ * names the step, its start and its limit.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,8 @@ import { defineService, doNothing, type JobContext } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { cancelJob, resubmitJob } from '../../client/admin.js';
 import { deleteJob, failJob } from '../../client/job-operations.js';
+import { queryJobStatus } from '../../client/job-workflows.js';
+import { formatJobDetails, showJob } from '../../client/show-job.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
@@ -115,6 +119,77 @@ test('a step past its limit fails the job with StepTimeoutError', { timeout: 120
     assert.match(row.failure ?? '', /^StepTimeoutError: /);
     assert.match(row.failure ?? '', expected);
     await slotFreed(client, 'after-timeout');
+  });
+});
+
+test(
+  "while a step hangs, show, the status query and the Web UI's details agree with the row and name the step, its start and its limit",
+  { timeout: 120_000 },
+  async () => {
+    const bounded = defineService({ ...hangs, stepTimeouts: { default: 60_000, preprocess: 300_000 } });
+    await withWorker(fixture, bounded, async ({ client }) => {
+      const submitted = Date.now();
+      const job = await hungJob(client, 'hung-shown');
+      const before = Date.now();
+      // The step was reported as it started: the account names it from then on, whatever the row said before.
+      const status = await until('the status query to answer', async () => {
+        const answer = await queryJobStatus(client, fixture.config, job.name);
+        return 'status' in answer ? answer.status : undefined;
+      });
+      const row = await jobRow(fixture.db, job.name);
+      assert.equal(status.state, row.state);
+      assert.equal(status.state, 'PREPROCESSING');
+      assert.equal(status.step?.name, 'preprocess');
+      assert.equal(status.step?.timeoutMs, 300_000);
+      assert.equal(status.step?.limitKey, 'preprocess');
+      const startedAt = Date.parse(status.step?.startedAt ?? '');
+      assert.ok(startedAt >= submitted - 1000 && startedAt <= before, status.step?.startedAt);
+
+      const shown = formatJobDetails(await showJob({ config: fixture.config, db: fixture.db, client, job: job.name }));
+      const since = status.step!.startedAt.slice(0, 19).replace('T', ' ');
+      assert.match(shown, /^job hung-shown: PREPROCESSING$/m);
+      assert.ok(
+        shown.includes(`now       PREPROCESSING, preprocess since ${since} UTC (limit 5 min, stepTimeouts.preprocess)`),
+        shown,
+      );
+
+      const details = await until("the Web UI's details to name the step", async () => {
+        const metadata = await client.workflow
+          .getHandle(job.workflowId)
+          .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        return metadata.currentDetails?.includes('preprocess since') ? metadata.currentDetails : undefined;
+      });
+      assert.equal(details, `PREPROCESSING: preprocess since ${since} UTC (limit 5 min, stepTimeouts.preprocess)`);
+
+      await cancelJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+      await workflowOutcome(client, job.workflowId);
+      await slotFreed(client, 'after-shown');
+    });
+  },
+);
+
+test('a step that outlasts a keep-alive task is reported, and still runs once', { timeout: 120_000 }, async () => {
+  // 9 s: past the report (6 s) and the first keep-alive task (8 s); skipRun, so the workflow completes at once after.
+  const slow = defineService({
+    preprocess: async (job) => {
+      await fs.appendFile(job.path(RUNS), 'x\n');
+      await new Promise((resolve) => setTimeout(resolve, 9000));
+      return { skipRun: true };
+    },
+    run: () => doNothing(),
+  });
+  await withWorker(fixture, slow, async ({ client }) => {
+    const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'slow-once' });
+    const outcome = await workflowOutcome(client, job.workflowId);
+    assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+    assert.equal(await runsOf(job.name), 1, 'the step ran once');
+    const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
+    const events = history.events ?? [];
+    assert.ok(
+      events.some((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'progress'),
+      'the step was reported',
+    );
+    assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0, 'no failed task');
   });
 });
 

@@ -145,6 +145,7 @@ poll_seconds: 5
 
 [worker]
 shutdown_seconds: 20
+lease_seconds: 12
 `;
 
 test("saliweb's own configs and every key its readers accept load unchanged", () => {
@@ -157,6 +158,8 @@ test("saliweb's own configs and every key its readers accept load unchanged", ()
   assert.equal(every.oldjobs.expireMs, null);
   const own = loadServiceConfig(configFile(SALIFLOW_EVERY_KEY), {});
   assert.equal(own.worker.shutdownSeconds, 20);
+  assert.equal(own.worker.leaseSeconds, 12);
+  assert.equal(basic.worker.leaseSeconds, 10, 'the default lease bound');
   assert.equal(own.clusters.slurm?.jobcomp, '/var/log/slurm/jobcomp.log');
 });
 
@@ -241,6 +244,11 @@ const TYPOS: readonly { edit: (text: string) => string; where: string; suggest: 
     edit: (t) => `${t}\n[worker]\nshutdown_second: 5\n`,
     where: '[worker] shutdown_second',
     suggest: 'shutdown_seconds',
+  },
+  {
+    edit: (t) => `${t}\n[worker]\nlease_second: 5\n`,
+    where: '[worker] lease_second',
+    suggest: 'lease_seconds',
   },
 ];
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTablesSql, SchemaError } from '../../core/schema.js';
+import { createLeaseTableSql, createTablesSql, dropTablesSql, SchemaError } from '../../core/schema.js';
 import { assertTransition, isValidTransition, JOB_STATES, type JobState } from '../../core/states.js';
 
 test('the jobs table is saliweb’s, with the ENUM in its fixed order', () => {
@@ -94,4 +94,16 @@ test('transitions: exactly SALIWEB.md’s, except that a finished job never fail
     () => assertTransition('j1', 'COMPLETED' as JobState, 'RUNNING'),
     /job j1: cannot move from COMPLETED to RUNNING/,
   );
+});
+
+test("saliflow's tables (control, lease, outages): the lease table created idempotently, all dropped with the job tables", () => {
+  assert.match(createLeaseTableSql(), /^CREATE TABLE IF NOT EXISTS saliflow_lease \(/);
+  assert.match(createLeaseTableSql(), /token BIGINT UNSIGNED NOT NULL DEFAULT 0/);
+  assert.deepEqual(dropTablesSql(), [
+    'DROP TABLE IF EXISTS jobs',
+    'DROP TABLE IF EXISTS dependencies',
+    'DROP TABLE IF EXISTS saliflow_control',
+    'DROP TABLE IF EXISTS saliflow_lease',
+    'DROP TABLE IF EXISTS saliflow_status_outages',
+  ]);
 });
