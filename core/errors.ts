@@ -178,25 +178,6 @@ export class JobCancelledError extends Error {
   override readonly name = 'JobCancelledError';
 }
 
-/**
- * Error types that must fail the job at once rather than be retried by
- * Temporal: they describe the job or the service, not a passing fault.
- */
-export const NON_RETRYABLE_ERRORS = [
-  'ConfigError',
-  'InvalidTransitionError',
-  'JobStateError',
-  'ServiceStepError',
-  'RunDiedError',
-  'RunFailedError',
-  'JobCancelledError',
-  'SchemaError',
-  'RunnerSpecError',
-  'StepInterruptedError',
-  'StepTimeoutError',
-  'JobDirectoryError',
-] as const;
-
 /** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */
 export class LimitsNotChangedError extends Error {
   override readonly name = 'LimitsNotChangedError';
@@ -204,3 +185,88 @@ export class LimitsNotChangedError extends Error {
     super(`the limits were not changed: ${cause.message}`, { cause });
   }
 }
+
+/** A service's column specs (or a built-in schema) cannot be turned into a jobs table. */
+export class SchemaError extends Error {
+  override readonly name = 'SchemaError';
+}
+
+/** The service module cannot be loaded, or does not export a service made with defineService. */
+export class ServiceModuleError extends Error {
+  override readonly name = 'ServiceModuleError';
+}
+
+/** `[general] socket_group` names a group this host does not know. */
+export class GroupNotFoundError extends Error {
+  override readonly name = 'GroupNotFoundError';
+}
+
+/** The file system and the jobs table disagree at start-up: the worker refuses to start, as saliweb did. */
+export class ConsistencyError extends Error {
+  override readonly name = 'ConsistencyError';
+  constructor(readonly problems: string[]) {
+    super(
+      `the file system and the jobs table disagree; fix these, then start the worker again ` +
+        `(or pass --skip-consistency-check):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+  }
+}
+
+/** The command was typed wrong (bad state name, bad job name, a missing --force): exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The command ran and found the service needs an operator (no worker, an inconsistency): exit code 3. */
+export class AttentionError extends Error {
+  override readonly name = 'AttentionError';
+}
+
+/** The job named is not in the jobs table. */
+export class NoSuchJobError extends Error {
+  override readonly name = 'NoSuchJobError';
+  constructor(
+    readonly job: string,
+    serviceName: string,
+  ) {
+    super(`no job ${job} in ${serviceName}; \`saliflow list\` shows the jobs there are`);
+  }
+}
+
+/** Some of several jobs could not be handled (each was reported): exit code 1. */
+export class SomeJobsFailedError extends Error {
+  override readonly name = 'SomeJobsFailedError';
+}
+
+/**
+ * Error types that must fail the job at once rather than be retried by
+ * Temporal: they describe the job or the service, not a passing fault.
+ * Named through the classes, so a renamed class cannot silently drop out.
+ */
+export const NON_RETRYABLE_ERRORS: readonly string[] = [
+  ConfigError,
+  InvalidTransitionError,
+  JobStateError,
+  ServiceStepError,
+  RunDiedError,
+  RunFailedError,
+  JobCancelledError,
+  SchemaError,
+  RunnerSpecError,
+  StepInterruptedError,
+  StepTimeoutError,
+  JobDirectoryError,
+].map((errorClass) => errorClass.name);
+
+/**
+ * The failure types a job workflow ends with (`ApplicationFailure.type`), as
+ * the Web UI and `saliflow` commands see them.
+ */
+export const WORKFLOW_FAILURE = {
+  /** The job ended FAILED. */
+  jobFailed: 'JobFailed',
+  /** The job's complete step failed after it reached COMPLETED. */
+  completeStepFailed: 'CompleteStepFailed',
+  /** The workflow deleted its run and ended on a `stopOnly` cancel. */
+  stopped: 'JobStopped',
+} as const;

@@ -11,16 +11,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
+import { ConsistencyError } from '../core/errors.js';
 
-export class ConsistencyError extends Error {
-  override readonly name = 'ConsistencyError';
-  constructor(readonly problems: string[]) {
-    super(
-      `the file system and the jobs table disagree; fix these, then start the worker again ` +
-        `(or pass --skip-consistency-check):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
-    );
-  }
-}
+export { ConsistencyError };
 
 const YOUNG_INCOMING_MS = 60 * 60 * 1000;
 

@@ -16,7 +16,7 @@ import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, StartupError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
@@ -64,7 +64,7 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (alive)
-    throw new Error(`another backend is listening on ${socketPath}; stop it first (or change [general] socket)`);
+    throw new StartupError(`another backend is listening on ${socketPath}; stop it first (or change [general] socket)`);
   await fs.rm(socketPath, { force: true });
 }
 
