@@ -3,7 +3,8 @@
  * the service's config and module (dependency injection, so tests can give
  * each its own database and directories).
  */
-import os from 'node:os';
+import { firstLine } from '../core/text.js';
+import { defaultHostId } from '../core/config/host-id.js';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
@@ -51,8 +52,6 @@ export interface ActivityDeps {
   log?: Logger;
 }
 
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
-
 /** How a state change shows in the worker's log: failures and completions at once, the rest when debugging. */
 function logChange(log: Logger, change: MadeChange): void {
   const fields = { job: change.job, state: change.to, from: change.from };
@@ -61,9 +60,7 @@ function logChange(log: Logger, change: MadeChange): void {
   else log.debug(`job entered ${change.to}`, fields);
 }
 
-export function defaultHostId(): string {
-  return process.env.SALIFLOW_HOST_ID || os.hostname();
-}
+export { defaultHostId };
 
 export function createSaliflowActivities(deps: ActivityDeps) {
   const { config, service } = deps;

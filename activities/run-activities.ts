@@ -13,6 +13,7 @@ import { createStatusPoller, type StatusPoller } from './runners/status-poller.j
 import type { FinalRunStatus } from './runners/runner.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext } from './log-context.js';
+import { sleep } from '../core/sleep.js';
 
 export type { SubmittedRun };
 
@@ -23,8 +24,6 @@ export interface RunActivityOptions {
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
   const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000, metrics } = options;

@@ -31,7 +31,7 @@ import {
   type RunFact,
 } from '../core/adoption-plan.js';
 import type { Pool } from '../activities/database.js';
-import { defaultHostId } from '../activities/index.js';
+import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../activities/run-cycle-record.js';

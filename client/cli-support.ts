@@ -10,15 +10,13 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
+import { JOB_NAME } from '../core/job-name.js';
 import { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError } from '../core/errors.js';
 import { describeDatabaseError } from '../activities/database.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
 export { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError };
-
-/** saliweb's frontend keeps `[A-Za-z0-9_-]` (and a random suffix); `name` is VARCHAR(40). */
-const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
 export function validateJobName(name: string): string {
   if (!JOB_NAME.test(name)) {

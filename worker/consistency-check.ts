@@ -12,6 +12,7 @@ import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
 import { ConsistencyError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 
 export { ConsistencyError };
 
@@ -34,7 +35,7 @@ export async function findFileProblems(
 ): Promise<FileProblem[]> {
   const first = await scanFileProblems(config, db);
   if (first.length === 0 || settleMs <= 0) return first;
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  await sleep(settleMs);
   const seen = new Set(first.map((problem) => problem.message));
   return (await scanFileProblems(config, db)).filter((problem) => seen.has(problem.message));
 }

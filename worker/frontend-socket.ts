@@ -18,11 +18,10 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
 import { ConfigError, StartupError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
+import { JOB_NAME } from '../core/job-name.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
 import { createPacedCalls } from '../activities/paced-calls.js';
-
-const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
 export interface FrontendSocketLimits {
   /** A ping is ~50 bytes; longer lines are skipped. */

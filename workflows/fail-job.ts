@@ -1,11 +1,10 @@
 /** How every job workflow ends when something went wrong. */
 import { ApplicationFailure, log, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { JOB_STATE } from '../core/job-workflow-contract.js';
+import { firstLine } from '../core/text.js';
 import { WORKFLOW_FAILURE } from '../core/errors.js';
 import { local, mail } from './activity-options.js';
 import { failureText } from './failure-text.js';
-
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails

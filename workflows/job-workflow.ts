@@ -19,6 +19,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AdvanceInput, AdvanceResult } from '../activities/job-advance.js';
+import { firstLine } from '../core/text.js';
 import { WORKFLOW_FAILURE } from '../core/errors.js';
 import type { SubmittedRun } from '../activities/run-cycle-record.js';
 import {
@@ -59,8 +60,6 @@ function detailsLine(status: JobStatus): string {
   const run = status.run ? `, ${status.state === 'RUNNING' ? 'on' : 'last run'} ${status.run}` : '';
   return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run})` : ''}`;
 }
-
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
