@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { readJsonRecord } from './json-record.js';
 
 export const COMPLETION_RECORD = '.saliflow-completion.json';
 
@@ -27,14 +28,7 @@ export interface CompletionRecord {
 
 /** The record, or undefined when there is none; a record that cannot be read is an error (retried). */
 export async function readCompletionRecord(directory: string): Promise<CompletionRecord | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(path.join(directory, COMPLETION_RECORD), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return JSON.parse(text) as CompletionRecord;
+  return readJsonRecord<CompletionRecord>(path.join(directory, COMPLETION_RECORD));
 }
 
 /** Written to a temporary file, flushed and renamed, so a crash never leaves half a record. */

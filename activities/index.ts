@@ -3,7 +3,8 @@
  * the service's config and module (dependency injection, so tests can give
  * each its own database and directories).
  */
-import os from 'node:os';
+import { firstLine } from '../core/text.js';
+import { defaultHostId } from '../core/config/host-id.js';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
@@ -62,8 +63,6 @@ export interface ActivityDeps {
   log?: Logger;
 }
 
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
-
 /** How a state change shows in the worker's log: failures and completions at once, the rest when debugging. */
 function logChange(log: Logger, change: MadeChange): void {
   const fields = { job: change.job, state: change.to, from: change.from };
@@ -84,9 +83,7 @@ function withReportCount<I>(
   };
 }
 
-export function defaultHostId(): string {
-  return process.env.SALIFLOW_HOST_ID || os.hostname();
-}
+export { defaultHostId };
 
 export function createSaliflowActivities(deps: ActivityDeps) {
   const { config, service } = deps;

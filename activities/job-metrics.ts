@@ -190,21 +190,12 @@ const secondsSince = (since: Date, now: number) => Math.max(0, (now - since.getT
 export function createJobMetrics(meter: MetricMeter, service: string): JobMetrics {
   const tagged = meter.withTags({ service });
   const help = (name: SaliflowMetricName) => SALIFLOW_METRICS.find((metric) => metric.name === name)!.help;
+  const seconds = (name: SaliflowMetricName) => tagged.createHistogram(name, 'float', 's', help(name));
   const jobs = tagged.createGauge('saliflow_jobs', 'int', 'jobs', help('saliflow_jobs'));
   const entered = tagged.createCounter('saliflow_job_state_entered', 'jobs', help('saliflow_job_state_entered'));
   const failures = tagged.createCounter('saliflow_job_failures', 'jobs', help('saliflow_job_failures'));
-  const inState = tagged.createHistogram(
-    'saliflow_job_state_seconds',
-    'float',
-    's',
-    help('saliflow_job_state_seconds'),
-  );
-  const admissionWait = tagged.createHistogram(
-    'saliflow_admission_wait_seconds',
-    'float',
-    's',
-    help('saliflow_admission_wait_seconds'),
-  );
+  const inState = seconds('saliflow_job_state_seconds');
+  const admissionWait = seconds('saliflow_admission_wait_seconds');
   const outage = tagged.createGauge(
     'saliflow_status_query_outage',
     'int',
@@ -214,12 +205,7 @@ export function createJobMetrics(meter: MetricMeter, service: string): JobMetric
   const runsEnded = tagged.createCounter('saliflow_runs_ended', 'runs', help('saliflow_runs_ended'));
   const submitted = tagged.createCounter('saliflow_runs_submitted', 'runs', help('saliflow_runs_submitted'));
   const queries = tagged.createCounter('saliflow_status_queries', 'queries', help('saliflow_status_queries'));
-  const queryTime = tagged.createHistogram(
-    'saliflow_status_query_seconds',
-    'float',
-    's',
-    help('saliflow_status_query_seconds'),
-  );
+  const queryTime = seconds('saliflow_status_query_seconds');
 
   const diskFull = tagged.createCounter('saliflow_disk_full_retries', 'attempts', help('saliflow_disk_full_retries'));
 

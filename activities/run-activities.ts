@@ -15,6 +15,7 @@ import { describeCauseAndUsage, runCause } from './runners/run-cause.js';
 import type { RunCauseReport } from '../core/run-causes.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext } from './log-context.js';
+import { sleep } from '../core/sleep.js';
 
 export type { SubmittedRun };
 
@@ -27,8 +28,6 @@ export interface RunActivityOptions {
   jobStateGraceMs?: number;
   heartbeatEveryMs?: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createRunActivities(runners: RunnerRegistry, options: RunActivityOptions = {}) {
   const { jobStateGraceMs = 30000, heartbeatEveryMs = 5000, metrics } = options;

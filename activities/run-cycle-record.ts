@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { RunnerKind } from '../core/runner-spec.js';
 import type { RerunData } from '../core/service.js';
 import type { RetryState } from '../core/retry-policy.js';
+import { readJsonRecord } from './json-record.js';
 
 export const CYCLE_RECORD = '.saliflow-cycle.json';
 
@@ -43,14 +44,7 @@ export function serviceCycle(record: CycleRecord): number {
 
 /** The record, or undefined when the job has not started a cycle; a record that cannot be read is an error (retried). */
 export async function readCycleRecord(directory: string): Promise<CycleRecord | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(path.join(directory, CYCLE_RECORD), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  return JSON.parse(text) as CycleRecord;
+  return readJsonRecord<CycleRecord>(path.join(directory, CYCLE_RECORD));
 }
 
 /** Written to a temporary file and renamed, so a crash never leaves half a record. */

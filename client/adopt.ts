@@ -19,6 +19,7 @@ import { SectionReader } from '../core/config/section-reader.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import type { RunnerKind } from '../core/runner-spec.js';
 import { isJobState } from '../core/states.js';
+import { JobStateError } from '../core/errors.js';
 import {
   mapRunnerId,
   parseRunnerNames,
@@ -31,7 +32,7 @@ import {
   type RunFact,
 } from '../core/adoption-plan.js';
 import type { Pool } from '../activities/database.js';
-import { defaultHostId } from '../activities/index.js';
+import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
 import { createTransitionActivities } from '../activities/job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../activities/run-cycle-record.js';
@@ -247,7 +248,7 @@ export async function applyAdoption(
 
 /** Records saliweb's run as cycle 1's run, unless a run is recorded already (then it is kept). */
 async function recordRun(job: string, directory: string | null, kind: RunnerKind, id: string, hostId: string) {
-  if (directory === null) throw new Error(`job ${job}: no directory to record its run in`);
+  if (directory === null) throw new JobStateError(job, 'no directory to record its run in');
   const existing = await readCycleRecord(directory);
   if (existing?.run) return `run ${existing.run.kind}:${existing.run.id} already recorded`;
   const record: CycleRecord = {

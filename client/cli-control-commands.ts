@@ -15,7 +15,8 @@ import {
   recordPause,
   reloadLimits,
 } from '../activities/service-control.js';
-import { defaultHostId } from '../activities/index.js';
+import { defaultHostId } from '../core/config/host-id.js';
+import { sleep } from '../core/sleep.js';
 import { UsageError } from './cli-support.js';
 import { withSession } from './cli-session.js';
 import { admitNow } from './job-operations.js';
@@ -152,7 +153,7 @@ export function addControlCommands(program: Command, configOption: () => Option)
         const identity = `${pid}@${defaultHostId()}`;
         console.log(`worker ${identity} is draining: no new work; its local runs finish here (its log counts them)`);
         if (!options.wait) return;
-        while (alive(pid)) await new Promise((resolve) => setTimeout(resolve, 500));
+        while (alive(pid)) await sleep(500);
         console.log(`worker ${identity} drained and exited`);
       });
     });

@@ -6,6 +6,7 @@
 import { Option, type Command } from 'commander';
 import { CANCELLED_BY_ADMIN } from '../core/job-workflow-contract.js';
 import { createMailer } from '../activities/mail.js';
+import { JobStateError } from '../core/errors.js';
 import { cancelJob, resubmitJob } from './admin.js';
 import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './cli-support.js';
 import { withSession } from './cli-session.js';
@@ -50,7 +51,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
       await withSession(options.config, async ({ config, pool, client }) => {
         await forEachJob(jobs, 'resubmitted', async (job, print) => {
           const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
-          if (!outcome.started) throw new Error(`job ${job}: not resubmitted: ${outcome.reason}`);
+          if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
           print(`resubmitted ${job}: new run ${outcome.runId} of ${outcome.workflowId}`);
         });
       });

@@ -18,6 +18,7 @@ import {
   validateJobName,
 } from './cli-support.js';
 import { withSession } from './cli-session.js';
+import { JobStateError } from '../core/errors.js';
 import { createMailer } from '../activities/mail.js';
 import { resubmitJob } from './admin.js';
 import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
@@ -160,7 +161,7 @@ function addSaliwebForms(parent: Command, configOption: () => Option, names: rea
             );
             if (rows.length === 0) throw new NoSuchJobError(job, config.general.serviceName);
             const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
-            if (!outcome.started) throw new Error(`job ${job}: not resubmitted: ${outcome.reason}`);
+            if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
             console.log(`resubmitted ${job}`);
           });
         });

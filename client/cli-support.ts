@@ -10,33 +10,13 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
 import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
+import { JOB_NAME } from '../core/job-name.js';
+import { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError } from '../core/errors.js';
 import { describeDatabaseError } from '../activities/database.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
-/** The command was typed wrong (bad state name, bad job name, a missing --force): exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-/** The command ran and found the service needs an operator (no worker, an inconsistency): exit code 3. */
-export class AttentionError extends Error {
-  override readonly name = 'AttentionError';
-}
-
-/** The job named is not in the jobs table. */
-export class NoSuchJobError extends Error {
-  override readonly name = 'NoSuchJobError';
-  constructor(
-    readonly job: string,
-    serviceName: string,
-  ) {
-    super(`no job ${job} in ${serviceName}; \`saliflow list\` shows the jobs there are`);
-  }
-}
-
-/** saliweb's frontend keeps `[A-Za-z0-9_-]` (and a random suffix); `name` is VARCHAR(40). */
-const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
+export { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError };
 
 export function validateJobName(name: string): string {
   if (!JOB_NAME.test(name)) {
@@ -117,11 +97,6 @@ export async function confirm(question: string, accepted: readonly string[], wha
   } finally {
     prompt.close();
   }
-}
-
-/** Some of several jobs could not be handled (each was reported): exit code 1. */
-export class SomeJobsFailedError extends Error {
-  override readonly name = 'SomeJobsFailedError';
 }
 
 /**

@@ -6,6 +6,7 @@
 import mysql from 'mysql2/promise';
 import { createLeaseTableSql, createTablesSql, dropTablesSql, type ColumnSpec } from '../core/schema.js';
 import type { DbCredentials } from '../core/config/index.js';
+import { UsageError } from '../core/errors.js';
 
 export interface AdminConnection {
   host: string;
@@ -26,7 +27,7 @@ const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
 
 function checkIdentifier(kind: string, value: string): string {
   if (!IDENTIFIER.test(value)) {
-    throw new Error(`${kind} "${value}" must be 1-64 letters, digits or underscores`);
+    throw new UsageError(`${kind} "${value}" must be 1-64 letters, digits or underscores`);
   }
   return value;
 }

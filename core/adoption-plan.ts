@@ -12,7 +12,7 @@
  * - on its own restart it fails jobs found in a transient state.
  */
 import type { RunnerKind } from './runner-spec.js';
-import type { JobState } from './states.js';
+import { TRANSIENT_STATES, type JobState } from './states.js';
 
 /** Where the job's directory really is. */
 export type DirectoryFact =
@@ -144,7 +144,6 @@ export function mapRunnerId(
   return { kind, id: parts.id };
 }
 
-const TRANSIENT: readonly JobState[] = ['PREPROCESSING', 'POSTPROCESSING', 'FINALIZING'];
 const STEP: Partial<Record<JobState, string>> = {
   PREPROCESSING: 'preprocess',
   POSTPROCESSING: 'postprocess',
@@ -212,7 +211,7 @@ export function planAdoption(facts: AdoptionFacts, choices: AdoptionChoices): Ad
     return plan({ action: 'start', why: 'queued: admitted in submit order within [limits], after its parents' }, extra);
   }
 
-  if (TRANSIENT.includes(facts.state)) {
+  if (TRANSIENT_STATES.includes(facts.state)) {
     const step = STEP[facts.state]!;
     if (choices.transientSteps === 'rerun') {
       return plan(

@@ -7,9 +7,20 @@ import type { RunCauseReport } from './run-causes.js';
 
 import { formatLimit } from './job-workflow-contract.js';
 
+/**
+ * The base of every saliflow error: its `name` is its class's name, which
+ * Temporal's failure converter shows as the failure type and
+ * NON_RETRYABLE_ERRORS matches on.
+ */
+export class SaliflowError extends Error {
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
 /** A config file (or a credential file it names) is malformed. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+export class ConfigError extends SaliflowError {
   constructor(
     readonly file: string,
     readonly location: { section?: string; key?: string },
@@ -23,8 +34,7 @@ export class ConfigError extends Error {
 }
 
 /** A state change that SALIWEB.md does not allow. */
-export class InvalidTransitionError extends Error {
-  override readonly name = 'InvalidTransitionError';
+export class InvalidTransitionError extends SaliflowError {
   constructor(
     readonly job: string,
     readonly from: string,
@@ -35,8 +45,7 @@ export class InvalidTransitionError extends Error {
 }
 
 /** A job row or directory is not what the operation needs. */
-export class JobStateError extends Error {
-  override readonly name = 'JobStateError';
+export class JobStateError extends SaliflowError {
   constructor(
     readonly job: string,
     problem: string,
@@ -49,8 +58,7 @@ export class JobStateError extends Error {
  * A job's own directory cannot be moved for a reason that waiting will not
  * cure (permission denied, read-only file system): the job fails at once.
  */
-export class JobDirectoryError extends Error {
-  override readonly name = 'JobDirectoryError';
+export class JobDirectoryError extends SaliflowError {
   constructor(
     readonly job: string,
     readonly code: string,
@@ -65,8 +73,7 @@ export class JobDirectoryError extends Error {
  * A job's directory found no space (ENOSPC, EDQUOT) for longer than
  * `[worker] disk_full_hours`: the job waited, retrying, and now fails.
  */
-export class DiskFullError extends Error {
-  override readonly name = 'DiskFullError';
+export class DiskFullError extends SaliflowError {
   constructor(
     readonly job: string,
     readonly code: string,
@@ -81,32 +88,25 @@ export class DiskFullError extends Error {
 }
 
 /** The dev stack (Temporal, MySQL, clusters) cannot be brought up as asked. */
-export class StackError extends Error {
-  override readonly name = 'StackError';
-}
+export class StackError extends SaliflowError {}
 
 /**
  * A server saliflow needs (MySQL, Temporal) cannot be reached or refuses it. The
  * message names the address, the account, where they were configured and what
  * to check.
  */
-export class ConnectionError extends Error {
-  override readonly name = 'ConnectionError';
-}
+export class ConnectionError extends SaliflowError {}
 
 /** A worker cannot start (a port taken, the start-up check refused): the message says what to fix. */
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+export class StartupError extends SaliflowError {}
 
 /** A runner could not submit, query or cancel its job. */
-export class RunnerError extends Error {
-  override readonly name = 'RunnerError';
-}
+export class RunnerError extends SaliflowError {}
 
 /** A cluster job ended without its script writing DONE to job-state. */
-export class RunDiedError extends Error {
-  override readonly name = 'RunDiedError';
+export class RunDiedError extends SaliflowError {
+  // Narrowed for the run-ended signal's failure type; the value is set by SaliflowError.
+  declare readonly name: 'RunDiedError';
   constructor(
     message: string,
     /** Why the run ended, typed, when saliflow could tell (a cluster run's accounting). */
@@ -150,8 +150,7 @@ export function describeThrown(value: unknown): string {
 }
 
 /** A service step (preprocess, run, postprocess, …) threw: the job fails at once. */
-export class ServiceStepError extends Error {
-  override readonly name = 'ServiceStepError';
+export class ServiceStepError extends SaliflowError {
   constructor(
     readonly step: string,
     readonly job: string,
@@ -165,8 +164,7 @@ export class ServiceStepError extends Error {
 }
 
 /** A service's `run`/`rerun` returned something that is not a runner this worker can run. */
-export class RunnerSpecError extends Error {
-  override readonly name = 'RunnerSpecError';
+export class RunnerSpecError extends SaliflowError {
   constructor(
     readonly job: string,
     readonly step: string,
@@ -177,18 +175,16 @@ export class RunnerSpecError extends Error {
 }
 
 /** The runner reported that the run itself failed (non-zero exit, scheduler error). */
-export class RunFailedError extends Error {
-  override readonly name = 'RunFailedError';
+export class RunFailedError extends SaliflowError {
+  // Narrowed for the run-ended signal's failure type; the value is set by SaliflowError.
+  declare readonly name: 'RunFailedError';
 }
 
 /** A step was cut short by a crash and the service asked not to run its steps twice. */
-export class StepInterruptedError extends Error {
-  override readonly name = 'StepInterruptedError';
-}
+export class StepInterruptedError extends SaliflowError {}
 
 /** A step ran past its limit (`stepTimeouts`); its call was abandoned and the job fails. */
-export class StepTimeoutError extends Error {
-  override readonly name = 'StepTimeoutError';
+export class StepTimeoutError extends SaliflowError {
   constructor(job: string, step: string, limitMs: number, key: string) {
     super(
       `${step} of job ${job} did not finish within ${formatLimit(limitMs)} (stepTimeouts.${key} of the service); ` +
@@ -198,33 +194,10 @@ export class StepTimeoutError extends Error {
 }
 
 /** The job was cancelled by an operator. */
-export class JobCancelledError extends Error {
-  override readonly name = 'JobCancelledError';
-}
-
-/**
- * Error types that must fail the job at once rather than be retried by
- * Temporal: they describe the job or the service, not a passing fault.
- */
-export const NON_RETRYABLE_ERRORS = [
-  'ConfigError',
-  'InvalidTransitionError',
-  'JobStateError',
-  'ServiceStepError',
-  'RunDiedError',
-  'RunFailedError',
-  'JobCancelledError',
-  'SchemaError',
-  'RunnerSpecError',
-  'StepInterruptedError',
-  'StepTimeoutError',
-  'JobDirectoryError',
-  'DiskFullError',
-] as const;
+export class JobCancelledError extends SaliflowError {}
 
 /** `saliflow reload-limits` or a worker's SIGHUP found a config file it cannot use: nothing was changed. */
-export class LimitsNotChangedError extends Error {
-  override readonly name = 'LimitsNotChangedError';
+export class LimitsNotChangedError extends SaliflowError {
   constructor(cause: Error) {
     super(`the limits were not changed: ${cause.message}`, { cause });
   }
@@ -235,8 +208,7 @@ export class LimitsNotChangedError extends Error {
  * took over while this one was stalled: its writes were refused, nothing
  * changed. Retried by the admitter; an operator command says try again.
  */
-export class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
+export class LeaseLostError extends SaliflowError {
   constructor(
     readonly lease: string,
     readonly token: number,
@@ -248,9 +220,27 @@ export class LeaseLostError extends Error {
   }
 }
 
+/** A service's column specs (or a built-in schema) cannot be turned into a jobs table. */
+export class SchemaError extends SaliflowError {}
+
+/** The service module cannot be loaded, or does not export a service made with defineService. */
+export class ServiceModuleError extends SaliflowError {}
+
+/** `[general] socket_group` names a group this host does not know. */
+export class GroupNotFoundError extends SaliflowError {}
+
+/** The file system and the jobs table disagree at start-up: the worker refuses to start, as saliweb did. */
+export class ConsistencyError extends SaliflowError {
+  constructor(readonly problems: string[]) {
+    super(
+      `the file system and the jobs table disagree; fix these, then start the worker again ` +
+        `(or pass --skip-consistency-check):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
+  }
+}
+
 /** No lease within the wait: its holder keeps renewing it or the database is unreachable. */
-export class LeaseBusyError extends Error {
-  override readonly name = 'LeaseBusyError';
+export class LeaseBusyError extends SaliflowError {
   constructor(
     readonly lease: string,
     readonly waitedSeconds: number,
@@ -259,3 +249,56 @@ export class LeaseBusyError extends Error {
     super(`could not take lease ${lease} in ${waitedSeconds} s (held by ${holder ?? 'nobody known'})`);
   }
 }
+
+/** The command was typed wrong (bad state name, bad job name, a missing --force): exit code 2. */
+export class UsageError extends SaliflowError {}
+
+/** The command ran and found the service needs an operator (no worker, an inconsistency): exit code 3. */
+export class AttentionError extends SaliflowError {}
+
+/** The job named is not in the jobs table. */
+export class NoSuchJobError extends SaliflowError {
+  constructor(
+    readonly job: string,
+    serviceName: string,
+  ) {
+    super(`no job ${job} in ${serviceName}; \`saliflow list\` shows the jobs there are`);
+  }
+}
+
+/** Some of several jobs could not be handled (each was reported): exit code 1. */
+export class SomeJobsFailedError extends SaliflowError {}
+
+/**
+ * Error types that must fail the job at once rather than be retried by
+ * Temporal: they describe the job or the service, not a passing fault.
+ * Named through the classes, so a renamed class cannot silently drop out.
+ */
+export const NON_RETRYABLE_ERRORS: readonly string[] = [
+  ConfigError,
+  InvalidTransitionError,
+  JobStateError,
+  ServiceStepError,
+  RunDiedError,
+  RunFailedError,
+  JobCancelledError,
+  SchemaError,
+  RunnerSpecError,
+  StepInterruptedError,
+  StepTimeoutError,
+  JobDirectoryError,
+  DiskFullError,
+].map((errorClass) => errorClass.name);
+
+/**
+ * The failure types a job workflow ends with (`ApplicationFailure.type`), as
+ * the Web UI and `saliflow` commands see them.
+ */
+export const WORKFLOW_FAILURE = {
+  /** The job ended FAILED. */
+  jobFailed: 'JobFailed',
+  /** The job's complete step failed after it reached COMPLETED. */
+  completeStepFailed: 'CompleteStepFailed',
+  /** The workflow deleted its run and ended on a `stopOnly` cancel. */
+  stopped: 'JobStopped',
+} as const;

@@ -8,6 +8,7 @@ import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair
 import type { RunResults } from './runner-spec.js';
 import type { RunCauseReport } from './run-causes.js';
 import type { JobState } from './states.js';
+import { WORKFLOW_FAILURE } from './errors.js';
 
 export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
 export const JOB_SERVICE = defineSearchAttributeKey('JobService', SearchAttributeType.KEYWORD);
@@ -56,7 +57,7 @@ export interface CancelOptions {
   stopOnly?: boolean;
 }
 /** The failure type of a workflow that deleted its run and ended on a `stopOnly` cancel. */
-export const STOPPED_FAILURE_TYPE = 'JobStopped';
+export const STOPPED_FAILURE_TYPE = WORKFLOW_FAILURE.stopped;
 /** Signal: the job's run ended (sent by the run watcher of a worker that can see it). */
 export const RUN_ENDED_SIGNAL = 'runEnded';
 /**

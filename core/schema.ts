@@ -4,6 +4,9 @@
  * add their own columns declaratively.
  */
 import { JOB_STATES } from './states.js';
+import { SchemaError } from './errors.js';
+
+export { SchemaError };
 
 export interface ColumnSpec {
   /** Column name: letters, digits and underscores, not a built-in column. */
@@ -43,10 +46,6 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 // Deliberately narrow: a column type is spliced into DDL, so only plain
 // type names with an optional (n) or (n,m) and UNSIGNED are accepted.
 const SQL_TYPE = /^[A-Za-z]+( ?\(\d+(,\s*\d+)?\))?( UNSIGNED)?$/i;
-
-export class SchemaError extends Error {
-  override readonly name = 'SchemaError';
-}
 
 export function validateColumns(columns: readonly ColumnSpec[]): void {
   const seen = new Set<string>();

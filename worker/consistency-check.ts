@@ -14,16 +14,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
+import { ConsistencyError } from '../core/errors.js';
+import { sleep } from '../core/sleep.js';
 
-export class ConsistencyError extends Error {
-  override readonly name = 'ConsistencyError';
-  constructor(readonly problems: string[]) {
-    super(
-      `the file system and the jobs table disagree; fix these, then start the worker again ` +
-        `(or pass --skip-consistency-check):\n${problems.map((problem) => `  - ${problem}`).join('\n')}`,
-    );
-  }
-}
+export { ConsistencyError };
 
 const YOUNG_INCOMING_MS = 60 * 60 * 1000;
 
@@ -50,7 +44,7 @@ export async function findFileProblems(
 ): Promise<FileProblem[]> {
   const first = await scanFileProblems(config, db);
   if (first.length === 0 || settleMs <= 0) return first;
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  await sleep(settleMs);
   const seen = new Set(first.map((problem) => problem.message));
   return (await scanFileProblems(config, db)).filter((problem) => seen.has(problem.message));
 }

@@ -17,6 +17,7 @@
  */
 import type { Admitter } from '../activities/admission.js';
 import type { RunWatcher } from '../activities/run-watcher.js';
+import { sleep } from '../core/sleep.js';
 
 export interface DrainableParts {
   /** Stops polling the service's task queue and the wait queue; resolves once the tasks in hand are done. */
@@ -28,8 +29,6 @@ export interface DrainableParts {
   /** Stops polling this host's queue: the worker's `run()` returns. */
   stopHostQueue(): void;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Drains the worker; `report` hears each step and how many local runs are left. */
 export async function drainWorker(

@@ -16,13 +16,12 @@ import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, StartupError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
+import { JOB_NAME } from '../core/job-name.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
 import { createPacedCalls } from '../activities/paced-calls.js';
-
-const JOB_NAME = /^[A-Za-z0-9_-]{1,40}$/;
 
 export interface FrontendSocketLimits {
   /** A ping is ~50 bytes; longer lines are skipped. */
@@ -64,7 +63,7 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (alive)
-    throw new Error(`another backend is listening on ${socketPath}; stop it first (or change [general] socket)`);
+    throw new StartupError(`another backend is listening on ${socketPath}; stop it first (or change [general] socket)`);
   await fs.rm(socketPath, { force: true });
 }
 

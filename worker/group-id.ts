@@ -5,9 +5,9 @@
  */
 import { execa } from 'execa';
 
-export class GroupNotFoundError extends Error {
-  override readonly name = 'GroupNotFoundError';
-}
+import { GroupNotFoundError } from '../core/errors.js';
+
+export { GroupNotFoundError };
 
 export async function groupId(group: string | number): Promise<number> {
   if (typeof group === 'number') return group;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Service } from '../core/service.js';
+import { ServiceModuleError } from '../core/errors.js';
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;
 
@@ -50,11 +51,13 @@ export async function loadService(modulePath: string): Promise<Service> {
   try {
     loaded = await importModule(absolute);
   } catch (error) {
-    throw new Error(`cannot load the service module ${absolute}: ${(error as Error).message}`, { cause: error });
+    throw new ServiceModuleError(`cannot load the service module ${absolute}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const service = loaded.default as Partial<Service> | undefined;
   if (!service || typeof service !== 'object' || typeof service.run !== 'function') {
-    throw new Error(
+    throw new ServiceModuleError(
       `${absolute} must have a default export made with defineService({ run, ... }); found ${typeof service}`,
     );
   }

@@ -1,10 +1,10 @@
 /** How every job workflow ends when something went wrong. */
 import { ApplicationFailure, log, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import { JOB_STATE } from '../core/job-workflow-contract.js';
+import { firstLine } from '../core/text.js';
+import { WORKFLOW_FAILURE } from '../core/errors.js';
 import { local, mail } from './activity-options.js';
 import { failureText } from './failure-text.js';
-
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails
@@ -33,5 +33,5 @@ export async function endAsFailed(job: string, error: unknown): Promise<never> {
     // The job is FAILED either way; the Web UI and the row still tell.
     log.error('could not e-mail the admin about a failed job', { job, error: String(mailError) });
   }
-  throw ApplicationFailure.nonRetryable(firstLine(failure), 'JobFailed');
+  throw ApplicationFailure.nonRetryable(firstLine(failure), WORKFLOW_FAILURE.jobFailed);
 }

@@ -20,6 +20,8 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AdvanceInput, AdvanceResult } from '../activities/job-advance.js';
+import { firstLine } from '../core/text.js';
+import { WORKFLOW_FAILURE } from '../core/errors.js';
 import type { SubmittedRun } from '../activities/run-cycle-record.js';
 import {
   ADMITTED_SIGNAL,
@@ -73,8 +75,6 @@ function detailsLine(status: JobStatus): string {
   const retry = status.retry ? `; ${status.retry}` : '';
   return `${status.state}${status.cycle > 0 ? ` (cycle ${status.cycle}${run}${retry})` : ''}${unknown}`;
 }
-
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   const { job } = input;
@@ -207,13 +207,16 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   publish();
   if (outcome.state === 'FAILED') {
     // The row was already FAILED (a start raced a failure): nothing to record or e-mail again.
-    throw ApplicationFailure.nonRetryable(`job ${job} is FAILED: ${firstLine(outcome.failure ?? '')}`, 'JobFailed');
+    throw ApplicationFailure.nonRetryable(
+      `job ${job} is FAILED: ${firstLine(outcome.failure ?? '')}`,
+      WORKFLOW_FAILURE.jobFailed,
+    );
   }
   if (outcome.completeFailure) {
     const failure = `the job COMPLETED, but its complete step or e-mail failed (the job stays COMPLETED): ${outcome.completeFailure}`;
     setCurrentDetails(`COMPLETED, but: ${firstLine(failure)}`);
     await mail.notifyAdminOfFailure({ job, failure });
-    throw ApplicationFailure.nonRetryable(firstLine(failure), 'CompleteStepFailed');
+    throw ApplicationFailure.nonRetryable(firstLine(failure), WORKFLOW_FAILURE.completeStepFailed);
   }
   return outcome.state;
 }

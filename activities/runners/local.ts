@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import type { LocalCommandSpec } from '../../core/runner-spec.js';
 import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
+import { sleep } from '../../core/sleep.js';
 
 // Records its own id (cycle, pid, host) first (so a submitter that crashed right after spawning
 // finds it), writes STARTED/DONE like a cluster script, then the exit code;
@@ -64,8 +65,6 @@ export function describeCommand(command: LocalCommandSpec['command']): string {
 
 /** How long a cancelled local run has to end on SIGTERM before SIGKILL. */
 const KILL_AFTER_MS = 5000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function readPidFile(file: string, waitMs: number): Promise<string | undefined> {
   const deadline = Date.now() + waitMs;

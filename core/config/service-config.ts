@@ -74,7 +74,10 @@ export interface LimitsConfig {
   runningPerUser?: number;
   /** Most jobs in flight at once for all anonymous submissions together (`user` NULL or empty); unset: only `running` applies. */
   runningPerAnonymous?: number;
-  /** Advisory, for array jobs. */
+  /**
+   * Advisory, as in saliweb: the engine does not use it; a service reads it
+   * (`job.config.limits.concurrentTasks`) to cap the tasks of its array jobs.
+   */
   concurrentTasks?: number;
 }
 

@@ -15,6 +15,7 @@ import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { clusterUnderTest, schedulerCommand, type ClusterKind } from '../support/clusters.js';
 import { readRecord } from '../../activities/runners/submission-record.js';
 import { spawnWorkerProcess } from '../support/processes.js';
+import { until } from '../support/until.js';
 
 for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
   describe(`${kind.toUpperCase()} exactly-once submission`, async () => {
@@ -103,10 +104,12 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
             client,
             name: `${kind}-waiter`,
           });
-          for (const deadline = Date.now() + 60_000; !(await jobRow(fixture.db, job.name)).runner_id;) {
-            if (Date.now() > deadline) throw new Error('the job never reached the cluster');
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
+          const db = fixture.db;
+          await until(
+            'the job to reach the cluster',
+            async () => ((await jobRow(db, job.name)).runner_id ? true : undefined),
+            60_000,
+          );
           child.kill('SIGKILL');
           await child;
           // The cluster job ends while no worker is watching.

@@ -15,12 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { until } from '../support/until.js';
 
 const SCRIPTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/cluster');
 const SGE = path.join(SCRIPTS, 'sge.sh');
 const SLURM = path.join(SCRIPTS, 'slurm.sh');
-/** Every wait for a job is bounded by this. */
-const JOB_DEADLINE_MS = 60_000;
 /** A first `start` may install packages from apt. */
 const START_TIMEOUT_MS = 300_000;
 
@@ -32,21 +31,6 @@ const skip =
       : !fs.existsSync('/usr/bin/apt-get')
         ? 'needs a Debian system (apt-get)'
         : false;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Poll `probe` until it returns a value (not undefined); fail after the deadline, saying what was awaited. */
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = JOB_DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 /** Run a cluster script command; its stderr (progress, errors) is kept in the assertion message on failure. */
 async function script(file: string, command: string) {
@@ -144,7 +128,7 @@ describe('SGE cluster (scripts/cluster/sge.sh)', { skip }, () => {
 
   /** Wait until the job has left qstat (`qstat -j` fails for a finished job). */
   async function waitUntilFinished(id: string): Promise<void> {
-    await waitFor(`SGE job ${id} to leave qstat`, async () => {
+    await until(`SGE job ${id} to leave qstat`, async () => {
       const result = await execa(qstat, ['-j', id], { reject: false, env: sgeEnv() });
       return result.exitCode === 0 ? undefined : true;
     });
@@ -153,7 +137,7 @@ describe('SGE cluster (scripts/cluster/sge.sh)', { skip }, () => {
   /** qacct records of a job (one per array task), once `count` of them are in the accounting file. */
   async function accounting(id: string, count: number): Promise<string[]> {
     assert.match(id, /^\d+$/, 'never call qacct -j with an empty id: it dumps every job');
-    return waitFor(`${count} qacct record(s) of SGE job ${id}`, async () => {
+    return until(`${count} qacct record(s) of SGE job ${id}`, async () => {
       const result = await execa(qacct, ['-j', id], { reject: false, env: sgeEnv() });
       if (result.exitCode !== 0) return undefined;
       const records = result.stdout.split(/^=+$/m).filter((record) => /^exit_status/m.test(record));
@@ -217,7 +201,7 @@ describe('SLURM cluster (scripts/cluster/slurm.sh)', { skip }, () => {
 
   /** Wait until squeue no longer lists the job (or any task of the array job). */
   async function waitUntilFinished(id: string): Promise<void> {
-    await waitFor(`SLURM job ${id} to leave squeue`, async () => {
+    await until(`SLURM job ${id} to leave squeue`, async () => {
       const { stdout } = await execa(squeue, ['-h', '-j', id]);
       return stdout.trim() === '' ? true : undefined;
     });
@@ -241,7 +225,7 @@ describe('SLURM cluster (scripts/cluster/slurm.sh)', { skip }, () => {
     assert.equal(field(line, 'ExitCode'), '3:0');
     assert.equal(field(line, 'JobState'), 'FAILED');
     // scontrol forgets a job after MinJobAge; the jobcomp file keeps it.
-    const completion = await waitFor(`job ${id} in ${jobcomp}`, async () =>
+    const completion = await until(`job ${id} in ${jobcomp}`, async () =>
       fs
         .readFileSync(jobcomp, 'utf8')
         .split('\n')

@@ -20,6 +20,7 @@ import { listenForFrontends } from '../../worker/frontend-socket.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
 
 // Retained memory is what the socket must bound; only a collection tells it from garbage.
 v8.setFlagsFromString('--expose-gc');
@@ -73,26 +74,23 @@ async function insertIncomingJob(name: string): Promise<string> {
 }
 
 async function waitForStart(client: Client, workflowId: string): Promise<void> {
-  for (const deadline = Date.now() + 10_000; ;) {
-    const started = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .then(
-        () => true,
-        () => false,
-      );
-    if (started) return;
-    if (Date.now() > deadline) throw new Error(`the ping did not start ${workflowId}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(
+    `the ping to start ${workflowId}`,
+    () =>
+      client.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          () => true,
+          () => undefined,
+        ),
+    10_000,
+  );
 }
 
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  for (const deadline = Date.now() + ms; !condition();) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Waits for a condition on what the test has collected so far. */
+const collected = (condition: () => boolean, ms: number, what: string) =>
+  until(what, async () => (condition() ? true : undefined), ms);
 
 test('INCOMING <name> on the socket starts the job; junk is ignored with a message', async () => {
   await withWorker(fixture, service, async ({ client }) => {
@@ -111,7 +109,7 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
       assert.equal(outcome.result, 'COMPLETED', outcome.failure);
       await ping(fixture.config.general.socket, 'DELETE everything\n');
       await ping(fixture.config.general.socket, 'INCOMING no-such-job\n');
-      await until(() => messages.length >= 2, 5000, 'two log messages');
+      await collected(() => messages.length >= 2, 5000, 'two log messages');
       assert.deepEqual(messages.sort(), [
         'frontend socket: ignoring "DELETE everything" (expected "INCOMING <job name>")',
         'frontend socket: no job no-such-job in the jobs table; ignored',
@@ -155,7 +153,7 @@ test(
         }
         noisy.end();
         await once(noisy, 'close');
-        await until(() => messages.length >= 3, 5000, 'the log messages of both connections');
+        await collected(() => messages.length >= 3, 5000, 'the log messages of both connections');
 
         assert.equal(messages.length, 3, messages.join('\n'));
         for (const message of messages) assert.ok(message.length < 400, `a short log line: ${message.length} chars`);
@@ -245,9 +243,9 @@ test(
       assert.deepEqual(messages, ['frontend socket: 64 connections open; closing new ones until some end']);
 
       // None of them says anything: the server closes them all after the idle time.
-      await until(() => closed.size === 64, 5000, 'the idle connections to be closed');
+      await collected(() => closed.size === 64, 5000, 'the idle connections to be closed');
       await ping(socketPath, 'INCOMING no-such-job\n');
-      await until(() => messages.length === 2, 5000, 'the ping after the idle ones left');
+      await collected(() => messages.length === 2, 5000, 'the ping after the idle ones left');
       assert.equal(messages[1], 'frontend socket: no job no-such-job in the jobs table; ignored');
     } finally {
       for (const connection of clients) connection.destroy();

@@ -12,6 +12,7 @@ import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -129,12 +130,14 @@ test('a waiting child costs nothing while it waits, says why, and starts when it
       parents: [parent.name],
     });
     const handle = client.workflow.getHandle(child.workflowId);
-    let status: { state: string; waiting?: string } = await handle.query('jobStatus');
-    for (const deadline = Date.now() + 20_000; !status.waiting?.includes('waiting for parent');) {
-      if (Date.now() > deadline) throw new Error(`child never said it waits for its parent: ${JSON.stringify(status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await handle.query('jobStatus');
-    }
+    const status = await until(
+      'the child to say it waits for its parent',
+      async () => {
+        const seen: { state: string; waiting?: string } = await handle.query('jobStatus');
+        return seen.waiting?.includes('waiting for parent') ? seen : undefined;
+      },
+      20_000,
+    );
     assert.match(status.waiting!, new RegExp(`waiting for parent job ${parent.name} \\((PREPROCESSING|RUNNING)\\)`));
     const events = async () => (await handle.fetchHistory()).events?.length ?? 0;
     const waitingEvents = await events();

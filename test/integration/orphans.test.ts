@@ -32,11 +32,11 @@ test(
       const { activities, close } = createSaliflowActivities({ config: fixture.config, service, client: () => client });
       try {
         const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'orphan' });
-        for (const deadline = Date.now() + 30_000; (await jobRow(fixture.db, job.name)).runner_id === null;) {
-          if (Date.now() > deadline) throw new Error('the job never ran');
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        const runnerId = (await jobRow(fixture.db, job.name)).runner_id;
+        const runnerId = await until(
+          'the job to run',
+          async () => (await jobRow(fixture.db, job.name)).runner_id ?? undefined,
+          30_000,
+        );
         await client.workflow.getHandle(job.workflowId).terminate('operator clicked terminate');
         assert.equal((await jobRow(fixture.db, job.name)).state, 'RUNNING', 'the row is left in flight');
 

@@ -13,6 +13,7 @@ import { randomToken } from '../../client/job-names.js';
 import { deleteSchedules, ensureSchedules, scheduleIds } from '../../worker/schedules.js';
 import { stackSettings } from '../../scripts/stack/settings.js';
 import { temporalClient } from '../support/temporal.js';
+import { until } from '../support/until.js';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'saliflow-schedules-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));
@@ -78,15 +79,17 @@ test('five workers ensuring the Schedules at once all succeed; each Schedule exi
 
     // The visibility store lags: wait until both show, then check neither shows twice.
     const prefix = `${config.general.serviceName}/`;
-    let listed: string[] = [];
-    for (const deadline = Date.now() + 15_000; ;) {
-      listed = [];
-      for await (const schedule of client.schedule.list()) {
-        if (schedule.scheduleId.startsWith(prefix)) listed.push(schedule.scheduleId);
-      }
-      if (listed.length >= 2 || Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const listed = await until(
+      'both schedules in the visibility store',
+      async () => {
+        const seen: string[] = [];
+        for await (const schedule of client.schedule.list()) {
+          if (schedule.scheduleId.startsWith(prefix)) seen.push(schedule.scheduleId);
+        }
+        return seen.length >= 2 ? seen : undefined;
+      },
+      15_000,
+    );
     assert.deepEqual(listed.sort(), [ids.oldJobs, ids.reconcile].sort());
   } finally {
     await deleteSchedules(client, config);
