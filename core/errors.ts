@@ -5,7 +5,7 @@
  */
 import type { RunCauseReport } from './run-causes.js';
 
-import { formatLimit } from './job-workflow-contract.js';
+import { formatLimit } from './text.js';
 
 /**
  * The base of every saliflow error: its `name` is its class's name, which

@@ -9,6 +9,7 @@ import type { RunResults } from './runner-spec.js';
 import type { RunCauseReport } from './run-causes.js';
 import type { JobState } from './states.js';
 import { WORKFLOW_FAILURE } from './errors.js';
+import { formatLimit } from './text.js';
 
 export const JOB_STATE = defineSearchAttributeKey('JobState', SearchAttributeType.KEYWORD);
 export const JOB_SERVICE = defineSearchAttributeKey('JobService', SearchAttributeType.KEYWORD);
@@ -120,11 +121,7 @@ export interface JobProgress {
   step?: RunningStep;
 }
 
-/** A step's limit as people read it: `2 s`, `60 min`, `1500 ms`. */
-export function formatLimit(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
-}
+export { formatLimit };
 
 /** `preprocess since 2026-12-04 19:20:01 UTC (limit 60 min, stepTimeouts.default)`. */
 export function describeStep(step: RunningStep): string {
