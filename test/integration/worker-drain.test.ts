@@ -4,7 +4,9 @@
  * on the other worker), keeps watching its local runs until they end, hands
  * their ends to the other worker, reports itself empty and exits 0.
  * Nothing fails and nothing runs twice: MySQL's triggers record every
- * state change, and each run appends to `runs.txt`.
+ * state change, and each run appends to `runs.txt`. With an SGE run in
+ * flight, the draining worker exits at once and the other one takes over
+ * the wait (a cluster run is not tied to a host).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,8 @@ import { workflowOutcome } from '../support/jobs.js';
 import { until } from '../support/until.js';
 import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { installStateAudit, readStateAudit, statePaths } from '../support/state-audit.js';
+import { clusterUnderTest } from '../support/clusters.js';
+import { jobRow } from '../support/jobs.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -31,11 +35,11 @@ after(async () => {
 });
 
 /** A `saliflow worker` process as host `host` (its own local-run queue and frontend socket). */
-async function startWorker(host: string) {
+async function startWorker(host: string, of: ServiceFixture = fixture, service = 'go-file-job') {
   const child = spawnWorkerProcess(
-    fixture.configFile,
-    'go-file-job',
-    { SALIFLOW_HOST_ID: host, SALIFLOW_SOCKET: path.join(fixture.root, `${host}.socket`) },
+    of.configFile,
+    service,
+    { SALIFLOW_HOST_ID: host, SALIFLOW_SOCKET: path.join(of.root, `${host}.socket`) },
     { asSaliflowWorker: true },
   );
   const worker = { child, output: '' };
@@ -181,6 +185,77 @@ test(
         if (worker) await worker.child;
       }
       await close();
+    }
+  },
+);
+
+const sge = await clusterUnderTest('sge');
+
+test(
+  'drain with an SGE run in flight: the worker exits, the other one takes over the wait; submitted once, run once',
+  { skip: sge.skip, timeout: 300_000 },
+  async (t) => {
+    const clustered = await createServiceFixture({ sections: { sge: sge.section, limits: { running: '10' } } });
+    await installStateAudit(clustered.admin, clustered.config.database.db);
+    const { client, close } = await temporalClient();
+    const a = await startWorker('hosta', clustered, 'go-file-cluster-job');
+    let b: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const job = await submitJob({ config: clustered.config, db: clustered.frontendDb, client, name: 'onsge' });
+      const running = await until('the SGE run to start', async () => {
+        const row = await jobRow(clustered.db, job.name);
+        if (row.state !== 'RUNNING' || !/^SGE:\d+$/.test(row.runner_id ?? '')) return undefined;
+        const started = await fs.readFile(path.join(row.directory!, 'runs.txt'), 'utf8').catch(() => '');
+        return started === 'ran\n' ? row : undefined;
+      });
+      b = await startWorker('hostb', clustered, 'go-file-cluster-job');
+
+      const drainAt = Date.now();
+      const drain = await execa(
+        'node',
+        [
+          path.join(REPO_ROOT, 'bin/saliflow.js'),
+          'drain',
+          '--worker',
+          `${a.child.pid}@hosta`,
+          '--config',
+          clustered.configFile,
+        ],
+        { env: { SALIFLOW_CONFIG: '', SALIFLOW_HOST_ID: 'hosta' }, reject: false },
+      );
+      assert.equal(drain.exitCode, 0, drain.stderr);
+      const exited = await a.child;
+      t.diagnostic(`drain asked -> A exited: ${Date.now() - drainAt} ms, its SGE run still going`);
+      assert.equal(exited.exitCode, 0, a.output.slice(-2000));
+      assert.match(a.output, /drained: no work left on this worker/);
+      assert.equal((await jobRow(clustered.db, job.name)).state, 'RUNNING', 'the run goes on without A');
+
+      await fs.writeFile(path.join(running.directory!, 'go'), '');
+      const outcome = await workflowOutcome(client, job.workflowId);
+      assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+      for (const [name, states] of statePaths(await readStateAudit(clustered.db))) {
+        assert.deepEqual(
+          states,
+          ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'],
+          `${name} went through each state once`,
+        );
+      }
+      const runs = await fs.readFile(path.join(clustered.root, 'completed', job.name, 'runs.txt'), 'utf8');
+      assert.equal(runs, 'ran\n', 'ran once');
+      // The run's SGE name (saliflow's exactly-once name for this cycle), then every SGE job ever given it.
+      const qacct = (key: string) => execa(sge.section.qacct!, ['-j', key], { env: sge.env, reject: false });
+      const sgeName = await until('qacct to know the run', async () => {
+        const result = await qacct(running.runner_id!.replace(/^SGE:/, ''));
+        return /^jobname\s+(\S+)/m.exec(result.stdout)?.[1];
+      });
+      assert.equal((await qacct(sgeName)).stdout.match(/^jobnumber\s/gm)?.length, 1, `one SGE job named ${sgeName}`);
+    } finally {
+      for (const worker of [a, b]) {
+        if (worker && worker.child.exitCode === null) worker.child.kill('SIGTERM');
+        if (worker) await worker.child;
+      }
+      await close();
+      await clustered.cleanup();
     }
   },
 );
