@@ -14,6 +14,7 @@ import type { Pool } from './database.js';
 import type { Admitter } from './admission.js';
 import { startJob } from './job-start.js';
 import { whileHeartbeating } from './heartbeat.js';
+import { StartupError } from '../core/errors.js';
 
 export interface DueJob {
   name: string;
@@ -44,7 +45,7 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
 
   async function reconcile(): Promise<{ started: string[] }> {
     const client = deps.client?.();
-    if (!client) throw new Error('reconcile needs a Temporal client; the worker provides one');
+    if (!client) throw new StartupError('reconcile needs a Temporal client; the worker provides one');
     const [rows] = await pool.query<mysql.RowDataPacket[]>(
       'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
       [['INCOMING', ...IN_FLIGHT_STATES]],

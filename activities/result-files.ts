@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ResultFile, RunResults } from '../core/runner-spec.js';
+import { RunnerError } from '../core/errors.js';
 
 export type { ResultFile };
 
@@ -48,13 +49,13 @@ async function download(url: string, directory: string, target: string, fetchImp
     response = await fetchImpl(url);
   } catch (error) {
     const cause = (error as { cause?: Error }).cause;
-    throw new Error(`GET ${url}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, {
+    throw new RunnerError(`GET ${url}: ${(error as Error).message}${cause ? ` (${cause.message})` : ''}`, {
       cause: error,
     });
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
-    throw new Error(`GET ${url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    throw new RunnerError(`GET ${url}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
   }
   // Streamed to a temporary name and renamed, so a failed download never
   // leaves a truncated file where postprocess expects a whole one.
@@ -64,7 +65,7 @@ async function download(url: string, directory: string, target: string, fetchImp
     await fs.rename(temporary, destination);
   } catch (error) {
     await fs.rm(temporary, { force: true });
-    throw new Error(`GET ${url}: download to ${destination} failed: ${(error as Error).message}`, {
+    throw new RunnerError(`GET ${url}: download to ${destination} failed: ${(error as Error).message}`, {
       cause: error,
     });
   }

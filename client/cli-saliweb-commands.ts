@@ -18,7 +18,7 @@ import {
   validateJobName,
 } from './cli-support.js';
 import { withSession } from './cli-session.js';
-import { JobStateError } from '../core/errors.js';
+import { JobStateError, SaliwebDaemonRunningError } from '../core/errors.js';
 import { createMailer } from '../activities/mail.js';
 import { resubmitJob } from './admin.js';
 import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
@@ -244,7 +244,7 @@ export function addSaliwebCommands(program: Command, configOption: () => Option)
           const stateFile = config.backend.stateFile;
           const daemon = await saliwebDaemonState(stateFile);
           const said = describeDaemonState(stateFile, daemon);
-          if (daemon.state === 'alive' && options.apply) throw new Error(`not adopting: ${said}`);
+          if (daemon.state === 'alive' && options.apply) throw new SaliwebDaemonRunningError(`not adopting: ${said}`);
           if (said) console.log(`${said}\n`);
           const adopt = {
             config,

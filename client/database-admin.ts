@@ -96,7 +96,7 @@ export async function createTables(
   await connection.query(createLeaseTableSql());
   if (found.length === 2) return 'existed';
   if (found.length === 1) {
-    throw new Error(
+    throw new UsageError(
       `only table ${String(found[0]!.name)} exists; saliflow db drop-tables, then create-tables again (job records are lost)`,
     );
   }

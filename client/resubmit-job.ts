@@ -19,7 +19,7 @@ import crypto from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { JobStateError } from '../core/errors.js';
+import { AttentionError, JobStateError } from '../core/errors.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob, type StartOutcome } from '../activities/job-start.js';
 import { NoSuchJobError } from './cli-support.js';
@@ -66,7 +66,9 @@ async function underLock<T>(db: Pick<mysql.Pool, 'getConnection'>, name: string,
       [{ got: number | null }],
     ];
     if (lock.got !== 1) {
-      throw new Error(`another command has been resubmitting this job for ${LOCK_WAIT_SECONDS} s; try again later`);
+      throw new AttentionError(
+        `another command has been resubmitting this job for ${LOCK_WAIT_SECONDS} s; try again later`,
+      );
     }
     try {
       return await work();

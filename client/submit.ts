@@ -11,6 +11,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob } from '../activities/job-start.js';
 import { candidateJobName, randomToken, sanitizeJobName } from './job-names.js';
+import { SubmissionError } from '../core/errors.js';
 
 export interface SubmitJobOptions {
   config: ServiceConfig;
@@ -54,13 +55,15 @@ async function claimDirectory(incoming: string, base: string): Promise<{ name: s
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
-  throw new Error(`could not find a free job name starting with ${base} in ${incoming}`);
+  throw new SubmissionError(`could not find a free job name starting with ${base} in ${incoming}`);
 }
 
 function safeRelativePath(directory: string, relative: string): string {
   const full = path.resolve(directory, relative);
   if (!full.startsWith(directory + path.sep)) {
-    throw new Error(`input file "${relative}" would be written outside the job directory; use a relative path`);
+    throw new SubmissionError(
+      `input file "${relative}" would be written outside the job directory; use a relative path`,
+    );
   }
   return full;
 }

@@ -13,6 +13,7 @@
  */
 import type { RunnerKind } from './runner-spec.js';
 import { TRANSIENT_STATES, type JobState } from './states.js';
+import { InvalidValueError } from './errors.js';
 
 /** Where the job's directory really is. */
 export type DirectoryFact =
@@ -104,7 +105,7 @@ export function parseRunnerNames(text: string | undefined): Record<string, Runne
     if (entry.trim() === '') continue;
     const [name, kind, ...rest] = entry.split('=').map((part) => part.trim());
     if (!name || !kind || rest.length > 0 || !(kinds as readonly string[]).includes(kind)) {
-      throw new Error(
+      throw new InvalidValueError(
         `runner_names entry ${JSON.stringify(entry.trim())} is not NAME=KIND with KIND one of ${kinds.join(', ')}; ` +
           'write e.g. wyntonsge=sge',
       );

@@ -266,6 +266,15 @@ export class NoSuchJobError extends SaliflowError {
   }
 }
 
+/** A value is not what it must be; the caller says where it came from (a config key, an option). */
+export class InvalidValueError extends SaliflowError {}
+
+/** A submission cannot be made as asked (no free job name, an input file outside the job directory). */
+export class SubmissionError extends SaliflowError {}
+
+/** saliweb's backend daemon still runs: adopting its jobs (or serving its socket) is refused; exit code 1. */
+export class SaliwebDaemonRunningError extends SaliflowError {}
+
 /** Some of several jobs could not be handled (each was reported): exit code 1. */
 export class SomeJobsFailedError extends SaliflowError {}
 

@@ -6,6 +6,7 @@
  */
 import type { RunEnding } from './runner.js';
 import type { CommandResult, SchedulerCommand } from './scheduler-command.js';
+import { RunnerError } from '../../core/errors.js';
 
 export interface SgeCommands {
   qsub: string;
@@ -36,7 +37,7 @@ export const qstatCommand = (c: SgeCommands, user: string): SchedulerCommand => 
 
 export function qacctCommand(c: SgeCommands, idOrName: string): SchedulerCommand {
   // `qacct -j ""` dumps every job the cell ever ran.
-  if (idOrName.trim() === '') throw new Error('refusing to build qacct -j with an empty job id or name');
+  if (idOrName.trim() === '') throw new RunnerError('refusing to build qacct -j with an empty job id or name');
   return { command: c.qacct, args: ['-j', idOrName] };
 }
 

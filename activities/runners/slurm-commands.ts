@@ -7,6 +7,7 @@
 import type { RunEnding } from './runner.js';
 import type { CommandResult, SchedulerCommand } from './scheduler-command.js';
 import { arrayRange, optionValue } from './cluster-script.js';
+import { RunnerError } from '../../core/errors.js';
 
 export interface SlurmCommands {
   sbatch: string;
@@ -58,7 +59,8 @@ const QUEUE_FORMAT = '%i|%F|%T|%j|%r';
 
 /** The queue rows of these jobs only (ids are base ids; SLURM lists each array task). */
 export function squeueCommand(c: SlurmCommands, ids: readonly string[]): SchedulerCommand {
-  if (ids.length === 0) throw new Error('squeue needs at least one job id (without -j it lists every user’s jobs)');
+  if (ids.length === 0)
+    throw new RunnerError('squeue needs at least one job id (without -j it lists every user’s jobs)');
   return { command: c.squeue, args: ['-h', '-t', 'all', '-o', QUEUE_FORMAT, '-j', ids.join(',')] };
 }
 
@@ -78,7 +80,7 @@ export const scancelCommand = (c: SlurmCommands, id: string): SchedulerCommand =
 });
 
 export function sacctCommand(c: SlurmCommands, ids: readonly string[]): SchedulerCommand {
-  if (!c.sacct) throw new Error('no sacct configured');
+  if (!c.sacct) throw new RunnerError('no sacct configured');
   return {
     command: c.sacct,
     args: ['-n', '-P', '-j', ids.join(','), '-o', 'JobID,JobName,State,ExitCode,Reason,MaxRSS,ElapsedRaw'],
