@@ -81,6 +81,10 @@ export interface AdmitterOptions {
   hasPendingTask?: (job: string) => Promise<boolean>;
   /** Told of every job a round admitted, with its submit time (for metrics). */
   onAdmitted?: (jobs: readonly AdmittedJob[]) => void;
+  /** After each safety sweep (its round and its refresh of reasons): what a test waits for, not a clock. */
+  onSweep?: () => void;
+  /** After each check for admitted jobs whose workflow did not move on. */
+  onStragglerCheck?: () => void;
 }
 
 export interface AdmittedJob {
@@ -370,7 +374,10 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
     checking = true;
     signalStragglers()
       .catch((error: Error) => log(`admission: checking admitted jobs: ${error.message}`))
-      .finally(() => (checking = false));
+      .finally(() => {
+        checking = false;
+        options.onStragglerCheck?.();
+      });
   }, 1000);
   stragglerCheck.unref();
 
@@ -383,7 +390,10 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       .catch((error: Error) => log(`admission round failed: ${error.message}`))
       .then(refreshReasons)
       .catch((error: Error) => log(`admission: refreshing why jobs wait: ${error.message}`))
-      .finally(() => (sweeping = false));
+      .finally(() => {
+        sweeping = false;
+        options.onSweep?.();
+      });
   }, sweepMs);
   sweep.unref();
 

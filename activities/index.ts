@@ -54,7 +54,7 @@ export interface ActivityDeps {
   client?: () => Client | undefined;
   /** This worker's host identity (local runs are waited for and cancelled where they run). @defaultValue SALIFLOW_HOST_ID or the host name */
   hostId?: string;
-  admission?: Pick<AdmitterOptions, 'sweepMs' | 'refreshFirst'>;
+  admission?: Pick<AdmitterOptions, 'sweepMs' | 'refreshFirst' | 'onSweep' | 'onStragglerCheck'>;
   /** How often the run watcher looks for RUNNING rows it does not watch yet (default 30 s). */
   watcherScanEveryMs?: number;
   /** saliflow's Prometheus metrics. @defaultValue none recorded */

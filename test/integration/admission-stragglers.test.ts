@@ -39,8 +39,10 @@ test('only stragglers whose workflow is idle are signalled, at most 10 looked at
   await admittedLongAgo([...busy, ...idle]);
   const looked: { at: number; name: string }[] = [];
   const signalled: string[] = [];
+  let checks = 0;
   const admitter = createAdmitter(fixture.config, fixture.db, {
     sweepMs: 3_600_000,
+    onStragglerCheck: () => void checks++,
     log: (message) => assert.fail(`unexpected log line: ${message}`),
     notify: async (name) => void signalled.push(name),
     hasPendingTask: async (name) => {
@@ -59,7 +61,8 @@ test('only stragglers whose workflow is idle are signalled, at most 10 looked at
       `at most 10 in the first check, looked at: ${JSON.stringify(looked)}`,
     );
     // Looked at again only after 10 s: two more checks add nothing.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const checked = checks;
+    await until('two more checks', async () => (checks >= checked + 2 ? true : undefined));
     assert.equal(looked.length, 25);
   } finally {
     admitter.close();

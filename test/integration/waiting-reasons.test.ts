@@ -55,6 +55,7 @@ const historyLength = async (client: Client, job: string) =>
   (await client.workflow.getHandle(`${fixture.config.general.serviceName}/${job}`).fetchHistory()).events?.length ?? 0;
 
 test('the head of the line is told when its reason changes; jobs further back are told once', async () => {
+  let sweeps = 0;
   await withWorker(
     fixture,
     service,
@@ -85,12 +86,13 @@ test('the head of the line is told when its reason changes; jobs further back ar
         '`list` computes every reason now',
       );
       // Several sweeps later, the job further back still has its true coarse reason and no new events.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const swept = sweeps;
+      await until('three more sweeps', async () => (sweeps >= swept + 3 ? true : undefined));
       await says(client, 'w4', coarseReason(2));
       assert.equal(await historyLength(client, 'w4'), w4Events, 'no signal to a job outside the head of the line');
       await saliflow('delete-all-jobs', '--force');
     },
-    { admission: { sweepMs: 300, refreshFirst: 2 } },
+    { admission: { sweepMs: 300, refreshFirst: 2, onSweep: () => void sweeps++ } },
   );
 });
 
