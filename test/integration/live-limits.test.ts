@@ -11,16 +11,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { readServiceControl } from '../../activities/service-control.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
 import { until } from '../support/until.js';
-import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
-import { installStateAudit, readStateAudit, statePaths, type StateChange } from '../support/state-audit.js';
+import { WORKER_READY, saliflowFor, spawnWorkerProcess } from '../support/processes.js';
+import { assertEachStateOnce, installStateAudit, readStateAudit, type StateChange } from '../support/state-audit.js';
 
 const JOBS = 14;
 const FIRST = 2;
@@ -39,11 +37,7 @@ after(async () => {
   await fixture.cleanup();
 });
 
-const saliflow = (...args: string[]) =>
-  execa('node', [path.join(REPO_ROOT, 'bin/saliflow.js'), ...args, '--config', fixture.configFile], {
-    env: { SALIFLOW_CONFIG: '' },
-    reject: false,
-  });
+const saliflow = saliflowFor(() => fixture.configFile);
 
 /** The config file with `[limits] running` set to `value` (any text, to write a bad one). */
 async function writeRunningLimit(value: string): Promise<void> {
@@ -161,13 +155,7 @@ test(
       const last = peakOf(audit.slice(beforeLower), raised.end);
       assert.equal(last.admittedAbove, 0, `after reload-limits, no job was admitted above ${LOWERED} in flight`);
       assert.equal(last.end, 0);
-      for (const [job, states] of statePaths(audit)) {
-        assert.deepEqual(
-          states,
-          ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'],
-          `${job} went through each state once`,
-        );
-      }
+      assertEachStateOnce(audit);
     } finally {
       await fs.writeFile(fixture.configFile, original);
       child.kill('SIGTERM');

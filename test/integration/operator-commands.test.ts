@@ -18,6 +18,7 @@ import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { until } from '../support/until.js';
+import { saliflowFor } from '../support/processes.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -32,12 +33,7 @@ const service = defineService({
   run: (job) => (job.name.startsWith('quick') ? doNothing() : localCommand(['sleep', '60'])),
 });
 
-const saliflow = (...args: string[]) =>
-  execa('node', [path.join(REPO_ROOT, 'bin/saliflow.js'), ...args, '--config', fixture.configFile], {
-    reject: false,
-    env: { SALIFLOW_CONFIG: '' },
-    stdin: 'ignore',
-  });
+const saliflow = saliflowFor(() => fixture.configFile);
 
 const submit = (client: Client, name: string, parents?: string[]) =>
   submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, ...(parents ? { parents } : {}) });

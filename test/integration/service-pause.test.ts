@@ -11,17 +11,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
 import { pauseReason, readServiceControl } from '../../activities/service-control.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
 import { until } from '../support/until.js';
-import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
-import { installStateAudit, readStateAudit, statePaths } from '../support/state-audit.js';
+import { WORKER_READY, saliflowFor, spawnWorkerProcess } from '../support/processes.js';
+import { assertEachStateOnce, installStateAudit, readStateAudit } from '../support/state-audit.js';
 
 const LIMIT = 3;
 
@@ -34,11 +32,7 @@ after(async () => {
   await fixture.cleanup();
 });
 
-const saliflow = (...args: string[]) =>
-  execa('node', [path.join(REPO_ROOT, 'bin/saliflow.js'), ...args, '--config', fixture.configFile], {
-    env: { SALIFLOW_CONFIG: '' },
-    reject: false,
-  });
+const saliflow = saliflowFor(() => fixture.configFile);
 
 async function startWorker() {
   const child = spawnWorkerProcess(fixture.configFile, 'go-file-job');
@@ -144,13 +138,7 @@ test(
       // Recorded, not asserted: how long `resume` took to get the line moving (includes the command's start-up).
       const firstAdmitted = changes.find((change) => change.to === 'PREPROCESSING' && change.atMs > resumedAt);
       if (firstAdmitted) t.diagnostic(`resume -> first job admitted: ${Math.round(firstAdmitted.atMs - resumedAt)} ms`);
-      for (const [job, path_] of statePaths(changes)) {
-        assert.deepEqual(
-          path_,
-          ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'],
-          `${job} went through each state once`,
-        );
-      }
+      assertEachStateOnce(changes);
       for (const job of all) {
         const runs = await fs.readFile(path.join(fixture.root, 'completed', job.name, 'runs.txt'), 'utf8');
         assert.equal(runs, 'ran\n', `${job.name} ran once`);

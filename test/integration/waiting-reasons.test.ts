@@ -8,17 +8,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { execa } from 'execa';
 import type { Client } from '@temporalio/client';
 import { defineService, localCommand } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
 import { coarseReason } from '../../activities/admission.js';
-import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { until } from '../support/until.js';
+import { saliflowFor } from '../support/processes.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -30,12 +28,7 @@ after(async () => {
 
 const service = defineService({ run: () => localCommand(['sleep', '60']) });
 
-const saliflow = (...args: string[]) =>
-  execa('node', [path.join(REPO_ROOT, 'bin/saliflow.js'), ...args, '--config', fixture.configFile], {
-    reject: false,
-    env: { SALIFLOW_CONFIG: '' },
-    stdin: 'ignore',
-  });
+const saliflow = saliflowFor(() => fixture.configFile);
 
 async function stateOf(job: string): Promise<string | undefined> {
   const [rows] = (await fixture.db.query('SELECT state FROM jobs WHERE name = ?', [job])) as unknown as [

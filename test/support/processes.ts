@@ -48,3 +48,13 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** `saliflow …` as an operator types it (bin/saliflow.js), for the service whose config file `configFile()` names. */
+export function saliflowFor(configFile: () => string) {
+  return (...args: string[]) =>
+    execa('node', [path.join(REPO_ROOT, 'bin/saliflow.js'), ...args, '--config', configFile()], {
+      reject: false,
+      env: { SALIFLOW_CONFIG: '' },
+      stdin: 'ignore',
+    });
+}

@@ -5,6 +5,7 @@
  * benchmark reads it for sub-millisecond submit→RUNNING/COMPLETED latencies
  * (the row's own DATETIME columns have one-second resolution).
  */
+import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import type { AdminConnection } from '../../client/database-admin.js';
 
@@ -73,6 +74,16 @@ export function statePaths(changes: readonly StateChange[]): Map<string, string[
     paths.set(change.job, path);
   }
   return paths;
+}
+
+/** A job that ran once, without a retry or a reschedule. */
+export const ONE_PASS = ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'] as const;
+
+/** Every job in the audit went through each state once, in order. */
+export function assertEachStateOnce(changes: readonly StateChange[]): void {
+  for (const [job, states] of statePaths(changes)) {
+    assert.deepEqual(states, ONE_PASS, `${job} went through each state once`);
+  }
 }
 
 const FINAL_STATES = new Set(['COMPLETED', 'ARCHIVED', 'EXPIRED']);
