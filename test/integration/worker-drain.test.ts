@@ -52,6 +52,15 @@ async function startWorker(host: string, of: ServiceFixture = fixture, service =
   return worker;
 }
 
+/** `saliflow drain --worker PID@hosta`, as the operator on host A types it. */
+function drainCommand(of: ServiceFixture, pid: number) {
+  return execa(
+    'node',
+    [path.join(REPO_ROOT, 'bin/saliflow.js'), 'drain', '--worker', `${pid}@hosta`, '--config', of.configFile],
+    { env: { SALIFLOW_CONFIG: '', SALIFLOW_HOST_ID: 'hosta' }, reject: false },
+  );
+}
+
 async function rows(names: readonly string[]) {
   const [found] = (await fixture.db.query('SELECT name, state, runner_id, directory FROM jobs WHERE name IN (?)', [
     names,
@@ -85,18 +94,7 @@ test(
       b = await startWorker('hostb');
 
       const drainAt = Date.now();
-      const drain = execa(
-        'node',
-        [
-          path.join(REPO_ROOT, 'bin/saliflow.js'),
-          'drain',
-          '--worker',
-          `${a.child.pid}@hosta`,
-          '--config',
-          fixture.configFile,
-        ],
-        { env: { SALIFLOW_CONFIG: '', SALIFLOW_HOST_ID: 'hosta' }, reject: false },
-      );
+      const drain = drainCommand(fixture, a.child.pid!);
       await until('worker A to wait for its local runs', async () =>
         /draining: waiting for 3 local run\(s\)/.test(a.output) ? true : undefined,
       );
@@ -205,18 +203,7 @@ test(
       b = await startWorker('hostb', clustered, 'go-file-cluster-job');
 
       const drainAt = Date.now();
-      const drain = await execa(
-        'node',
-        [
-          path.join(REPO_ROOT, 'bin/saliflow.js'),
-          'drain',
-          '--worker',
-          `${a.child.pid}@hosta`,
-          '--config',
-          clustered.configFile,
-        ],
-        { env: { SALIFLOW_CONFIG: '', SALIFLOW_HOST_ID: 'hosta' }, reject: false },
-      );
+      const drain = await drainCommand(clustered, a.child.pid!);
       assert.equal(drain.exitCode, 0, drain.stderr);
       const exited = await a.child;
       t.diagnostic(`drain asked -> A exited: ${Date.now() - drainAt} ms, its SGE run still going`);
