@@ -1,6 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** A string that starts like a SQL statement (the selector's regular expression). */
+const SQL = String.raw`/^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|TRUNCATE|SHOW|LOCK|UNLOCK|DO)\s/`;
+/** Temporal's packages, allowed as types (the engine names a Logger or a Client it is given). */
+const TEMPORAL = {
+  group: ['@temporalio/*'],
+  allowTypeImports: true,
+  message: 'no Temporal below activities/ (types only)',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.state/'] },
   js.configs.recommended,
@@ -21,15 +30,64 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
-  // Imports run one way: core <- activities <- workflows/worker <- client. A wrong-way import fails lint.
+  // Imports run one way: core <- store <- engine <- activities <- workflows/worker <- client. A wrong-way import
+  // fails lint; test/unit/import-boundaries.test.ts keeps these rules honest.
   layer('core/**/*.ts', 'core is the domain and the service-author API: it imports nothing of ours', [
+    '**/store/**',
+    '**/engine/**',
     '**/activities/**',
     '**/workflows/**',
     '**/worker/**',
     '**/client/**',
   ]),
-  layer('activities/**/*.ts', 'activities may import core only', ['**/workflows/**', '**/worker/**', '**/client/**']),
+  layer(
+    'store/**/*.ts',
+    'the store runs SQL for the layers above it: it may import core only',
+    ['**/engine/**', '**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**'],
+    TEMPORAL,
+  ),
+  layer(
+    'engine/**/*.ts',
+    'the engine moves jobs without Temporal: it may import core and store, and Temporal only as types',
+    ['**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**'],
+    TEMPORAL,
+  ),
+  layer('activities/**/*.ts', 'activities may import core, store and engine', [
+    '**/workflows/**',
+    '**/worker/**',
+    '**/client/**',
+  ]),
   layer('worker/**/*.ts', 'the worker may not import the client (operators and frontends)', ['**/client/**']),
+  // The frontend API (saliflow/client): what a web frontend loads, so no engine, worker or CLI.
+  layer('client/{submit,job-names}.ts', 'the frontend API imports core, store and the one way a job starts only', [
+    '**/engine/**',
+    '**/worker/**',
+    '**/workflows/**',
+    './cli*',
+    '**/activities/*',
+    '!**/activities/job-start.js',
+  ]),
+  // Every SQL statement saliflow runs lives in store/ (a statement elsewhere fails lint).
+  {
+    files: [
+      'core/**/*.ts',
+      'engine/**/*.ts',
+      'activities/**/*.ts',
+      'workflows/**/*.ts',
+      'worker/**/*.ts',
+      'client/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-syntax': [
+        'warn',
+        { selector: `Literal[value=${SQL}]`, message: 'SQL belongs in store/: add or extend a store module' },
+        {
+          selector: `TemplateElement[value.raw=${SQL}]`,
+          message: 'SQL belongs in store/: add or extend a store module',
+        },
+      ],
+    },
+  },
   {
     // Workflow code is bundled and replayed: no Node built-ins, no clocks, no randomness; activities as types only.
     files: ['workflows/**/*.ts'],
@@ -40,7 +98,11 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*', 'fs', 'path', 'mysql2*', 'execa', 'nodemailer'], message: 'workflow code is replayed' },
             { group: ['**/worker/**', '**/client/**'], message: 'workflows import core, and activities as types' },
-            { group: ['**/activities/**'], allowTypeImports: true, message: 'activities run outside the workflow' },
+            {
+              group: ['**/activities/**', '**/engine/**', '**/store/**'],
+              allowTypeImports: true,
+              message: 'activities, the engine and the store run outside the workflow',
+            },
           ],
         },
       ],
@@ -57,6 +119,6 @@ export default tseslint.config(
   ]),
 );
 
-function layer(files, message, group) {
-  return { files: [files], rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] } };
+function layer(files, message, group, ...more) {
+  return { files: [files], rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message }, ...more] }] } };
 }

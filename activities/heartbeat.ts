@@ -21,3 +21,12 @@ export async function whileHeartbeating<T>(work: () => Promise<T>, everyMs = 500
     clearInterval(beat);
   }
 }
+
+/** The activity's cancellation as a rejection, when called inside an activity; nothing otherwise. */
+export function activityCancellation(): Promise<never>[] {
+  try {
+    return [Context.current().cancelled];
+  } catch {
+    return [];
+  }
+}

@@ -9,7 +9,6 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
-import { FINAL_STATES } from '../core/states.js';
 import {
   ADMITTED_SIGNAL,
   jobWorkflowId,
@@ -18,30 +17,28 @@ import {
   WAITING_SIGNAL,
 } from '../core/job-workflow-contract.js';
 import type { Service } from '../core/service.js';
-import { createPool, type Pool } from './database.js';
-import { createMailer, jobFailedMessage, type Mailer } from './mail.js';
-import { createTransitionActivities } from './job-transitions.js';
-import { createStepCaller } from './service-steps.js';
+import { createPool, type Pool } from '../store/pool.js';
+import { createMailer, type Mailer } from '../engine/mail.js';
+import { createTransitionActivities } from '../engine/job-transitions.js';
+import { createStepCaller } from '../engine/service-steps.js';
 import { createStepReports, type StepReports } from './step-reports.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
-import { defaultRunners, runnerFor, type RunnerRegistry } from './runners/index.js';
+import { defaultRunners, runnerFor, type RunnerRegistry } from '../engine/runners/index.js';
 import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
-import { createAdmitter, type AdmitterOptions } from './admission.js';
-import { createAdvanceActivity, type AdvanceResult } from './job-advance.js';
-import { readJob } from './job-row.js';
+import { createAdmitter, type AdmitterOptions } from '../engine/admission.js';
+import { createAdvanceActivity, type AdvanceResult } from '../engine/job-advance.js';
 import { createRecordedRunActivity } from './recorded-run.js';
-import { childrenReasons } from './waiting-line.js';
-import { pausedBecause, readServiceControl } from './service-control.js';
-import { whileHeartbeating } from './heartbeat.js';
-import { createRunWatcher } from './run-watcher.js';
-import { oneAtATimePerJob } from './one-at-a-time.js';
-import { createPacedCalls } from './paced-calls.js';
-import { NO_METRICS, type JobMetrics } from './job-metrics.js';
-import type { MadeChange } from './job-transitions.js';
-import { contextLogger, updateLogContext } from './log-context.js';
-import { OUTAGES_TABLE, recordStatusOutage } from './status-outages.js';
+import { activityCancellation } from './heartbeat.js';
+import { createRunWatcher } from '../engine/run-watcher.js';
+import { oneAtATimePerJob } from '../engine/one-at-a-time.js';
+import { createJobEndActivities } from './job-end-activities.js';
+import { createPacedCalls } from '../engine/paced-calls.js';
+import { NO_METRICS, type JobMetrics } from '../engine/job-metrics.js';
+import type { MadeChange } from '../engine/job-transitions.js';
+import { contextLogger } from '../engine/log-context.js';
+import { OUTAGES_TABLE, recordStatusOutage } from '../store/status-outages.js';
 
 export interface ActivityDeps {
   config: ServiceConfig;
@@ -127,7 +124,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     logChange(log, change);
   });
   const stepReports = createStepReports(() => deps.client?.(), log);
-  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report);
+  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report, activityCancellation);
   /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
   const signals = createPacedCalls({
     name: 'signals',
@@ -197,51 +194,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     ...runs.activities,
     ...createMaintenanceActivities(config, pool, { ...(deps.client ? { client: deps.client } : {}), admitter }),
 
-    /**
-     * Moves the job to FAILED with its error, frees its slot. A finished job
-     * (COMPLETED, ARCHIVED, EXPIRED) is never failed: its row stays, and the
-     * answer says so.
-     */
-    failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
-      return oneAtATime(input.job, async () => {
-        const row = await readJob(pool, input.job);
-        updateLogContext({ state: row.state });
-        if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
-        await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
-        admitter.wake();
-        // Its children wait for an operator now: they say so in the Web UI at once.
-        const children = await readServiceControl(pool, config)
-          .then((control) => childrenReasons(pool, control.limits, input.job, pausedBecause(control)))
-          .catch(() => []);
-        for (const child of children) {
-          void signalJob(child.name, WAITING_SIGNAL, child.reason);
-        }
-        return { failed: true, state: 'FAILED' };
-      });
-    },
-
-    /** Tells the admin a job failed; separate from failJob so a mail outage never holds up the state change. */
-    async notifyAdminOfFailure(input: { job: string; failure: string }): Promise<void> {
-      const message = jobFailedMessage(config.general.serviceName, input.job, input.failure, config.configFile);
-      await mailer.send({ to: config.general.adminEmail, ...message });
-    },
-
-    /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
-    async archiveJob(job: string): Promise<void> {
-      await whileHeartbeating(async () => {
-        await transitionJob({ job, to: 'ARCHIVED' });
-        await steps.archive(await readJob(pool, job));
-      });
-    },
-
-    /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
-    async expireJob(job: string): Promise<void> {
-      await whileHeartbeating(async () => {
-        const row = await readJob(pool, job);
-        if (row.state === 'ARCHIVED') await steps.expire(row);
-        await transitionJob({ job, to: 'EXPIRED' });
-      });
-    },
+    ...createJobEndActivities({ config, pool, mailer, steps, admitter, transitionJob, oneAtATime, signalJob }),
   };
 
   return {

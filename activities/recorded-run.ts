@@ -4,9 +4,9 @@
  * workflow's first task, or a run submitted by an advance the cancel cut
  * short) still has a run to delete: this is where the workflow finds it.
  */
-import type { Pool } from './database.js';
-import { readJob } from './job-row.js';
-import { readCycleRecord, type SubmittedRun } from './run-cycle-record.js';
+import type { Pool } from '../store/pool.js';
+import { readJob } from '../store/job-row.js';
+import { readCycleRecord, type SubmittedRun } from '../engine/run-cycle-record.js';
 
 export function createRecordedRunActivity(pool: Pool) {
   return async function recordedRun(job: string): Promise<SubmittedRun | undefined> {

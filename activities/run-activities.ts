@@ -4,17 +4,17 @@
  * the same run by its id.
  */
 import { Context } from '@temporalio/activity';
-import type { SubmittedRun } from './run-cycle-record.js';
+import type { SubmittedRun } from '../engine/run-cycle-record.js';
 import { RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults, RunnerKind } from '../core/runner-spec.js';
-import { runnerFor, type RunnerRegistry } from './runners/index.js';
-import { readJobStateFile } from './runners/job-state-file.js';
-import { createStatusPoller, type OutageEvent, type StatusPoller } from './runners/status-poller.js';
-import type { FinalRunStatus } from './runners/runner.js';
-import { describeCauseAndUsage, runCause } from './runners/run-cause.js';
+import { runnerFor, type RunnerRegistry } from '../engine/runners/index.js';
+import { readJobStateFile } from '../engine/runners/job-state-file.js';
+import { createStatusPoller, type OutageEvent, type StatusPoller } from '../engine/runners/status-poller.js';
+import type { FinalRunStatus } from '../engine/runners/runner.js';
+import { describeCauseAndUsage, runCause } from '../engine/runners/run-cause.js';
 import type { RunCauseReport } from '../core/run-causes.js';
-import type { JobMetrics } from './job-metrics.js';
-import { updateLogContext } from './log-context.js';
+import type { JobMetrics } from '../engine/job-metrics.js';
+import { updateLogContext } from '../engine/log-context.js';
 import { sleep } from '../core/sleep.js';
 
 export type { SubmittedRun };

@@ -22,8 +22,8 @@ import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
 import { PROGRESS_SIGNAL, type JobProgress, type RunningStep } from '../core/job-workflow-contract.js';
-import type { JobRow } from './job-row.js';
-import type { StepStartReport } from './service-steps.js';
+import type { JobRow } from '../store/job-row.js';
+import type { StepStartReport } from '../engine/service-steps.js';
 
 /** The worker's keep-alive workflow task while a local activity runs (the SDK: 80 % of the 10 s task timeout). */
 export const KEEPALIVE_TASK_MS = 8000;

@@ -5,7 +5,7 @@
  *   SALIFLOW_STATE_DIR=… npx tsx bench/waiting-line-cost.ts [N…]
  */
 import { performance } from 'node:perf_hooks';
-import { admissibleJobs, waitingReasons } from '../activities/waiting-line.js';
+import { admissibleJobs, waitingReasons } from '../store/waiting-line.js';
 import { createServiceFixture } from '../test/support/service-fixture.js';
 
 const sizes = process.argv.slice(2).map(Number);

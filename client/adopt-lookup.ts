@@ -8,8 +8,8 @@
 import { execa } from 'execa';
 import type { ServiceConfig } from '../core/config/index.js';
 import { RunnerError } from '../core/errors.js';
-import { clusterJobName } from '../activities/runners/cluster-script.js';
-import { parseQstatXml } from '../activities/runners/sge-commands.js';
+import { clusterJobName } from '../engine/runners/cluster-script.js';
+import { parseQstatXml } from '../engine/runners/sge-commands.js';
 
 /** saliweb-style runner ids (`SGE:12`, `SLURM:34`) of the live cluster jobs named for `job`. */
 export async function findRunsByName(config: ServiceConfig, job: string): Promise<string[]> {

@@ -31,12 +31,12 @@ import {
   type DirectoryFact,
   type RunFact,
 } from '../core/adoption-plan.js';
-import type { Pool } from '../activities/database.js';
+import type { Pool } from '../store/pool.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
-import { createTransitionActivities } from '../activities/job-transitions.js';
-import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../activities/run-cycle-record.js';
-import { defaultRunners, type RunnerRegistry } from '../activities/runners/index.js';
+import { createTransitionActivities } from '../engine/job-transitions.js';
+import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../engine/run-cycle-record.js';
+import { defaultRunners, type RunnerRegistry } from '../engine/runners/index.js';
 import { findRunsByName } from './adopt-lookup.js';
 
 export interface AdoptOptions {

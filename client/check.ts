@@ -19,9 +19,9 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
-import type { Pool } from '../activities/database.js';
+import type { Pool } from '../store/pool.js';
 import { startJob } from '../activities/job-start.js';
-import { findFileProblems, type FileProblem } from '../worker/consistency-check.js';
+import { findFileProblems, type FileProblem } from '../engine/consistency-check.js';
 import { describeJobWorkflow, runningJobWorkflows, terminateJobWorkflow } from './job-workflows.js';
 
 export interface CheckProblem {

@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import type { Command, Option } from 'commander';
-import { withAdmissionLock } from '../activities/admission.js';
+import { withAdmissionLock } from '../engine/admission.js';
 import {
   clearPause,
   describeLimits,
@@ -14,7 +14,7 @@ import {
   readLimitsFile,
   recordPause,
   reloadLimits,
-} from '../activities/service-control.js';
+} from '../store/service-control.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { sleep } from '../core/sleep.js';
 import { UsageError } from './cli-support.js';

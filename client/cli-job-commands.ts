@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { CANCELLED_BY_ADMIN } from '../core/job-workflow-contract.js';
-import { createMailer } from '../activities/mail.js';
+import { createMailer } from '../engine/mail.js';
 import { JobStateError } from '../core/errors.js';
 import { cancelJob, resubmitJob } from './admin.js';
 import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './cli-support.js';

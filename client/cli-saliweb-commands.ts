@@ -19,7 +19,7 @@ import {
 } from './cli-support.js';
 import { withSession } from './cli-session.js';
 import { JobStateError, SaliwebDaemonRunningError } from '../core/errors.js';
-import { createMailer } from '../activities/mail.js';
+import { createMailer } from '../engine/mail.js';
 import { resubmitJob } from './admin.js';
 import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
 import { listJobs, DEFAULT_LIST_STATES } from './list-jobs.js';

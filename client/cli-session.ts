@@ -1,7 +1,7 @@
 /** One verb's connections to the service named by `--config`, opened when first needed and always closed. */
 import type { Client } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
-import { createPool, describeDatabaseError, type Pool } from '../activities/database.js';
+import { createPool, describeDatabaseError, type Pool } from '../store/pool.js';
 import { temporalClient } from './cli-support.js';
 
 export interface Session {

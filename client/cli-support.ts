@@ -12,7 +12,7 @@ import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
 import { JOB_NAME } from '../core/job-name.js';
 import { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError } from '../core/errors.js';
-import { describeDatabaseError } from '../activities/database.js';
+import { describeDatabaseError } from '../store/pool.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 

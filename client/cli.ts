@@ -10,9 +10,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { createPool, describeDatabaseError } from '../activities/database.js';
+import { createPool, describeDatabaseError } from '../store/pool.js';
 import { loadServiceConfig } from '../core/config/index.js';
-import { createTables, dropTables, provisionServiceDatabase } from './database-admin.js';
+import { createTables, dropTables, provisionServiceDatabase } from '../store/database-admin.js';
 import { submitJob } from './submit.js';
 import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './cli-support.js';
 import { addJobCommands } from './cli-job-commands.js';

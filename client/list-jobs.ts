@@ -2,8 +2,8 @@
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
-import { waitingReasons } from '../activities/waiting-line.js';
-import { pausedBecause, readServiceControl } from '../activities/service-control.js';
+import { waitingReasons } from '../store/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
 
 /** saliweb's default: the states an operator needs to look at. */

@@ -9,10 +9,10 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { LimitsConfig, ServiceConfig } from '../core/config/index.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { JOB_STATES, type JobState } from '../core/states.js';
-import { scheduleIds } from '../worker/schedules.js';
-import { describeLimits, pauseReason, readServiceControl, type Pause } from '../activities/service-control.js';
+import { scheduleIds } from '../activities/schedules.js';
+import { describeLimits, pauseReason, readServiceControl, type Pause } from '../store/service-control.js';
 import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
-import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../activities/status-outages.js';
+import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../store/status-outages.js';
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;

@@ -9,10 +9,10 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { describeStep, jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
 import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
-import { waitingReasons } from '../activities/waiting-line.js';
-import { pausedBecause, readServiceControl } from '../activities/service-control.js';
+import { waitingReasons } from '../store/waiting-line.js';
+import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
-import { readCycleRecord } from '../activities/run-cycle-record.js';
+import { readCycleRecord } from '../engine/run-cycle-record.js';
 import { describeRetries, type RetryState } from '../core/retry-policy.js';
 
 /** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */

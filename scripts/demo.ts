@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadServiceConfig } from '../core/config/index.js';
-import { provisionServiceDatabase } from '../client/database-admin.js';
+import { provisionServiceDatabase } from '../store/database-admin.js';
 import { submitJob, type SubmittedJob } from '../client/submit.js';
 import { createServiceWorker } from '../worker/create-worker.js';
 import service from '../examples/modfoo/service.js';

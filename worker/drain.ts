@@ -15,8 +15,8 @@
  *   its job's workflow, which another worker carries on.
  * Then it reports the worker empty and stops it; the process exits.
  */
-import type { Admitter } from '../activities/admission.js';
-import type { RunWatcher } from '../activities/run-watcher.js';
+import type { Admitter } from '../engine/admission.js';
+import type { RunWatcher } from '../engine/run-watcher.js';
 import { sleep } from '../core/sleep.js';
 
 export interface DrainableParts {

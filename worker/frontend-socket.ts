@@ -21,7 +21,7 @@ import { IN_FLIGHT_STATES } from '../core/states.js';
 import { JOB_NAME } from '../core/job-name.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
-import { createPacedCalls } from '../activities/paced-calls.js';
+import { createPacedCalls } from '../engine/paced-calls.js';
 
 export interface FrontendSocketLimits {
   /** A ping is ~50 bytes; longer lines are skipped. */

@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import { pino, type Logger as Pino } from 'pino';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { currentLogContext, jobFromWorkflowId, loggerFrom, withLogContext } from '../activities/log-context.js';
+import { currentLogContext, jobFromWorkflowId, loggerFrom, withLogContext } from '../engine/log-context.js';
 import type { LogLevelName } from '../core/config/index.js';
 
 export const MAX_MESSAGE_CHARS = 2000;

@@ -10,8 +10,8 @@ import os from 'node:os';
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
-import type { Pool } from '../activities/database.js';
-import { describeLimits, readLimitsFile, reloadLimits } from '../activities/service-control.js';
+import type { Pool } from '../store/pool.js';
+import { describeLimits, readLimitsFile, reloadLimits } from '../store/service-control.js';
 
 /** Where a handler hears signals: the process, or a fan-out to every service of a process (worker/main.ts). */
 export type SignalSource = Pick<EventEmitter, 'on' | 'off'>;

@@ -6,7 +6,7 @@
  */
 import { proxyActivities, proxyLocalActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { SaliflowActivities } from '../activities/index.js';
-import type { SubmittedRun } from '../activities/run-cycle-record.js';
+import type { SubmittedRun } from '../engine/run-cycle-record.js';
 import { NON_RETRYABLE_ERRORS } from '../core/errors.js';
 import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 

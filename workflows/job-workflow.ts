@@ -19,10 +19,10 @@ import {
   sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { AdvanceInput, AdvanceResult } from '../activities/job-advance.js';
+import type { AdvanceInput, AdvanceResult } from '../engine/job-advance.js';
 import { firstLine } from '../core/text.js';
 import { WORKFLOW_FAILURE } from '../core/errors.js';
-import type { SubmittedRun } from '../activities/run-cycle-record.js';
+import type { SubmittedRun } from '../engine/run-cycle-record.js';
 import {
   ADMITTED_SIGNAL,
   CANCEL_SIGNAL,

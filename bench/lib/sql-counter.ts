@@ -14,7 +14,7 @@
  * shared server: the results say which method was used.
  */
 import mysql from 'mysql2/promise';
-import type { AdminConnection } from '../../client/database-admin.js';
+import type { AdminConnection } from '../../store/database-admin.js';
 
 export type SqlCountMethod = 'userstat' | 'global-questions';
 

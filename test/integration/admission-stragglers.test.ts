@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { createAdmitter } from '../../activities/admission.js';
+import { createAdmitter } from '../../engine/admission.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { until } from '../support/until.js';
 

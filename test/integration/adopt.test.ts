@@ -27,11 +27,11 @@ import { queryJobStatus } from '../../client/job-workflows.js';
 import { until } from '../support/until.js';
 import { clusterUnderTest } from '../support/clusters.js';
 import { spawnWorkerProcess } from '../support/processes.js';
-import { deleteSchedules, ensureSchedules } from '../../worker/schedules.js';
+import { deleteSchedules, ensureSchedules } from '../../activities/schedules.js';
 import { startFakeSaliwebService, type FakeSaliwebService } from '../support/fake-saliweb-service.js';
-import { defaultRunners } from '../../activities/runners/index.js';
-import { createWebServiceRunner } from '../../activities/runners/web-service.js';
-import type { RunnerBackend } from '../../activities/runners/runner.js';
+import { defaultRunners } from '../../engine/runners/index.js';
+import { createWebServiceRunner } from '../../engine/runners/web-service.js';
+import type { RunnerBackend } from '../../engine/runners/runner.js';
 
 const sge = await clusterUnderTest('sge');
 const slurm = await clusterUnderTest('slurm');

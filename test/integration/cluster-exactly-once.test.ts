@@ -13,7 +13,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { clusterUnderTest, schedulerCommand, type ClusterKind } from '../support/clusters.js';
-import { readRecord } from '../../activities/runners/submission-record.js';
+import { readRecord } from '../../engine/runners/submission-record.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import { until } from '../support/until.js';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { submitJob } from '../../client/submit.js';
-import { checkConsistency, findInconsistencies } from '../../worker/consistency-check.js';
+import { checkConsistency, findInconsistencies } from '../../engine/consistency-check.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 
 let fixture: ServiceFixture;

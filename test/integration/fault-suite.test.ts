@@ -24,7 +24,7 @@ import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 import { startPrivateStack, type PrivateStack } from '../support/private-stack.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { installStateAudit } from '../support/state-audit.js';

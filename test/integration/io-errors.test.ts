@@ -20,7 +20,7 @@ import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { listJobs } from '../../client/list-jobs.js';
 import { JOB_STATUS_QUERY, type JobStatus } from '../../core/job-workflow-contract.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 import { bigFileContent } from '../support/services/big-output.js';
 import { freePort, WORKER_READY } from '../support/processes.js';
 import { parsePrometheus, total } from '../support/prometheus.js';

@@ -5,9 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseLease, takeLease, withLease } from '../../activities/lease.js';
-import { readServiceControl, recordPause } from '../../activities/service-control.js';
-import { ADMISSION_LEASE } from '../../activities/admission.js';
+import { releaseLease, takeLease, withLease } from '../../store/lease.js';
+import { readServiceControl, recordPause } from '../../store/service-control.js';
+import { ADMISSION_LEASE } from '../../engine/admission.js';
 import { LeaseBusyError, LeaseLostError } from '../../core/errors.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 

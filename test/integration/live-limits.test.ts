@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
-import { readServiceControl } from '../../activities/service-control.js';
+import { readServiceControl } from '../../store/service-control.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';

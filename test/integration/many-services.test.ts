@@ -16,7 +16,7 @@ import mysql from 'mysql2/promise';
 import { execa } from 'execa';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { until } from '../support/until.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { defineService, doNothing } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
-import { deleteSchedules, ensureSchedules, scheduleIds } from '../../worker/schedules.js';
+import { deleteSchedules, ensureSchedules, scheduleIds } from '../../activities/schedules.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';

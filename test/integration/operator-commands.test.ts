@@ -13,7 +13,7 @@ import { defineService, doNothing, localCommand } from '../../core/index.js';
 import { jobWorkflowId } from '../../core/job-workflow-contract.js';
 import { submitJob } from '../../client/submit.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
-import { ensureSchedules, deleteSchedules } from '../../worker/schedules.js';
+import { ensureSchedules, deleteSchedules } from '../../activities/schedules.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';

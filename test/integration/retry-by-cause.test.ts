@@ -17,7 +17,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { createFakeScheduler, type FakeScheduler } from '../support/fake-scheduler.js';
-import { readCycleRecord } from '../../activities/run-cycle-record.js';
+import { readCycleRecord } from '../../engine/run-cycle-record.js';
 import { until } from '../support/until.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import memoryRetryJob from '../support/services/memory-retry-job.js';

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createSgeRunner } from '../../activities/runners/sge.js';
-import { createSlurmRunner } from '../../activities/runners/slurm.js';
-import type { RunHandle, RunnerBackend } from '../../activities/runners/runner.js';
+import { createSgeRunner } from '../../engine/runners/sge.js';
+import { createSlurmRunner } from '../../engine/runners/slurm.js';
+import type { RunHandle, RunnerBackend } from '../../engine/runners/runner.js';
 import { createFakeScheduler, type FakeScheduler } from '../support/fake-scheduler.js';
 
 const fakes: FakeScheduler[] = [];

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadServiceConfig } from '../../core/config/index.js';
 import { randomToken } from '../../client/job-names.js';
-import { deleteSchedules, ensureSchedules, scheduleIds } from '../../worker/schedules.js';
+import { deleteSchedules, ensureSchedules, scheduleIds } from '../../activities/schedules.js';
 import { stackSettings } from '../../scripts/stack/settings.js';
 import { temporalClient } from '../support/temporal.js';
 import { until } from '../support/until.js';

@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
-import { pauseReason, readServiceControl } from '../../activities/service-control.js';
+import { pauseReason, readServiceControl } from '../../store/service-control.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { defineService, sgeScript, slurmScript } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { formatServiceStatus, serviceStatus } from '../../client/service-status.js';
-import { readStatusOutages } from '../../activities/status-outages.js';
+import { readStatusOutages } from '../../store/status-outages.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';

@@ -7,8 +7,8 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LimitsConfig } from '../../core/config/index.js';
-import { runAdmissionRound } from '../../activities/admission.js';
-import { admissibleJobs, waitingReasons } from '../../activities/waiting-line.js';
+import { runAdmissionRound } from '../../engine/admission.js';
+import { admissibleJobs, waitingReasons } from '../../store/waiting-line.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 
 let fixture: ServiceFixture;

@@ -12,7 +12,7 @@ import type { Client } from '@temporalio/client';
 import { defineService, localCommand } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { queryJobStatus } from '../../client/job-workflows.js';
-import { coarseReason } from '../../activities/admission.js';
+import { coarseReason } from '../../engine/admission.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { until } from '../support/until.js';

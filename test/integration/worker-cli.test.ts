@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import modfoo from '../../examples/modfoo/service.js';
 import { submitJob } from '../../client/submit.js';
-import { deleteSchedules, scheduleIds } from '../../worker/schedules.js';
+import { deleteSchedules, scheduleIds } from '../../activities/schedules.js';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';

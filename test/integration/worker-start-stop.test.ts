@@ -17,7 +17,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { freePort, WORKER_READY } from '../support/processes.js';
 import { temporalClient } from '../support/temporal.js';
 import { until } from '../support/until.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 
 const BIN = path.join(REPO_ROOT, 'bin/saliflow.js');
 const SERVICE = path.join(REPO_ROOT, 'test/support/services/never-ending-step.ts');

@@ -21,7 +21,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
 import { jobWorkflowId } from '../../core/job-workflow-contract.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 import { checkScenario, describeFindings } from '../support/fault-checks.js';
 import {
   jobName,

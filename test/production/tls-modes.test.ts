@@ -13,7 +13,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
 import { submitJob } from '../../client/submit.js';
-import { deleteSchedules } from '../../worker/schedules.js';
+import { deleteSchedules } from '../../activities/schedules.js';
 import { SERVER_NAME } from '../../scripts/production/settings.js';
 import { REPO_ROOT, stackSettings } from '../../scripts/stack/settings.js';
 import { startTemporal } from '../../scripts/stack/temporal.js';

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AdminConnection } from '../../client/database-admin.js';
+import type { AdminConnection } from '../../store/database-admin.js';
 import { startMysql } from '../../scripts/stack/mysql.js';
 import { findTemporalCli, startTemporal } from '../../scripts/stack/temporal.js';
 import { processIsAlive, readPid, sleep, stopProcess } from '../../scripts/stack/processes.js';

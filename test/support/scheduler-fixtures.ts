@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
-import type { CommandResult } from '../../activities/runners/scheduler-command.js';
+import type { CommandResult } from '../../engine/runners/scheduler-command.js';
 
 const root = path.join(REPO_ROOT, 'test/fixtures');
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadServiceConfig, type ServiceConfig } from '../../core/config/index.js';
 import type { ColumnSpec } from '../../core/schema.js';
-import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../client/database-admin.js';
+import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../store/database-admin.js';
 import { randomToken } from '../../client/job-names.js';
 import { stackSettings, type StackSettings } from '../../scripts/stack/settings.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
-import type { AdminConnection } from '../../client/database-admin.js';
+import type { AdminConnection } from '../../store/database-admin.js';
 
 export interface StateChange {
   id: number;

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SALIFLOW_METRICS } from '../../activities/job-metrics.js';
+import { SALIFLOW_METRICS } from '../../engine/job-metrics.js';
 import { dashboardQueries, metricNames } from '../support/dashboard.js';
 
 test('every saliflow metric the dashboard plots is one the code defines, with labels it has', () => {

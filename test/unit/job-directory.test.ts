@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIRECTORY_STATES, type DirectoriesConfig } from '../../core/config/index.js';
 import { JobStateError } from '../../core/errors.js';
-import { checkJobDirectory } from '../../activities/job-directory.js';
+import { checkJobDirectory } from '../../engine/job-directory.js';
 
 const ROOT = mkdtempSync(join(tmpdir(), 'saliflow-job-directory-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import {
   failureCause,
   histogramBuckets,
   runCauseOfFailure,
-} from '../../activities/job-metrics.js';
+} from '../../engine/job-metrics.js';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 
 test('a failure text maps to its cause by the error type it starts with', () => {

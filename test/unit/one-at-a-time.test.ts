@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { oneAtATimePerJob } from '../../activities/one-at-a-time.js';
+import { oneAtATimePerJob } from '../../engine/one-at-a-time.js';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 

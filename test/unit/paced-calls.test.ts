@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPacedCalls } from '../../activities/paced-calls.js';
+import { createPacedCalls } from '../../engine/paced-calls.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -13,8 +13,8 @@ import {
   type RetryOn,
   type RetryState,
 } from '../../core/retry-policy.js';
-import { sgeOptionsWithResources } from '../../activities/runners/sge-commands.js';
-import { slurmDuration, slurmOptionsWithResources } from '../../activities/runners/slurm-commands.js';
+import { sgeOptionsWithResources } from '../../engine/runners/sge-commands.js';
+import { slurmDuration, slurmOptionsWithResources } from '../../engine/runners/slurm-commands.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

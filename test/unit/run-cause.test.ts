@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recorded } from '../support/scheduler-fixtures.js';
-import { parseQacct } from '../../activities/runners/sge-commands.js';
-import { parseJobcomp, parseScontrolJobs } from '../../activities/runners/slurm-commands.js';
-import { causeOfEnding, describeCause, describeCauseAndUsage, runCause } from '../../activities/runners/run-cause.js';
-import type { RunEnding } from '../../activities/runners/runner.js';
+import { parseQacct } from '../../engine/runners/sge-commands.js';
+import { parseJobcomp, parseScontrolJobs } from '../../engine/runners/slurm-commands.js';
+import { causeOfEnding, describeCause, describeCauseAndUsage, runCause } from '../../engine/runners/run-cause.js';
+import type { RunEnding } from '../../engine/runners/runner.js';
 
 function qacct(name: string): RunEnding[] {
   const parsed = parseQacct(recorded('sge', name));

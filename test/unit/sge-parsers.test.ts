@@ -18,7 +18,7 @@ import {
   qdelCommand,
   qstatCommand,
   qsubCommand,
-} from '../../activities/runners/sge-commands.js';
+} from '../../engine/runners/sge-commands.js';
 
 const tested = new Set<string>();
 const fixture = (name: string) => {

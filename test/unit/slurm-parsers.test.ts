@@ -18,7 +18,7 @@ import {
   scancelCommand,
   squeueByNameCommand,
   squeueCommand,
-} from '../../activities/runners/slurm-commands.js';
+} from '../../engine/runners/slurm-commands.js';
 
 const tested = new Set<string>();
 const fixture = (name: string) => {

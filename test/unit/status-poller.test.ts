@@ -11,9 +11,9 @@ import fs from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createStatusPoller, OUTAGE_AFTER, type OutageEvent } from '../../activities/runners/status-poller.js';
+import { createStatusPoller, OUTAGE_AFTER, type OutageEvent } from '../../engine/runners/status-poller.js';
 import { until } from '../support/until.js';
-import type { RunHandle, RunnerBackend, RunStatus } from '../../activities/runners/runner.js';
+import type { RunHandle, RunnerBackend, RunStatus } from '../../engine/runners/runner.js';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'saliflow-poller-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));

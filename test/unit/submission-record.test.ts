@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunnerError } from '../../core/errors.js';
-import { readRecord, submitExactlyOnce, writeRecord } from '../../activities/runners/submission-record.js';
+import { readRecord, submitExactlyOnce, writeRecord } from '../../engine/runners/submission-record.js';
 
 const ROOT = mkdtempSync(path.join(os.tmpdir(), 'saliflow-record-'));
 after(() => rmSync(ROOT, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { contextLogger, updateLogContext, withLogContext } from '../../activities/log-context.js';
+import { contextLogger, updateLogContext, withLogContext } from '../../engine/log-context.js';
 import { createWorkerLogger, logFields, MAX_FIELD_CHARS, MAX_MESSAGE_CHARS } from '../../worker/logger.js';
 
 function capture(isTTY = false) {

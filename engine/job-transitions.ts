@@ -11,8 +11,8 @@ import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobDirectoryError, JobStateError } from '../core/errors.js';
 import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states.js';
-import { inTransaction, type Pool } from './database.js';
-import { readJob } from './job-row.js';
+import { inTransaction, type Pool } from '../store/pool.js';
+import { readJob } from '../store/job-row.js';
 import { checkJobDirectory } from './job-directory.js';
 import { failpoint } from './failpoint.js';
 

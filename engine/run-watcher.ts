@@ -18,7 +18,7 @@ import type { RowDataPacket } from 'mysql2';
 import type { RunEnded, RunUnknown } from '../core/job-workflow-contract.js';
 import { describeThrown, RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults } from '../core/runner-spec.js';
-import type { Pool } from './database.js';
+import type { Pool } from '../store/pool.js';
 import { readCycleRecord, type SubmittedRun } from './run-cycle-record.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 

@@ -23,8 +23,8 @@ import { DiskFullError, JobStateError, RunDiedError, RunFailedError, RunnerSpecE
 import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
-import type { Pool } from './database.js';
-import { readJob, type JobRow } from './job-row.js';
+import type { Pool } from '../store/pool.js';
+import { readJob, type JobRow } from '../store/job-row.js';
 import type { Admitter } from './admission.js';
 import type { TransitionRequest, TransitionResult } from './job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord, type SubmittedRun } from './run-cycle-record.js';

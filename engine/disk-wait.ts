@@ -7,7 +7,7 @@
  * (`list`, `show`) and in the workflow's details (Web UI). The row keeps
  * its state; saliweb's frontends read `failure` only for FAILED jobs.
  */
-import type { Pool } from './database.js';
+import type { Pool } from '../store/pool.js';
 
 export const SPACE_ERRORS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 

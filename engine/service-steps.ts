@@ -8,14 +8,13 @@ import { retryPolicyProblem } from '../core/retry-policy.js';
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
 import fs from 'node:fs/promises';
-import { Context } from '@temporalio/activity';
 import { RunnerSpecError, ServiceStepError, StepInterruptedError, StepTimeoutError } from '../core/errors.js';
 import { runnerSpecProblem, type RunResults, type RunnerSpec } from '../core/runner-spec.js';
 import type { RunningStep } from '../core/job-workflow-contract.js';
 import type { JobContext, RerunData, Service } from '../core/service.js';
-import type { Pool } from './database.js';
+import type { Pool } from '../store/pool.js';
 import { loadStepContext } from './job-context.js';
-import type { JobRow } from './job-row.js';
+import type { JobRow } from '../store/job-row.js';
 import { completedMessageId, jobCompletedMessage, type Mailer } from './mail.js';
 import { toResultFiles } from './result-files.js';
 import { withLogContext } from './log-context.js';
@@ -39,15 +38,6 @@ function checkStepTimeouts(service: Service): void {
   }
 }
 
-/** The activity's cancellation as a rejection, when the step runs inside an activity. */
-function cancellation(): Promise<never>[] {
-  try {
-    return [Context.current().cancelled];
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Told as a step starts (the job's workflow shows it); returns what to call when it ends. Never throws: a
  * failure to tell never fails the step.
@@ -61,6 +51,8 @@ export function createStepCaller(
   service: Service,
   log: Logger,
   onStepStart?: StepStartReport,
+  /** Rejects when whatever runs the step is cancelled (activities/heartbeat.ts `activityCancellation`). */
+  cancellation: () => Promise<never>[] = () => [],
 ) {
   checkStepTimeouts(service);
   const retryProblem = retryPolicyProblem(service.retryOn, service.maxRetries);

@@ -6,7 +6,7 @@
 import type mysql from 'mysql2/promise';
 import type { Logger } from '@temporalio/common';
 import { isJobState, type JobState } from '../core/states.js';
-import type { Pool } from './database.js';
+import type { Pool } from '../store/pool.js';
 import type { JobMetrics } from './job-metrics.js';
 
 export const JOB_COUNT_INTERVAL_MS = 5000;

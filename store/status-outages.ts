@@ -8,7 +8,14 @@
  */
 import type mysql from 'mysql2/promise';
 import { OUTAGES_TABLE } from '../core/schema.js';
-import type { OutageEvent } from './runners/status-poller.js';
+
+/**
+ * An outage of a runner's status query (engine/runners/status-poller.ts): raised once when it has failed (failed,
+ * timed out, printed nothing or garbage) `OUTAGE_AFTER` times in a row, ended once when it answers again. Runs stay
+ * where they were throughout.
+ */
+export type OutageEvent =
+  { state: 'down'; since: Date; failures: number; error: string } | { state: 'up'; since: Date; failures: number };
 
 type Db = Pick<mysql.Pool, 'query'>;
 

@@ -11,6 +11,7 @@
  * crash, while the query count stays bounded by the number of workers.
  */
 import type { FinalRunStatus as Final, RunHandle, RunnerBackend, RunStatus } from './runner.js';
+import type { OutageEvent } from '../../store/status-outages.js';
 
 interface Waiter {
   resolve(status: Final): void;
@@ -60,13 +61,7 @@ function batchesByDistinctId(runs: readonly Run[]): Run[][] {
 /** Told of every status query: how long it took, and whether the scheduler answered. */
 export type QueryObserver = (seconds: number, ok: boolean) => void;
 
-/**
- * An outage of the status query: raised once when it has failed (failed, timed
- * out, printed nothing or garbage) `OUTAGE_AFTER` times in a row, ended once
- * when it answers again. Runs stay where they were throughout.
- */
-export type OutageEvent =
-  { state: 'down'; since: Date; failures: number; error: string } | { state: 'up'; since: Date; failures: number };
+export type { OutageEvent };
 
 /** Failed queries in a row that make an outage: one failure is a blip, logged per run already. */
 export const OUTAGE_AFTER = 5;

@@ -41,10 +41,10 @@ import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { LeaseLostError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
-import type { Pool } from './database.js';
-import { admissibleJobs, waitingReasons } from './waiting-line.js';
-import { pauseReason, readServiceControl, type ServiceControl } from './service-control.js';
-import { assertStillHeld, fence, withLease, type Lease } from './lease.js';
+import type { Pool } from '../store/pool.js';
+import { admissibleJobs, waitingReasons } from '../store/waiting-line.js';
+import { pauseReason, readServiceControl, type ServiceControl } from '../store/service-control.js';
+import { assertStillHeld, fence, withLease, type Lease } from '../store/lease.js';
 import { stoppoint } from './failpoint.js';
 
 export interface AdmissionResult {
