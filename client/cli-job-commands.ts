@@ -9,7 +9,7 @@ import { createMailer } from '../engine/mail.js';
 import { JobStateError } from '../core/errors.js';
 import { cancelJob, resubmitJob } from './admin.js';
 import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './cli-support.js';
-import { withSession } from './cli-session.js';
+import { withJobsSession, withSession } from './cli-session.js';
 import { progressBar } from './progress.js';
 import {
   deleteAllJobs,
@@ -47,8 +47,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
     .addOption(configOption())
     .argument('<jobs...>')
     .action(async (jobs: string[], options: { config: string }) => {
-      jobs.forEach(validateJobName);
-      await withSession(options.config, async ({ config, pool, client }) => {
+      await withJobsSession(jobs, options.config, async ({ config, pool, client }) => {
         await forEachJob(jobs, 'resubmitted', async (job, print) => {
           const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
           if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
@@ -64,8 +63,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
     .option('-r, --reason <text>', 'the reason stored in the failure column', CANCELLED_BY_ADMIN)
     .argument('<jobs...>')
     .action(async (jobs: string[], options: { config: string; reason: string }) => {
-      jobs.forEach(validateJobName);
-      await withSession(options.config, async ({ config, pool, client }) => {
+      await withJobsSession(jobs, options.config, async ({ config, pool, client }) => {
         await forEachJob(jobs, 'cancelled', async (job, print) => {
           await cancelJob({ config, db: pool(), client: await client(), job, reason: options.reason });
           print(`cancel requested for ${job}: its workflow deletes its run and fails it`);

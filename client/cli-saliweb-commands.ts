@@ -16,7 +16,7 @@ import {
   UsageError,
   validateJobName,
 } from './cli-support.js';
-import { withSession } from './cli-session.js';
+import { withJobsSession, withSession } from './cli-session.js';
 import { JobStateError, SaliwebDaemonRunningError } from '../core/errors.js';
 import { createMailer } from '../engine/mail.js';
 import { resubmitJob } from './admin.js';
@@ -152,8 +152,7 @@ function addSaliwebForms(parent: Command, configOption: () => Option, names: rea
       .addOption(configOption())
       .argument('<jobs...>')
       .action(async (jobs: string[], options: { config: string }) => {
-        jobs.forEach(validateJobName);
-        await withSession(options.config, async ({ config, pool, client }) => {
+        await withJobsSession(jobs, options.config, async ({ config, pool, client }) => {
           await eachJob(jobs, async (job) => {
             if (!(await isJobFailed(pool(), job))) throw new NoSuchJobError(job, config.general.serviceName);
             const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });

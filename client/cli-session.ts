@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
 import { createPool, describeDatabaseError, type Pool } from '../store/pool.js';
-import { temporalClient } from './cli-support.js';
+import { temporalClient, validateJobName } from './cli-support.js';
 
 export interface Session {
   config: ServiceConfig;
@@ -27,4 +27,14 @@ export async function withSession<T>(configFile: string, work: (session: Session
     await pool?.end();
     if (temporal) await (await temporal.catch(() => undefined))?.close();
   }
+}
+
+/** A session for a command on named jobs, once every name is valid. */
+export function withJobsSession<T>(
+  jobs: readonly string[],
+  configFile: string,
+  work: (session: Session) => Promise<T>,
+): Promise<T> {
+  jobs.forEach(validateJobName);
+  return withSession(configFile, work);
 }

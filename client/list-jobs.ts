@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
 import { waitingReasons } from '../store/waiting-line.js';
-import { jobsInStates } from '../store/job-listing.js';
+import { jobsInStates, type ListedRow } from '../store/job-listing.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
 
@@ -17,14 +17,7 @@ export const DEFAULT_LIST_STATES: JobState[] = [
   'RUNNING',
 ];
 
-export interface ListedJob {
-  name: string;
-  state: JobState;
-  user: string | null;
-  submitTime: Date;
-  runnerId: string | null;
-  /** First line of `failure`, for FAILED jobs. */
-  failure: string | null;
+export interface ListedJob extends ListedRow {
   /** For INCOMING jobs: why it is not running yet, computed now from MySQL. */
   waiting?: string;
 }
