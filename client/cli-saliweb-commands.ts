@@ -44,6 +44,18 @@ function answers() {
 const yes = (reply: string) => reply.trim().toUpperCase().startsWith('Y');
 
 /** Runs `work` for each job; saliweb's "Could not find job" for a missing one; exit 1 at the end if any went wrong. */
+/** saliweb's resubmit: a job that is not FAILED is "Could not find job" (saliweb looks in the FAILED queue only). */
+async function resubmitAsSaliwebDoes(jobs: string[], options: { config: string }): Promise<void> {
+  await withJobsSession(jobs, options.config, async ({ config, pool, client }) => {
+    await eachJob(jobs, async (job) => {
+      if (!(await isJobFailed(pool(), job))) throw new NoSuchJobError(job, config.general.serviceName);
+      const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
+      if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
+      console.log(`resubmitted ${job}`);
+    });
+  });
+}
+
 async function eachJob(jobs: readonly string[], work: (job: string) => Promise<void>) {
   let failed = 0;
   for (const job of jobs) {
@@ -151,16 +163,7 @@ function addSaliwebForms(parent: Command, configOption: () => Option, names: rea
       .description("saliweb's resubmit: put FAILED jobs back in the incoming queue")
       .addOption(configOption())
       .argument('<jobs...>')
-      .action(async (jobs: string[], options: { config: string }) => {
-        await withJobsSession(jobs, options.config, async ({ config, pool, client }) => {
-          await eachJob(jobs, async (job) => {
-            if (!(await isJobFailed(pool(), job))) throw new NoSuchJobError(job, config.general.serviceName);
-            const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
-            if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
-            console.log(`resubmitted ${job}`);
-          });
-        });
-      });
+      .action(resubmitAsSaliwebDoes);
   }
   if (wanted('list_jobs')) {
     parent
