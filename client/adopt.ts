@@ -110,7 +110,7 @@ async function jobStateFile(directory: string): Promise<AdoptionFacts['jobState'
   }
 }
 
-/** saliflow's id for an adopted run: local runs carry their cycle and host (see activities/runners/local.ts). */
+/** saliflow's id for an adopted run: local runs carry their cycle and host (see engine/runners/local.ts). */
 function saliflowRunId(kind: RunnerKind, id: string, hostId: string): string {
   return kind === 'local' ? `1-${id}@${hostId}` : id;
 }

@@ -1,6 +1,6 @@
 /**
  * The verbs that change how a running service admits jobs, for all its
- * workers at once (activities/service-control.ts): pause, resume,
+ * workers at once (store/service-control.ts): pause, resume,
  * reload-limits; and drain, for one worker (worker/drain.ts).
  */
 import os from 'node:os';

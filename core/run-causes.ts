@@ -1,6 +1,6 @@
 /**
  * The names of the typed causes an ended cluster run can have (computed in
- * activities/runners/run-cause.ts). Kept in core because services name them
+ * engine/runners/run-cause.ts). Kept in core because services name them
  * in their retry policy and the failure text, the metrics and `show` print
  * them.
  */

@@ -1,7 +1,7 @@
 /**
  * What a service's `run` step returns: a plain, serialisable description of
  * what to execute and where. The worker's runner backends
- * (activities/runners/) turn a spec into a submitted job; the spec travels
+ * (engine/runners/) turn a spec into a submitted job; the spec travels
  * through workflow history, so it must stay plain data.
  */
 

@@ -166,7 +166,7 @@ export function createWorkerLogger(options: WorkerLoggerOptions): { temporal: Lo
 
 /**
  * Puts every activity's job, type and attempt in the log context (see
- * activities/log-context.ts), and the context (state, step) on the SDK's
+ * engine/log-context.ts), and the context (state, step) on the SDK's
  * own lines about the activity.
  */
 export const activityLogContext: ActivityInterceptorsFactory = (context) => ({

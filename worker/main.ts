@@ -154,7 +154,7 @@ async function runService(
   const stopHangup = reloadLimitsOnHangup({ config, pool, log, wake: () => worker.wakeAdmission(), signals });
   const stopDrain = drainOnSignal(worker, log, signals);
   try {
-    // The config file is the source of the limits: a start reads it as SIGHUP does (activities/service-control.ts).
+    // The config file is the source of the limits: a start reads it as SIGHUP does (store/service-control.ts).
     await publishLimits(
       pool,
       config.limits,

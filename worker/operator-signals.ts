@@ -1,7 +1,7 @@
 /**
  * What an operator tells a running worker with a signal: SIGHUP re-reads
  * `[limits]` from the config file and publishes them to every worker of
- * the service (activities/service-control.ts), as `saliflow reload-limits`
+ * the service (store/service-control.ts), as `saliflow reload-limits`
  * does; a bad file changes nothing, and the worker's log says why. SIGUSR2
  * drains the worker (worker/drain.ts), as `saliflow drain` asks. SIGTERM
  * and SIGINT stop it at once, as before.

@@ -55,7 +55,7 @@ export const cancelJobSignal = defineSignal<[reason?: string, options?: CancelOp
 export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
 /** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
 export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
-/** From the run watcher of a worker that sees the run (see activities/run-watcher.ts). */
+/** From the run watcher of a worker that sees the run (see engine/run-watcher.ts). */
 export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
 /** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
 export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);

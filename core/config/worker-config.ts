@@ -18,7 +18,7 @@ export interface WorkerConfig {
   diskFullHours: number;
   /**
    * Work serialised across workers (an admission round, recording a pause)
-   * holds a lease this long (activities/lease.ts): a worker frozen while it
+   * holds a lease this long (store/lease.ts): a worker frozen while it
    * holds one delays the others by at most this, and its late writes are
    * refused. Longer than any round takes; a round that overruns it is
    * retried, never applied twice.

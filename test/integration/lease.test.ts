@@ -1,5 +1,5 @@
 /**
- * The lease on the real MariaDB (activities/lease.ts): taken with a growing
+ * The lease on the real MariaDB (store/lease.ts): taken with a growing
  * token, taken over only once expired, and a write fenced by a lost lease
  * (here the pause's) changes nothing and says why.
  */

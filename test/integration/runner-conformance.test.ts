@@ -1,5 +1,5 @@
 /**
- * The behaviours of the runner contract (activities/runners/runner.ts),
+ * The behaviours of the runner contract (engine/runners/runner.ts),
  * checked on all five runners: SGE and SLURM on the fake scheduler, local,
  * do-nothing, and web-service against a local HTTP server; then on the real
  * SGE and SLURM when they are up. A behaviour a runner cannot have (a web
