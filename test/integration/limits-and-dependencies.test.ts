@@ -50,18 +50,24 @@ test('no more than [limits] running jobs are in flight, and they start in submit
       void done.then(() => (finished = true));
       // Release the jobs one by one, watching the in-flight count all along.
       for (const job of jobs) {
-        for (;;) {
-          peak = Math.max(peak, await inFlight());
-          const row = await jobRow(fixture.db, job.name);
-          if (row.state === 'RUNNING') break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await until(
+          `${job.name} to run`,
+          async () => {
+            peak = Math.max(peak, await inFlight());
+            return (await jobRow(fixture.db, job.name)).state === 'RUNNING' ? true : undefined;
+          },
+          { timeoutMs: 120_000, everyMs: 50 },
+        );
         await fs.writeFile(goFile(job), '');
       }
-      while (!finished) {
-        peak = Math.max(peak, await inFlight());
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(
+        'every job to finish',
+        async () => {
+          peak = Math.max(peak, await inFlight());
+          return finished ? true : undefined;
+        },
+        { timeoutMs: 120_000, everyMs: 50 },
+      );
       const outcomes = await done;
       assert.deepEqual(
         outcomes.map((outcome) => outcome.result),
@@ -86,6 +92,7 @@ function goFile(job: SubmittedJob): string {
 }
 
 test('a child job waits for its parents to complete; the parents’ dependency rows are then removed', async () => {
+  let sweeps = 0;
   await withWorker(
     fixture,
     service,
@@ -99,11 +106,14 @@ test('a child job waits for its parents to complete; the parents’ dependency r
         parents: [parent.name],
       });
       await fs.writeFile(path.join(fixture.root, 'incoming', child.name, 'go'), '');
-      for (;;) {
-        if ((await jobRow(fixture.db, parent.name)).state === 'RUNNING') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await until(
+        'the parent to run',
+        async () => ((await jobRow(fixture.db, parent.name)).state === 'RUNNING' ? true : undefined),
+        { everyMs: 50 },
+      );
+      // The admitter's rounds are what could start the child: two whole sweeps after the parent started.
+      const swept = sweeps;
+      await until('two admission sweeps', async () => (sweeps >= swept + 2 ? true : undefined));
       assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING', 'the child waits while the parent runs');
       await fs.writeFile(path.join(fixture.root, 'running', parent.name, 'go'), '');
       assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
@@ -115,7 +125,7 @@ test('a child job waits for its parents to complete; the parents’ dependency r
       ]);
       assert.equal(rows.length, 0);
     },
-    {},
+    { admission: { sweepMs: 300, onSweep: () => void sweeps++ } },
   );
 });
 
