@@ -27,6 +27,14 @@ const service = defineService({
   run: () => localCommand('for i in $(seq 200); do [ -e go ] && break; sleep 0.1; done; sleep 0.3'),
 });
 
+/** The database's UTC_TIMESTAMP(), which stamps submit_time, read as jobRow reads that column. */
+async function databaseNow(): Promise<number> {
+  const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>('SELECT UTC_TIMESTAMP() AS now')) as unknown as [
+    [{ now: Date }],
+  ];
+  return row.now.getTime();
+}
+
 async function inFlight(): Promise<number> {
   const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>(
     "SELECT COUNT(*) AS n FROM jobs WHERE state IN ('PREPROCESSING','RUNNING','POSTPROCESSING','FINALIZING')",
@@ -41,8 +49,15 @@ test('no more than [limits] running jobs are in flight, and they start in submit
     async ({ client }) => {
       const jobs: SubmittedJob[] = [];
       for (let i = 0; i < 6; i++) {
-        jobs.push(await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `capped${i}` }));
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // distinct submit_time seconds
+        const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `capped${i}` });
+        jobs.push(job);
+        // submit_time has whole seconds: the next job is submitted once the database's clock has left this one's.
+        const submitted = (await jobRow(fixture.db, job.name)).submit_time.getTime();
+        await until(
+          `a submit_time later than ${job.name}'s`,
+          async () => ((await databaseNow()) > submitted ? true : undefined),
+          { everyMs: 50 },
+        );
       }
       let peak = 0;
       const done = Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
