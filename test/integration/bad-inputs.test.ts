@@ -18,6 +18,7 @@ import { ConfigError } from '../../core/errors.js';
 import { defineService, localCommand } from '../../core/index.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 let decoy: string;
@@ -196,15 +197,24 @@ test('≥30 bad inputs among ≥30 good jobs: each bad one fails alone and says 
     while (good.length < 30) await submitGood(i++);
 
     const outcomes = new Map<string, { state: string; failure: string | null }>();
-    for (const deadline = Date.now() + 180_000; ;) {
-      const [rows] = await fixture.db.query<mysql.RowDataPacket[]>('SELECT name, state, failure FROM jobs');
-      for (const row of rows) outcomes.set(String(row.name), { state: row.state, failure: row.failure });
-      const open = [...outcomes].filter(([, o]) => !['COMPLETED', 'FAILED'].includes(o.state));
-      if (open.length === 0 && outcomes.size >= good.length + bad.size) break;
-      if (Date.now() > deadline)
-        throw new Error(`jobs still open: ${open.map(([n, o]) => `${n}=${o.state}`).join(' ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const open = () => [...outcomes].filter(([, o]) => !['COMPLETED', 'FAILED'].includes(o.state));
+    await until(
+      'every job to be COMPLETED or FAILED',
+      async () => {
+        const [rows] = await fixture.db.query<mysql.RowDataPacket[]>('SELECT name, state, failure FROM jobs');
+        for (const row of rows) outcomes.set(String(row.name), { state: row.state, failure: row.failure });
+        return open().length === 0 && outcomes.size >= good.length + bad.size ? true : undefined;
+      },
+      {
+        timeoutMs: 180_000,
+        everyMs: 250,
+        lastSeen: () =>
+          `${outcomes.size} of ${good.length + bad.size} rows; still open: ` +
+          open()
+            .map(([n, o]) => `${n}=${o.state}`)
+            .join(' '),
+      },
+    );
     assert.ok(bad.size >= 28, `${bad.size} bad jobs`);
     for (const name of good) assert.equal(outcomes.get(name)?.state, 'COMPLETED', `good job ${name}`);
     for (const [name, error] of bad) {

@@ -12,7 +12,8 @@ import service from '../support/services/cluster-job.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
-import { clusterUnderTest, schedulerCommand, type ClusterKind } from '../support/clusters.js';
+import { clusterUnderTest, schedulerCommand, schedulerStillHas, type ClusterKind } from '../support/clusters.js';
+import { readJobStateFile } from '../../engine/runners/job-state-file.js';
 import { readRecord } from '../../engine/runners/submission-record.js';
 import { spawnWorkerProcess } from '../support/processes.js';
 import { until } from '../support/until.js';
@@ -110,10 +111,19 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
             async () => ((await jobRow(db, job.name)).runner_id ? true : undefined),
             60_000,
           );
+          const { runner_id: runnerId, directory } = await jobRow(db, job.name);
           child.kill('SIGKILL');
           await child;
           // The cluster job ends while no worker is watching.
-          await new Promise((resolve) => setTimeout(resolve, 5000));
+          const clusterId = runnerId!.split(':').slice(1).join(':');
+          await until(
+            `cluster job ${clusterId} to end`,
+            async () =>
+              (await readJobStateFile(directory!)) === 'DONE' && !(await schedulerStillHas(cluster, clusterId))
+                ? true
+                : undefined,
+            60_000,
+          );
           const outcome = await withWorker(fixture, service, () => workflowOutcome(client, job.workflowId));
           assert.equal(outcome.result, 'COMPLETED', outcome.failure);
           const row = await jobRow(fixture.db, job.name);

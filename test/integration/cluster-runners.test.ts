@@ -14,7 +14,15 @@ import { failJob } from '../../client/job-operations.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
-import { clusterUnderTest, schedulerCommand, type ClusterKind, type ClusterUnderTest } from '../support/clusters.js';
+import {
+  clusterUnderTest,
+  schedulerCommand,
+  schedulerStillHas as schedulerStillHasJob,
+  type ClusterKind,
+  type ClusterUnderTest,
+} from '../support/clusters.js';
+import { until, untilHolds } from '../support/until.js';
+import { readJobStateFile } from '../../engine/runners/job-state-file.js';
 import type { Client } from '@temporalio/client';
 
 for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
@@ -45,22 +53,35 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
     }
 
     async function waitUntilRunning(job: string): Promise<string> {
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-        const row = await jobRow(fixture.db, job);
-        if (row.state === 'RUNNING' && row.runner_id) return row.runner_id.split(':').slice(1).join(':');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error(`job ${job} never got a runner id`);
+      const row = await untilHolds(
+        `job ${job} to be RUNNING with a runner id`,
+        () => jobRow(fixture.db, job),
+        (row) => row.state === 'RUNNING' && !!row.runner_id,
+      );
+      return row.runner_id!.split(':').slice(1).join(':');
     }
 
-    async function schedulerStillHas(id: string): Promise<boolean> {
-      const base = id.split(/[._]/)[0]!;
-      if (kind === 'sge') return (await schedulerCommand(cluster, cluster.section.qstat!, ['-j', base])).exitCode === 0;
-      const result = await schedulerCommand(cluster, cluster.section.squeue!, ['-h', '-j', base, '-o', '%T']);
-      return result.stdout
-        .split('\n')
-        .some((state) => ['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING'].includes(state.trim()));
+    /** Until the cluster job's script has begun (it writes job-state first), so a kill hits a running job. */
+    async function waitUntilScriptStarted(job: string): Promise<void> {
+      const { directory } = await jobRow(fixture.db, job);
+      await untilHolds(
+        `the cluster job of ${job} to start (job-state STARTED)`,
+        () => readJobStateFile(directory!),
+        (state) => state === 'STARTED',
+      );
     }
+
+    const untilSchedulerForgets = (id: string) =>
+      until(
+        `the scheduler to forget cluster job ${id}`,
+        async () => ((await schedulerStillHas(id)) ? undefined : true),
+        {
+          timeoutMs: 20_000,
+          everyMs: 200,
+        },
+      );
+
+    const schedulerStillHas = (id: string) => schedulerStillHasJob(cluster, id);
 
     test('a plain job runs to COMPLETED; the script is kept for the admin', { skip: cluster.skip }, async () => {
       const service = defineService({ run: (job) => script(`echo "hello from ${job.name}" > out.txt`) });
@@ -105,7 +126,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
         const service = defineService({ run: () => script('sleep 120') });
         const { row } = await runJob(service, `${kind}-killed`, async (_client, job) => {
           const id = await waitUntilRunning(job);
-          await new Promise((resolve) => setTimeout(resolve, 1500)); // let it start
+          await waitUntilScriptStarted(job);
           const kill =
             kind === 'sge'
               ? [cluster.section.qdel!, [id.split('.')[0]!]]
@@ -136,9 +157,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
         assert.match(outcome.failure ?? '', /cancelled by administrator/);
         assert.equal(row.state, 'FAILED');
         assert.equal(row.failure, 'JobCancelledError: cancelled by administrator');
-        for (const deadline = Date.now() + 20_000; (await schedulerStillHas(clusterId)) && Date.now() < deadline;) {
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
+        await untilSchedulerForgets(clusterId);
         assert.equal(await schedulerStillHas(clusterId), false, `cluster job ${clusterId} was deleted`);
       },
     );
@@ -154,9 +173,7 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
       });
       assert.equal(row.state, 'FAILED');
       assert.equal(row.failure, 'failed by an operator (saliflow failjob): wrong input');
-      for (const deadline = Date.now() + 20_000; (await schedulerStillHas(clusterId)) && Date.now() < deadline;) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+      await untilSchedulerForgets(clusterId);
       assert.equal(await schedulerStillHas(clusterId), false, `cluster job ${clusterId} was deleted`);
     });
 

@@ -12,6 +12,7 @@ import { withWorker } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
 import { clusterUnderTest, type ClusterKind } from '../support/clusters.js';
 import { countingCommand } from '../support/counting-command.js';
+import { untilHolds } from '../support/until.js';
 import type mysql from 'mysql2/promise';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -69,11 +70,12 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
               );
             }
             try {
-              for (const deadline = Date.now() + 120_000; (await runningWithId()) < JOBS;) {
-                if (Date.now() > deadline)
-                  throw new Error(`only ${await runningWithId()} of ${JOBS} jobs reached the cluster`);
-                await new Promise((resolve) => setTimeout(resolve, 200));
-              }
+              await untilHolds(
+                `all ${JOBS} jobs to reach the cluster (jobs there)`,
+                runningWithId,
+                (count) => count >= JOBS,
+                { timeoutMs: 120_000, everyMs: 200 },
+              );
               const start = Date.now();
               await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
               const calls = (await counter.calls()).filter((at) => at >= start && at < start + WINDOW_MS).length;

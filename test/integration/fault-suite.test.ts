@@ -39,6 +39,7 @@ import {
   WorkerSupervisor,
 } from '../support/fault-harness.js';
 import { checkScenario, describeFindings, type Finding } from '../support/fault-checks.js';
+import { until, UntilTimeoutError } from '../support/until.js';
 
 const JOBS = 200;
 const LIMIT = 20;
@@ -261,18 +262,23 @@ async function runScenario(scenario: Scenario, report: (line: string) => void): 
  * count as "not yet".
  */
 async function progressOrStall(fixture: ServiceFixture, done: () => Promise<boolean>, limitMs = SETTLE_MS) {
-  const deadline = Date.now() + limitMs;
   let marker = -1;
   let lastMove = Date.now();
-  while (Date.now() < deadline && Date.now() - lastMove < STALL_MS) {
-    if (await done().catch(() => false)) return true;
-    const [[row]] = (await fixture.db
-      .query('SELECT COALESCE(MAX(id), 0) AS id FROM job_state_audit')
-      .catch(() => [[{ id: marker }]])) as unknown as [[{ id: number }]];
-    if (Number(row.id) !== marker) [marker, lastMove] = [Number(row.id), Date.now()];
-    await sleep(250);
-  }
-  return false;
+  return until(
+    'the jobs to settle',
+    async () => {
+      if (await done().catch(() => false)) return true;
+      const [[row]] = (await fixture.db
+        .query('SELECT COALESCE(MAX(id), 0) AS id FROM job_state_audit')
+        .catch(() => [[{ id: marker }]])) as unknown as [[{ id: number }]];
+      if (Number(row.id) !== marker) [marker, lastMove] = [Number(row.id), Date.now()];
+      return Date.now() - lastMove >= STALL_MS ? false : undefined;
+    },
+    { timeoutMs: limitMs, everyMs: 250 },
+  ).catch((error: Error) => {
+    if (error instanceof UntilTimeoutError) return false;
+    throw error;
+  });
 }
 
 const openJobWorkflowsQuery = (fixture: ServiceFixture) =>

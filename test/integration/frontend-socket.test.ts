@@ -14,6 +14,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Client } from '@temporalio/client';
+import { execa } from 'execa';
 import { defineService, doNothing } from '../../core/index.js';
 import { ConfigError } from '../../core/errors.js';
 import { listenForFrontends } from '../../worker/frontend-socket.js';
@@ -54,6 +55,23 @@ async function connect(socketPath: string): Promise<net.Socket> {
 /** Writes `chunk` `times` times, waiting whenever the socket's buffer is full. */
 async function flood(socket: net.Socket, chunk: Buffer, times: number): Promise<void> {
   for (let i = 0; i < times; i++) if (!socket.write(chunk)) await once(socket, 'drain');
+}
+
+/**
+ * The kernel's queues at the server end of `socketPath`, from ss: connections
+ * it has not accepted yet, bytes its connections have not read yet. What the
+ * in-process server has taken in, without a hook in it.
+ */
+async function serverQueues(socketPath: string): Promise<{ unaccepted: number; unread: number }> {
+  const { stdout } = await execa('ss', ['-xaH']);
+  const queues = { unaccepted: 0, unread: 0 };
+  for (const line of stdout.split('\n')) {
+    const [, state, recvQ, , local] = line.trim().split(/\s+/);
+    if (local !== socketPath) continue;
+    if (state === 'LISTEN') queues.unaccepted += Number(recvQ);
+    else queues.unread += Number(recvQ);
+  }
+  return queues;
 }
 
 function retainedBytes(): number {
@@ -139,7 +157,15 @@ test(
         const endless = await connect(socketPath);
         const before = retainedBytes();
         await flood(endless, chunk, (32 * MiB) / chunk.length);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await until(
+          'the server to read the whole flood',
+          async () =>
+            endless.writableLength === 0 && (await serverQueues(socketPath)).unread === 0 ? true : undefined,
+          {
+            lastSeen: async () =>
+              JSON.stringify({ unsent: endless.writableLength, ...(await serverQueues(socketPath)) }),
+          },
+        );
         const grown = retainedBytes() - before;
         assert.ok(grown < 8 * MiB, `the socket holds ${(grown / MiB).toFixed(1)} MiB of a line that never ends`);
         endless.end('\n');
@@ -230,15 +256,16 @@ test(
         connection.on('close', () => closed.add(connection));
         clients.push(connection);
       }
-      // Let the server take them all in before the one too many.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The server takes them all in before the one too many.
+      await until('the server to accept 64 connections', async () =>
+        (await serverQueues(socketPath)).unaccepted === 0 ? true : undefined,
+      );
       const extra = await connect(socketPath);
       clients.push(extra);
-      const extraClosed = once(extra, 'close');
-      await Promise.race([
-        extraClosed,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('the 65th connection was kept open')), 1000)),
-      ]);
+      let extraClosed = false;
+      extra.on('close', () => (extraClosed = true));
+      await collected(() => extraClosed, 5000, 'the server to close the 65th connection');
+      // At once, not after the idle time: the first 64, idle for longer, are all still open.
       assert.equal(closed.size, 0, 'the first 64 stay open');
       assert.deepEqual(messages, ['frontend socket: 64 connections open; closing new ones until some end']);
 

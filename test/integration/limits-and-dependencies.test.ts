@@ -27,6 +27,14 @@ const service = defineService({
   run: () => localCommand('for i in $(seq 200); do [ -e go ] && break; sleep 0.1; done; sleep 0.3'),
 });
 
+/** The database's UTC_TIMESTAMP(), which stamps submit_time, read as jobRow reads that column. */
+async function databaseNow(): Promise<number> {
+  const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>('SELECT UTC_TIMESTAMP() AS now')) as unknown as [
+    [{ now: Date }],
+  ];
+  return row.now.getTime();
+}
+
 async function inFlight(): Promise<number> {
   const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>(
     "SELECT COUNT(*) AS n FROM jobs WHERE state IN ('PREPROCESSING','RUNNING','POSTPROCESSING','FINALIZING')",
@@ -41,8 +49,15 @@ test('no more than [limits] running jobs are in flight, and they start in submit
     async ({ client }) => {
       const jobs: SubmittedJob[] = [];
       for (let i = 0; i < 6; i++) {
-        jobs.push(await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `capped${i}` }));
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // distinct submit_time seconds
+        const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `capped${i}` });
+        jobs.push(job);
+        // submit_time has whole seconds: the next job is submitted once the database's clock has left this one's.
+        const submitted = (await jobRow(fixture.db, job.name)).submit_time.getTime();
+        await until(
+          `a submit_time later than ${job.name}'s`,
+          async () => ((await databaseNow()) > submitted ? true : undefined),
+          { everyMs: 50 },
+        );
       }
       let peak = 0;
       const done = Promise.all(jobs.map((job) => workflowOutcome(client, job.workflowId)));
@@ -50,18 +65,24 @@ test('no more than [limits] running jobs are in flight, and they start in submit
       void done.then(() => (finished = true));
       // Release the jobs one by one, watching the in-flight count all along.
       for (const job of jobs) {
-        for (;;) {
-          peak = Math.max(peak, await inFlight());
-          const row = await jobRow(fixture.db, job.name);
-          if (row.state === 'RUNNING') break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await until(
+          `${job.name} to run`,
+          async () => {
+            peak = Math.max(peak, await inFlight());
+            return (await jobRow(fixture.db, job.name)).state === 'RUNNING' ? true : undefined;
+          },
+          { timeoutMs: 120_000, everyMs: 50 },
+        );
         await fs.writeFile(goFile(job), '');
       }
-      while (!finished) {
-        peak = Math.max(peak, await inFlight());
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(
+        'every job to finish',
+        async () => {
+          peak = Math.max(peak, await inFlight());
+          return finished ? true : undefined;
+        },
+        { timeoutMs: 120_000, everyMs: 50 },
+      );
       const outcomes = await done;
       assert.deepEqual(
         outcomes.map((outcome) => outcome.result),
@@ -86,6 +107,7 @@ function goFile(job: SubmittedJob): string {
 }
 
 test('a child job waits for its parents to complete; the parents’ dependency rows are then removed', async () => {
+  let sweeps = 0;
   await withWorker(
     fixture,
     service,
@@ -99,11 +121,14 @@ test('a child job waits for its parents to complete; the parents’ dependency r
         parents: [parent.name],
       });
       await fs.writeFile(path.join(fixture.root, 'incoming', child.name, 'go'), '');
-      for (;;) {
-        if ((await jobRow(fixture.db, parent.name)).state === 'RUNNING') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await until(
+        'the parent to run',
+        async () => ((await jobRow(fixture.db, parent.name)).state === 'RUNNING' ? true : undefined),
+        { everyMs: 50 },
+      );
+      // The admitter's rounds are what could start the child: two whole sweeps after the parent started.
+      const swept = sweeps;
+      await until('two admission sweeps', async () => (sweeps >= swept + 2 ? true : undefined));
       assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING', 'the child waits while the parent runs');
       await fs.writeFile(path.join(fixture.root, 'running', parent.name, 'go'), '');
       assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
@@ -115,7 +140,7 @@ test('a child job waits for its parents to complete; the parents’ dependency r
       ]);
       assert.equal(rows.length, 0);
     },
-    {},
+    { admission: { sweepMs: 300, onSweep: () => void sweeps++ } },
   );
 });
 

@@ -12,6 +12,7 @@ import { deleteSchedules, ensureSchedules, scheduleIds } from '../../activities/
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
+import { untilHolds } from '../support/until.js';
 
 let fixture: ServiceFixture;
 const archivedFiles = new Map<string, string[]>();
@@ -41,16 +42,13 @@ after(async () => {
   await fixture.cleanup();
 });
 
-async function waitForState(job: string, states: string[], timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const row = await jobRow(fixture.db, job);
-    if (states.includes(row.state)) return row;
-    if (Date.now() > deadline)
-      throw new Error(`job ${job} still ${row.state} after ${timeoutMs} ms, expected ${states}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const waitForState = (job: string, states: string[], timeoutMs = 30_000) =>
+  untilHolds(
+    `job ${job} to be ${states.join(' or ')}`,
+    () => jobRow(fixture.db, job),
+    (row) => states.includes(row.state),
+    { timeoutMs, everyMs: 200 },
+  );
 
 describe('old jobs', () => {
   test('COMPLETED → ARCHIVED → EXPIRED on schedule; the directory is deleted, the row stays', async () => {
@@ -91,14 +89,15 @@ describe('old jobs', () => {
         try {
           const before = fixture.smtp.messages.length;
           const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `bad-${step}` });
-          let description = await client.workflow.getHandle(job.workflowId).describe();
-          for (const deadline = Date.now() + 30_000; ;) {
-            description = await client.workflow.getHandle(job.workflowId).describe();
-            if (description.type === `${step}JobWorkflow` && description.status.name === 'FAILED') break;
-            if (Date.now() > deadline)
-              throw new Error(`no failed ${step} run: ${description.type} ${description.status.name}`);
-            await new Promise((resolve) => setTimeout(resolve, 200));
-          }
+          await untilHolds(
+            `a failed ${step} run`,
+            async () => {
+              const description = await client.workflow.getHandle(job.workflowId).describe();
+              return { type: description.type, status: description.status.name };
+            },
+            (run) => run.type === `${step}JobWorkflow` && run.status === 'FAILED',
+            { timeoutMs: 30_000, everyMs: 200 },
+          );
           assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', new RegExp(`${step} of job`));
           const row = await jobRow(fixture.db, job.name);
           // A finished job is never FAILED: archive moved it (then its step failed); expire did not happen.

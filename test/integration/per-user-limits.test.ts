@@ -20,6 +20,7 @@ import { temporalClient } from '../support/temporal.js';
 import { workflowOutcome } from '../support/jobs.js';
 import { spawnWorkerProcess, WORKER_READY } from '../support/processes.js';
 import { assertEachStateOnce, installStateAudit, readStateAudit } from '../support/state-audit.js';
+import { until } from '../support/until.js';
 
 const LIMIT = 4;
 const PER_USER = 2;
@@ -41,15 +42,6 @@ before(async () => {
 after(async () => {
   await fixture.cleanup();
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  for (const deadline = Date.now() + timeoutMs; ;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** A bare worker process for the go-file service (its run waits for a file `go` in the job directory). */
 async function startWorker() {

@@ -139,12 +139,12 @@ for (const kind of ['sge', 'slurm'] as const) {
         const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name });
         // Killed once the first retry is recorded (and may be submitted): mid-budget.
         const directory = path.join(fixture.root, 'running', job.name);
-        for (const deadline = Date.now() + 60_000; ;) {
-          const record = await readCycleRecord(directory).catch(() => undefined);
-          if (record?.retry?.total === 1) break;
-          if (Date.now() > deadline) throw new Error(`no retry recorded in ${directory}`);
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await until(
+          `a retry recorded in ${directory}`,
+          async () =>
+            (await readCycleRecord(directory).catch(() => undefined))?.retry?.total === 1 ? true : undefined,
+          { everyMs: 50 },
+        );
         child.kill('SIGKILL');
         assert.equal((await child).signal, 'SIGKILL');
         process.env.SALIFLOW_TEST_CLUSTER = kind;

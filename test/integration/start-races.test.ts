@@ -15,6 +15,7 @@ import { defineService, doNothing } from '../../core/index.js';
 import { adminConnection, createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { installStateAudit, jobsThatLeftCompleted, readStateAudit, statePaths } from '../support/state-audit.js';
+import { untilHolds } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -57,14 +58,17 @@ test(
           // The API and the socket at once, several times each.
           await Promise.all([start(job), start(job, true), start(job), start(job, true)]);
         }
-        for (const deadline = Date.now() + 120_000; ;) {
-          const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>(
-            "SELECT COUNT(*) AS n FROM jobs WHERE state <> 'COMPLETED'",
-          )) as unknown as [[{ n: number }]];
-          if (Number(row.n) === 0) break;
-          if (Date.now() > deadline) throw new Error(`${row.n} jobs not COMPLETED`);
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
+        await untilHolds(
+          'every job to be COMPLETED (jobs not COMPLETED)',
+          async () => {
+            const [[row]] = (await fixture.db.query<mysql.RowDataPacket[]>(
+              "SELECT COUNT(*) AS n FROM jobs WHERE state <> 'COMPLETED'",
+            )) as unknown as [[{ n: number }]];
+            return Number(row.n);
+          },
+          (notCompleted) => notCompleted === 0,
+          120_000,
+        );
         // After completion: every entry point again, many times.
         for (let round = 0; round < 3; round++)
           await Promise.all(names.flatMap((job) => [start(job), start(job, true)]));

@@ -12,6 +12,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { spawnWorkerProcess } from '../support/processes.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -35,10 +36,10 @@ for (const mode of ['retry', 'fail'] as const) {
     let second: ReturnType<typeof spawnWorkerProcess> | undefined;
     try {
       const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: `cut-${mode}` });
-      for (const deadline = Date.now() + 30_000; (await runsOf(job.name)) === 0;) {
-        if (Date.now() > deadline) throw new Error('preprocess never started');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until('preprocess to start', async () => ((await runsOf(job.name)) > 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        everyMs: 50,
+      });
       first.kill('SIGKILL');
       await first;
       const killedAt = Date.now();

@@ -16,8 +16,7 @@ import { toResultFiles } from '../../engine/result-files.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
 import { webService } from '../../core/runner-spec.js';
 import { startFakeSaliwebService, type FakeSaliwebService } from '../support/fake-saliweb-service.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { until } from '../support/until.js';
 
 let scratch: string;
 let service: FakeSaliwebService;
@@ -48,19 +47,23 @@ async function newJob(files: Record<string, string> = {}): Promise<RunJob> {
 async function pollToEnd(
   runner: ReturnType<typeof createWebServiceRunner>,
   handle: RunHandle,
-  { timeoutMs = 3000, everyMs = 5 } = {},
+  { timeoutMs = 30_000, everyMs = 5 } = {},
 ): Promise<{ final: RunStatus; seen: RunStatus[]; calls: number }> {
   const seen: RunStatus[] = [];
   let calls = 0;
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(everyMs)) {
-    calls += 1;
-    const status = (await runner.status([handle])).get(handle.id);
-    assert.ok(status, 'status() must answer for every handle');
-    if (status.state === 'running') continue;
-    seen.push(status);
-    if (status.state === 'finished' || status.state === 'failed') return { final: status, seen, calls };
-  }
-  throw new Error(`run ${handle.id} did not end within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`);
+  const final = await until(
+    `run ${handle.id} to end`,
+    async () => {
+      calls += 1;
+      const status = (await runner.status([handle])).get(handle.id);
+      assert.ok(status, 'status() must answer for every handle');
+      if (status.state === 'running') return undefined;
+      seen.push(status);
+      return status.state === 'finished' || status.state === 'failed' ? status : undefined;
+    },
+    { timeoutMs, everyMs, lastSeen: () => JSON.stringify(seen) },
+  );
+  return { final, seen, calls };
 }
 
 const fast = { initialBackoffMs: 20, maxBackoffMs: 50, requestTimeoutMs: 1000 };
@@ -118,15 +121,22 @@ test('backoff grows: requests get further apart while the poller asks every few 
   const job = await newJob();
   const runner = createWebServiceRunner({ initialBackoffMs: 20, maxBackoffMs: 1000, requestTimeoutMs: 1000 });
   const id = await runner.submit(job, webService(service.url));
-  let calls = 0;
-  for (const end = Date.now() + 650; Date.now() < end; await sleep(3)) {
-    calls += 1;
-    assert.equal((await runner.status([{ ...job, id }])).get(id)?.state, 'running');
-  }
+  const start = Date.now();
   const times = service.jobs[0]!.resultsRequests;
+  let calls = 0;
   // Due at about 20, 60, 140, 300 and 620 ms after submission.
+  await until(
+    'the fifth results request',
+    async () => {
+      calls += 1;
+      assert.equal((await runner.status([{ ...job, id }])).get(id)?.state, 'running');
+      return times.length >= 5 ? true : undefined;
+    },
+    { everyMs: 3, lastSeen: () => `${times.length} requests` },
+  );
   assert.ok(calls > 100, `the loop made only ${calls} status calls`);
-  assert.ok(times.length >= 4 && times.length <= 5, `expected 4 or 5 GETs in 650 ms, got ${times.length}`);
+  const early = times.filter((time) => time < start + 650).length;
+  assert.ok(early >= 4 && early <= 5, `expected 4 or 5 GETs in 650 ms, got ${early}`);
   const gaps = times.slice(1).map((time, i) => time - times[i]!);
   gaps.forEach((gap, i) => {
     const expected = 40 * 2 ** i;
@@ -180,9 +190,9 @@ test('a 500 on results is unknown, then the run finishes', async () => {
 test('a server slower than requestTimeoutMs is unknown, never finished, and recovers', async () => {
   service = await startFakeSaliwebService({ delayMs: { results: 400 } });
   const job = await newJob();
-  const runner = createWebServiceRunner({ ...fast, requestTimeoutMs: 60 });
+  // No backoff: the first status call is due at once and asks the server.
+  const runner = createWebServiceRunner({ ...fast, initialBackoffMs: 0, requestTimeoutMs: 60 });
   const id = await runner.submit(job, webService(service.url));
-  await sleep(25);
   const started = Date.now();
   const status = (await runner.status([{ ...job, id }])).get(id);
   assert.ok(Date.now() - started < 300, 'the request was cut off at its timeout');
@@ -203,7 +213,9 @@ test('network errors: submit throws a retryable RunnerError, status is unknown',
   const url = service.url;
   await service.close();
 
-  await sleep(25);
+  // Past the first backoff, and time for fetch to drop its kept-alive socket to the closed server (else the
+  // reply is UND_ERR_SOCKET, not ECONNREFUSED): nothing tells the test when that happened.
+  await new Promise((resolve) => setTimeout(resolve, 25));
   const status = (await runner.status([{ ...job, id }])).get(id);
   assert.equal(status?.state, 'unknown');
   assert.match(status?.state === 'unknown' ? status.reason : '', /ECONNREFUSED/);

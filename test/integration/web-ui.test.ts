@@ -21,6 +21,7 @@ import { launchChromium } from '../support/browser.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
+import { untilHolds } from '../support/until.js';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'web-ui');
 const { host, uiPort, namespace } = stackSettings().temporal;
@@ -53,17 +54,6 @@ const service = defineService({
       : doNothing(),
 });
 
-/** Polls `read` until `done` holds, like an expect().toPass(); the error shows the last value. */
-async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const status = (client: Client, job: SubmittedJob) =>
   client.workflow.getHandle(job.workflowId).query<JobStatus>('jobStatus');
 
@@ -95,13 +85,14 @@ async function visibleIds(client: Client, query: string): Promise<string[]> {
  */
 async function expectList(page: Page, client: Client, name: string, query: string, expected: string[]) {
   const want = [...expected].sort();
-  await until(
+  await untilHolds(
     `visibility to answer ${query}`,
     () => visibleIds(client, query),
     (ids) => sorted(ids) === sorted(want),
+    30_000,
   );
   await page.goto(listUrl(query));
-  const shown = await until(
+  const shown = await untilHolds(
     `the list for ${query}`,
     () => listedIds(page),
     (ids) => sorted(ids) === sorted(want),
@@ -161,16 +152,18 @@ test('the Web UI lists a serviceâ€™s jobs by state, service and user, and a jobâ
     assert.match((await workflowOutcome(client, broken.workflowId)).failure ?? '', new RegExp(FAILURE));
 
     const long = await submit('long1', alice);
-    const running = await until(
+    const running = await untilHolds(
       'long1 to run',
       () => status(client, long),
       (s) => s.state === 'RUNNING' && !!s.run,
+      30_000,
     );
     const queued = await submit('queued1', carol);
-    const waiting = await until(
+    const waiting = await untilHolds(
       'queued1 to wait for a slot',
       () => status(client, queued),
       (s) => !!s.waiting,
+      30_000,
     );
     assert.equal(waiting.waiting, '1 of 1 running slots taken, 1st in line');
 

@@ -15,6 +15,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { temporalClient } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { freePort } from '../support/processes.js';
+import { until } from '../support/until.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -42,10 +43,15 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
   worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const { client, close } = await temporalClient();
   try {
-    for (const deadline = Date.now() + 60_000; !output.includes('saliflow worker for');) {
-      if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`the worker did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(
+      'the worker to start',
+      async () => {
+        if (output.includes('saliflow worker for')) return true;
+        if (worker.exitCode !== null) throw new Error(`the worker exited before it started:\n${output}`);
+        return undefined;
+      },
+      { lastSeen: () => `its output:\n${output}` },
+    );
     assert.match(output, new RegExp(`metrics http://${metrics}/metrics`));
     // bin/saliflow.js started it with glibc's mmap threshold fixed (worker/malloc-tuning.ts).
     assert.doesNotMatch(output, /MALLOC_MMAP_THRESHOLD_ is not set/);

@@ -65,3 +65,14 @@ export async function clusterUnderTest(kind: ClusterKind, pollSeconds = 0.5): Pr
 export function schedulerCommand(cluster: ClusterUnderTest, command: string, args: string[]) {
   return execa(command, args, { env: cluster.env, reject: false });
 }
+
+/** Whether the scheduler still holds cluster job `id` (queued, running or finishing): false once it has ended. */
+export async function schedulerStillHas(cluster: ClusterUnderTest, id: string): Promise<boolean> {
+  const base = id.split(/[._]/)[0]!;
+  if (cluster.kind === 'sge')
+    return (await schedulerCommand(cluster, cluster.section.qstat!, ['-j', base])).exitCode === 0;
+  const result = await schedulerCommand(cluster, cluster.section.squeue!, ['-h', '-j', base, '-o', '%T']);
+  return result.stdout
+    .split('\n')
+    .some((state) => ['PENDING', 'RUNNING', 'CONFIGURING', 'COMPLETING'].includes(state.trim()));
+}

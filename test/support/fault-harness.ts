@@ -11,6 +11,7 @@ import mysql from 'mysql2/promise';
 import { randomToken } from '../../client/job-names.js';
 import type { ServiceFixture } from './service-fixture.js';
 import { spawnWorkerProcess, WORKER_READY } from './processes.js';
+import { until } from './until.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,13 +66,17 @@ export class WorkerSupervisor {
       // Like a service manager: try again shortly (it may need a server that is down).
       void sleep(2000).then(() => (this.stopping || this.child ? undefined : this.start().catch(() => undefined)));
     });
-    for (const deadline = Date.now() + timeoutMs; !WORKER_READY.test(output);) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the worker exited before it was ready: ${String((await child).stderr).slice(-2000)}`);
-      }
-      if (Date.now() > deadline) throw new Error(`the worker was not ready within ${timeoutMs / 1000} s:\n${output}`);
-      await sleep(100);
-    }
+    await until(
+      'the worker to be ready',
+      async () => {
+        if (WORKER_READY.test(output)) return true;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`the worker exited before it was ready: ${String((await child).stderr).slice(-2000)}`);
+        }
+        return undefined;
+      },
+      { timeoutMs, lastSeen: () => `its output:\n${output}` },
+    );
   }
 
   /** SIGKILL, and wait until the process is gone. */

@@ -11,9 +11,10 @@ import path from 'node:path';
 import type { AdminConnection } from '../../store/database-admin.js';
 import { startMysql } from '../../scripts/stack/mysql.js';
 import { findTemporalCli, startTemporal } from '../../scripts/stack/temporal.js';
-import { processIsAlive, readPid, sleep, stopProcess } from '../../scripts/stack/processes.js';
+import { processIsAlive, readPid, stopProcess } from '../../scripts/stack/processes.js';
 import { stackSettings, type StackSettings } from '../../scripts/stack/settings.js';
 import { freePort } from './processes.js';
+import { until } from './until.js';
 
 export interface PrivateServer {
   /** SIGKILL, then wait until the process is gone. */
@@ -47,10 +48,14 @@ async function killPidFile(pidFile: string): Promise<void> {
   } catch {
     // already gone
   }
-  for (const deadline = Date.now() + 10_000; processIsAlive(pid);) {
-    if (Date.now() > deadline) throw new Error(`process ${pid} (${pidFile}) survived SIGKILL for 10 s`);
-    await sleep(20);
-  }
+  await until(
+    `process ${pid} (${pidFile}) to be gone after SIGKILL`,
+    async () => (processIsAlive(pid) ? undefined : true),
+    {
+      timeoutMs: 10_000,
+      everyMs: 20,
+    },
+  );
 }
 
 /** Pids of every stack this process started, killed on exit even if a test forgets. */

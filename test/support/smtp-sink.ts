@@ -1,6 +1,7 @@
 /** A real SMTP server on a free loopback port that keeps every message it receives. */
 import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
+import { until } from './until.js';
 
 export interface CapturedMail {
   from: string;
@@ -43,15 +44,12 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   return {
     port,
     messages,
-    async waitFor(count, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      while (messages.length < count) {
-        if (Date.now() > deadline)
-          throw new Error(`expected ${count} e-mails, got ${messages.length} after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      return messages;
-    },
+    waitFor: (count, timeoutMs = 15000) =>
+      until(`${count} e-mails`, async () => (messages.length >= count ? messages : undefined), {
+        timeoutMs,
+        everyMs: 50,
+        lastSeen: () => `${messages.length} e-mails`,
+      }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
