@@ -3,20 +3,12 @@
  * seconds per worker, whatever the job rate, and only when metrics are on.
  * Every worker of a service reports the same table: dashboards take the max.
  */
-import type mysql from 'mysql2/promise';
 import type { Logger } from '@temporalio/common';
-import { isJobState, type JobState } from '../core/states.js';
 import type { Pool } from '../store/pool.js';
+import { countJobsByState } from '../store/job-counts.js';
 import type { JobMetrics } from './job-metrics.js';
 
 export const JOB_COUNT_INTERVAL_MS = 5000;
-
-export async function countJobsByState(pool: Pick<Pool, 'query'>): Promise<Partial<Record<JobState, number>>> {
-  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-  const counts: Partial<Record<JobState, number>> = {};
-  for (const row of rows) if (isJobState(row.state)) counts[row.state] = Number(row.n);
-  return counts;
-}
 
 /** Refreshes the gauge now and every `intervalMs`; returns a function that stops it. */
 export function startJobCountGauge(
