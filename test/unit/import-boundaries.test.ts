@@ -25,18 +25,42 @@ test('wrong-way imports are lint errors, right-way ones are not', async () => {
     ['examples/x/service.ts', "import { defineService } from '../../core/index.js';\nvoid defineService;\n", false],
     ['client/example.ts', "import { createPool } from '../activities/database.js';\nvoid createPool;\n", false],
     ['core/example.ts', "import { createPool } from '../store/pool.js';\nvoid createPool;\n", true],
-    ['store/example.ts', "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n", true],
+    [
+      'store/example.ts',
+      "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
+      true,
+    ],
     ['store/example.ts', "import { Context } from '@temporalio/activity';\nvoid Context;\n", true],
     ['engine/example.ts', "import { createPool } from '../store/pool.js';\nvoid createPool;\n", false],
-    ['engine/example.ts', "import { whileHeartbeating } from '../activities/heartbeat.js';\nvoid whileHeartbeating;\n", true],
+    [
+      'engine/example.ts',
+      "import { whileHeartbeating } from '../activities/heartbeat.js';\nvoid whileHeartbeating;\n",
+      true,
+    ],
     ['engine/example.ts', "import { Context } from '@temporalio/activity';\nvoid Context;\n", true],
     ['engine/example.ts', "import type { Logger } from '@temporalio/common';\nexport type L = Logger;\n", false],
-    ['activities/example.ts', "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n", false],
+    [
+      'activities/example.ts',
+      "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
+      false,
+    ],
     ['workflows/example.ts', "import { readJob } from '../store/job-row.js';\nvoid readJob;\n", true],
-    ['workflows/example.ts', "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n", true],
-    ['client/submit.ts', "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n", true],
+    [
+      'workflows/example.ts',
+      "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
+      true,
+    ],
+    [
+      'client/submit.ts',
+      "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
+      true,
+    ],
     ['client/submit.ts', "import { startJob } from '../activities/job-start.js';\nvoid startJob;\n", false],
-    ['client/show-job.ts', "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n", false],
+    [
+      'client/show-job.ts',
+      "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
+      false,
+    ],
   ];
   for (const [file, source, refused] of cases) {
     assert.equal(await restricted(file, source), refused, `${file}: ${source.split('\n')[0]}`);
@@ -50,7 +74,11 @@ test('SQL outside store/ is a lint error', async () => {
   };
   const query = 'export const q = `\n  UPDATE jobs SET state = ? WHERE name = ?`;\n';
   assert.equal(await sqlIn('engine/example.ts', query), true, 'a template literal in engine/');
-  assert.equal(await sqlIn('client/example.ts', "export const q = 'SELECT name FROM jobs';\n"), true, 'a string in client/');
+  assert.equal(
+    await sqlIn('client/example.ts', "export const q = 'SELECT name FROM jobs';\n"),
+    true,
+    'a string in client/',
+  );
   assert.equal(await sqlIn('store/example.ts', query), false, 'the store is where SQL lives');
   assert.equal(await sqlIn('engine/example.ts', "export const m = 'SELECTED jobs wait';\n"), false, 'prose is not SQL');
 });
