@@ -106,7 +106,7 @@ export function coarseReason(first: number): string {
 /**
  * One admission round, under the service's admission lease (so the limits
  * hold across workers): counts the rows in flight, picks the jobs that may
- * go (waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
+ * go (store/waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
  * Returns the names admitted. Any process with the backend's credentials
  * may run one (the CLI does when it frees a slot).
  */
@@ -114,7 +114,7 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   return (await admissionRound(config, pool)).admitted;
 }
 
-/** The lease that admission rounds and pauses take (activities/lease.ts); one per service database. */
+/** The lease that admission rounds and pauses take (store/lease.ts); one per service database. */
 export const ADMISSION_LEASE = 'admission';
 
 /**

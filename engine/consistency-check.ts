@@ -115,7 +115,7 @@ async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'que
  * A job's directory missing where its row says, and found in exactly one
  * other state folder, is a state change cut short between its move and its
  * commit (a worker or MySQL killed): the job's next step puts it back
- * (activities/job-transitions.ts `restoreMisplaced`). Not for an operator.
+ * (engine/job-transitions.ts `restoreMisplaced`). Not for an operator.
  */
 function withoutInterruptedMoves(problems: FileProblem[]): FileProblem[] {
   const strays = problems.filter((problem) => problem.kind === 'stray');
