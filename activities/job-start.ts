@@ -24,6 +24,7 @@ import {
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
+import { readJobState } from '../store/job-listing.js';
 import { JobStateError } from '../core/errors.js';
 import {
   JOB_WORKFLOW_TYPE,
@@ -46,8 +47,7 @@ export interface JobStart {
 
 /** Whether the job's row (read now) is one that has not finished. */
 async function rowUnfinished(db: NonNullable<JobStart['db']>, job: string): Promise<boolean> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
-  const state = rows[0]?.state as string | undefined;
+  const state = await readJobState(db, job);
   return state === 'INCOMING' || (IN_FLIGHT_STATES as readonly string[]).includes(state ?? '');
 }
 

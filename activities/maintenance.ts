@@ -5,21 +5,18 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { Client } from '@temporalio/client';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
-import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from '../store/pool.js';
+import { jobsDueForArchive, jobsDueForExpiry, jobsToReconcile, type DueJob } from '../store/maintenance.js';
+import { jobExists } from '../store/job-listing.js';
 import type { Admitter } from '../engine/admission.js';
 import { startJob } from './job-start.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { StartupError } from '../core/errors.js';
 
-export interface DueJob {
-  name: string;
-  user: string | null;
-}
+export type { DueJob };
 
 export interface DueJobs {
   archive: DueJob[];
@@ -38,26 +35,18 @@ export interface MaintenanceDeps {
 }
 
 export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, deps: MaintenanceDeps = {}) {
-  async function names(sql: string): Promise<DueJob[]> {
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(sql, [MAINTENANCE_BATCH]);
-    return rows.map((row) => ({ name: String(row.name), user: row.user ?? null }));
-  }
-
   async function reconcile(): Promise<{ started: string[] }> {
     const client = deps.client?.();
     if (!client) throw new StartupError('reconcile needs a Temporal client; the worker provides one');
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
-      [['INCOMING', ...IN_FLIGHT_STATES]],
-    );
+    const rows = await jobsToReconcile(pool);
     const open = new Set<string>();
     const query = `JobService = "${config.general.serviceName.replace(/["\\]/g, '')}" AND ExecutionStatus = "Running"`;
     for await (const execution of client.workflow.list({ query })) open.add(execution.workflowId);
     const started: string[] = [];
     for (const row of rows) {
-      const job = String(row.name);
+      const job = row.name;
       if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
-      const outcome = await startJob(client, config, { job, user: row.user ?? null, db: pool });
+      const outcome = await startJob(client, config, { job, user: row.user, db: pool });
       if (outcome.started) started.push(job);
     }
     deps.admitter?.wake();
@@ -67,12 +56,8 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
   return {
     async findOldJobs(): Promise<DueJobs> {
       return {
-        archive: await names(
-          "SELECT name, user FROM jobs WHERE state = 'COMPLETED' AND archive_time <= UTC_TIMESTAMP() ORDER BY archive_time LIMIT ?",
-        ),
-        expire: await names(
-          "SELECT name, user FROM jobs WHERE state = 'ARCHIVED' AND expire_time <= UTC_TIMESTAMP() ORDER BY expire_time LIMIT ?",
-        ),
+        archive: await jobsDueForArchive(pool, MAINTENANCE_BATCH),
+        expire: await jobsDueForExpiry(pool, MAINTENANCE_BATCH),
       };
     },
 
@@ -100,8 +85,7 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
         const full = path.join(incoming, entry.name);
         const { mtimeMs } = await fs.stat(full);
         if (Date.now() - mtimeMs < ABANDONED_AFTER_MS) continue;
-        const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT 1 FROM jobs WHERE name = ?', [entry.name]);
-        if (rows.length > 0) continue;
+        if (await jobExists(pool, entry.name)) continue;
         await fs.rm(full, { recursive: true, force: true });
         deleted.push(entry.name);
       }

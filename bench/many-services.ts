@@ -51,6 +51,13 @@ const rssMiB = (pid: number) => {
   return match ? Number(match[1]) / 1024 : NaN;
 };
 
+/** The process's CPU time (user + system) in ms: per job it is a cost that holds on a loaded machine, unlike jobs/s. */
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+};
+const CLOCK_TICKS = 100;
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -149,6 +156,7 @@ try {
   const floors: Measurement[] = [];
   const rssRounds: Record<string, number[]> = {};
   const speedRounds: Record<string, number[]> = {};
+  const cpuRounds: Record<string, number[]> = {};
   for (let pass = 0; pass < ROUNDS; pass++) {
     for (const { count, threads, speed } of variants) {
       const name = `one process, ${count} service${count > 1 ? 's' : ''}${threads ? `, workflow threads ${threads}` : ''}`;
@@ -156,17 +164,23 @@ try {
       const worker = await startWorker(fixtures.slice(0, count), threads);
       try {
         (rssRounds[name] ??= []).push(await idleRss([worker]));
-        if (speed)
+        if (speed) {
+          const cpuBefore = cpuMs(worker.pid);
           (speedRounds[name] ??= []).push(
             await throughput(
               fixtures.slice(0, count),
               `r${pass}v${count}${threads ?? ''}x`.replace(/[^A-Za-z0-9]/g, ''),
             ),
           );
+          (cpuRounds[name] ??= []).push(round((cpuMs(worker.pid) - cpuBefore) / JOBS));
+        }
       } finally {
         await worker.stop();
       }
-      log(`  RSS ${JSON.stringify(rssRounds[name])} MiB, jobs/s ${JSON.stringify(speedRounds[name] ?? [])}`);
+      log(
+        `  RSS ${JSON.stringify(rssRounds[name])} MiB, jobs/s ${JSON.stringify(speedRounds[name] ?? [])}, ` +
+          `worker CPU ms/job ${JSON.stringify(cpuRounds[name] ?? [])}`,
+      );
     }
     log(`the floor (round ${pass + 1} of ${ROUNDS})…`);
     floors.push(
@@ -199,7 +213,7 @@ try {
         // Each round's jobs/s over that round's floor: the load changes between rounds.
         `| ${what} | ${JOBS} | ${perSecond} | ${jobsPerSecond.floor} | ${median(
           speedRounds[what]!.map((value, index) => value / floors[index]!.jobsPerSecond),
-        )} |`,
+        )} | ${median(cpuRounds[what]!)} |`,
     );
   const { machine } = header;
   const jsonFile = await saveJson(resultsDir(false), header, {
@@ -209,6 +223,7 @@ try {
     jobsPerSecond,
     rssMiBPerRound: rssRounds,
     jobsPerSecondPerRound: speedRounds,
+    workerCpuMsPerJobPerRound: cpuRounds,
     floors,
   });
   await appendMarkdown(
@@ -228,8 +243,8 @@ try {
       '| --- | --- | --- |',
       ...rssRows,
       '',
-      "| worker | N | jobs/s | floor wf/s | ratio (median of the rounds' ratios) |",
-      '| --- | --- | --- | --- | --- |',
+      "| worker | N | jobs/s | floor wf/s | ratio (median of the rounds' ratios) | worker CPU ms/job |",
+      '| --- | --- | --- | --- | --- | --- |',
       ...speedRows,
       '',
     ].join('\n'),

@@ -5,6 +5,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { FINAL_STATES, type JobState } from '../core/states.js';
+import { readJobState } from '../store/job-listing.js';
 import { NoSuchJobError } from './cli-support.js';
 
 /**
@@ -29,9 +30,8 @@ export async function cancelJob(options: {
   reason?: string;
 }) {
   const { config, db, client, job, reason } = options;
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
-  if (!rows[0]) throw new NoSuchJobError(job, config.general.serviceName);
-  const state = String(rows[0].state);
+  const state = await readJobState(db, job);
+  if (state === undefined) throw new NoSuchJobError(job, config.general.serviceName);
   try {
     await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(CANCEL_SIGNAL, reason);
   } catch (error) {

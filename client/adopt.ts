@@ -13,7 +13,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { SectionReader } from '../core/config/section-reader.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
@@ -32,6 +31,7 @@ import {
   type RunFact,
 } from '../core/adoption-plan.js';
 import type { Pool } from '../store/pool.js';
+import { jobDirectory, jobsToAdopt, setAdoptedRunnerId, usersOfJobs } from '../store/adoption.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
 import { createTransitionActivities } from '../engine/job-transitions.js';
@@ -131,26 +131,14 @@ async function runFact(
   return status.state === 'running' ? 'running' : status.state === 'unknown' ? 'unknown' : 'finished';
 }
 
-interface Row {
-  name: string;
-  user: string | null;
-  state: string;
-  runner_id: string | null;
-  directory: string | null;
-  run_time: Date | null;
-}
-
 /** Every job of the service, planned. Reads only. */
 export async function planServiceAdoption(options: AdoptOptions): Promise<AdoptionPlan[]> {
   const { config, pool, client } = options;
   const choices = adoptionChoices(options);
   const hostId = options.hostId ?? defaultHostId();
   const runners = options.runners ?? defaultRunners(config.clusters, { hostId });
-  const [rows] = await pool.query<(Row & mysql.RowDataPacket)[]>(
-    'SELECT name, user, state, runner_id, directory, run_time FROM jobs ORDER BY submit_time, name',
-  );
   const plans: AdoptionPlan[] = [];
-  for (const row of rows) {
+  for (const row of await jobsToAdopt(pool)) {
     if (!isJobState(row.state)) {
       plans.push({
         job: row.name,
@@ -166,15 +154,15 @@ export async function planServiceAdoption(options: AdoptOptions): Promise<Adopti
     const facts: AdoptionFacts = {
       name: row.name,
       state: row.state,
-      runnerId: row.runner_id,
+      runnerId: row.runnerId,
       directory: row.directory,
       directoryFact: row.state === 'EXPIRED' ? { where: 'as-row' } : dir,
       hasWorkflow: unfinished && (await hasWorkflow(client, config, row.name)),
-      runTime: row.run_time,
+      runTime: row.runTime,
     };
     const where = dir.where === 'elsewhere' ? dir.path : row.directory;
     if (row.state === 'RUNNING' && where !== null && dir.where !== 'missing' && !facts.hasWorkflow) {
-      const runnerId = choices.operatorRunnerIds[row.name] ?? row.runner_id;
+      const runnerId = choices.operatorRunnerIds[row.name] ?? row.runnerId;
       const mapped = runnerId ? mapRunnerId(runnerId, choices) : undefined;
       if (mapped && !('problem' in mapped)) {
         const run = await runFact(runners, row.name, where, mapped.kind, saliflowRunId(mapped.kind, mapped.id, hostId));
@@ -182,7 +170,7 @@ export async function planServiceAdoption(options: AdoptOptions): Promise<Adopti
       }
       const jobState = await jobStateFile(where);
       if (jobState) facts.jobState = jobState;
-      const stale = row.runner_id !== null && !choices.operatorRunnerIds[row.name] && mayBeEarlierCycle(facts);
+      const stale = row.runnerId !== null && !choices.operatorRunnerIds[row.name] && mayBeEarlierCycle(facts);
       if (!runnerId || stale) facts.foundByName = await findRunsByName(config, row.name);
     }
     plans.push(planAdoption(facts, choices));
@@ -221,14 +209,14 @@ export async function applyAdoption(
       await fs.rename(plan.moveBack.from, plan.moveBack.to);
       steps.push(`directory moved back to ${plan.moveBack.to}`);
     }
-    const directory = plan.moveBack?.to ?? (await directoryOf(pool, plan.job));
+    const directory = plan.moveBack?.to ?? (await jobDirectory(pool, plan.job));
     if (plan.action === 'watch') {
       steps.push(
         await recordRun(plan.job, directory, plan.run.kind, saliflowRunId(plan.run.kind, plan.run.id, hostId), hostId),
       );
       const given = options.operatorRunnerIds?.[plan.job];
       if (given !== undefined) {
-        await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ? AND state = ?', [given, plan.job, 'RUNNING']);
+        await setAdoptedRunnerId(pool, plan.job, given);
       }
     }
     if (failpoint !== undefined && Number(failpoint) === acting) process.kill(process.pid, 'SIGKILL');
@@ -259,14 +247,8 @@ async function recordRun(job: string, directory: string | null, kind: RunnerKind
   return `run ${kind}:${id} recorded to be watched`;
 }
 
-async function directoryOf(pool: Pool, job: string): Promise<string | null> {
-  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT directory FROM jobs WHERE name = ?', [job]);
-  return (rows[0]?.directory as string | null | undefined) ?? null;
-}
-
+/** The users of the jobs whose workflows adoption starts. */
 async function usersOf(pool: Pool, plans: readonly AdoptionPlan[]): Promise<Map<string, string | null>> {
   const names = plans.filter((plan) => plan.action === 'start' || plan.action === 'watch').map((plan) => plan.job);
-  if (names.length === 0) return new Map();
-  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT name, user FROM jobs WHERE name IN (?)', [names]);
-  return new Map(rows.map((row) => [String(row.name), (row.user as string | null) ?? null]));
+  return usersOfJobs(pool, names);
 }

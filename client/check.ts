@@ -14,12 +14,12 @@
  * folder) needs a person, and the problem says what to run.
  */
 import fs from 'node:fs/promises';
-import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
-import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
+import { FINAL_STATES, type JobState } from '../core/states.js';
 import type { Pool } from '../store/pool.js';
+import { jobExists, unfinishedJobs } from '../store/job-listing.js';
 import { startJob } from '../activities/job-start.js';
 import { findFileProblems, type FileProblem } from '../engine/consistency-check.js';
 import { describeJobWorkflow, runningJobWorkflows, terminateJobWorkflow } from './job-workflows.js';
@@ -72,17 +72,13 @@ async function fileProblem(problem: FileProblem, repair: boolean): Promise<Check
 
 /** Unfinished rows with no running workflow: legacy inserts, lost starts, terminated workflows. */
 async function jobsWithoutWorkflow(client: Client, config: ServiceConfig, pool: Pool, open: Set<string>) {
-  const [rows] = await pool.query<mysql.RowDataPacket[]>(
-    'SELECT name, state, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
-    [['INCOMING', ...IN_FLIGHT_STATES]],
-  );
   const found = [];
-  for (const row of rows) {
-    const job = String(row.name);
+  for (const row of await unfinishedJobs(pool)) {
+    const job = row.name;
     if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
     // Visibility may lag a just-started workflow: ask the workflow itself before calling it missing.
     if ((await describeJobWorkflow(client, config, job))?.status.name === 'RUNNING') continue;
-    found.push({ job, state: String(row.state), user: (row.user as string | null) ?? null });
+    found.push({ job, state: row.state, user: row.user });
   }
   return found;
 }
@@ -116,8 +112,7 @@ export async function checkService(options: {
   const prefix = `${config.general.serviceName}/`;
   for (const id of open) {
     const job = id.slice(prefix.length);
-    const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT 1 FROM jobs WHERE name = ?', [job]);
-    if (rows.length > 0) continue;
+    if (await jobExists(pool, job)) continue;
     const problem: CheckProblem = {
       kind: 'workflow-without-row',
       message: `workflow ${id} is running but job ${job} has no row`,

@@ -7,7 +7,6 @@
  */
 import readline from 'node:readline';
 import type { Command, Option } from 'commander';
-import type { RowDataPacket } from 'mysql2';
 import {
   AttentionError,
   formatTable,
@@ -21,6 +20,7 @@ import { withSession } from './cli-session.js';
 import { JobStateError, SaliwebDaemonRunningError } from '../core/errors.js';
 import { createMailer } from '../engine/mail.js';
 import { resubmitJob } from './admin.js';
+import { isJobFailed } from '../store/job-operations.js';
 import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
 import { listJobs, DEFAULT_LIST_STATES } from './list-jobs.js';
 import { ACTIONS, countActions, type AdoptionPlan } from '../core/adoption-plan.js';
@@ -155,11 +155,7 @@ function addSaliwebForms(parent: Command, configOption: () => Option, names: rea
         jobs.forEach(validateJobName);
         await withSession(options.config, async ({ config, pool, client }) => {
           await eachJob(jobs, async (job) => {
-            const [rows] = await pool().query<RowDataPacket[]>(
-              "SELECT 1 FROM jobs WHERE name = ? AND state = 'FAILED'",
-              [job],
-            );
-            if (rows.length === 0) throw new NoSuchJobError(job, config.general.serviceName);
+            if (!(await isJobFailed(pool(), job))) throw new NoSuchJobError(job, config.general.serviceName);
             const outcome = await resubmitJob({ config, db: pool(), client: await client(), job });
             if (!outcome.started) throw new JobStateError(job, `not resubmitted: ${outcome.reason}`);
             console.log(`resubmitted ${job}`);

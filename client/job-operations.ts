@@ -24,6 +24,15 @@ import { childrenReasons } from '../store/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { runAdmissionRound } from '../engine/admission.js';
 import { inTransaction, type Pool } from '../store/pool.js';
+import {
+  allJobs,
+  childrenOf,
+  deleteAllJobRows,
+  deleteJobRows,
+  lockAllJobsForDelete,
+  lockJobForDelete,
+  readStateAndRun,
+} from '../store/job-operations.js';
 import { checkJobDirectory } from '../engine/job-directory.js';
 import { createTransitionActivities } from '../engine/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../engine/mail.js';
@@ -85,9 +94,9 @@ export async function admitNow(config: ServiceConfig, pool: Pool, client: Client
 }
 
 async function rowState(db: Pick<mysql.Pool, 'query'>, config: ServiceConfig, job: string) {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, runner_id FROM jobs WHERE name = ?', [job]);
-  if (!rows[0]) throw new NoSuchJobError(job, config.general.serviceName);
-  return { state: rows[0].state as JobState, runnerId: (rows[0].runner_id as string | null) ?? null };
+  const found = await readStateAndRun(db, job);
+  if (!found) throw new NoSuchJobError(job, config.general.serviceName);
+  return found;
 }
 
 /**
@@ -171,23 +180,19 @@ export async function deleteJob(options: {
   const reason = `deleted by an operator (saliflow delete --state ${state})`;
   const workflow = (await stopJobWorkflows(client, config, [job], reason)).get(job)!;
   const { target, runnerId } = await inTransaction(pool, async (db) => {
-    const [rows] = await db.query<mysql.RowDataPacket[]>(
-      'SELECT state, directory, runner_id FROM jobs WHERE name = ? FOR UPDATE',
-      [job],
-    );
-    if (!rows[0]) throw new NoSuchJobError(job, config.general.serviceName);
-    if (rows[0].state !== state) {
-      throw new JobStateError(job, `moved from ${state} to ${rows[0].state} meanwhile; look again, then delete it`);
+    const row = await lockJobForDelete(db, job);
+    if (!row) throw new NoSuchJobError(job, config.general.serviceName);
+    if (row.state !== state) {
+      throw new JobStateError(job, `moved from ${state} to ${row.state} meanwhile; look again, then delete it`);
     }
-    const found = await deletableDirectory(config, job, rows[0].directory ?? null);
-    await db.query('DELETE FROM dependencies WHERE child = ?', [job]);
-    await db.query('DELETE FROM jobs WHERE name = ?', [job]);
-    return { target: found, runnerId: (rows[0].runner_id as string | null) ?? null };
+    const found = await deletableDirectory(config, job, row.directory);
+    await deleteJobRows(db, job);
+    return { target: found, runnerId: row.runnerId };
   });
   // The row is gone: a run the reconcile schedule started in the meantime would only fail on it.
   await terminateJobWorkflow(client, config, job, reason);
   const directory = await removeDirectory(target);
-  const [children] = await pool.query<mysql.RowDataPacket[]>('SELECT child FROM dependencies WHERE parent = ?', [job]);
+  const children = await childrenOf(pool, job);
   const runLeft = runLeftBehind(state, before.runnerId, runnerId, workflow);
   const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(state) ? await admitNow(config, pool, client) : [];
   await tellChildren(config, pool, client, job);
@@ -197,7 +202,7 @@ export async function deleteJob(options: {
     workflow,
     directory,
     ...(runLeft ? { runLeft } : {}),
-    children: children.map((row) => String(row.child)),
+    children,
     admitted,
   };
 }
@@ -298,11 +303,11 @@ export async function deleteAllJobs(options: {
 }) {
   const { config, pool, client, progress } = options;
   const reason = 'deleted by an operator (saliflow delete-all-jobs)';
-  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT name, state, runner_id FROM jobs');
+  const rows = await allJobs(pool);
   const prefix = `${config.general.serviceName}/`;
   const open = new Set((await runningJobWorkflows(client, config)).map((id) => id.slice(prefix.length)));
   // Visibility may lag a second behind: a row's workflow may be running without being listed yet.
-  for (const row of rows) open.add(String(row.name));
+  for (const row of rows) open.add(row.name);
   const outcome: DeleteAllOutcome = {
     jobs: 0,
     stopped: 0,
@@ -318,18 +323,16 @@ export async function deleteAllJobs(options: {
     if (result !== 'terminated') continue;
     outcome.terminated++;
     const row = rows.find((candidate) => candidate.name === job);
-    const runnerId = (row?.runner_id as string | null) ?? null;
-    const run = row && runLeftBehind(row.state as JobState, runnerId, runnerId, result);
+    const runnerId = row?.runnerId ?? null;
+    const run = row && runLeftBehind(row.state, runnerId, runnerId, result);
     if (run) outcome.runsLeft.push({ job, run });
   }
   const targets = await inTransaction(pool, async (db) => {
-    const [locked] = await db.query<mysql.RowDataPacket[]>('SELECT name, directory FROM jobs FOR UPDATE');
     const found: { job: string; target: DirectoryTarget }[] = [];
-    for (const row of locked) {
-      found.push({ job: String(row.name), target: await deletableDirectory(config, String(row.name), row.directory) });
+    for (const row of await lockAllJobsForDelete(db)) {
+      found.push({ job: row.name, target: await deletableDirectory(config, row.name, row.directory) });
     }
-    await db.query('DELETE FROM dependencies');
-    await db.query('DELETE FROM jobs');
+    await deleteAllJobRows(db);
     return found;
   });
   outcome.jobs = targets.length;

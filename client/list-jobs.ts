@@ -3,6 +3,7 @@ import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
 import { waitingReasons } from '../store/waiting-line.js';
+import { jobsInStates } from '../store/job-listing.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { formatTable, formatTime, parseState } from './cli-support.js';
 
@@ -34,16 +35,8 @@ export async function listJobs(
   states: readonly string[] = DEFAULT_LIST_STATES,
 ): Promise<ListedJob[]> {
   const wanted = states.map(parseState);
-  const [rows] = await db.query<mysql.RowDataPacket[]>(
-    'SELECT name, state, user, submit_time, runner_id, failure FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
-    [wanted],
-  );
-  return rows.map((row) => ({
-    name: String(row.name),
-    state: row.state as JobState,
-    user: row.user ?? null,
-    submitTime: row.submit_time as Date,
-    runnerId: row.runner_id ?? null,
+  return (await jobsInStates(db, wanted)).map((row) => ({
+    ...row,
     failure: row.failure ? String(row.failure).split('\n')[0]! : null,
   }));
 }

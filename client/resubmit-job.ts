@@ -22,6 +22,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { AttentionError, JobStateError } from '../core/errors.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob, type StartOutcome } from '../activities/job-start.js';
+import { readStateAndUser, releaseNamedLock, takeNamedLock } from '../store/job-operations.js';
 import { NoSuchJobError } from './cli-support.js';
 
 /** How long a resubmit waits for another command resubmitting the same job. */
@@ -48,11 +49,6 @@ async function hasWorked(client: Client, workflowId: string, runId: string): Pro
   return (history.events ?? []).some((event) => event.workflowTaskCompletedEventAttributes);
 }
 
-async function readState(db: Pick<mysql.Pool, 'query'>, job: string) {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [job]);
-  return rows[0] as { state: string; user: string | null } | undefined;
-}
-
 /** MySQL caps a lock name at 64 characters: the service's database and the job, hashed. */
 function lockName(config: ServiceConfig, job: string): string {
   const digest = crypto.createHash('sha1').update(`${config.database.db}/${job}`).digest('hex');
@@ -62,10 +58,7 @@ function lockName(config: ServiceConfig, job: string): string {
 async function underLock<T>(db: Pick<mysql.Pool, 'getConnection'>, name: string, work: () => Promise<T>): Promise<T> {
   const connection = await db.getConnection();
   try {
-    const [[lock]] = (await connection.query('SELECT GET_LOCK(?, ?) AS got', [name, LOCK_WAIT_SECONDS])) as unknown as [
-      [{ got: number | null }],
-    ];
-    if (lock.got !== 1) {
+    if (!(await takeNamedLock(connection, name, LOCK_WAIT_SECONDS))) {
       throw new AttentionError(
         `another command has been resubmitting this job for ${LOCK_WAIT_SECONDS} s; try again later`,
       );
@@ -73,7 +66,7 @@ async function underLock<T>(db: Pick<mysql.Pool, 'getConnection'>, name: string,
     try {
       return await work();
     } finally {
-      await connection.query('SELECT RELEASE_LOCK(?)', [name]);
+      await releaseNamedLock(connection, name);
     }
   } finally {
     connection.release();
@@ -91,7 +84,7 @@ export async function resubmitFailedJob(options: {
   const lost = (why: string): StartOutcome => ({ started: false, workflowId, reason: why });
   // The run first, then the row: a run started after this look is caught below.
   const seen = await latestRun(client, workflowId);
-  const row = await readState(db, job);
+  const row = await readStateAndUser(db, job);
   if (!row) throw new NoSuchJobError(job, config.general.serviceName);
   if (row.state !== 'FAILED') throw new JobStateError(job, `is ${row.state}; only FAILED jobs can be resubmitted`);
   if (seen?.open && !(await hasWorked(client, workflowId, seen.runId))) {
@@ -102,7 +95,7 @@ export async function resubmitFailedJob(options: {
     if (latest && latest.runId !== seen?.runId) {
       return lost(`another command resubmitted it meanwhile (run ${latest.runId}); nothing started`);
     }
-    const now = await readState(db, job);
+    const now = await readStateAndUser(db, job);
     if (now?.state !== 'FAILED') {
       return lost(`it is ${now?.state ?? 'gone'} now (another command acted on it); nothing started`);
     }

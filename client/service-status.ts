@@ -13,6 +13,7 @@ import { scheduleIds } from '../activities/schedules.js';
 import { describeLimits, pauseReason, readServiceControl, type Pause } from '../store/service-control.js';
 import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
 import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../store/status-outages.js';
+import { countJobsByState } from '../store/job-listing.js';
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
@@ -122,9 +123,7 @@ export async function serviceStatus(options: {
   const hosts = [];
   for (const host of hostIds([...main, ...waits]))
     hosts.push(...(await queuePollers(client, config, hostQueue(taskQueue, host))));
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-  const jobs: Partial<Record<JobState, number>> = {};
-  for (const row of rows) jobs[row.state as JobState] = Number(row.n);
+  const jobs = await countJobsByState(db);
   const ids = scheduleIds(config.general.serviceName);
   const { address, namespace, webUi } = config.temporal;
   const link = serviceLink(config);

@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { describeStep, jobWorkflowId, type JobStatus } from '../core/job-workflow-contract.js';
 import { formatTime, NoSuchJobError, workflowLink } from './cli-support.js';
 import { waitingReasons } from '../store/waiting-line.js';
+import { readWholeRow } from '../store/job-listing.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
 import { readCycleRecord } from '../engine/run-cycle-record.js';
@@ -50,8 +51,7 @@ export async function showJob(options: {
   job: string;
 }): Promise<JobDetails> {
   const { config, db, client, job } = options;
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT * FROM jobs WHERE name = ?', [job]);
-  const row = rows[0];
+  const row = await readWholeRow(db, job);
   if (!row) throw new NoSuchJobError(job, config.general.serviceName);
   const id = jobWorkflowId(config.general.serviceName, job);
   const link = workflowLink(config, id);

@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob } from '../activities/job-start.js';
+import { insertJob } from '../store/job-submission.js';
 import { candidateJobName, randomToken, sanitizeJobName } from './job-names.js';
 import { SubmissionError } from '../core/errors.js';
 
@@ -66,43 +67,6 @@ function safeRelativePath(directory: string, relative: string): string {
     );
   }
   return full;
-}
-
-/**
- * The row and its `dependencies` rows in one transaction: a child is never
- * seen without its parents, and a failed insert leaves no row at all.
- */
-async function insertJob(
-  db: Pick<mysql.Pool, 'getConnection'>,
-  job: {
-    name: string;
-    passwd: string;
-    user: string | null;
-    contactEmail: string | null;
-    directory: string;
-    url: string;
-    parents: readonly string[];
-  },
-): Promise<void> {
-  const connection = await db.getConnection();
-  try {
-    await connection.beginTransaction();
-    await connection.query(
-      'INSERT INTO jobs (name, passwd, user, contact_email, directory, url, submit_time) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP())',
-      [job.name, job.passwd, job.user, job.contactEmail, job.directory, job.url],
-    );
-    if (job.parents.length > 0) {
-      await connection.query('INSERT INTO dependencies (child, parent) VALUES ?', [
-        job.parents.map((parent) => [job.name, parent]),
-      ]);
-    }
-    await connection.commit();
-  } catch (error) {
-    await connection.rollback().catch(() => undefined);
-    throw error;
-  } finally {
-    connection.release();
-  }
 }
 
 export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob> {

@@ -13,21 +13,24 @@ import type { DueJob } from '../activities/maintenance.js';
 
 /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
 export async function archiveJobWorkflow(job: string): Promise<string> {
-  try {
-    await store.archiveJob(job);
-    upsertSearchAttributes([{ key: JOB_STATE, value: 'ARCHIVED' }]);
-    return 'ARCHIVED';
-  } catch (error) {
-    return endAsFailed(job, error);
-  }
+  return moveOldJob(job, store.archiveJob, 'ARCHIVED');
 }
 
 /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
 export async function expireJobWorkflow(job: string): Promise<string> {
+  return moveOldJob(job, store.expireJob, 'EXPIRED');
+}
+
+/** Moves the job on and shows its new state in the Web UI; a failure ends the run failed, like any job's. */
+async function moveOldJob(
+  job: string,
+  move: (job: string) => Promise<void>,
+  to: 'ARCHIVED' | 'EXPIRED',
+): Promise<string> {
   try {
-    await store.expireJob(job);
-    upsertSearchAttributes([{ key: JOB_STATE, value: 'EXPIRED' }]);
-    return 'EXPIRED';
+    await move(job);
+    upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
+    return to;
   } catch (error) {
     return endAsFailed(job, error);
   }

@@ -68,17 +68,30 @@ function value(section: SectionReader, env: NodeJS.ProcessEnv, key: string, envN
 
 export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): SgeConfig | undefined {
   if (!section.exists && envString(env, 'SALIFLOW_SGE_QSUB') === undefined) return undefined;
-  const get = (key: string, fallback: string) =>
-    value(section, env, key, `SALIFLOW_SGE_${key.toUpperCase()}`) ?? fallback;
   const sgeRoot = envString(env, 'SGE_ROOT') ?? section.optional('sge_root');
   const sgeCell = envString(env, 'SGE_CELL') ?? section.optional('sge_cell');
   return {
-    qsub: get('qsub', 'qsub'),
-    qstat: get('qstat', 'qstat'),
-    qacct: get('qacct', 'qacct'),
-    qdel: get('qdel', 'qdel'),
+    ...commandPaths(section, env, 'SGE', ['qsub', 'qstat', 'qacct', 'qdel']),
     ...(sgeRoot !== undefined ? { sgeRoot } : {}),
     ...(sgeCell !== undefined ? { sgeCell } : {}),
+    ...pollSettings(section),
+  };
+}
+
+/** Each scheduler command: its key in the section, else `SALIFLOW_<CLUSTER>_<KEY>`, else the command's own name. */
+function commandPaths<Name extends string>(
+  section: SectionReader,
+  env: NodeJS.ProcessEnv,
+  cluster: 'SGE' | 'SLURM',
+  names: readonly Name[],
+): Record<Name, string> {
+  const path = (name: Name) => value(section, env, name, `SALIFLOW_${cluster}_${name.toUpperCase()}`) ?? name;
+  return Object.fromEntries(names.map((name) => [name, path(name)])) as Record<Name, string>;
+}
+
+/** `poll_seconds` and `unknown_grace_seconds`, read alike for every cluster. */
+function pollSettings(section: SectionReader) {
+  return {
     pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
     unknownGraceSeconds: section.positiveNumber('unknown_grace_seconds') ?? DEFAULT_UNKNOWN_GRACE_SECONDS,
   };
@@ -86,16 +99,10 @@ export function readSgeConfig(section: SectionReader, env: NodeJS.ProcessEnv): S
 
 export function readSlurmConfig(section: SectionReader, env: NodeJS.ProcessEnv): SlurmConfig | undefined {
   if (!section.exists && envString(env, 'SALIFLOW_SLURM_SBATCH') === undefined) return undefined;
-  const get = (key: string, fallback: string) =>
-    value(section, env, key, `SALIFLOW_SLURM_${key.toUpperCase()}`) ?? fallback;
   const jobcomp = value(section, env, 'jobcomp', 'SALIFLOW_SLURM_JOBCOMP');
   return {
-    sbatch: get('sbatch', 'sbatch'),
-    squeue: get('squeue', 'squeue'),
-    scontrol: get('scontrol', 'scontrol'),
-    scancel: get('scancel', 'scancel'),
+    ...commandPaths(section, env, 'SLURM', ['sbatch', 'squeue', 'scontrol', 'scancel']),
     ...(jobcomp !== undefined ? { jobcomp } : {}),
-    pollSeconds: section.positiveNumber('poll_seconds') ?? 5,
-    unknownGraceSeconds: section.positiveNumber('unknown_grace_seconds') ?? DEFAULT_UNKNOWN_GRACE_SECONDS,
+    ...pollSettings(section),
   };
 }

@@ -3,10 +3,11 @@
  * shared status poll: `qacct` may need a second or more before its record is
  * flushed, and the poll answers for every waiting run, so a slow lookup must
  * not hold up the others. Each ended run gets at most one lookup in flight,
- * at most `concurrency` run at once, and the poll waits for them only
- * `waitMs`; an answer that comes later is read by the next poll.
+ * at most `accountingConcurrency` run at once, and the poll waits for them
+ * only `accountingWaitMs`; an answer that comes later is read by the next poll.
  */
-import type { RunHandle } from './runner.js';
+import type { RunEnding, RunHandle, RunStatus } from './runner.js';
+import { readJobStateFile } from './job-state-file.js';
 
 export type LookupAnswer<T> = { found: T } | { waiting: string };
 
@@ -30,7 +31,11 @@ const keyOf = (handle: RunHandle) => JSON.stringify([handle.directory, handle.cy
 export function createAccountingLookups<T>(
   /** Resolves to the records, or undefined while there are none yet. */
   lookup: (handle: RunHandle) => Promise<T | undefined>,
-  { concurrency = 4, waitMs = 300 }: { concurrency?: number; waitMs?: number } = {},
+  /** The runner's options (SgeOptions, SlurmOptions) name them so. */
+  {
+    accountingConcurrency: concurrency = 4,
+    accountingWaitMs: waitMs = 300,
+  }: { accountingConcurrency?: number; accountingWaitMs?: number } = {},
 ): AccountingLookups<T> {
   const entries = new Map<string, Entry<T>>();
   let active = 0;
@@ -98,4 +103,32 @@ export function createAccountingLookups<T>(
       return answers;
     },
   };
+}
+
+/**
+ * The statuses of runs no longer in the queue: `finished` when they wrote DONE (no post-mortem needed: no
+ * accounting lookup, and no wait for its flush); otherwise `finished` with their accounting records once found,
+ * `unknown` (never finished) while they are awaited.
+ */
+export async function statusesOfLeftRuns<E extends RunEnding>(
+  lookups: AccountingLookups<E[]>,
+  left: readonly RunHandle[],
+  stillAwaited: (handle: RunHandle, waiting: string) => string,
+  describe: (ending: E) => string | undefined,
+): Promise<Map<string, RunStatus>> {
+  const statuses = new Map<string, RunStatus>();
+  const gone: RunHandle[] = [];
+  for (const handle of left) {
+    if ((await readJobStateFile(handle.directory)) === 'DONE') statuses.set(handle.id, { state: 'finished' });
+    else gone.push(handle);
+  }
+  for (const [handle, answer] of await lookups.answers(gone)) {
+    if ('waiting' in answer) {
+      statuses.set(handle.id, { state: 'unknown', reason: stillAwaited(handle, answer.waiting) });
+      continue;
+    }
+    const detail = answer.found.map(describe).filter(Boolean).join('; ');
+    statuses.set(handle.id, { state: 'finished', endings: answer.found, ...(detail ? { detail } : {}) });
+  }
+  return statuses;
 }

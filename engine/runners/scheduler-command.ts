@@ -6,6 +6,7 @@
  * fake scheduler.
  */
 import { execa } from 'execa';
+import { RunnerError } from '../../core/errors.js';
 
 export interface SchedulerCommand {
   command: string;
@@ -61,4 +62,14 @@ export async function mapLimit<T>(items: readonly T[], limit: number, each: (ite
     while (next < items.length) await each(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** Cancels a run with the scheduler's command (qdel, scancel); a refusal `accepted` does not take is an error. */
+export async function cancelWith(
+  run: (command: SchedulerCommand) => Promise<CommandResult>,
+  command: SchedulerCommand,
+  accepted: (result: CommandResult) => boolean,
+): Promise<void> {
+  const result = await run(command);
+  if (!accepted(result)) throw new RunnerError(describeFailure(command, result));
 }

@@ -5,18 +5,17 @@
  * comes from `qacct`, looked up by the run's unique name outside the poll
  * (accounting-lookups.ts). Commands and parsers: sge-commands.ts.
  */
-import fs from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import type { SgeConfig } from '../../core/config/index.js';
-import { RunFailedError, RunnerError } from '../../core/errors.js';
+import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
-import { arrayRange, clusterJobName, optionValue, renderScript } from './cluster-script.js';
-import { readRecord, submitExactlyOnce } from './submission-record.js';
-import { readJobStateFile } from './job-state-file.js';
-import { describeFailure, runCommand, type SchedulerCommand } from './scheduler-command.js';
-import { createAccountingLookups } from './accounting-lookups.js';
+import { arrayRange, optionValue, renderScript } from './cluster-script.js';
+import { readRecord } from './submission-record.js';
+import { submitJobOnce, submitScript, scriptSettings } from './script-submission.js';
+import { cancelWith, describeFailure, runCommand, type SchedulerCommand } from './scheduler-command.js';
+import { createAccountingLookups, statusesOfLeftRuns } from './accounting-lookups.js';
+import { clusterPolling } from './status-poller.js';
 import {
   describeQacct,
   parseQacct,
@@ -82,86 +81,58 @@ export function createSgeRunner(config: SgeConfig, options: SgeRunnerOptions = {
   }
 
   // By the run's unique name: job numbers repeat after a cell is reinstalled, names do not.
-  const lookups = createAccountingLookups(
-    async (handle: RunHandle) => {
-      const name = (await readRecord(handle.directory, 'sge', handle.cycle))?.name ?? sgeBaseId(handle.id);
-      const records = await qacct(name);
-      return records.length > 0 ? records : undefined;
-    },
-    {
-      ...(options.accountingWaitMs !== undefined ? { waitMs: options.accountingWaitMs } : {}),
-      ...(options.accountingConcurrency !== undefined ? { concurrency: options.accountingConcurrency } : {}),
-    },
-  );
+  const lookups = createAccountingLookups(async (handle: RunHandle) => {
+    const name = (await readRecord(handle.directory, 'sge', handle.cycle))?.name ?? sgeBaseId(handle.id);
+    const records = await qacct(name);
+    return records.length > 0 ? records : undefined;
+  }, options);
 
   return {
-    name: 'SGE',
-    kind: 'sge',
-    pollIntervalMs: config.pollSeconds * 1000,
-    unknownGraceMs: config.unknownGraceSeconds * 1000,
+    ...clusterPolling('SGE', 'sge' as const, config),
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
-      const options = spec.options ?? '';
-      const interpreter = spec.interpreter ?? '/bin/sh';
+      const { options, interpreter } = scriptSettings(spec);
       const arraySpec = optionValue(options, ['-t']);
       const withTasks = (number: string) => (arraySpec ? `${number}.${arrayRange(arraySpec)}` : number);
-      return submitExactlyOnce({
-        kind: 'sge',
-        directory: job.directory,
-        cycle: job.cycle,
-        baseName: clusterJobName(spec.name ?? job.name),
+      return submitJobOnce('sge', job, spec, {
         findByName: async (name) => {
           const queued = (await qstat()).find((candidate) => candidate.name === name);
           if (queued) return withTasks(queued.number);
           const [record] = await qacct(name);
           return record ? withTasks(record.jobId) : undefined;
         },
-        submit: async (name) => {
-          const script = renderScript({
-            interpreter,
-            prefix: '#$',
-            directives: [`-S ${interpreter}`, '-cwd', `-N ${name}`, ...(options ? [options] : [])],
-            body: spec.script,
-          });
-          await fs.writeFile(path.join(job.directory, SGE_SCRIPT), script, { mode: 0o755 });
-          const command = qsubCommand(config, SGE_SCRIPT, job.directory);
-          const result = await run(command);
-          const parsed = parseQsub(result);
-          if ('id' in parsed) return parsed.id;
-          const message = `qsub of ${SGE_SCRIPT} for job ${job.name}: ${describeFailure(command, result)}`;
-          // A passing fault is retried, and the retry looks for the job by name first: qsub may have queued it.
-          throw 'refused' in parsed ? new RunFailedError(message) : new RunnerError(message);
-        },
+        submit: (name) =>
+          submitScript({
+            job,
+            what: 'qsub',
+            scriptFile: SGE_SCRIPT,
+            script: renderScript({
+              interpreter,
+              prefix: '#$',
+              directives: [`-S ${interpreter}`, '-cwd', `-N ${name}`, ...(options ? [options] : [])],
+              body: spec.script,
+            }),
+            command: qsubCommand(config, SGE_SCRIPT, job.directory),
+            run,
+            parse: parseQsub,
+          }),
       });
     },
 
     async status(handles: readonly RunHandle[]) {
       const present = new Set((await qstat()).map((job) => job.number));
       const statuses = new Map<string, RunStatus>();
-      const gone: RunHandle[] = [];
-      for (const handle of handles) {
+      for (const handle of handles)
         if (present.has(sgeBaseId(handle.id))) statuses.set(handle.id, { state: 'running' });
-        // A run that wrote DONE needs no post-mortem: no qacct (and no wait for its flush).
-        else if ((await readJobStateFile(handle.directory)) === 'DONE') statuses.set(handle.id, { state: 'finished' });
-        else gone.push(handle);
-      }
-      for (const [handle, answer] of await lookups.answers(gone)) {
-        if ('waiting' in answer) {
-          const reason = `SGE job ${sgeBaseId(handle.id)} left the queue without writing DONE; ${answer.waiting}`;
-          statuses.set(handle.id, { state: 'unknown', reason });
-          continue;
-        }
-        const detail = answer.found.map(describeQacct).filter(Boolean).join('; ');
-        statuses.set(handle.id, { state: 'finished', endings: answer.found, ...(detail ? { detail } : {}) });
-      }
-      return statuses;
+      const left = await statusesOfLeftRuns(
+        lookups,
+        handles.filter((handle) => !statuses.has(handle.id)),
+        (handle, waiting) => `SGE job ${sgeBaseId(handle.id)} left the queue without writing DONE; ${waiting}`,
+        describeQacct,
+      );
+      return new Map([...statuses, ...left]);
     },
 
-    async cancel(handle: RunHandle) {
-      const command = qdelCommand(config, handle.id);
-      const result = await run(command);
-      const parsed = parseQdel(result);
-      if (!parsed.ok) throw new RunnerError(describeFailure(command, result));
-    },
+    cancel: (handle: RunHandle) => cancelWith(run, qdelCommand(config, handle.id), (result) => parseQdel(result).ok),
   };
 }

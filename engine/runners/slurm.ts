@@ -7,16 +7,16 @@
  * (accounting-lookups.ts). Commands and parsers: slurm-commands.ts.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import type { SlurmConfig } from '../../core/config/index.js';
-import { RunFailedError, RunnerError } from '../../core/errors.js';
+import { RunnerError } from '../../core/errors.js';
 import type { RunEnding, RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
-import { clusterJobName, renderScript } from './cluster-script.js';
-import { readRecord, submitExactlyOnce } from './submission-record.js';
-import { readJobStateFile } from './job-state-file.js';
-import { describeFailure, runCommand, type SchedulerCommand } from './scheduler-command.js';
-import { createAccountingLookups } from './accounting-lookups.js';
+import { renderScript } from './cluster-script.js';
+import { readRecord } from './submission-record.js';
+import { submitJobOnce, submitScript, scriptSettings } from './script-submission.js';
+import { cancelWith, describeFailure, runCommand, type SchedulerCommand } from './scheduler-command.js';
+import { createAccountingLookups, statusesOfLeftRuns } from './accounting-lookups.js';
+import { clusterPolling } from './status-poller.js';
 import {
   TERMINAL_STATES,
   describeSlurmEnding,
@@ -85,25 +85,14 @@ export function createSlurmRunner(
     return lines.length > 0 ? lines.map(({ name: _name, arrayJobId: _array, ...ending }) => ending) : undefined;
   }
 
-  const lookups = createAccountingLookups(endings, {
-    ...(options.accountingWaitMs !== undefined ? { waitMs: options.accountingWaitMs } : {}),
-    ...(options.accountingConcurrency !== undefined ? { concurrency: options.accountingConcurrency } : {}),
-  });
+  const lookups = createAccountingLookups(endings, options);
 
   return {
-    name: 'SLURM',
-    kind: 'slurm',
-    pollIntervalMs: config.pollSeconds * 1000,
-    unknownGraceMs: config.unknownGraceSeconds * 1000,
+    ...clusterPolling('SLURM', 'slurm' as const, config),
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
-      const options = spec.options ?? '';
-      const interpreter = spec.interpreter ?? '/bin/sh';
-      return submitExactlyOnce({
-        kind: 'slurm',
-        directory: job.directory,
-        cycle: job.cycle,
-        baseName: clusterJobName(spec.name ?? job.name),
+      const { options, interpreter } = scriptSettings(spec);
+      return submitJobOnce('slurm', job, spec, {
         findByName: async (name) => {
           const rows = await queue(squeueByNameCommand(config, name));
           if (rows[0]) return slurmRunnerId(rows[0].base, options);
@@ -111,23 +100,21 @@ export function createSlurmRunner(
           const base = line?.arrayJobId ?? line?.jobId;
           return base ? slurmRunnerId(base, options) : undefined;
         },
-        submit: async (name) => {
-          const script = renderScript({
-            interpreter,
-            prefix: '#SBATCH',
-            directives: [`-J ${name}`, `--chdir=${job.directory}`, ...(options ? [options] : [])],
-            body: spec.script,
-          });
-          await fs.writeFile(path.join(job.directory, SLURM_SCRIPT), script, { mode: 0o755 });
-          const command = sbatchCommand(config, SLURM_SCRIPT, job.directory);
-          const result = await run(command);
-          const parsed = parseSbatch(result, options);
-          if ('id' in parsed) return parsed.id;
-          const message = `sbatch of ${SLURM_SCRIPT} for job ${job.name}: ${describeFailure(command, result)}`;
-          // Retried when passing, and the retry looks for the job by name first: sbatch may
-          // have queued it before reporting the error.
-          throw 'refused' in parsed ? new RunFailedError(message) : new RunnerError(message);
-        },
+        submit: (name) =>
+          submitScript({
+            job,
+            what: 'sbatch',
+            scriptFile: SLURM_SCRIPT,
+            script: renderScript({
+              interpreter,
+              prefix: '#SBATCH',
+              directives: [`-J ${name}`, `--chdir=${job.directory}`, ...(options ? [options] : [])],
+              body: spec.script,
+            }),
+            command: sbatchCommand(config, SLURM_SCRIPT, job.directory),
+            run,
+            parse: (result) => parseSbatch(result, options),
+          }),
       });
     },
 
@@ -139,31 +126,21 @@ export function createSlurmRunner(
           byBase.set(row.base, [...(byBase.get(row.base) ?? []), row]);
         }
       }
+      // Pending again after a requeue counts as running: the same id runs once more.
+      const queued = (handle: RunHandle) =>
+        (byBase.get(slurmBaseId(handle.id)) ?? []).some((row) => !TERMINAL_STATES.has(row.state));
       const statuses = new Map<string, RunStatus>();
-      const gone: RunHandle[] = [];
-      for (const handle of handles) {
-        const rows = byBase.get(slurmBaseId(handle.id)) ?? [];
-        // Pending again after a requeue counts as running: the same id runs once more.
-        if (rows.some((row) => !TERMINAL_STATES.has(row.state))) statuses.set(handle.id, { state: 'running' });
-        else if ((await readJobStateFile(handle.directory)) === 'DONE') statuses.set(handle.id, { state: 'finished' });
-        else gone.push(handle);
-      }
-      for (const [handle, answer] of await lookups.answers(gone)) {
-        if ('waiting' in answer) {
-          const reason = `SLURM job ${slurmBaseId(handle.id)} ended without writing DONE; ${answer.waiting}`;
-          statuses.set(handle.id, { state: 'unknown', reason });
-          continue;
-        }
-        const detail = answer.found.map(describeSlurmEnding).filter(Boolean).join('; ');
-        statuses.set(handle.id, { state: 'finished', endings: answer.found, ...(detail ? { detail } : {}) });
-      }
-      return statuses;
+      for (const handle of handles) if (queued(handle)) statuses.set(handle.id, { state: 'running' });
+      const left = await statusesOfLeftRuns(
+        lookups,
+        handles.filter((handle) => !statuses.has(handle.id)),
+        (handle, waiting) => `SLURM job ${slurmBaseId(handle.id)} ended without writing DONE; ${waiting}`,
+        describeSlurmEnding,
+      );
+      return new Map([...statuses, ...left]);
     },
 
-    async cancel(handle: RunHandle) {
-      const command = scancelCommand(config, handle.id);
-      const result = await run(command);
-      if (!parseScancel(result).ok) throw new RunnerError(describeFailure(command, result));
-    },
+    cancel: (handle: RunHandle) =>
+      cancelWith(run, scancelCommand(config, handle.id), (result) => parseScancel(result).ok),
   };
 }

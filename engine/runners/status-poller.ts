@@ -63,6 +63,15 @@ export type QueryObserver = (seconds: number, ok: boolean) => void;
 
 export type { OutageEvent };
 
+/** A cluster runner's names, poll interval and unknown-status grace (from its config section's seconds). */
+export function clusterPolling<K extends string>(
+  name: string,
+  kind: K,
+  config: { pollSeconds: number; unknownGraceSeconds: number },
+) {
+  return { name, kind, pollIntervalMs: config.pollSeconds * 1000, unknownGraceMs: config.unknownGraceSeconds * 1000 };
+}
+
 /** Failed queries in a row that make an outage: one failure is a blip, logged per run already. */
 export const OUTAGE_AFTER = 5;
 

@@ -1,0 +1,45 @@
+/** What the maintenance workflows read: jobs due to be archived or expired, and jobs the reconcile schedule checks. */
+import type mysql from 'mysql2/promise';
+import { IN_FLIGHT_STATES } from '../core/states.js';
+
+/** A pool or a connection. */
+type Queryable = Pick<mysql.Connection, 'query'>;
+
+export interface JobAndUser {
+  name: string;
+  user: string | null;
+}
+
+/** A job whose archive or expiry time has come. */
+export type DueJob = JobAndUser;
+
+function jobsAndUsers(rows: mysql.RowDataPacket[]): JobAndUser[] {
+  return rows.map((row) => ({ name: String(row.name), user: row.user ?? null }));
+}
+
+/** COMPLETED jobs whose archive time has come, the longest due first, at most `limit`. */
+export async function jobsDueForArchive(db: Queryable, limit: number): Promise<DueJob[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT name, user FROM jobs WHERE state = 'COMPLETED' AND archive_time <= UTC_TIMESTAMP() ORDER BY archive_time LIMIT ?",
+    [limit],
+  );
+  return jobsAndUsers(rows);
+}
+
+/** ARCHIVED jobs whose expiry time has come, the longest due first, at most `limit`. */
+export async function jobsDueForExpiry(db: Queryable, limit: number): Promise<DueJob[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT name, user FROM jobs WHERE state = 'ARCHIVED' AND expire_time <= UTC_TIMESTAMP() ORDER BY expire_time LIMIT ?",
+    [limit],
+  );
+  return jobsAndUsers(rows);
+}
+
+/** The unfinished jobs (INCOMING or in flight) with their users, oldest first: each needs an open workflow. */
+export async function jobsToReconcile(db: Queryable): Promise<JobAndUser[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
+    [['INCOMING', ...IN_FLIGHT_STATES]],
+  );
+  return jobsAndUsers(rows);
+}
