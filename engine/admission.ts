@@ -40,14 +40,8 @@ import os from 'node:os';
 import type { ServiceConfig } from '../core/config/index.js';
 import { LeaseLostError } from '../core/errors.js';
 import type { Pool } from '../store/pool.js';
-import {
-  admitJobs,
-  admittedNotMoved,
-  countInFlightJobs,
-  countJobsAhead,
-  readJobState,
-  stillIncoming,
-} from '../store/admission.js';
+import { admitJobs, admittedNotMoved, countInFlightJobs, countJobsAhead, stillIncoming } from '../store/admission.js';
+import { readJobState } from '../store/job-listing.js';
 import { admissibleJobs, waitingReasons } from '../store/waiting-line.js';
 import { pauseReason, readServiceControl, type ServiceControl } from '../store/service-control.js';
 import { assertStillHeld, withLease, type Lease } from '../store/lease.js';

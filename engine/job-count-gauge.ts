@@ -5,10 +5,18 @@
  */
 import type { Logger } from '@temporalio/common';
 import type { Pool } from '../store/pool.js';
-import { countJobsByState } from '../store/job-counts.js';
+import { isJobState, type JobState } from '../core/states.js';
+import { countJobsByState } from '../store/job-listing.js';
 import type { JobMetrics } from './job-metrics.js';
 
 export const JOB_COUNT_INTERVAL_MS = 5000;
+
+/** The counts of the states saliweb defines: a bad row's state (an invalid ENUM value reads as '') is no gauge label. */
+function knownStates(counts: Partial<Record<string, number>>): Partial<Record<JobState, number>> {
+  const known: Partial<Record<JobState, number>> = {};
+  for (const [state, n] of Object.entries(counts)) if (isJobState(state)) known[state] = n;
+  return known;
+}
 
 /** Refreshes the gauge now and every `intervalMs`; returns a function that stops it. */
 export function startJobCountGauge(
@@ -23,7 +31,7 @@ export function startJobCountGauge(
     if (running) return;
     running = true;
     try {
-      metrics.jobCounts(await countJobsByState(pool));
+      metrics.jobCounts(knownStates(await countJobsByState(pool)));
       failing = false;
     } catch (error) {
       // One line per outage, not one per refresh.

@@ -1,8 +1,8 @@
 /**
  * The rows an admission round reads and writes (engine/admission.ts): the
  * slots in flight, the fenced move of admitted jobs to PREPROCESSING, and
- * what the admitter asks about single jobs (their state, their place in
- * line, admitted jobs whose workflow has not moved on).
+ * what the admitter asks about waiting jobs (their place in line, admitted
+ * jobs whose workflow has not moved on).
  */
 import type mysql from 'mysql2/promise';
 import { IN_FLIGHT_STATES } from '../core/states.js';
@@ -38,12 +38,6 @@ export async function admitJobs(
     [...(hostname !== undefined ? [hostname] : []), names, ...fenced.params],
   );
   return result.affectedRows;
-}
-
-/** The row's state, or undefined if there is no row. */
-export async function readJobState(db: Db, job: string): Promise<string | undefined> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
-  return rows[0] ? String(rows[0].state) : undefined;
 }
 
 /** How many INCOMING jobs were submitted before `job` (by submit time, then name). */
