@@ -1,9 +1,8 @@
 /**
- * The `jobs` and `dependencies` tables, exactly as saliweb creates them, so
- * a saliweb frontend pointed at the same database keeps working. Services
- * add their own columns declaratively.
+ * The columns of the `jobs` table and the names of saliflow's tables: saliweb's
+ * columns, which a saliweb frontend on the same database relies on, and the
+ * columns a service declares (store/tables.ts builds the CREATE statements).
  */
-import { JOB_STATES } from './states.js';
 import { SchemaError } from './errors.js';
 
 export { SchemaError };
@@ -67,81 +66,11 @@ export function validateColumns(columns: readonly ColumnSpec[]): void {
   }
 }
 
-function literal(value: string | number | null): string {
-  if (value === null) return 'NULL';
-  if (typeof value === 'number') return String(value);
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-function columnDefinition(column: ColumnSpec): string {
-  const parts = [`\`${column.name}\``, column.type.toUpperCase()];
-  if (column.nullable === false) parts.push('NOT NULL');
-  if (column.default !== undefined) parts.push(`DEFAULT ${literal(column.default)}`);
-  return parts.join(' ');
-}
-
-export interface SchemaOptions {
-  columns?: readonly ColumnSpec[];
-  trackHostname?: boolean;
-}
-
-export function createTablesSql({ columns = [], trackHostname = false }: SchemaOptions = {}): string[] {
-  validateColumns(columns);
-  const states = JOB_STATES.map((state) => `'${state}'`).join(',');
-  const definitions = [
-    'name VARCHAR(40) PRIMARY KEY',
-    'user VARCHAR(40)',
-    'passwd CHAR(10)',
-    'contact_email VARCHAR(100)',
-    'directory TEXT',
-    'url TEXT NOT NULL',
-    `state ENUM(${states}) NOT NULL DEFAULT 'INCOMING'`,
-    'submit_time DATETIME NOT NULL',
-    'preprocess_time DATETIME',
-    'run_time DATETIME',
-    'postprocess_time DATETIME',
-    'finalize_time DATETIME',
-    'end_time DATETIME',
-    'archive_time DATETIME',
-    'expire_time DATETIME',
-    'runner_id VARCHAR(200)',
-    'failure TEXT',
-    ...(trackHostname ? ['hostname VARCHAR(400)'] : []),
-    ...columns.map(columnDefinition),
-    'INDEX (state)',
-    ...columns.filter((column) => column.index).map((column) => `INDEX (\`${column.name}\`)`),
-  ];
-  return [
-    `CREATE TABLE jobs (${definitions.join(', ')})`,
-    'CREATE TABLE dependencies (child VARCHAR(40), parent VARCHAR(40), INDEX (child), INDEX (parent))',
-  ];
-}
-
-/** The one-row table of a service's pause and published limits (activities/service-control.ts). */
+/** The one-row table of a service's pause and published limits (store/service-control.ts). */
 export const CONTROL_TABLE = 'saliflow_control';
 
-/** Status-query outages as workers saw them (activities/status-outages.ts): created by the first outage. */
+/** Status-query outages as workers saw them (store/status-outages.ts): created by the first outage. */
 export const OUTAGES_TABLE = 'saliflow_status_outages';
 
-/** saliflow's lease table (activities/lease.ts): created by its first use, or by `db create-tables`. */
+/** saliflow's lease table (store/lease.ts): created by its first use, or by `db create-tables`. */
 export const LEASE_TABLE = 'saliflow_lease';
-
-export function createLeaseTableSql(): string {
-  return `CREATE TABLE IF NOT EXISTS ${LEASE_TABLE} (
-    name VARCHAR(64) NOT NULL PRIMARY KEY,
-    holder VARCHAR(255) NULL,
-    token BIGINT UNSIGNED NOT NULL DEFAULT 0,
-    acquired_at DATETIME(3) NULL,
-    expires_at DATETIME(3) NULL
-  )`;
-}
-
-export function dropTablesSql(): string[] {
-  return [
-    'DROP TABLE IF EXISTS jobs',
-    'DROP TABLE IF EXISTS dependencies',
-    `DROP TABLE IF EXISTS ${CONTROL_TABLE}`,
-    `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
-    `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
-  ];
-}

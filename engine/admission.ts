@@ -37,14 +37,14 @@
  * long the line.
  */
 import os from 'node:os';
-import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { LeaseLostError } from '../core/errors.js';
-import { IN_FLIGHT_STATES } from '../core/states.js';
 import type { Pool } from '../store/pool.js';
+import { admitJobs, admittedNotMoved, countInFlightJobs, countJobsAhead, stillIncoming } from '../store/admission.js';
+import { readJobState } from '../store/job-listing.js';
 import { admissibleJobs, waitingReasons } from '../store/waiting-line.js';
 import { pauseReason, readServiceControl, type ServiceControl } from '../store/service-control.js';
-import { assertStillHeld, fence, withLease, type Lease } from '../store/lease.js';
+import { assertStillHeld, withLease, type Lease } from '../store/lease.js';
 import { stoppoint } from './failpoint.js';
 
 export interface AdmissionResult {
@@ -100,7 +100,7 @@ export function coarseReason(first: number): string {
 /**
  * One admission round, under the service's admission lease (so the limits
  * hold across workers): counts the rows in flight, picks the jobs that may
- * go (waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
+ * go (store/waiting-line.ts) and moves them to PREPROCESSING in one UPDATE.
  * Returns the names admitted. Any process with the backend's credentials
  * may run one (the CLI does when it frees a slot).
  */
@@ -108,7 +108,7 @@ export async function runAdmissionRound(config: ServiceConfig, pool: Pool): Prom
   return (await admissionRound(config, pool)).admitted;
 }
 
-/** The lease that admission rounds and pauses take (activities/lease.ts); one per service database. */
+/** The lease that admission rounds and pauses take (store/lease.ts); one per service database. */
 export const ADMISSION_LEASE = 'admission';
 
 /**
@@ -146,23 +146,14 @@ async function admissionRound(
     }
     const control = await readServiceControl(db, config);
     if (control.pause) return { admitted: [], control };
-    const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
-      IN_FLIGHT_STATES,
-    ])) as unknown as [[{ n: number }]];
-    const free = control.limits.running - Number(active.n);
+    const free = control.limits.running - (await countInFlightJobs(db));
     if (free <= 0) return { admitted: [], control };
     const admitted = await admissibleJobs(db, control.limits, free);
     const names = admitted.map((job) => job.name);
     if (names.length > 0) {
       stoppoint('admission-lease-held');
-      const hostname = config.general.trackHostname ? ', hostname = ?' : '';
-      const fenced = fence(lease);
-      const [result] = await db.query<mysql.ResultSetHeader>(
-        `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${hostname}
-          WHERE state = 'INCOMING' AND name IN (?) AND ${fenced.sql}`,
-        [...(config.general.trackHostname ? [os.hostname()] : []), names, ...fenced.params],
-      );
-      if (result.affectedRows < names.length) await assertStillHeld(db, lease);
+      const admittedRows = await admitJobs(db, names, lease, config.general.trackHostname ? os.hostname() : undefined);
+      if (admittedRows < names.length) await assertStillHeld(db, lease);
     }
     return { admitted, control };
   });
@@ -246,8 +237,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
 
   /** The row's state; a missing row counts as INCOMING (its job's own read reports it). */
   async function stateOf(job: string): Promise<string> {
-    const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [job]);
-    return rows[0] ? String(rows[0].state) : 'INCOMING';
+    return (await readJobState(pool, job)) ?? 'INCOMING';
   }
 
   /** The exact reason if `job` is among the first `refreshFirst` in line, else one that stays true until it is. */
@@ -259,12 +249,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       return reason;
     }
     // Most of a burst is far back in line: a count says so without ranking the whole line.
-    const [[{ ahead }]] = (await pool.query(
-      `SELECT COUNT(*) AS ahead FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
-          AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))`,
-      [job],
-    )) as unknown as [[{ ahead: number }]];
-    if (Number(ahead) >= refreshFirst) return coarseReason(refreshFirst);
+    if ((await countJobsAhead(pool, job)) >= refreshFirst) return coarseReason(refreshFirst);
     const head = await waitingReasons(pool, control.limits, { first: refreshFirst });
     const mine = head.find((waiting) => waiting.name === job);
     if (!mine) return coarseReason(refreshFirst);
@@ -303,11 +288,7 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
       if (paused) told.set(name, paused);
       else told.delete(name);
     }
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      "SELECT name FROM jobs WHERE state = 'INCOMING' AND name IN (?)",
-      [left],
-    );
-    for (const row of rows) say(String(row.name), behind);
+    for (const name of await stillIncoming(pool, left)) say(name, behind);
   }
 
   const say = (name: string, reason: string) => {
@@ -344,19 +325,10 @@ export function createAdmitter(config: ServiceConfig, pool: Pool, options: Admit
    */
   async function signalStragglers(): Promise<void> {
     if (!notify) return;
-    const [rows] = await pool.query<mysql.RowDataPacket[]>(
-      `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
-         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND
-         AND (preprocess_time > submit_time + INTERVAL 5 SECOND OR preprocess_time < UTC_TIMESTAMP() - INTERVAL 30 SECOND)
-         ORDER BY preprocess_time LIMIT ?`,
-      [incomingPattern, STRAGGLER_CANDIDATES],
-    );
+    const candidates = await admittedNotMoved(pool, incomingPattern, STRAGGLER_CANDIDATES);
     const now = Date.now();
     for (const [name, at] of checkedAt) if (now - at > 60_000) checkedAt.delete(name);
-    const due = rows
-      .map((row) => String(row.name))
-      .filter((name) => now - (checkedAt.get(name) ?? 0) >= 10_000)
-      .slice(0, STRAGGLERS_PER_CHECK);
+    const due = candidates.filter((name) => now - (checkedAt.get(name) ?? 0) >= 10_000).slice(0, STRAGGLERS_PER_CHECK);
     for (const name of due) {
       checkedAt.set(name, now);
       if (await isIdle(name)) signal(name);

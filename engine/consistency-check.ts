@@ -16,6 +16,7 @@ import type mysql from 'mysql2/promise';
 import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
 import { ConsistencyError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
+import { readJobDirectories } from '../store/job-row.js';
 
 export { ConsistencyError };
 
@@ -50,25 +51,23 @@ export async function findFileProblems(
 }
 
 async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'query'>): Promise<FileProblem[]> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>(
-    'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
-  );
+  const rows = await readJobDirectories(db);
   const owned = new Set<string>();
   const stateByBasename = new Map<string, string>();
   const problems: FileProblem[] = [];
   for (const row of rows) {
-    owned.add(path.resolve(String(row.directory)));
-    stateByBasename.set(path.basename(String(row.directory)), String(row.state));
-    const exists = await fs.stat(String(row.directory)).then(
+    owned.add(path.resolve(row.directory));
+    stateByBasename.set(path.basename(row.directory), row.state);
+    const exists = await fs.stat(row.directory).then(
       (stat) => stat.isDirectory(),
       () => false,
     );
     if (!exists) {
       problems.push({
         kind: 'missing-directory',
-        job: String(row.name),
-        state: String(row.state),
-        directory: String(row.directory),
+        job: row.name,
+        state: row.state,
+        directory: row.directory,
         message: `job ${row.name} (${row.state}): its directory ${row.directory} is missing`,
       });
     }
@@ -116,7 +115,7 @@ async function scanFileProblems(config: ServiceConfig, db: Pick<mysql.Pool, 'que
  * A job's directory missing where its row says, and found in exactly one
  * other state folder, is a state change cut short between its move and its
  * commit (a worker or MySQL killed): the job's next step puts it back
- * (activities/job-transitions.ts `restoreMisplaced`). Not for an operator.
+ * (engine/job-transitions.ts `restoreMisplaced`). Not for an operator.
  */
 function withoutInterruptedMoves(problems: FileProblem[]): FileProblem[] {
   const strays = problems.filter((problem) => problem.kind === 'stray');

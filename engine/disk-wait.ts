@@ -7,12 +7,9 @@
  * (`list`, `show`) and in the workflow's details (Web UI). The row keeps
  * its state; saliweb's frontends read `failure` only for FAILED jobs.
  */
-import type { Pool } from '../store/pool.js';
+import { DISK_WAIT_PREFIX } from '../store/disk-wait.js';
 
 export const SPACE_ERRORS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
-
-/** Every reason this module writes starts so; only such a reason is ever cleared. */
-export const DISK_WAIT_PREFIX = 'waiting for disk space: ';
 
 /** Where a job's wait for space stands; carried by the workflow between attempts. */
 export interface DiskWait {
@@ -50,20 +47,4 @@ export function diskWaitReason(error: NodeJS.ErrnoException, wait: DiskWait, bou
     `${DISK_WAIT_PREFIX}${error.message}; retried with backoff (next in ${diskRetryDelayMs(wait.attempt) / 1000} s), ` +
     `since ${since} UTC; the job goes on once space is freed, and fails after ${boundHours} h ([worker] disk_full_hours)`
   );
-}
-
-/** The reason, on a row still on its way (never on a finished or failed one). */
-export async function recordDiskWait(pool: Pool, job: string, reason: string): Promise<void> {
-  await pool.query(
-    "UPDATE jobs SET failure = ? WHERE name = ? AND state NOT IN ('FAILED', 'COMPLETED', 'ARCHIVED', 'EXPIRED')",
-    [reason, job],
-  );
-}
-
-/** Space came back: the reason goes, and only that reason. */
-export async function clearDiskWait(pool: Pool, job: string): Promise<void> {
-  await pool.query("UPDATE jobs SET failure = NULL WHERE name = ? AND state <> 'FAILED' AND failure LIKE ?", [
-    job,
-    `${DISK_WAIT_PREFIX}%`,
-  ]);
 }

@@ -38,15 +38,9 @@ import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
 import { updateLogContext, withLogContext } from './log-context.js';
 import type { PerJob } from './one-at-a-time.js';
-import {
-  clearDiskWait,
-  describeWaited,
-  diskRetryDelayMs,
-  diskWaitReason,
-  recordDiskWait,
-  spaceErrorOf,
-  type DiskWait,
-} from './disk-wait.js';
+import { describeWaited, diskRetryDelayMs, diskWaitReason, spaceErrorOf, type DiskWait } from './disk-wait.js';
+import { clearDiskWait, recordDiskWait } from '../store/disk-wait.js';
+import { recordRunnerId } from '../store/run-watch.js';
 import { decideRetry, describeRetries, type RetryOn, type RunResources } from '../core/retry-policy.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -172,7 +166,7 @@ export function createAdvanceActivity(deps: AdvanceDeps) {
       ...record,
       run: { kind: run.kind, id, cycle: run.cycle, ...(run.host ? { host: run.host } : {}) },
     });
-    await pool.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [`${backend.name}:${id}`, row.name]);
+    await recordRunnerId(pool, row.name, `${backend.name}:${id}`);
     deps.metrics.runSubmitted(spec.kind);
     const retry = record.retry?.after
       ? `, a retry after ${record.retry.after} (${spec.kind === 'sge' || spec.kind === 'slurm' ? spec.options : ''})`

@@ -9,6 +9,7 @@ import { JobStateError } from '../core/errors.js';
 import type { JobContext, Metadata } from '../core/service.js';
 import type { Pool } from '../store/pool.js';
 import { readJob, type JobRow } from '../store/job-row.js';
+import { saveJobMetadata } from '../store/job-metadata.js';
 import { checkJobDirectory } from './job-directory.js';
 import { createJobLogger } from './job-logger.js';
 import type { Mailer } from './mail.js';
@@ -79,12 +80,7 @@ export async function loadStepContext(
     context,
     async saveMetadata() {
       const changed = changedColumns(before, metadata);
-      const columns = Object.keys(changed);
-      if (columns.length === 0) return changed;
-      await pool.query(`UPDATE jobs SET ${columns.map((column) => `\`${column}\` = ?`).join(', ')} WHERE name = ?`, [
-        ...Object.values(changed),
-        name,
-      ]);
+      await saveJobMetadata(pool, name, changed);
       return changed;
     },
   };

@@ -3,19 +3,19 @@
  * seconds per worker, whatever the job rate, and only when metrics are on.
  * Every worker of a service reports the same table: dashboards take the max.
  */
-import type mysql from 'mysql2/promise';
 import type { Logger } from '@temporalio/common';
-import { isJobState, type JobState } from '../core/states.js';
 import type { Pool } from '../store/pool.js';
+import { isJobState, type JobState } from '../core/states.js';
+import { countJobsByState } from '../store/job-listing.js';
 import type { JobMetrics } from './job-metrics.js';
 
 export const JOB_COUNT_INTERVAL_MS = 5000;
 
-export async function countJobsByState(pool: Pick<Pool, 'query'>): Promise<Partial<Record<JobState, number>>> {
-  const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
-  const counts: Partial<Record<JobState, number>> = {};
-  for (const row of rows) if (isJobState(row.state)) counts[row.state] = Number(row.n);
-  return counts;
+/** The counts of the states saliweb defines: a bad row's state (an invalid ENUM value reads as '') is no gauge label. */
+function knownStates(counts: Partial<Record<string, number>>): Partial<Record<JobState, number>> {
+  const known: Partial<Record<JobState, number>> = {};
+  for (const [state, n] of Object.entries(counts)) if (isJobState(state)) known[state] = n;
+  return known;
 }
 
 /** Refreshes the gauge now and every `intervalMs`; returns a function that stops it. */
@@ -31,7 +31,7 @@ export function startJobCountGauge(
     if (running) return;
     running = true;
     try {
-      metrics.jobCounts(await countJobsByState(pool));
+      metrics.jobCounts(knownStates(await countJobsByState(pool)));
       failing = false;
     } catch (error) {
       // One line per outage, not one per refresh.

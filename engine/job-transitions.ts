@@ -5,14 +5,13 @@
  * commit) ends in the same row and directory, and changes nothing more.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import type mysql from 'mysql2/promise';
 import path from 'node:path';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobDirectoryError, JobStateError } from '../core/errors.js';
-import { assertTransition, STATE_TIMESTAMP, type JobState } from '../core/states.js';
+import { assertTransition, type JobState } from '../core/states.js';
 import { inTransaction, type Pool } from '../store/pool.js';
 import { readJob } from '../store/job-row.js';
+import { changeJobState, changeStateIfStill, releaseChildren, setJobDirectory } from '../store/job-transitions.js';
 import { checkJobDirectory } from './job-directory.js';
 import { failpoint } from './failpoint.js';
 
@@ -146,50 +145,6 @@ async function removeRunRecords(directory: string): Promise<void> {
   );
 }
 
-/** The columns a change to `to` sets besides state and directory (SALIWEB.md "States and transitions"). */
-function rowChanges(config: ServiceConfig, to: JobState, failure: string): { sets: string[]; values: unknown[] } {
-  const sets: string[] = [];
-  const values: unknown[] = [];
-  const timestamp = STATE_TIMESTAMP[to];
-  if (timestamp) sets.push(`${timestamp} = UTC_TIMESTAMP()`);
-  if (to === 'COMPLETED') {
-    const delays: [string, number | null][] = [
-      ['archive_time', config.oldjobs.archiveMs],
-      ['expire_time', config.oldjobs.expireMs],
-    ];
-    for (const [column, ms] of delays) {
-      if (ms === null) {
-        sets.push(`${column} = NULL`);
-      } else {
-        sets.push(`${column} = DATE_ADD(UTC_TIMESTAMP(), INTERVAL ? SECOND)`);
-        values.push(Math.round(ms / 1000));
-      }
-    }
-  }
-  if (to === 'FAILED') {
-    sets.push('failure = ?');
-    values.push(failure);
-  }
-  if (to === 'INCOMING') {
-    sets.push(
-      'failure = NULL',
-      'runner_id = NULL',
-      'preprocess_time = NULL',
-      'run_time = NULL',
-      'postprocess_time = NULL',
-      'finalize_time = NULL',
-      'end_time = NULL',
-      'archive_time = NULL',
-      'expire_time = NULL',
-    );
-  }
-  if (to === 'PREPROCESSING' && config.general.trackHostname) {
-    sets.push('hostname = ?');
-    values.push(os.hostname());
-  }
-  return { sets, values };
-}
-
 export function createTransitionActivities(
   config: ServiceConfig,
   pool: Pool,
@@ -210,19 +165,16 @@ export function createTransitionActivities(
     if (to === 'FAILED' || to === 'INCOMING' || path.dirname(known.directory) !== path.resolve(target))
       return undefined;
     assertTransition(job, known.state, to);
-    const { sets, values } = rowChanges(config, to, '');
-    const update = `UPDATE jobs SET state = ?${sets.map((set) => `, ${set}`).join('')} WHERE name = ? AND state = ?`;
-    const parameters = [to, ...values, job, known.state];
     // Children waiting on this job may start once it has completed: both in one transaction.
     const changed =
       to === 'COMPLETED'
         ? await inTransaction(pool, async (db) => {
-            const [result] = await db.query<mysql.ResultSetHeader>(update, parameters);
-            if (result.affectedRows === 1) await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+            const completed = await changeStateIfStill(db, config, job, known.state, to);
+            if (completed) await releaseChildren(db, job);
             failpoint('in-completed-commit');
-            return result.affectedRows === 1;
+            return completed;
           })
-        : (await pool.query<mysql.ResultSetHeader>(update, parameters))[0].affectedRows === 1;
+        : await changeStateIfStill(pool, config, job, known.state, to);
     if (!changed) return undefined;
     onChange({ job, from: known.state, to, since: known.since ?? null });
     return { state: to, directory: known.directory, changed: true };
@@ -271,18 +223,12 @@ export function createTransitionActivities(
       }
 
       if (row.state === to) {
-        await db.query('UPDATE jobs SET directory = ? WHERE name = ?', [directory, job]);
+        await setJobDirectory(db, job, directory);
         return { state: to, directory, changed: false };
       }
-      const { sets, values } = rowChanges(config, to, failure);
-      await db.query(`UPDATE jobs SET ${['state = ?', 'directory = ?', ...sets].join(', ')} WHERE name = ?`, [
-        to,
-        directory,
-        ...values,
-        job,
-      ]);
+      await changeJobState(db, config, job, to, directory, failure);
       if (to === 'COMPLETED') {
-        await db.query('DELETE FROM dependencies WHERE parent = ?', [job]);
+        await releaseChildren(db, job);
         failpoint('in-completed-commit');
       }
       made = { job, from: row.state, to, since: row.since, ...(to === 'FAILED' ? { failure } : {}) };

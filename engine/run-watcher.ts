@@ -14,11 +14,11 @@
  * the RUNNING rows, at start and every `scanEveryMs`: after a restart, or
  * when the worker that submitted it died.
  */
-import type { RowDataPacket } from 'mysql2';
 import type { RunEnded, RunUnknown } from '../core/job-workflow-contract.js';
 import { describeThrown, RunDiedError, RunFailedError } from '../core/errors.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { Pool } from '../store/pool.js';
+import { readRunningJobs } from '../store/run-watch.js';
 import { readCycleRecord, type SubmittedRun } from './run-cycle-record.js';
 import { runnerFor, type RunnerRegistry } from './runners/index.js';
 
@@ -40,12 +40,6 @@ export interface RunWatcherDeps {
   tellUnknown?(job: string, unknown: RunUnknown): void;
   warn(message: string): void;
   scanEveryMs?: number;
-}
-
-interface RunningRow extends RowDataPacket {
-  name: string;
-  directory: string | null;
-  runner_id: string | null;
 }
 
 export type RunWatcher = ReturnType<typeof createRunWatcher>;
@@ -115,12 +109,10 @@ export function createRunWatcher(deps: RunWatcherDeps) {
 
   /** Picks up RUNNING rows nobody here waits for yet; forgets jobs that moved on. */
   async function scan(): Promise<void> {
-    const [rows] = await pool.query<RunningRow[]>(
-      "SELECT name, directory, runner_id FROM jobs WHERE state = 'RUNNING' AND runner_id IS NOT NULL",
-    );
+    const rows = await readRunningJobs(pool);
     const running = new Map(rows.map((row) => [row.name, row]));
     for (const [job, entry] of watching) {
-      if (running.get(job)?.runner_id !== entry.runnerId) {
+      if (running.get(job)?.runnerId !== entry.runnerId) {
         entry.stop.abort();
         watching.delete(job);
       }
@@ -128,7 +120,7 @@ export function createRunWatcher(deps: RunWatcherDeps) {
     for (const job of delivered.keys()) if (!running.has(job)) delivered.delete(job);
     for (const row of rows) {
       const seen = watching.get(row.name)?.runnerId ?? delivered.get(row.name);
-      if (seen === row.runner_id || row.directory === null) continue;
+      if (seen === row.runnerId || row.directory === null) continue;
       try {
         const run = (await readCycleRecord(row.directory))?.run;
         if (run) watch(row.name, { ...run, directory: row.directory });

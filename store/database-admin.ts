@@ -4,7 +4,8 @@
  * add dependencies), the backend may do everything on the service's tables.
  */
 import mysql from 'mysql2/promise';
-import { createLeaseTableSql, createTablesSql, dropTablesSql, type ColumnSpec } from '../core/schema.js';
+import type { ColumnSpec } from '../core/schema.js';
+import { createLeaseTableSql, createTablesSql, dropTablesSql } from './tables.js';
 import type { DbCredentials } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 

@@ -61,3 +61,18 @@ function sinceOf(row: mysql.RowDataPacket, state: JobState): Date | null {
   const value: unknown = column ? row[column] : undefined;
   return value instanceof Date && !Number.isNaN(value.getTime()) ? value : null;
 }
+
+/** Where a job's row says its directory is, and its state. */
+export interface JobDirectory {
+  name: string;
+  state: string;
+  directory: string;
+}
+
+/** Every job that has a directory (the consistency check compares them with the state folders). */
+export async function readJobDirectories(db: Queryable): Promise<JobDirectory[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT name, state, directory FROM jobs WHERE directory IS NOT NULL',
+  );
+  return rows.map((row) => ({ name: String(row.name), state: String(row.state), directory: String(row.directory) }));
+}

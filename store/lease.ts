@@ -27,7 +27,8 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import { LeaseBusyError, LeaseLostError } from '../core/errors.js';
-import { LEASE_TABLE, createLeaseTableSql } from '../core/schema.js';
+import { LEASE_TABLE } from '../core/schema.js';
+import { createLeaseTableSql } from './tables.js';
 
 type Db = Pick<mysql.Pool, 'query'>;
 

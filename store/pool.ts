@@ -6,6 +6,9 @@ import { ConnectionError } from '../core/errors.js';
 
 export type Pool = mysql.Pool;
 
+/** What a store function runs its statements on: the pool, or a connection holding a transaction. */
+export type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
+
 export function createPool(config: ServiceConfig, role: 'backend' | 'frontend' = 'backend'): Pool {
   const { db, host, port, socket } = config.database;
   const credentials = config.database[role];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLeaseTableSql, createTablesSql, dropTablesSql, SchemaError } from '../../core/schema.js';
+import { SchemaError } from '../../core/schema.js';
+import { createLeaseTableSql, createTablesSql, dropTablesSql } from '../../store/tables.js';
 import { assertTransition, isValidTransition, JOB_STATES, type JobState } from '../../core/states.js';
 
 test('the jobs table is saliweb’s, with the ENUM in its fixed order', () => {

@@ -1,0 +1,78 @@
+/**
+ * The rows an admission round reads and writes (engine/admission.ts): the
+ * slots in flight, the fenced move of admitted jobs to PREPROCESSING, and
+ * what the admitter asks about waiting jobs (their place in line, admitted
+ * jobs whose workflow has not moved on).
+ */
+import type mysql from 'mysql2/promise';
+import { IN_FLIGHT_STATES } from '../core/states.js';
+import { fence, type Lease } from './lease.js';
+
+type Db = Pick<mysql.Pool, 'query'>;
+
+/** The slots taken: the rows in flight, whatever happened to their workflows. */
+export async function countInFlightJobs(db: Db): Promise<number> {
+  const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
+    IN_FLIGHT_STATES,
+  ])) as unknown as [[{ n: number }]];
+  return Number(active.n);
+}
+
+/**
+ * Moves the INCOMING jobs among `names` to PREPROCESSING in one statement,
+ * recording `hostname` if given; returns how many rows it changed. Fenced
+ * by `lease`: a worker stalled after its reads (their counts are stale by
+ * then) changes nothing if another took the lease over.
+ */
+export async function admitJobs(
+  db: Db,
+  names: readonly string[],
+  lease: Lease,
+  hostname: string | undefined,
+): Promise<number> {
+  const setHostname = hostname !== undefined ? ', hostname = ?' : '';
+  const fenced = fence(lease);
+  const [result] = await db.query<mysql.ResultSetHeader>(
+    `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${setHostname}
+          WHERE state = 'INCOMING' AND name IN (?) AND ${fenced.sql}`,
+    [...(hostname !== undefined ? [hostname] : []), names, ...fenced.params],
+  );
+  return result.affectedRows;
+}
+
+/** How many INCOMING jobs were submitted before `job` (by submit time, then name). */
+export async function countJobsAhead(db: Db, job: string): Promise<number> {
+  // A count says a job is far back in line without ranking the whole line.
+  const [[{ ahead }]] = (await db.query(
+    `SELECT COUNT(*) AS ahead FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
+          AND (o.submit_time < me.submit_time OR (o.submit_time = me.submit_time AND o.name < me.name))`,
+    [job],
+  )) as unknown as [[{ ahead: number }]];
+  return Number(ahead);
+}
+
+/** The jobs among `names` that are still INCOMING. */
+export async function stillIncoming(db: Db, names: readonly string[]): Promise<string[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT name FROM jobs WHERE state = 'INCOMING' AND name IN (?)",
+    [names],
+  );
+  return rows.map((row) => String(row.name));
+}
+
+/**
+ * Admitted jobs whose directory is still in INCOMING's folder (`directoryPattern`,
+ * a LIKE pattern), oldest admission first, at most `limit`: one that waited
+ * (admitted well after it was submitted) 2 s after admission, one admitted as
+ * it arrived after 30 s.
+ */
+export async function admittedNotMoved(db: Db, directoryPattern: string, limit: number): Promise<string[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
+         AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND
+         AND (preprocess_time > submit_time + INTERVAL 5 SECOND OR preprocess_time < UTC_TIMESTAMP() - INTERVAL 30 SECOND)
+         ORDER BY preprocess_time LIMIT ?`,
+    [directoryPattern, limit],
+  );
+  return rows.map((row) => String(row.name));
+}
