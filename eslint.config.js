@@ -79,7 +79,7 @@ export default tseslint.config(
     ],
     rules: {
       'no-restricted-syntax': [
-        'warn',
+        'error',
         { selector: `Literal[value=${SQL}]`, message: 'SQL belongs in store/: add or extend a store module' },
         {
           selector: `TemplateElement[value.raw=${SQL}]`,

@@ -19,7 +19,7 @@ import {
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { createMailer, type Mailer } from '../engine/mail.js';
-import { createTransitionActivities } from '../engine/job-transitions.js';
+import { createJobTransitions } from '../engine/job-transitions.js';
 import { createStepCaller } from '../engine/service-steps.js';
 import { createStepReports, type StepReports } from './step-reports.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
@@ -28,7 +28,7 @@ import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from '../engine/admission.js';
-import { createAdvanceActivity, type AdvanceResult } from '../engine/job-advance.js';
+import { createJobAdvance, type AdvanceResult } from '../engine/job-advance.js';
 import { createRecordedRunActivity } from './recorded-run.js';
 import { activityCancellation } from './heartbeat.js';
 import { createRunWatcher } from '../engine/run-watcher.js';
@@ -119,7 +119,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       );
     },
   });
-  const { transitionJob, restoreJobDirectory } = createTransitionActivities(config, pool, (change) => {
+  const { transitionJob, restoreJobDirectory } = createJobTransitions(config, pool, (change) => {
     metrics.stateChanged(change);
     logChange(log, change);
   });
@@ -177,7 +177,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
   const oneAtATime = oneAtATimePerJob();
   const activities = {
     advanceJob: withReportCount(
-      createAdvanceActivity({
+      createJobAdvance({
         ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
         runEndedWithin: runs.outcomeIfEndedWithin,
         watchRun: watcher.watch,

@@ -12,7 +12,7 @@ import { childrenReasons } from '../store/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { jobFailedMessage, type Mailer } from '../engine/mail.js';
 import type { Admitter } from '../engine/admission.js';
-import type { createTransitionActivities } from '../engine/job-transitions.js';
+import type { createJobTransitions } from '../engine/job-transitions.js';
 import type { StepCaller } from '../engine/service-steps.js';
 import type { PerJob } from '../engine/one-at-a-time.js';
 import { updateLogContext } from '../engine/log-context.js';
@@ -24,7 +24,7 @@ export interface JobEndDeps {
   mailer: Mailer;
   steps: StepCaller;
   admitter: Pick<Admitter, 'wake'>;
-  transitionJob: ReturnType<typeof createTransitionActivities>['transitionJob'];
+  transitionJob: ReturnType<typeof createJobTransitions>['transitionJob'];
   oneAtATime: PerJob;
   /** Signals a job's workflow (paced and retried by the caller). */
   signalJob: (job: string, name: string, ...args: unknown[]) => Promise<boolean>;

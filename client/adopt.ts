@@ -34,7 +34,7 @@ import type { Pool } from '../store/pool.js';
 import { jobDirectory, jobsToAdopt, setAdoptedRunnerId, usersOfJobs } from '../store/adoption.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
-import { createTransitionActivities } from '../engine/job-transitions.js';
+import { createJobTransitions } from '../engine/job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../engine/run-cycle-record.js';
 import { defaultRunners, type RunnerRegistry } from '../engine/runners/index.js';
 import { findRunsByName } from './adopt-lookup.js';
@@ -196,7 +196,7 @@ export async function applyAdoption(
 ): Promise<Applied[]> {
   const { config, pool, client } = options;
   const hostId = options.hostId ?? defaultHostId();
-  const { transitionJob } = createTransitionActivities(config, pool);
+  const { transitionJob } = createJobTransitions(config, pool);
   const failpoint = /^adopt-mid-job-(\d+)$/.exec(process.env.SALIFLOW_FAILPOINT ?? '')?.[1];
   const applied: Applied[] = [];
   let acting = 0;

@@ -34,7 +34,7 @@ import {
   readStateAndRun,
 } from '../store/job-operations.js';
 import { checkJobDirectory } from '../engine/job-directory.js';
-import { createTransitionActivities } from '../engine/job-transitions.js';
+import { createJobTransitions } from '../engine/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../engine/mail.js';
 import { NoSuchJobError } from './cli-support.js';
 import type { ProgressReport } from './progress.js';
@@ -248,7 +248,7 @@ export async function failJob(options: {
   const failure = `failed by an operator (saliflow failjob): ${reason}`;
   let result;
   try {
-    result = await createTransitionActivities(config, pool).transitionJob({ job, to: 'FAILED', failure });
+    result = await createJobTransitions(config, pool).transitionJob({ job, to: 'FAILED', failure });
   } catch (error) {
     if (error instanceof InvalidTransitionError) {
       throw new JobStateError(job, `${error.message} (it finished meanwhile); a finished job never moves to FAILED`);

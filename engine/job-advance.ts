@@ -127,7 +127,7 @@ export const UNADOPTED_RUNNING =
   'if its run is found on the cluster, `saliflow resubmit` after checking its outputs, or adopt it before starting ' +
   'workers (`saliflow adopt --apply --runner-id JOB=NAME:ID`)';
 
-export function createAdvanceActivity(deps: AdvanceDeps) {
+export function createJobAdvance(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
 
   async function submit(row: JobRow, directory: string, record: CycleRecord): Promise<SubmittedRun> {

@@ -145,7 +145,7 @@ async function removeRunRecords(directory: string): Promise<void> {
   );
 }
 
-export function createTransitionActivities(
+export function createJobTransitions(
   config: ServiceConfig,
   pool: Pool,
   /** Told of every change made (metrics, the worker's log); not of retries that found the job moved. */

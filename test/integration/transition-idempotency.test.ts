@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createTransitionActivities, type MadeChange } from '../../engine/job-transitions.js';
+import { createJobTransitions, type MadeChange } from '../../engine/job-transitions.js';
 import { createPool } from '../../store/pool.js';
 import { submitJob } from '../../client/submit.js';
 import type { JobState } from '../../core/states.js';
@@ -15,7 +15,7 @@ import { createServiceFixture, type ServiceFixture } from '../support/service-fi
 import { jobRow } from '../support/jobs.js';
 
 let fixture: ServiceFixture;
-let transitionJob: ReturnType<typeof createTransitionActivities>['transitionJob'];
+let transitionJob: ReturnType<typeof createJobTransitions>['transitionJob'];
 let pool: ReturnType<typeof createPool>;
 /** What the metrics and the worker's log are told: each change made, once. */
 const reported: MadeChange[] = [];
@@ -23,7 +23,7 @@ const reported: MadeChange[] = [];
 before(async () => {
   fixture = await createServiceFixture({ sections: { oldjobs: { archive: '1h', expire: 'NEVER' } } });
   pool = createPool(fixture.config);
-  transitionJob = createTransitionActivities(fixture.config, pool, (change) => reported.push(change)).transitionJob;
+  transitionJob = createJobTransitions(fixture.config, pool, (change) => reported.push(change)).transitionJob;
 });
 after(async () => {
   await pool.end();
