@@ -30,7 +30,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
-  // Imports run one way: core <- store <- engine <- activities <- workflows/worker <- client. A wrong-way import
+  // Imports run one way: core <- store <- engine <- activities <- workflows/worker, client <- cli. A wrong-way import
   // fails lint; test/unit/import-boundaries.test.ts keeps these rules honest.
   layer('core/**/*.ts', 'core is the domain and the service-author API: it imports nothing of ours', [
     '**/store/**',
@@ -39,31 +39,41 @@ export default tseslint.config(
     '**/workflows/**',
     '**/worker/**',
     '**/client/**',
+    '**/cli/**',
   ]),
   layer(
     'store/**/*.ts',
     'the store runs SQL for the layers above it: it may import core only',
-    ['**/engine/**', '**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**'],
+    ['**/engine/**', '**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**', '**/cli/**'],
     TEMPORAL,
   ),
   layer(
     'engine/**/*.ts',
     'the engine moves jobs without Temporal: it may import core and store, and Temporal only as types',
-    ['**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**'],
+    ['**/activities/**', '**/workflows/**', '**/worker/**', '**/client/**', '**/cli/**'],
     TEMPORAL,
   ),
   layer('activities/**/*.ts', 'activities may import core, store and engine', [
     '**/workflows/**',
     '**/worker/**',
     '**/client/**',
+    '**/cli/**',
   ]),
-  layer('worker/**/*.ts', 'the worker may not import the client (operators and frontends)', ['**/client/**']),
+  layer('worker/**/*.ts', 'the worker may not import the client (operators and frontends) or the CLI', [
+    '**/client/**',
+    '**/cli/**',
+  ]),
+  // The client is a library (frontends, operators' programs, the CLI): it never starts a worker or prints for one.
+  layer('client/**/*.ts', 'the client may import core, store, engine and activities; not the worker or the CLI', [
+    '**/worker/**',
+    '**/cli/**',
+  ]),
   // The frontend API (saliflow/client): what a web frontend loads, so no engine, worker or CLI.
   layer('client/{submit,job-names}.ts', 'the frontend API imports core, store and the one way a job starts only', [
     '**/engine/**',
     '**/worker/**',
     '**/workflows/**',
-    './cli*',
+    '**/cli/**',
     '**/activities/*',
     '!**/activities/job-start.js',
   ]),
@@ -76,6 +86,7 @@ export default tseslint.config(
       'workflows/**/*.ts',
       'worker/**/*.ts',
       'client/**/*.ts',
+      'cli/**/*.ts',
     ],
     rules: {
       'no-restricted-syntax': [
@@ -97,7 +108,10 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['node:*', 'fs', 'path', 'mysql2*', 'execa', 'nodemailer'], message: 'workflow code is replayed' },
-            { group: ['**/worker/**', '**/client/**'], message: 'workflows import core, and activities as types' },
+            {
+              group: ['**/worker/**', '**/client/**', '**/cli/**'],
+              message: 'workflows import core, and activities as types',
+            },
             {
               group: ['**/activities/**', '**/engine/**', '**/store/**'],
               allowTypeImports: true,
@@ -114,6 +128,7 @@ export default tseslint.config(
     '**/workflows/**',
     '**/worker/**',
     '**/client/**',
+    '**/cli/**',
     '**/core/*',
     '!**/core/index.js',
   ]),

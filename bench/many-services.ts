@@ -42,7 +42,7 @@ const SERVICES = 20;
 const CONCURRENCY = 10;
 /** Idle: the pollers are up and nothing arrives; RSS settles within seconds of the last start. */
 const SETTLE_MS = 15_000;
-const CLI = path.join(REPO_ROOT, 'client/cli.ts');
+const CLI = path.join(REPO_ROOT, 'cli/main.ts');
 const SERVICE_MODULE = path.join(REPO_ROOT, 'bench/services/bench-service.ts');
 
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);

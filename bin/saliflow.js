@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `saliflow` command. Installed from npm it runs the compiled CLI (dist/) with
-// production dependencies only; in a checkout (client/cli.ts beside it) it runs the
+// production dependencies only; in a checkout (cli/main.ts beside it) it runs the
 // sources through tsx, so a change needs no build.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,9 +9,9 @@ import path from 'node:path';
 import { constants } from 'node:os';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const source = path.join(root, 'client/cli.ts');
+const source = path.join(root, 'cli/main.ts');
 const fromSource = existsSync(source);
-const entry = fromSource ? source : path.join(root, 'dist/client/cli.js');
+const entry = fromSource ? source : path.join(root, 'dist/cli/main.js');
 // Read by glibc when the process starts (worker/malloc-tuning.ts says why; a test keeps the two in step).
 const MALLOC_TUNING = { MALLOC_MMAP_THRESHOLD_: '131072' };
 const tuned =

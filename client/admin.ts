@@ -6,7 +6,7 @@ import { JobStateError } from '../core/errors.js';
 import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { FINAL_STATES, type JobState } from '../core/states.js';
 import { readJobState } from '../store/job-listing.js';
-import { NoSuchJobError } from './cli-support.js';
+import { NoSuchJobError } from '../core/errors.js';
 
 /**
  * Puts a FAILED job back to INCOMING and runs it again, as a new run of the

@@ -36,9 +36,16 @@ import {
 import { checkJobDirectory } from '../engine/job-directory.js';
 import { createJobTransitions } from '../engine/job-transitions.js';
 import { jobFailedMessage, type Mailer } from '../engine/mail.js';
-import { NoSuchJobError } from './cli-support.js';
-import type { ProgressReport } from './progress.js';
+import { NoSuchJobError } from '../core/errors.js';
 import { runningJobWorkflows, stopJobWorkflows, terminateJobWorkflow, type StopOutcome } from './job-workflows.js';
+
+/** What a long operation tells whoever watches it (a ProgressBar, in the CLI). */
+export interface ProgressReport {
+  /** A new phase: another label and total, counting from 0. */
+  phase(label: string, total: number): void;
+  /** One more item done. */
+  tick(): void;
+}
 
 /** saliweb let these be deleted while its daemon ran: nothing works on them. */
 export const QUIET_STATES: readonly JobState[] = ['FAILED', 'EXPIRED'];

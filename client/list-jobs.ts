@@ -5,7 +5,7 @@ import type { JobState } from '../core/states.js';
 import { waitingReasons } from '../store/waiting-line.js';
 import { jobsInStates, type ListedRow } from '../store/job-listing.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
-import { formatTable, formatTime, parseState } from './cli-support.js';
+import { formatTable, formatTime, parseState } from './format.js';
 
 /** saliweb's default: the states an operator needs to look at. */
 export const DEFAULT_LIST_STATES: JobState[] = [

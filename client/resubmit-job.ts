@@ -23,7 +23,7 @@ import { AttentionError, JobStateError } from '../core/errors.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob, type StartOutcome } from '../activities/job-start.js';
 import { readStateAndUser, releaseNamedLock, takeNamedLock } from '../store/job-operations.js';
-import { NoSuchJobError } from './cli-support.js';
+import { NoSuchJobError } from '../core/errors.js';
 
 /** How long a resubmit waits for another command resubmitting the same job. */
 const LOCK_WAIT_SECONDS = 120;

@@ -11,7 +11,7 @@ import { hostQueue, waitQueue } from '../core/job-workflow-contract.js';
 import { JOB_STATES, type JobState } from '../core/states.js';
 import { scheduleIds } from '../activities/schedules.js';
 import { describeLimits, pauseReason, readServiceControl, type Pause } from '../store/service-control.js';
-import { formatTable, formatTime, mysqlAddress, serviceLink } from './cli-support.js';
+import { formatTable, formatTime, mysqlAddress, serviceLink } from './format.js';
 import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../store/status-outages.js';
 import { countJobsByState } from '../store/job-listing.js';
 

@@ -1,5 +1,5 @@
 /** What `npm run demo` shows while its jobs run: one line for the batch, one per job. */
-import { bar } from '../client/progress.js';
+import { bar } from '../cli/progress.js';
 
 /** The way from submission to COMPLETED, for a job's little bar. */
 const PATH = ['INCOMING', 'PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING', 'COMPLETED'];

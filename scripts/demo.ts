@@ -12,7 +12,7 @@ import { provisionServiceDatabase } from '../store/database-admin.js';
 import { submitJob, type SubmittedJob } from '../client/submit.js';
 import { createServiceWorker } from '../worker/create-worker.js';
 import service from '../examples/modfoo/service.js';
-import { liveBlock } from '../client/progress.js';
+import { liveBlock } from '../cli/progress.js';
 import { demoProgressLines } from './demo-progress.js';
 import { startStack } from './stack.js';
 import { REPO_ROOT, stackSettings } from './stack/settings.js';

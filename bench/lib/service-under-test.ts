@@ -4,7 +4,7 @@
  * the state-audit triggers, a saliweb config file per worker process (the
  * same but for `[general] socket`: each backend host has its own socket and
  * the frontend pings the first), and the worker processes themselves —
- * `saliflow worker` (client/cli.ts) running bench/services/bench-service.ts.
+ * `saliflow worker` (cli/main.ts) running bench/services/bench-service.ts.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -48,7 +48,7 @@ export interface ServiceUnderTest {
 }
 
 const SERVICE_MODULE = path.join(REPO_ROOT, 'bench/services/bench-service.ts');
-const CLI = path.join(REPO_ROOT, 'client/cli.ts');
+const CLI = path.join(REPO_ROOT, 'cli/main.ts');
 
 /** Worker i's config: the fixture's, with a socket of its own after the first. */
 async function workerConfigFile(fixture: ServiceFixture, index: number): Promise<string> {

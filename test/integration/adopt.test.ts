@@ -46,7 +46,7 @@ function saliflowCli(configFile: string, args: string[], env: Record<string, str
     [
       '--import',
       'tsx',
-      path.join(REPO_ROOT, 'client/cli.ts'),
+      path.join(REPO_ROOT, 'cli/main.ts'),
       ...args,
       '--config',
       configFile,

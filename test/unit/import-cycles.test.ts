@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 
-const FOLDERS = ['core', 'store', 'engine', 'activities', 'workflows', 'worker', 'client'];
+const FOLDERS = ['core', 'store', 'engine', 'activities', 'workflows', 'worker', 'client', 'cli'];
 // `import x from './y.js'`, `import { a } from`, `export { a } from`, `export * from`; not `import type`/`export type`.
 const VALUE_IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"](\.[^'"]+)['"]/gm;
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatJobsTable } from '../../client/list-jobs.js';
-import { parseState, UsageError, validateJobName } from '../../client/cli-support.js';
+import { parseState, UsageError, validateJobName } from '../../cli/support.js';
 
 test('on a terminal, list aligns its columns under a header', () => {
   const submitTime = new Date('2025-01-02T03:04:05Z');

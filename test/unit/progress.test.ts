@@ -1,7 +1,7 @@
 /** Progress rendering: what a terminal gets, and that anything else gets nothing extra. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bar, fitLine, liveBlock, progressBar, renderProgressLine } from '../../client/progress.js';
+import { bar, fitLine, liveBlock, progressBar, renderProgressLine } from '../../cli/progress.js';
 
 const ERASE = '\r\x1b[2K';
 

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
 import { createPool, describeDatabaseError, type Pool } from '../store/pool.js';
-import { temporalClient, validateJobName } from './cli-support.js';
+import { temporalClient, validateJobName } from './support.js';
 
 export interface Session {
   config: ServiceConfig;

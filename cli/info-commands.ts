@@ -1,11 +1,11 @@
 /** The verbs that only look: list, show, status, check (check --repair fixes what is safe). */
 import type { Command, Option } from 'commander';
-import { AttentionError, validateJobName } from './cli-support.js';
-import { withSession } from './cli-session.js';
-import { addWaitingReasons, DEFAULT_LIST_STATES, formatJobs, formatJobsTable, listJobs } from './list-jobs.js';
-import { formatJobDetails, showJob } from './show-job.js';
-import { formatServiceStatus, serviceStatus } from './service-status.js';
-import { checkService } from './check.js';
+import { AttentionError, validateJobName } from './support.js';
+import { withSession } from './session.js';
+import { addWaitingReasons, DEFAULT_LIST_STATES, formatJobs, formatJobsTable, listJobs } from '../client/list-jobs.js';
+import { formatJobDetails, showJob } from '../client/show-job.js';
+import { formatServiceStatus, serviceStatus } from '../client/service-status.js';
+import { checkService } from '../client/check.js';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 

@@ -17,10 +17,10 @@ import {
 } from '../store/service-control.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { sleep } from '../core/sleep.js';
-import { UsageError } from './cli-support.js';
-import { withSession } from './cli-session.js';
-import { admitNow } from './job-operations.js';
-import { serviceStatus } from './service-status.js';
+import { UsageError } from './support.js';
+import { withSession } from './session.js';
+import { admitNow } from '../client/job-operations.js';
+import { serviceStatus } from '../client/service-status.js';
 
 /** What `saliflow drain` sends; worker/operator-signals.ts listens for it (not imported: the CLI stays light). */
 const DRAIN_SIGNAL = 'SIGUSR2';

@@ -7,6 +7,7 @@
  * Three ANSI sequences do it (carriage return, erase line, cursor up); a
  * library (cli-progress, log-update) would bring more code than it saves.
  */
+import type { ProgressReport } from '../client/job-operations.js';
 
 /** Where progress goes: a terminal has `isTTY` and `columns`. */
 export interface ProgressStream {
@@ -41,13 +42,7 @@ export function renderProgressLine(label: string, done: number, total: number, w
   return `${label} ${bar(done, total, size)} ${count}`;
 }
 
-/** What a long operation tells whoever watches it (a ProgressBar, in the CLI). */
-export interface ProgressReport {
-  /** A new phase: another label and total, counting from 0. */
-  phase(label: string, total: number): void;
-  /** One more item done. */
-  tick(): void;
-}
+export type { ProgressReport };
 
 export interface ProgressBar extends ProgressReport {
   /** `by` more items done (default 1). */

@@ -15,14 +15,14 @@ import {
   SomeJobsFailedError,
   UsageError,
   validateJobName,
-} from './cli-support.js';
-import { withJobsSession, withSession } from './cli-session.js';
+} from './support.js';
+import { withJobsSession, withSession } from './session.js';
 import { JobStateError, SaliwebDaemonRunningError } from '../core/errors.js';
 import { createMailer } from '../engine/mail.js';
-import { resubmitJob } from './admin.js';
+import { resubmitJob } from '../client/admin.js';
 import { isJobFailed } from '../store/job-operations.js';
-import { deleteAllJobs, deleteJob, failJob } from './job-operations.js';
-import { listJobs, DEFAULT_LIST_STATES } from './list-jobs.js';
+import { deleteAllJobs, deleteJob, failJob } from '../client/job-operations.js';
+import { listJobs, DEFAULT_LIST_STATES } from '../client/list-jobs.js';
 import { ACTIONS, countActions, type AdoptionPlan } from '../core/adoption-plan.js';
 
 /** Answers read one line at a time from standard input, buffered (a pipe may deliver them all at once). */
@@ -236,7 +236,7 @@ export function addSaliwebCommands(program: Command, configOption: () => Option)
           ? await (await import('../worker/load-service.js')).loadService(options.service)
           : undefined;
         // Loaded when used: they pull in the runners, which every other verb would pay for at start-up.
-        const { applyAdoption, planServiceAdoption } = await import('./adopt.js');
+        const { applyAdoption, planServiceAdoption } = await import('../client/adopt.js');
         const { describeDaemonState, saliwebDaemonState } = await import('../worker/saliweb-daemon.js');
         await withSession(options.config, async ({ config, pool, client }) => {
           const stateFile = config.backend.stateFile;

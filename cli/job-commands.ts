@@ -7,9 +7,9 @@ import { Option, type Command } from 'commander';
 import { CANCELLED_BY_ADMIN } from '../core/job-workflow-contract.js';
 import { createMailer } from '../engine/mail.js';
 import { JobStateError } from '../core/errors.js';
-import { cancelJob, resubmitJob } from './admin.js';
-import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './cli-support.js';
-import { withJobsSession, withSession } from './cli-session.js';
+import { cancelJob, resubmitJob } from '../client/admin.js';
+import { confirm, forEachJob, parseState, SomeJobsFailedError, UsageError, validateJobName } from './support.js';
+import { withJobsSession, withSession } from './session.js';
 import { progressBar } from './progress.js';
 import {
   deleteAllJobs,
@@ -18,7 +18,7 @@ import {
   failJob,
   QUIET_STATES,
   type DeleteOutcome,
-} from './job-operations.js';
+} from '../client/job-operations.js';
 
 function describeDeletion(outcome: DeleteOutcome): string {
   const parts = [`deleted ${outcome.job} (${outcome.state}): workflow ${outcome.workflow}, row deleted`];

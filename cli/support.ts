@@ -8,7 +8,6 @@ import mysql from 'mysql2/promise';
 import { Client, Connection } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
-import { isJobState, JOB_STATES, type JobState } from '../core/states.js';
 import { progressBar } from './progress.js';
 import { JOB_NAME } from '../core/job-name.js';
 import { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError } from '../core/errors.js';
@@ -17,6 +16,7 @@ import { describeDatabaseError } from '../store/pool.js';
 export const EXIT = { ok: 0, error: 1, usage: 2, attention: 3 } as const;
 
 export { AttentionError, NoSuchJobError, SomeJobsFailedError, UsageError };
+export { formatTable, formatTime, mysqlAddress, parseState, serviceLink, workflowLink } from '../client/format.js';
 
 export function validateJobName(name: string): string {
   if (!JOB_NAME.test(name)) {
@@ -25,15 +25,6 @@ export function validateJobName(name: string): string {
     );
   }
   return name;
-}
-
-/** A state name as typed (any case) to a JobState. */
-export function parseState(text: string): JobState {
-  const state = text.toUpperCase();
-  if (!isJobState(state)) {
-    throw new UsageError(`unknown state ${JSON.stringify(text)}; use one of ${JOB_STATES.join(', ')}`);
-  }
-  return state;
 }
 
 export async function backendConnection(config: ServiceConfig) {
@@ -61,25 +52,6 @@ export async function temporalClient(config: ServiceConfig) {
     connection,
     close: () => connection.close(),
   };
-}
-
-/** Where MySQL is, for messages. */
-export function mysqlAddress(config: ServiceConfig): string {
-  const { db, host, port, socket } = config.database;
-  return `${socket ?? `${host}:${port}`}/${db}`;
-}
-
-/** The Web UI page of a job's workflow, when the config says where the UI is. */
-export function workflowLink(config: ServiceConfig, workflowId: string): string | undefined {
-  const { webUi, namespace } = config.temporal;
-  return webUi && `${webUi}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-}
-
-/** The Web UI's list of a service's job workflows. */
-export function serviceLink(config: ServiceConfig): string | undefined {
-  const { webUi, namespace } = config.temporal;
-  const query = `JobService="${config.general.serviceName}"`;
-  return webUi && `${webUi}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
 }
 
 /**
@@ -127,22 +99,4 @@ export async function forEachJob(
     progress.stop();
   }
   if (failed > 0) throw new SomeJobsFailedError(`${failed} of ${jobs.length} job(s) not ${verb}`);
-}
-
-/** Aligned columns with a header, for people; scripts use --json. */
-export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
-
-/** UTC, to the second, as saliweb stores times. */
-export function formatTime(time: Date | null | undefined): string {
-  return time ? time.toISOString().replace('T', ' ').slice(0, 19) : '-';
 }

@@ -13,12 +13,12 @@ import { Command, CommanderError, Option } from 'commander';
 import { createPool, describeDatabaseError } from '../store/pool.js';
 import { loadServiceConfig } from '../core/config/index.js';
 import { createTables, dropTables, provisionServiceDatabase } from '../store/database-admin.js';
-import { submitJob } from './submit.js';
-import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './cli-support.js';
-import { addJobCommands } from './cli-job-commands.js';
-import { addInfoCommands } from './cli-info-commands.js';
-import { addControlCommands } from './cli-control-commands.js';
-import { addSaliwebCommands } from './cli-saliweb-commands.js';
+import { submitJob } from '../client/submit.js';
+import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './support.js';
+import { addJobCommands } from './job-commands.js';
+import { addInfoCommands } from './info-commands.js';
+import { addControlCommands } from './control-commands.js';
+import { addSaliwebCommands } from './saliweb-commands.js';
 
 /** A fresh Option per command: commander keeps per-command state on it. */
 /** A repeatable option's values, in the order given. */
