@@ -83,8 +83,15 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
       for (const entry of entries) {
         if (!entry.isDirectory()) continue;
         const full = path.join(incoming, entry.name);
-        const { mtimeMs } = await fs.stat(full);
-        if (Date.now() - mtimeMs < ABANDONED_AFTER_MS) continue;
+        // Gone since the listing: a job's directory on its way (reconcile has just started its workflow).
+        const modified = await fs.stat(full).then(
+          (stat) => stat.mtimeMs,
+          (error: NodeJS.ErrnoException) => {
+            if (error.code === 'ENOENT') return undefined;
+            throw error;
+          },
+        );
+        if (modified === undefined || Date.now() - modified < ABANDONED_AFTER_MS) continue;
         if (await jobExists(pool, entry.name)) continue;
         await fs.rm(full, { recursive: true, force: true });
         deleted.push(entry.name);
