@@ -7,11 +7,10 @@
 import type mysql from 'mysql2/promise';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { fence, type Lease } from './lease.js';
-
-type Db = Pick<mysql.Pool, 'query'>;
+import type { Queryable } from './pool.js';
 
 /** The slots taken: the rows in flight, whatever happened to their workflows. */
-export async function countInFlightJobs(db: Db): Promise<number> {
+export async function countInFlightJobs(db: Queryable): Promise<number> {
   const [[active]] = (await db.query('SELECT COUNT(*) AS n FROM jobs WHERE state IN (?)', [
     IN_FLIGHT_STATES,
   ])) as unknown as [[{ n: number }]];
@@ -25,7 +24,7 @@ export async function countInFlightJobs(db: Db): Promise<number> {
  * then) changes nothing if another took the lease over.
  */
 export async function admitJobs(
-  db: Db,
+  db: Queryable,
   names: readonly string[],
   lease: Lease,
   hostname: string | undefined,
@@ -41,7 +40,7 @@ export async function admitJobs(
 }
 
 /** How many INCOMING jobs were submitted before `job` (by submit time, then name). */
-export async function countJobsAhead(db: Db, job: string): Promise<number> {
+export async function countJobsAhead(db: Queryable, job: string): Promise<number> {
   // A count says a job is far back in line without ranking the whole line.
   const [[{ ahead }]] = (await db.query(
     `SELECT COUNT(*) AS ahead FROM jobs o, jobs me WHERE me.name = ? AND o.state = 'INCOMING'
@@ -52,7 +51,7 @@ export async function countJobsAhead(db: Db, job: string): Promise<number> {
 }
 
 /** The jobs among `names` that are still INCOMING. */
-export async function stillIncoming(db: Db, names: readonly string[]): Promise<string[]> {
+export async function stillIncoming(db: Queryable, names: readonly string[]): Promise<string[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     "SELECT name FROM jobs WHERE state = 'INCOMING' AND name IN (?)",
     [names],
@@ -66,7 +65,7 @@ export async function stillIncoming(db: Db, names: readonly string[]): Promise<s
  * (admitted well after it was submitted) 2 s after admission, one admitted as
  * it arrived after 30 s.
  */
-export async function admittedNotMoved(db: Db, directoryPattern: string, limit: number): Promise<string[]> {
+export async function admittedNotMoved(db: Queryable, directoryPattern: string, limit: number): Promise<string[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     `SELECT name FROM jobs WHERE state = 'PREPROCESSING' AND directory LIKE ?
          AND preprocess_time < UTC_TIMESTAMP() - INTERVAL 2 SECOND

@@ -1,8 +1,6 @@
 /** The rows `saliflow adopt` reads and the one column it sets, when taking over a saliweb service's jobs. */
 import type mysql from 'mysql2/promise';
-
-/** A pool or a connection. */
-type Queryable = Pick<mysql.Connection, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface AdoptionRow {
   name: string;

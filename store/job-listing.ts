@@ -1,9 +1,7 @@
 /** Reads of the jobs table for the operator's views: list, show, status, check. */
 import type mysql from 'mysql2/promise';
 import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
-
-/** A pool or a connection: callers inside a transaction pass their connection. */
-type Queryable = Pick<mysql.Connection, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface ListedRow {
   name: string;

@@ -4,9 +4,7 @@
  */
 import type mysql from 'mysql2/promise';
 import type { JobState } from '../core/states.js';
-
-/** A pool or a connection: callers inside a transaction pass their connection. */
-type Queryable = Pick<mysql.Connection, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface JobStateAndRun {
   state: JobState;

@@ -4,6 +4,7 @@ import { JobStateError } from '../core/errors.js';
 import { isJobState, STATE_TIMESTAMP, type JobState } from '../core/states.js';
 import { BUILTIN_COLUMNS } from '../core/schema.js';
 import type { Metadata } from '../core/service.js';
+import type { Queryable } from './pool.js';
 
 export interface JobRow {
   name: string;
@@ -26,8 +27,6 @@ export interface JobRow {
 function sinceColumn(state: JobState): string | undefined {
   return state === 'INCOMING' ? 'submit_time' : state === 'ARCHIVED' ? 'archive_time' : STATE_TIMESTAMP[state];
 }
-
-type Queryable = Pick<mysql.Pool, 'query'> | Pick<mysql.PoolConnection, 'query'>;
 
 export async function readJob(db: Queryable, name: string, { forUpdate = false } = {}): Promise<JobRow> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(

@@ -1,8 +1,6 @@
 /** The rows a new job brings (what a frontend's submit inserts) and what starting a job's workflow reads. */
 import type mysql from 'mysql2/promise';
-
-/** A pool or a connection. */
-type Queryable = Pick<mysql.Connection, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface NewJob {
   name: string;

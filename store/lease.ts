@@ -29,8 +29,7 @@ import type mysql from 'mysql2/promise';
 import { LeaseBusyError, LeaseLostError } from '../core/errors.js';
 import { LEASE_TABLE } from '../core/schema.js';
 import { createLeaseTableSql } from './tables.js';
-
-type Db = Pick<mysql.Pool, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface Lease {
   name: string;
@@ -61,7 +60,7 @@ const SET_HOLDER = `holder = ?, token = LAST_INSERT_ID(token + 1), acquired_at =
  * expired. A free lease costs one statement; taking one over from a holder
  * past its expiry costs a read more, and says whom from.
  */
-async function tryTake(db: Db, name: string, seconds: number): Promise<Lease | undefined> {
+async function tryTake(db: Queryable, name: string, seconds: number): Promise<Lease | undefined> {
   const params = [HOLDER, Math.round(seconds * 1e6), name];
   // LAST_INSERT_ID(expr) hands the new token back in the statement's own result.
   const take = async (condition: string, extra: unknown[] = []) => {
@@ -95,7 +94,7 @@ async function tryTake(db: Db, name: string, seconds: number): Promise<Lease | u
   return lease && { ...lease, tookOverFrom: { holder: String(row.holder), expiredAt: row.expires_at as Date } };
 }
 
-async function currentHolder(db: Db, name: string): Promise<string | undefined> {
+async function currentHolder(db: Queryable, name: string): Promise<string | undefined> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(`SELECT holder, expires_at FROM ${LEASE_TABLE} WHERE name = ?`, [
     name,
   ]);
@@ -104,7 +103,7 @@ async function currentHolder(db: Db, name: string): Promise<string | undefined> 
 }
 
 /** Takes the lease, waiting for its holder to release it or for it to expire. */
-export async function takeLease(db: Db, name: string, options: LeaseOptions): Promise<Lease> {
+export async function takeLease(db: Queryable, name: string, options: LeaseOptions): Promise<Lease> {
   const waitSeconds = options.waitSeconds ?? options.seconds + 5;
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {
@@ -117,7 +116,7 @@ export async function takeLease(db: Db, name: string, options: LeaseOptions): Pr
 }
 
 /** Gives the lease back, if it is still ours; a lease that cannot be released (database gone) expires. */
-export async function releaseLease(db: Db, lease: Lease): Promise<void> {
+export async function releaseLease(db: Queryable, lease: Lease): Promise<void> {
   await db
     .query(`UPDATE ${LEASE_TABLE} SET holder = NULL, expires_at = NULL WHERE name = ? AND token = ?`, [
       lease.name,
@@ -128,7 +127,7 @@ export async function releaseLease(db: Db, lease: Lease): Promise<void> {
 
 /** Runs `work` holding the lease, released afterwards whatever happens. */
 export async function withLease<T>(
-  db: Db,
+  db: Queryable,
   name: string,
   options: LeaseOptions,
   work: (lease: Lease) => Promise<T>,
@@ -155,7 +154,7 @@ export function fence(lease: Lease): { sql: string; params: unknown[] } {
 }
 
 /** Throws LeaseLostError if another process has taken the lease since (after a fenced write changed too little). */
-export async function assertStillHeld(db: Db, lease: Lease): Promise<void> {
+export async function assertStillHeld(db: Queryable, lease: Lease): Promise<void> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(`SELECT token FROM ${LEASE_TABLE} WHERE name = ?`, [lease.name]);
   if (Number(rows[0]?.token) !== lease.token) throw new LeaseLostError(lease.name, lease.token);
 }

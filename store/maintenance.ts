@@ -1,9 +1,7 @@
 /** What the maintenance workflows read: jobs due to be archived or expired, and jobs the reconcile schedule checks. */
 import type mysql from 'mysql2/promise';
 import { IN_FLIGHT_STATES } from '../core/states.js';
-
-/** A pool or a connection. */
-type Queryable = Pick<mysql.Connection, 'query'>;
+import type { Queryable } from './pool.js';
 
 export interface JobAndUser {
   name: string;

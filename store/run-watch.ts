@@ -4,11 +4,10 @@
  * have one (engine/run-watcher.ts).
  */
 import type mysql from 'mysql2/promise';
-
-type Db = Pick<mysql.Pool, 'query'>;
+import type { Queryable } from './pool.js';
 
 /** Records the run a job's row names: `<runner>:<id>`, as saliweb writes it. */
-export async function recordRunnerId(db: Db, job: string, runnerId: string): Promise<void> {
+export async function recordRunnerId(db: Queryable, job: string, runnerId: string): Promise<void> {
   await db.query('UPDATE jobs SET runner_id = ? WHERE name = ?', [runnerId, job]);
 }
 
@@ -19,7 +18,7 @@ export interface RunningJob {
 }
 
 /** Every RUNNING job whose row names its run. */
-export async function readRunningJobs(db: Db): Promise<RunningJob[]> {
+export async function readRunningJobs(db: Queryable): Promise<RunningJob[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
     "SELECT name, directory, runner_id FROM jobs WHERE state = 'RUNNING' AND runner_id IS NOT NULL",
   );

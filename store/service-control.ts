@@ -22,8 +22,7 @@ import { loadServiceConfig, type LimitsConfig, type ServiceConfig } from '../cor
 import { LimitsNotChangedError } from '../core/errors.js';
 import { CONTROL_TABLE } from '../core/schema.js';
 import { assertStillHeld, fence, type Lease } from './lease.js';
-
-type Db = Pick<mysql.Pool, 'query'>;
+import type { Queryable } from './pool.js';
 
 export { CONTROL_TABLE };
 
@@ -64,7 +63,7 @@ export function pauseReason(pause: Pause): string {
 const NO_SUCH_TABLE = 1146;
 
 /** The control row, or the config's limits and no pause if none was ever written. */
-export async function readServiceControl(db: Db, config: ServiceConfig): Promise<ServiceControl> {
+export async function readServiceControl(db: Queryable, config: ServiceConfig): Promise<ServiceControl> {
   let rows: mysql.RowDataPacket[];
   try {
     [rows] = await db.query<mysql.RowDataPacket[]>(`SELECT * FROM ${CONTROL_TABLE} WHERE id = 1`);
@@ -94,7 +93,7 @@ export async function readServiceControl(db: Db, config: ServiceConfig): Promise
   return control;
 }
 
-async function writeControl(db: Db, assignments: string, params: unknown[], lease?: Lease): Promise<void> {
+async function writeControl(db: Queryable, assignments: string, params: unknown[], lease?: Lease): Promise<void> {
   await db.query(CREATE_CONTROL_TABLE);
   await db.query(`INSERT IGNORE INTO ${CONTROL_TABLE} (id) VALUES (1)`);
   if (!lease) {
@@ -113,7 +112,7 @@ async function writeControl(db: Db, assignments: string, params: unknown[], leas
  * Makes `limits` the ones every worker's next admission round uses.
  * `source` says where they were read (the config file, and by whom).
  */
-export async function publishLimits(db: Db, limits: LimitsConfig, source: string): Promise<void> {
+export async function publishLimits(db: Queryable, limits: LimitsConfig, source: string): Promise<void> {
   await writeControl(
     db,
     'running = ?, running_per_user = ?, running_per_anonymous = ?, limits_from = ?, limits_at = UTC_TIMESTAMP()',
@@ -128,7 +127,7 @@ export async function publishLimits(db: Db, limits: LimitsConfig, source: string
  * Pausing a paused service keeps the first pause's who and when, and
  * replaces the reason only if one is given.
  */
-export async function recordPause(db: Db, lease: Lease, by: string, reason: string | undefined): Promise<void> {
+export async function recordPause(db: Queryable, lease: Lease, by: string, reason: string | undefined): Promise<void> {
   await writeControl(
     db,
     `paused_by = IF(paused_at IS NULL, ?, paused_by),
@@ -140,7 +139,7 @@ export async function recordPause(db: Db, lease: Lease, by: string, reason: stri
 }
 
 /** Clears the pause; returns the one cleared, if any. */
-export async function clearPause(db: Db, config: ServiceConfig): Promise<Pause | undefined> {
+export async function clearPause(db: Queryable, config: ServiceConfig): Promise<Pause | undefined> {
   const { pause } = await readServiceControl(db, config);
   if (!pause) return undefined;
   await db.query(`UPDATE ${CONTROL_TABLE} SET paused_by = NULL, paused_at = NULL, pause_reason = NULL WHERE id = 1`);
@@ -175,7 +174,7 @@ export function readLimitsFile(configFile: string): ServiceConfig {
 
 /** Publishes the limits of a freshly read config; returns the limits in force before and after. */
 export async function reloadLimits(
-  db: Db,
+  db: Queryable,
   config: ServiceConfig,
   by: string,
 ): Promise<{ before: LimitsConfig; after: LimitsConfig }> {

@@ -8,6 +8,7 @@
  */
 import type mysql from 'mysql2/promise';
 import { OUTAGES_TABLE } from '../core/schema.js';
+import type { Queryable } from './pool.js';
 
 /**
  * An outage of a runner's status query (engine/runners/status-poller.ts): raised once when it has failed (failed,
@@ -16,8 +17,6 @@ import { OUTAGES_TABLE } from '../core/schema.js';
  */
 export type OutageEvent =
   { state: 'down'; since: Date; failures: number; error: string } | { state: 'up'; since: Date; failures: number };
-
-type Db = Pick<mysql.Pool, 'query'>;
 
 export { OUTAGES_TABLE };
 
@@ -42,7 +41,12 @@ export interface StatusOutage {
 }
 
 /** Records the start (`down`) or end (`up`) of an outage seen by `worker`. */
-export async function recordStatusOutage(db: Db, runner: string, worker: string, event: OutageEvent): Promise<void> {
+export async function recordStatusOutage(
+  db: Queryable,
+  runner: string,
+  worker: string,
+  event: OutageEvent,
+): Promise<void> {
   await db.query(CREATE_OUTAGES_TABLE);
   if (event.state === 'down') {
     await db.query(
@@ -60,7 +64,7 @@ export async function recordStatusOutage(db: Db, runner: string, worker: string,
 }
 
 /** Every worker's last outage per runner; none when no outage was ever recorded. */
-export async function readStatusOutages(db: Db): Promise<StatusOutage[]> {
+export async function readStatusOutages(db: Queryable): Promise<StatusOutage[]> {
   try {
     const [rows] = await db.query<mysql.RowDataPacket[]>(
       `SELECT runner, worker, since, failures, last_error, recovered_at FROM ${OUTAGES_TABLE} ORDER BY since`,

@@ -22,8 +22,7 @@
 import type mysql from 'mysql2/promise';
 import type { LimitsConfig } from '../core/config/index.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
-
-type Db = Pick<mysql.Pool, 'query'>;
+import type { Queryable } from './pool.js';
 
 /** No share configured: a bound no count reaches. */
 const UNBOUNDED = 2 ** 31 - 1;
@@ -65,7 +64,7 @@ function judgedLine(limits: LimitsConfig): { sql: string; params: unknown[] } {
  * configured, the plain query (no window function) does.
  */
 export async function admissibleJobs(
-  db: Db,
+  db: Queryable,
   limits: LimitsConfig,
   count: number,
 ): Promise<{ name: string; submitTime: Date | null }[]> {
@@ -106,7 +105,7 @@ function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
-async function parentReasons(db: Db, children: string[]): Promise<Map<string, string>> {
+async function parentReasons(db: Queryable, children: string[]): Promise<Map<string, string>> {
   const reasons = new Map<string, string[]>();
   if (children.length === 0) return new Map();
   const [rows] = await db.query<mysql.RowDataPacket[]>(
@@ -136,7 +135,7 @@ async function parentReasons(db: Db, children: string[]): Promise<Map<string, st
  * that is every job's reason, followed by its parents' if it has any.
  */
 export async function waitingReasons(
-  db: Db,
+  db: Queryable,
   limits: LimitsConfig,
   select: { first: number } | { names: readonly string[] },
   paused?: string,
@@ -191,7 +190,7 @@ export async function waitingReasons(
  * back in line, where the sweep does not look), so none waits silently.
  */
 export async function childrenReasons(
-  db: Db,
+  db: Queryable,
   limits: LimitsConfig,
   parent: string,
   paused?: string,
