@@ -79,6 +79,7 @@ test('SQL outside store/ is a lint error', async () => {
     true,
     'a string in client/',
   );
+  assert.equal(await sqlIn('cli/example.ts', "export const q = 'DELETE FROM jobs';\n"), true, 'a string in cli/');
   assert.equal(await sqlIn('store/example.ts', query), false, 'the store is where SQL lives');
   assert.equal(await sqlIn('engine/example.ts', "export const m = 'SELECTED jobs wait';\n"), false, 'prose is not SQL');
 });
