@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inTransaction } from '../../store/pool.js';
-import { insertJob, readUserAndState, type NewJob } from '../../store/job-submission.js';
+import { insertJob, readUserAndState } from '../../store/job-submission.js';
 import {
   countJobsByState,
   jobExists,
@@ -32,6 +32,7 @@ import {
 } from '../../store/job-operations.js';
 import { jobDirectory, jobsToAdopt, setAdoptedRunnerId, usersOfJobs } from '../../store/adoption.js';
 import { jobsDueForArchive, jobsDueForExpiry, jobsToReconcile } from '../../store/maintenance.js';
+import { lockableElsewhere, newJob, setRow } from '../support/store-rows.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 
 let fixture: ServiceFixture;
@@ -41,24 +42,6 @@ before(async () => {
 after(async () => {
   await fixture.cleanup();
 });
-
-function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return {
-    name,
-    passwd: 'pw',
-    user: null,
-    contactEmail: null,
-    directory: `/nowhere/${name}`,
-    url: `http://x/${name}`,
-    parents: [],
-    ...extra,
-  };
-}
-
-/** Sets a row's state (and any other columns) as a worker would have left it. */
-async function setRow(name: string, columns: Record<string, unknown>): Promise<void> {
-  await fixture.db.query('UPDATE jobs SET ? WHERE name = ?', [columns, name]);
-}
 
 test('the submit insert is all or nothing, and the reads see what it wrote', async () => {
   const { db, frontendDb } = fixture;
@@ -91,10 +74,18 @@ test('the submit insert is all or nothing, and the reads see what it wrote', asy
 test('listing, counting and the maintenance reads', async () => {
   const { db, frontendDb } = fixture;
   for (const name of ['l1', 'l2', 'l3', 'l4', 'l5']) await insertJob(frontendDb, newJob(name, { user: `u-${name}` }));
-  await setRow('l1', { state: 'RUNNING', runner_id: 'SGE:1', submit_time: new Date('2020-01-01T00:00:00Z') });
-  await setRow('l2', { state: 'FAILED', failure: 'first line\nsecond', submit_time: new Date('2020-01-02T00:00:00Z') });
-  await setRow('l3', { state: 'COMPLETED', archive_time: new Date('2020-01-05T00:00:00Z') });
-  await setRow('l4', { state: 'ARCHIVED', expire_time: new Date('2020-01-04T00:00:00Z') });
+  await setRow(fixture.db, 'l1', {
+    state: 'RUNNING',
+    runner_id: 'SGE:1',
+    submit_time: new Date('2020-01-01T00:00:00Z'),
+  });
+  await setRow(fixture.db, 'l2', {
+    state: 'FAILED',
+    failure: 'first line\nsecond',
+    submit_time: new Date('2020-01-02T00:00:00Z'),
+  });
+  await setRow(fixture.db, 'l3', { state: 'COMPLETED', archive_time: new Date('2020-01-05T00:00:00Z') });
+  await setRow(fixture.db, 'l4', { state: 'ARCHIVED', expire_time: new Date('2020-01-04T00:00:00Z') });
 
   const listed = await jobsInStates(db, ['FAILED', 'RUNNING']);
   assert.deepEqual(
@@ -151,25 +142,6 @@ test('listing, counting and the maintenance reads', async () => {
   assert.deepEqual(await allJobs(db), []);
 });
 
-/** Whether `name`'s row can be locked now from another connection (it cannot while a delete holds it). */
-async function lockableElsewhere(name: string): Promise<boolean> {
-  const connection = await fixture.db.getConnection();
-  try {
-    await connection.query('SET SESSION innodb_lock_wait_timeout = 1');
-    await connection.beginTransaction();
-    await lockJobForDelete(connection, name);
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ER_LOCK_WAIT_TIMEOUT') return false;
-    throw error;
-  } finally {
-    await connection.rollback();
-    // The pool hands this connection out again: give it back its usual lock wait.
-    await connection.query('SET SESSION innodb_lock_wait_timeout = DEFAULT');
-    connection.release();
-  }
-}
-
 test('a delete holds its rows locked until its transaction ends', async () => {
   const { db, frontendDb } = fixture;
   await insertJob(frontendDb, newJob('d1'));
@@ -178,12 +150,12 @@ test('a delete holds its rows locked until its transaction ends', async () => {
   const seenLocked = await inTransaction(db, async (connection) => {
     const row = await lockJobForDelete(connection, 'd2');
     assert.deepEqual(row, { state: 'INCOMING', directory: '/nowhere/d2', runnerId: null });
-    const locked = !(await lockableElsewhere('d2'));
+    const locked = !(await lockableElsewhere(fixture.db, (connection) => lockJobForDelete(connection, 'd2')));
     await deleteJobRows(connection, 'd2');
     return locked;
   });
   assert.equal(seenLocked, true);
-  assert.equal(await lockableElsewhere('d1'), true);
+  assert.equal(await lockableElsewhere(fixture.db, (connection) => lockJobForDelete(connection, 'd1')), true);
   assert.equal(await jobExists(db, 'd2'), false);
   // Its own dependencies went with it; its children's stay (they are told it is gone).
   assert.deepEqual(await childrenOf(db, 'd1'), []);
@@ -193,7 +165,7 @@ test('a delete holds its rows locked until its transaction ends', async () => {
   const allLocked = await inTransaction(db, async (connection) => {
     const rows = await lockAllJobsForDelete(connection);
     assert.deepEqual(rows.map((row) => row.name).sort(), ['d1', 'd3']);
-    const locked = !(await lockableElsewhere('d3'));
+    const locked = !(await lockableElsewhere(fixture.db, (connection) => lockJobForDelete(connection, 'd3')));
     await deleteAllJobRows(connection);
     return locked;
   });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { LeaseLostError } from '../../core/errors.js';
 import { inTransaction } from '../../store/pool.js';
 import { readJob, readJobDirectories } from '../../store/job-row.js';
-import { insertJob, type NewJob } from '../../store/job-submission.js';
+import { insertJob } from '../../store/job-submission.js';
 import { readWholeRow } from '../../store/job-listing.js';
 import { childrenOf } from '../../store/job-operations.js';
 import { changeJobState, changeStateIfStill, releaseChildren, setJobDirectory } from '../../store/job-transitions.js';
@@ -25,6 +25,7 @@ import { assertStillHeld, releaseLease, takeLease } from '../../store/lease.js';
 import { clearDiskWait, DISK_WAIT_PREFIX, recordDiskWait } from '../../store/disk-wait.js';
 import { readRunningJobs, recordRunnerId } from '../../store/run-watch.js';
 import { saveJobMetadata } from '../../store/job-metadata.js';
+import { lockableElsewhere, newJob, setRow } from '../support/store-rows.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 
 let fixture: ServiceFixture;
@@ -35,46 +36,10 @@ after(async () => {
   await fixture.cleanup();
 });
 
-function newJob(name: string, parents: string[] = []): NewJob {
-  return {
-    name,
-    passwd: 'pw',
-    user: null,
-    contactEmail: null,
-    directory: `/nowhere/${name}`,
-    url: `http://x/${name}`,
-    parents,
-  };
-}
-
-/** Sets a row's columns as a worker would have left them. */
-async function setRow(db: ServiceFixture['db'], name: string, columns: Record<string, unknown>): Promise<void> {
-  await db.query('UPDATE jobs SET ? WHERE name = ?', [columns, name]);
-}
-
-/** Whether `name`'s row can be locked now from another connection (not while a transition holds it). */
-async function lockableElsewhere(name: string): Promise<boolean> {
-  const connection = await fixture.db.getConnection();
-  try {
-    await connection.query('SET SESSION innodb_lock_wait_timeout = 1');
-    await connection.beginTransaction();
-    await readJob(connection, name, { forUpdate: true });
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ER_LOCK_WAIT_TIMEOUT') return false;
-    throw error;
-  } finally {
-    await connection.rollback();
-    // The pool hands this connection out again: give it back its usual lock wait.
-    await connection.query('SET SESSION innodb_lock_wait_timeout = DEFAULT');
-    connection.release();
-  }
-}
-
 test('a transition changes the row only from the state it expects, and holds the row lock to its commit', async () => {
   const { db, frontendDb, config } = fixture;
   await insertJob(frontendDb, newJob('t1'));
-  await insertJob(frontendDb, newJob('t2', ['t1']));
+  await insertJob(frontendDb, newJob('t2', { parents: ['t1'] }));
   await setRow(db, 't1', { state: 'RUNNING' });
 
   assert.equal(await changeStateIfStill(db, config, 't1', 'PREPROCESSING', 'POSTPROCESSING'), false);
@@ -93,10 +58,14 @@ test('a transition changes the row only from the state it expects, and holds the
     await readJob(connection, 't1', { forUpdate: true });
     await changeJobState(connection, config, 't1', 'COMPLETED', '/completed/t1', 'not stored');
     await releaseChildren(connection, 't1');
-    return !(await lockableElsewhere('t1'));
+    return !(await lockableElsewhere(fixture.db, (connection) => readJob(connection, 't1', { forUpdate: true })));
   });
   assert.equal(lockedWhileCompleting, true);
-  assert.equal(await lockableElsewhere('t1'), true, 'released by the commit');
+  assert.equal(
+    await lockableElsewhere(fixture.db, (connection) => readJob(connection, 't1', { forUpdate: true })),
+    true,
+    'released by the commit',
+  );
   const completed = await readWholeRow(db, 't1');
   assert.equal(completed?.state, 'COMPLETED');
   assert.equal(completed?.directory, '/completed/t1');
