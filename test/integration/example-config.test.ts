@@ -22,7 +22,7 @@ import { scheduleIds } from '../../activities/schedules.js';
 import { REPO_ROOT, stackSettings } from '../../scripts/stack/settings.js';
 import { adminConnection } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
-import { until } from '../support/until.js';
+import { untilOutputShows } from '../support/processes.js';
 
 const CONFIG = 'examples/modfoo/conf/modfoo.conf';
 const id = randomToken(8).toLowerCase();
@@ -118,15 +118,7 @@ test(
     worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const { client, close } = await temporalClient();
     try {
-      await until(
-        'the worker to start',
-        async () => {
-          if (output.includes('saliflow worker for ModFoo')) return true;
-          if (worker.exitCode !== null) throw new Error(`the worker exited before it started:\n${output}`);
-          return undefined;
-        },
-        { lastSeen: () => `its output:\n${output}` },
-      );
+      await untilOutputShows(worker, () => output, 'saliflow worker for ModFoo');
       assert.match(
         output,
         new RegExp(`task queue ${taskQueue} on ${address}, frontend socket ${config.general.socket}`),

@@ -14,8 +14,7 @@ import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
-import { freePort } from '../support/processes.js';
-import { until } from '../support/until.js';
+import { freePort, untilOutputShows } from '../support/processes.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -43,15 +42,7 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
   worker.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const { client, close } = await temporalClient();
   try {
-    await until(
-      'the worker to start',
-      async () => {
-        if (output.includes('saliflow worker for')) return true;
-        if (worker.exitCode !== null) throw new Error(`the worker exited before it started:\n${output}`);
-        return undefined;
-      },
-      { lastSeen: () => `its output:\n${output}` },
-    );
+    await untilOutputShows(worker, () => output, 'saliflow worker for');
     assert.match(output, new RegExp(`metrics http://${metrics}/metrics`));
     // bin/saliflow.js started it with glibc's mmap threshold fixed (worker/malloc-tuning.ts).
     assert.doesNotMatch(output, /MALLOC_MMAP_THRESHOLD_ is not set/);

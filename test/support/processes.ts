@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { MALLOC_TUNING } from '../../worker/malloc-tuning.js';
+import { until } from './until.js';
 
 export interface WorkerProcessOptions {
   /**
@@ -57,4 +58,21 @@ export function saliflowFor(configFile: () => string) {
       env: { SALIFLOW_CONFIG: '' },
       stdin: 'ignore',
     });
+}
+
+/** Waits until a started process's output (as `output()` reads it so far) shows `started`; fails at once if it exits first. */
+export async function untilOutputShows(
+  process: { exitCode: number | null },
+  output: () => string,
+  started: string,
+): Promise<void> {
+  await until(
+    'the worker to start',
+    async () => {
+      if (output().includes(started)) return true;
+      if (process.exitCode !== null) throw new Error(`the worker exited before it started:\n${output()}`);
+      return undefined;
+    },
+    { lastSeen: () => `its output:\n${output()}` },
+  );
 }
