@@ -22,7 +22,8 @@ import type { ServiceConfig } from '../core/config/index.js';
 import { AttentionError, JobStateError } from '../core/errors.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob, type StartOutcome } from '../activities/job-start.js';
-import { readStateAndUser, releaseNamedLock, takeNamedLock } from '../store/job-operations.js';
+import { releaseNamedLock, takeNamedLock } from '../store/job-operations.js';
+import { readStateAndUser } from '../store/job-listing.js';
 import { NoSuchJobError } from '../core/errors.js';
 
 /** How long a resubmit waits for another command resubmitting the same job. */

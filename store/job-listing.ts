@@ -1,4 +1,4 @@
-/** Reads of the jobs table for the operator's views: list, show, status, check. */
+/** Reads of the jobs table: one job's state (and user) or existence, and the operator's views (list, show, status, check). */
 import type mysql from 'mysql2/promise';
 import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import type { Queryable } from './pool.js';
@@ -38,6 +38,16 @@ export async function readWholeRow(db: Queryable, name: string): Promise<Record<
 export async function readJobState(db: Queryable, name: string): Promise<string | undefined> {
   const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state FROM jobs WHERE name = ?', [name]);
   return rows[0] ? String(rows[0].state) : undefined;
+}
+
+/** The job's state (unchecked) and user, or undefined if there is no row. */
+export async function readStateAndUser(
+  db: Queryable,
+  name: string,
+): Promise<{ state: string; user: string | null } | undefined> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [name]);
+  if (!rows[0]) return undefined;
+  return { state: String(rows[0].state), user: (rows[0].user as string | null) ?? null };
 }
 
 /** Whether the jobs table has a row of this name. */

@@ -87,16 +87,6 @@ export async function deleteAllJobRows(connection: mysql.PoolConnection): Promis
   await connection.query('DELETE FROM jobs');
 }
 
-/** The job's state and user, or undefined if there is no row. */
-export async function readStateAndUser(
-  db: Queryable,
-  name: string,
-): Promise<{ state: string; user: string | null } | undefined> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT state, user FROM jobs WHERE name = ?', [name]);
-  if (!rows[0]) return undefined;
-  return { state: String(rows[0].state), user: (rows[0].user as string | null) ?? null };
-}
-
 /** Whether the job has a row and it is FAILED. */
 export async function isJobFailed(db: Queryable, name: string): Promise<boolean> {
   const [rows] = await db.query<mysql.RowDataPacket[]>("SELECT 1 FROM jobs WHERE name = ? AND state = 'FAILED'", [

@@ -1,6 +1,5 @@
-/** The rows a new job brings (what a frontend's submit inserts) and what starting a job's workflow reads. */
+/** The rows a new job brings: what a frontend's submit inserts, all or nothing. */
 import type mysql from 'mysql2/promise';
-import type { Queryable } from './pool.js';
 
 export interface NewJob {
   name: string;
@@ -38,14 +37,4 @@ export async function insertJob(db: Pick<mysql.Pool, 'getConnection'>, job: NewJ
   } finally {
     connection.release();
   }
-}
-
-/** The job's user and state (unchecked), or undefined if there is no row. */
-export async function readUserAndState(
-  db: Queryable,
-  name: string,
-): Promise<{ user: string | null; state: string } | undefined> {
-  const [rows] = await db.query<mysql.RowDataPacket[]>('SELECT user, state FROM jobs WHERE name = ?', [name]);
-  if (!rows[0]) return undefined;
-  return { user: (rows[0].user as string | null) ?? null, state: String(rows[0].state) };
 }

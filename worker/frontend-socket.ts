@@ -16,7 +16,7 @@ import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import { startJob } from '../activities/job-start.js';
-import { readUserAndState } from '../store/job-submission.js';
+import { readStateAndUser } from '../store/job-listing.js';
 import { ConfigError, StartupError } from '../core/errors.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
 import { JOB_NAME } from '../core/job-name.js';
@@ -102,7 +102,7 @@ export async function listenForFrontends(
 
   /** One valid ping: start the job's workflow if its row is still INCOMING. */
   async function handle(name: string): Promise<void> {
-    const row = await readUserAndState(db, name);
+    const row = await readStateAndUser(db, name);
     if (!row) return log(`frontend socket: no job ${name} in the jobs table; ignored`);
     // An admission round may already have moved the row on (another job's round admits every job whose
     // turn it is): the job still needs its workflow, which resumes from the row. Finished jobs never restart.

@@ -8,12 +8,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inTransaction } from '../../store/pool.js';
-import { insertJob, readUserAndState } from '../../store/job-submission.js';
+import { insertJob } from '../../store/job-submission.js';
 import {
   countJobsByState,
   jobExists,
   jobsInStates,
   readJobState,
+  readStateAndUser,
   readWholeRow,
   unfinishedJobs,
 } from '../../store/job-listing.js';
@@ -26,7 +27,6 @@ import {
   lockAllJobsForDelete,
   lockJobForDelete,
   readStateAndRun,
-  readStateAndUser,
   releaseNamedLock,
   takeNamedLock,
 } from '../../store/job-operations.js';
@@ -47,8 +47,8 @@ test('the submit insert is all or nothing, and the reads see what it wrote', asy
   const { db, frontendDb } = fixture;
   await insertJob(frontendDb, newJob('parent1', { user: 'alice' }));
   await insertJob(frontendDb, newJob('child1', { parents: ['parent1'] }));
-  assert.deepEqual(await readUserAndState(db, 'parent1'), { user: 'alice', state: 'INCOMING' });
-  assert.deepEqual(await readUserAndState(db, 'child1'), { user: null, state: 'INCOMING' });
+  assert.deepEqual(await readStateAndUser(db, 'parent1'), { user: 'alice', state: 'INCOMING' });
+  assert.deepEqual(await readStateAndUser(db, 'child1'), { user: null, state: 'INCOMING' });
   assert.deepEqual(await childrenOf(db, 'parent1'), ['child1']);
 
   // A name taken fails as MySQL says (submit picks another name on ER_DUP_ENTRY).
@@ -58,7 +58,7 @@ test('the submit insert is all or nothing, and the reads see what it wrote', asy
     code: 'ER_DATA_TOO_LONG',
   });
   assert.equal(await jobExists(db, 'orphan1'), false);
-  assert.equal(await readUserAndState(db, 'orphan1'), undefined);
+  assert.equal(await readStateAndUser(db, 'orphan1'), undefined);
 
   const row = await readWholeRow(db, 'parent1');
   assert.equal(row?.name, 'parent1');
