@@ -25,6 +25,11 @@ export function createPool(config: ServiceConfig, role: 'backend' | 'frontend' =
 }
 
 /** Runs `work` in a transaction, committing on success and rolling back on any error. */
+/** One round trip on the pool (the health endpoint's probe): resolves when MySQL answers. */
+export async function pingDatabase(pool: Queryable): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
 export async function inTransaction<T>(pool: Pool, work: (connection: mysql.PoolConnection) => Promise<T>): Promise<T> {
   const connection = await pool.getConnection();
   try {

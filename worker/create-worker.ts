@@ -74,6 +74,8 @@ export interface ServiceWorker {
   /** Runs until `promise` settles, then shuts down; returns its value. */
   runUntil<T>(promise: Promise<T>): Promise<T>;
   shutdown(): void;
+  /** `RUNNING` while every SDK Worker of the service polls; otherwise the first one's state that is not. */
+  state(): string;
   statusQueries(): Record<string, number>;
   /** Runs an admission round soon (the limits changed). */
   wakeAdmission(): void;
@@ -158,6 +160,7 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
       }
     },
     shutdown,
+    state: () => workers.map((worker) => worker.getState()).find((state) => state !== 'RUNNING') ?? 'RUNNING',
     statusQueries: parts.statusQueries,
     wakeAdmission: () => parts.admitter.wake(),
     drain: (report) =>

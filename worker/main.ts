@@ -28,7 +28,7 @@ import { ensureSchedules } from '../activities/schedules.js';
 import { checkConsistency } from '../engine/consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
 import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
-import { checkDatabase, createPool } from '../store/pool.js';
+import { checkDatabase, createPool, pingDatabase } from '../store/pool.js';
 import { createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
 import { loadService } from './load-service.js';
@@ -38,6 +38,7 @@ import { handleStopSignals } from './stop-signals.js';
 import { publishLimits } from '../store/service-control.js';
 import { DRAIN_SIGNAL, drainOnSignal, reloadLimitsOnHangup, type SignalSource } from './operator-signals.js';
 import type { ServiceSpec } from './services-dir.js';
+import { startHealthEndpoint, type ServiceHealth } from './health-endpoint.js';
 
 /**
  * The Temporal Runtime, once per process and before any connection (its
@@ -128,6 +129,8 @@ interface Shared {
   workflowsOnMainThread: boolean;
   /** Whether a stop signal came. */
   stopping: () => boolean;
+  /** What the health endpoint asks, by service, while each runs. */
+  health: Map<string, ServiceHealth>;
 }
 
 /** Phase two for a service: its worker, limits, Schedules, frontend socket; resolves when its worker stops. */
@@ -153,6 +156,8 @@ async function runService(
   const pool = createPool(config);
   const stopHangup = reloadLimitsOnHangup({ config, pool, log, wake: () => worker.wakeAdmission(), signals });
   const stopDrain = drainOnSignal(worker, log, signals);
+  const name = config.general.serviceName;
+  shared.health.set(name, { name, workerState: () => worker.state(), pingDatabase: () => pingDatabase(pool) });
   try {
     // The config file is the source of the limits: a start reads it as SIGHUP does (store/service-control.ts).
     await publishLimits(
@@ -182,6 +187,7 @@ async function runService(
     }
   } finally {
     // A service that failed before its worker ran leaves nothing polling.
+    shared.health.delete(name);
     worker.shutdown();
     stopHangup();
     stopDrain();
@@ -294,6 +300,15 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
     graceSeconds: Math.max(...prepared.map(({ config }) => config.worker.shutdownSeconds)),
   });
   const connections = new Map<string, Promise<NativeConnection>>();
+  const health = new Map<string, ServiceHealth>();
+  const healthFrom = prepared.find(({ config }) => config.metrics.health !== undefined);
+  const healthSource = process.env.SALIFLOW_HEALTH_ADDRESS
+    ? 'SALIFLOW_HEALTH_ADDRESS'
+    : `[metrics] health in ${healthFrom?.config.configFile}`;
+  const healthEndpoint = healthFrom
+    ? await startHealthEndpoint(healthFrom.config.metrics.health!, () => health.values(), healthSource)
+    : undefined;
+  if (healthEndpoint) log.info(`health endpoint http://${healthEndpoint.address}/healthz`);
   try {
     const runs = await Promise.allSettled(
       prepared.map(async (one) => {
@@ -311,6 +326,7 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
               signals,
               workflowsOnMainThread,
               stopping: () => stopping,
+              health,
             },
             (worker) => workers.push(worker),
           );
@@ -331,6 +347,7 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
       );
     }
   } finally {
+    await healthEndpoint?.close();
     stopSignals.dispose();
     for (const [signal, handler] of forwarders) process.off(signal, handler);
     for (const connection of connections.values())

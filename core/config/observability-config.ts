@@ -11,6 +11,8 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export interface MetricsConfig {
   /** `host:port` of the Prometheus endpoint (`/metrics`); unset: no metrics. */
   prometheus?: string;
+  /** `host:port` of the health endpoint (`/healthz`, for a load balancer or a watchdog); unset: none. */
+  health?: string;
 }
 
 export interface LoggingConfig {
@@ -18,7 +20,7 @@ export interface LoggingConfig {
   level: LogLevelName;
 }
 
-export const METRICS_KEYS = ['prometheus'] as const;
+export const METRICS_KEYS = ['prometheus', 'health'] as const;
 export const LOGGING_KEYS = ['level'] as const;
 
 const ADDRESS_EXPECTED = 'expected host:port, e.g. 0.0.0.0:9464 or 127.0.0.1:9464';
@@ -35,19 +37,26 @@ export function parseLogLevel(text: string): LogLevelName | undefined {
   return (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevelName) : undefined;
 }
 
-export function readMetricsConfig(section: SectionReader, env: NodeJS.ProcessEnv): MetricsConfig {
-  const fromEnv = envParsed(env, 'SALIFLOW_METRICS_ADDRESS', parseListenAddress, {
-    section,
-    key: 'prometheus',
-    expected: ADDRESS_EXPECTED,
-  });
-  const text = section.optional('prometheus');
+/** A listen address from its variable (which wins) or its key; a malformed one is refused, naming where it came from. */
+function readAddress(
+  section: SectionReader,
+  env: NodeJS.ProcessEnv,
+  key: string,
+  variable: string,
+): string | undefined {
+  const fromEnv = envParsed(env, variable, parseListenAddress, { section, key, expected: ADDRESS_EXPECTED });
+  const text = section.optional(key);
   const fromFile = text === undefined ? undefined : parseListenAddress(text);
   if (fromEnv === undefined && text !== undefined && fromFile === undefined) {
-    throw section.error('prometheus', `${JSON.stringify(text)} is not an address; ${ADDRESS_EXPECTED}`);
+    throw section.error(key, `${JSON.stringify(text)} is not an address; ${ADDRESS_EXPECTED}`);
   }
-  const prometheus = fromEnv ?? fromFile;
-  return prometheus !== undefined ? { prometheus } : {};
+  return fromEnv ?? fromFile;
+}
+
+export function readMetricsConfig(section: SectionReader, env: NodeJS.ProcessEnv): MetricsConfig {
+  const prometheus = readAddress(section, env, 'prometheus', 'SALIFLOW_METRICS_ADDRESS');
+  const health = readAddress(section, env, 'health', 'SALIFLOW_HEALTH_ADDRESS');
+  return { ...(prometheus !== undefined ? { prometheus } : {}), ...(health !== undefined ? { health } : {}) };
 }
 
 export function readLoggingConfig(section: SectionReader, env: NodeJS.ProcessEnv): LoggingConfig {
