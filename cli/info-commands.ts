@@ -6,6 +6,7 @@ import { addWaitingReasons, DEFAULT_LIST_STATES, formatJobs, formatJobsTable, li
 import { formatJobDetails, showJob } from '../client/show-job.js';
 import { formatServiceStatus, serviceStatus } from '../client/service-status.js';
 import { checkService } from '../client/check.js';
+import { checkUpgrade, formatUpgradeCheck } from '../worker/upgrade-check.js';
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
@@ -75,6 +76,31 @@ export function addInfoCommands(program: Command, configOption: () => Option): v
         }
         const left = problems.filter((problem) => !problem.repaired).length;
         if (left > 0) throw new AttentionError(`${left} problem(s) need an operator`);
+      });
+    });
+
+  program
+    .command('upgrade-check')
+    .description(
+      "replay every open workflow's history against the installed workflow code (or --workflows), before workers " +
+        'restart on it: names each workflow the new code would fail',
+    )
+    .addOption(configOption())
+    .option(
+      '--workflows <file>',
+      "another release's workflow code, e.g. <new install>/node_modules/saliflow/dist/workflows/index.js",
+    )
+    .option('--json', 'one JSON object, for programs')
+    .action(async (options: { config: string; workflows?: string; json?: boolean }) => {
+      await withSession(options.config, async ({ config, client }) => {
+        const check = await checkUpgrade({
+          config,
+          client: await client(),
+          ...(options.workflows ? { workflowsPath: options.workflows } : {}),
+        });
+        console.log(options.json ? json(check) : formatUpgradeCheck(check));
+        const failing = check.verdicts.filter((verdict) => verdict.error !== undefined).length;
+        if (failing > 0) throw new AttentionError(`${failing} open workflow(s) would fail on this code`);
       });
     });
 }

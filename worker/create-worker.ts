@@ -25,11 +25,17 @@ const WORKFLOWS_PATH = path.resolve(
 
 let bundle: Promise<WorkflowBundle> | undefined;
 
-/** Bundles the workflow code once per process (it takes a few seconds). */
-export function workflowBundle(): Promise<WorkflowBundle> {
+/** Bundles the workflow code once per process (it takes a few seconds); another path (a release's) each time. */
+export function workflowBundle(workflowsPath?: string): Promise<WorkflowBundle> {
+  if (workflowsPath !== undefined && path.resolve(workflowsPath) !== WORKFLOWS_PATH) {
+    return bundleWorkflowCode({ workflowsPath: path.resolve(workflowsPath), logger: quietBundlerLogger });
+  }
   bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   return bundle;
 }
+
+/** Where the workflow code this installation runs lives. */
+export const INSTALLED_WORKFLOWS = WORKFLOWS_PATH;
 
 /** The bundler's progress lines are noise; its warnings and errors go to the worker's log. */
 const quietBundlerLogger = {
