@@ -12,6 +12,7 @@ import type { LocalCommandSpec } from '../../core/runner-spec.js';
 import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 import { sleep } from '../../core/sleep.js';
+import { removeJobStateFile } from './job-state-file.js';
 
 // Records its own id (cycle, pid, host) first (so a submitter that crashed right after spawning
 // finds it), writes STARTED/DONE like a cluster script, then the exit code;
@@ -131,6 +132,8 @@ export function createLocalRunner({
       const earlier = await readPidFile(pidFile, claimed ? 3000 : 0);
       if (earlier !== undefined) return earlier;
       await fs.writeFile(claim, '');
+      // No process of this run exists (no pid file, none claimed it): an earlier run's DONE must not answer for it.
+      await removeJobStateFile(job.directory);
       const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : [...spec.command];
       const out = openSync(stdout, 'a');
       const err = openSync(stderr, 'a');
