@@ -14,9 +14,10 @@ export interface LocalCommandSpec {
   /** An argv array (run directly) or a shell string (run with /bin/sh -c). */
   command: readonly string[] | string;
   /**
-   * Extra environment variables. A local command does not inherit the
-   * worker's environment (it may hold credentials): it gets PATH, HOME,
-   * LANG, LC_ALL, TZ, USER, LOGNAME, SHELL and TMPDIR from the worker, plus these.
+   * Extra environment variables. A local command inherits the worker's
+   * environment, as saliweb's LocalRunner does the daemon's, except
+   * saliflow's own settings and secrets (`SALIFLOW_*`, `TEMPORAL_*`,
+   * `MYSQL_PWD`); these are added, or replace the worker's.
    */
   env?: Readonly<Record<string, string>>;
 }
