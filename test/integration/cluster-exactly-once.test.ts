@@ -96,11 +96,14 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
           assert.equal(await jobsNamed(record.name), 1);
           assert.equal(await jobsNamed(requested), 0, "nothing runs under the service's bare name");
           assert.match(record.name, new RegExp(`^${requested}_[0-9a-f]{8}$`), "the service's name starts it");
-          await schedulerCommand(cluster, kind === 'sge' ? cluster.section.qdel! : cluster.section.scancel!, [
-            first.split(/[._]/)[0]!,
-          ]);
+          const base = first.split(/[._]/)[0]!;
+          await schedulerCommand(cluster, kind === 'sge' ? cluster.section.qdel! : cluster.section.scancel!, [base]);
+          await until(`cluster job ${base} to end`, async () =>
+            (await schedulerStillHas(cluster, base)) ? undefined : true,
+          );
         } finally {
-          await fs.rm(directory, { recursive: true, force: true });
+          // The scheduler may still be writing the job's output file as it lets go of it.
+          await fs.rm(directory, { recursive: true, force: true, maxRetries: 5 });
         }
       },
     );
