@@ -11,7 +11,7 @@ export type {
   Service,
 } from './service.js';
 export { doNothing, localCommand, sgeScript, slurmScript, webService } from './runner-spec.js';
-export type { ResultFile, RunnerSpec, RunResults } from './runner-spec.js';
+export type { ResultFile, RunnerSpec, RunResults, WebServiceFields } from './runner-spec.js';
 export type { ColumnSpec } from './schema.js';
 export type { GrowingRetry, PlainRetry, RetryOn } from './retry-policy.js';
 export * from './errors.js';

@@ -14,9 +14,10 @@ export interface LocalCommandSpec {
   /** An argv array (run directly) or a shell string (run with /bin/sh -c). */
   command: readonly string[] | string;
   /**
-   * Extra environment variables. A local command does not inherit the
-   * worker's environment (it may hold credentials): it gets PATH, HOME,
-   * LANG, LC_ALL, TZ, USER, LOGNAME, SHELL and TMPDIR from the worker, plus these.
+   * Extra environment variables. A local command inherits the worker's
+   * environment, as saliweb's LocalRunner does the daemon's, except
+   * saliflow's own settings and secrets (`SALIFLOW_*`, `TEMPORAL_*`,
+   * `MYSQL_PWD`); these are added, or replace the worker's.
    */
   env?: Readonly<Record<string, string>>;
 }
@@ -33,12 +34,18 @@ export interface ClusterScriptSpec {
   name?: string;
 }
 
+/**
+ * The form of a web-service run, as saliweb's `SaliWebServiceRunner(url, args)` takes it: curl-style `-F`
+ * strings, `'name=value'` or `'name=@file'` (the file, relative to the job directory, is uploaded); a name may
+ * repeat. An object (`{ name: 'value', pdb: '@input.pdb' }`) is the same with each name once.
+ */
+export type WebServiceFields = readonly string[] | Readonly<Record<string, string>>;
+
 export interface WebServiceSpec {
   kind: 'web-service';
-  /** The remote saliweb service's URL (its `/job` endpoint is appended). */
+  /** The remote saliweb service's job submission URL, posted to as given (saliweb's: `https://…/job`). */
   url: string;
-  /** Form fields; a value starting with `@` is a file path relative to the job directory. */
-  fields: Readonly<Record<string, string>>;
+  fields: WebServiceFields;
 }
 
 export type RunnerSpec = DoNothingSpec | LocalCommandSpec | ClusterScriptSpec | WebServiceSpec;
@@ -71,8 +78,21 @@ export function slurmScript(
   return { kind: 'slurm', script, ...options };
 }
 
-export function webService(url: string, fields: Readonly<Record<string, string>> = {}): WebServiceSpec {
-  return { kind: 'web-service', url, fields };
+/**
+ * Submits the job to another saliweb service: `url` is its `…/job` URL (as saliweb's `SaliWebServiceRunner`
+ * takes it), `fields` its form, e.g. `['name=test', 'pdb=@input.pdb', 'chain=A', 'chain=B']`.
+ */
+export function webService(url: string, fields: WebServiceFields = []): WebServiceSpec {
+  return { kind: 'web-service', url, fields: Array.isArray(fields) ? [...fields] : { ...fields } };
+}
+
+/** The form's fields in order as `[name, value]` (a value starting with `@` names a file to upload). */
+export function webServiceFieldEntries(fields: WebServiceFields): [string, string][] {
+  if (!Array.isArray(fields)) return Object.entries(fields as Readonly<Record<string, string>>);
+  return (fields as readonly string[]).map((field) => {
+    const equals = field.indexOf('=');
+    return [field.slice(0, equals), field.slice(equals + 1)];
+  });
 }
 
 /** What the runner hands to `postprocess`: remote result files, for the web-service runner. */
@@ -102,6 +122,12 @@ function stringRecordProblem(field: string, value: unknown): string | undefined 
   if (!isPlainObject(value)) return `${field} must be an object of strings`;
   const bad = Object.entries(value).find(([, item]) => typeof item !== 'string');
   return bad ? `${field}.${bad[0]} must be a string, not ${typeof bad[1]}` : undefined;
+}
+
+function curlFieldsProblem(fields: unknown[]): string | undefined {
+  const bad = fields.findIndex((field) => typeof field !== 'string' || !/^[^=]+=/.test(field));
+  if (bad < 0) return undefined;
+  return `fields[${bad}] must be a curl-style 'name=value' or 'name=@file' string, not ${describeValue(fields[bad])}`;
 }
 
 function optionalStringProblem(spec: Record<string, unknown>, field: string): string | undefined {
@@ -146,7 +172,7 @@ export function runnerSpecProblem(spec: unknown): string | undefined {
     case 'web-service':
       if (typeof spec.url !== 'string' || !URL.canParse(spec.url))
         return `url must be an absolute URL, not ${describeValue(spec.url)}`;
-      return stringRecordProblem('fields', spec.fields);
+      return Array.isArray(spec.fields) ? curlFieldsProblem(spec.fields) : stringRecordProblem('fields', spec.fields);
     default:
       return `kind ${describeValue(spec.kind)} is not a runner kind; return one of ${RUNNER_MAKERS}`;
   }

@@ -14,6 +14,7 @@ import { readJob } from '../store/job-row.js';
 import { changeJobState, changeStateIfStill, releaseChildren, setJobDirectory } from '../store/job-transitions.js';
 import { checkJobDirectory } from './job-directory.js';
 import { failpoint } from './failpoint.js';
+import { removeJobStateFile } from './runners/job-state-file.js';
 
 export interface TransitionRequest {
   job: string;
@@ -181,6 +182,19 @@ export function createJobTransitions(
   }
 
   async function transitionJob(request: TransitionRequest): Promise<TransitionResult> {
+    const result = await changeState(request);
+    // saliweb: job-state goes when a job enters PREPROCESSING (a resubmitted job starts clean) and once a run's
+    // results are taken, before postprocess (a rerun starts clean). After the commit: a crash before it leaves
+    // the row waiting for the run, which job-state still answers for; a crash after it leaves a stale file that
+    // the next submission removes (removeJobStateFile). PREPROCESSING's folder move runs again before every
+    // preprocess, so that removal is repeated too.
+    if ((request.to === 'PREPROCESSING' || request.to === 'POSTPROCESSING') && result.directory !== null) {
+      await removeJobStateFile(result.directory);
+    }
+    return result;
+  }
+
+  async function changeState(request: TransitionRequest): Promise<TransitionResult> {
     const fast = await changeInPlace(request);
     if (fast) return fast;
     const { job, to } = request;

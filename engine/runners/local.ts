@@ -12,6 +12,7 @@ import type { LocalCommandSpec } from '../../core/runner-spec.js';
 import { RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 import { sleep } from '../../core/sleep.js';
+import { removeJobStateFile } from './job-state-file.js';
 
 // Records its own id (cycle, pid, host) first (so a submitter that crashed right after spawning
 // finds it), writes STARTED/DONE like a cluster script, then the exit code;
@@ -77,17 +78,24 @@ async function readPidFile(file: string, waitMs: number): Promise<string | undef
 }
 
 /**
- * What a local command inherits from the worker: enough to run programs,
- * never the rest (the worker's environment may hold database or cloud
- * credentials). A service passes more with `localCommand(argv, { env })`.
+ * saliweb: a LocalRunner's command inherits the daemon's environment (the
+ * `module` settings, PYTHONPATH, LD_LIBRARY_PATH that programs such as FoXS
+ * need), so a local command inherits the worker's, without saliflow's own
+ * settings and secrets: every `SALIFLOW_*` and `TEMPORAL_*` variable (the
+ * Temporal API key, TLS key and certificate paths and data) and MySQL's
+ * password variable. A service adds or overrides with `localCommand(argv, { env })`.
  */
-export const INHERITED_ENVIRONMENT = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
+export function isWorkerOnlyVariable(name: string): boolean {
+  return /^(SALIFLOW_|TEMPORAL_)/.test(name) || /^MYSQL_(PWD|.*PASSWORD)$/.test(name);
+}
 
-function commandEnvironment(spec: LocalCommandSpec): Record<string, string> {
+export function commandEnvironment(
+  spec: Pick<LocalCommandSpec, 'env'>,
+  worker: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const name of INHERITED_ENVIRONMENT) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
+  for (const [name, value] of Object.entries(worker)) {
+    if (value !== undefined && !isWorkerOnlyVariable(name)) env[name] = value;
   }
   return { ...env, ...spec.env };
 }
@@ -131,6 +139,8 @@ export function createLocalRunner({
       const earlier = await readPidFile(pidFile, claimed ? 3000 : 0);
       if (earlier !== undefined) return earlier;
       await fs.writeFile(claim, '');
+      // No process of this run exists (no pid file, none claimed it): an earlier run's DONE must not answer for it.
+      await removeJobStateFile(job.directory);
       const argv = typeof spec.command === 'string' ? ['/bin/sh', '-c', spec.command] : [...spec.command];
       const out = openSync(stdout, 'a');
       const err = openSync(stderr, 'a');

@@ -9,22 +9,33 @@ import type { ClusterScriptSpec } from '../../core/runner-spec.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunJob } from './runner.js';
 import { describeFailure, type CommandResult, type SchedulerCommand } from './scheduler-command.js';
-import { clusterJobName } from './cluster-script.js';
+import { clusterJobName, takeJobName } from './cluster-script.js';
 import { submitExactlyOnce, type ExactlyOnce } from './submission-record.js';
+import { removeJobStateFile } from './job-state-file.js';
 
-/** The spec's scheduler options and interpreter, with their defaults. */
-export function scriptSettings(spec: ClusterScriptSpec): { options: string; interpreter: string } {
-  return { options: spec.options ?? '', interpreter: spec.interpreter ?? '/bin/sh' };
+/**
+ * The spec's scheduler options (without a job name: takeJobName), interpreter and cluster job name, with their
+ * defaults. saliweb writes `-N name` after the options, so the spec's `name` wins over one in the options.
+ */
+export function scriptSettings(
+  spec: ClusterScriptSpec,
+  job: RunJob,
+): { options: string; interpreter: string; baseName: string } {
+  const { options, name } = takeJobName(spec.kind, spec.options ?? '');
+  return {
+    options,
+    interpreter: spec.interpreter ?? '/bin/sh',
+    baseName: clusterJobName(spec.name ?? name ?? job.name),
+  };
 }
 
 /** The job's cycle submitted once under its cluster name (submission-record.ts), however often this is called. */
 export function submitJobOnce(
   kind: 'sge' | 'slurm',
   job: RunJob,
-  spec: ClusterScriptSpec,
+  baseName: string,
   scheduler: Pick<ExactlyOnce, 'findByName' | 'submit'>,
 ): Promise<string> {
-  const baseName = clusterJobName(spec.name ?? job.name);
   return submitExactlyOnce({ kind, directory: job.directory, cycle: job.cycle, baseName, ...scheduler });
 }
 
@@ -46,6 +57,8 @@ export interface ScriptSubmission {
  */
 export async function submitScript({ job, what, scriptFile, script, command, run, parse }: ScriptSubmission) {
   await fs.writeFile(path.join(job.directory, scriptFile), script, { mode: 0o755 });
+  // Only reached when no job of this run's name exists (submitExactlyOnce): nothing of this run wrote it yet.
+  await removeJobStateFile(job.directory);
   const result = await run(command);
   const parsed = parse(result);
   if ('id' in parsed) return parsed.id;

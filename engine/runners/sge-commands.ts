@@ -20,9 +20,15 @@ export function sgeBaseId(id: string): string {
   return id.split('.')[0]!;
 }
 
+/**
+ * saliweb submits with `-w n -b no`: no verification of the `-l` requests
+ * against the cell (a site's resources may be unknown to the submit host's
+ * view), and the script is a script, never a binary. On the command line,
+ * they override the same options in the script.
+ */
 export const qsubCommand = (c: SgeCommands, script: string, cwd: string): SchedulerCommand => ({
   command: c.qsub,
-  args: ['-terse', script],
+  args: ['-terse', '-w', 'n', '-b', 'no', script],
   cwd,
 });
 

@@ -91,10 +91,10 @@ export function createSgeRunner(config: SgeConfig, options: SgeRunnerOptions = {
     ...clusterPolling('SGE', 'sge' as const, config),
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
-      const { options, interpreter } = scriptSettings(spec);
+      const { options, interpreter, baseName } = scriptSettings(spec, job);
       const arraySpec = optionValue(options, ['-t']);
       const withTasks = (number: string) => (arraySpec ? `${number}.${arrayRange(arraySpec)}` : number);
-      return submitJobOnce('sge', job, spec, {
+      return submitJobOnce('sge', job, baseName, {
         findByName: async (name) => {
           const queued = (await qstat()).find((candidate) => candidate.name === name);
           if (queued) return withTasks(queued.number);

@@ -91,8 +91,8 @@ export function createSlurmRunner(
     ...clusterPolling('SLURM', 'slurm' as const, config),
 
     async submit(job: RunJob, spec: ClusterScriptSpec) {
-      const { options, interpreter } = scriptSettings(spec);
-      return submitJobOnce('slurm', job, spec, {
+      const { options, interpreter, baseName } = scriptSettings(spec, job);
+      return submitJobOnce('slurm', job, baseName, {
         findByName: async (name) => {
           const rows = await queue(squeueByNameCommand(config, name));
           if (rows[0]) return slurmRunnerId(rows[0].base, options);

@@ -1,6 +1,7 @@
 /**
  * Runs a job on another saliweb service through its REST interface, as
- * saliweb's SaliWebServiceRunner does: POST the form to `<url>/job`, get back
+ * saliweb's SaliWebServiceRunner does: POST the form to the URL given (the
+ * remote service's `…/job`), curl-style fields included, get back
  * the URL of the remote job's results, and GET that URL until it stops
  * answering 503. Each run keeps its own next-check time with exponential
  * backoff, so the poller's short interval costs no HTTP request for runs
@@ -9,7 +10,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { WebServiceSpec } from '../../core/runner-spec.js';
+import { webServiceFieldEntries, type WebServiceSpec } from '../../core/runner-spec.js';
 import { RunFailedError, RunnerError } from '../../core/errors.js';
 import type { RunHandle, RunJob, RunnerBackend, RunStatus } from './runner.js';
 import { writeJobStateFile } from './job-state-file.js';
@@ -163,9 +164,10 @@ async function jobFile(directory: string, field: string, value: string): Promise
   return real;
 }
 
+/** curl's `-F name=value` and `-F name=@file`, in order, names repeating as given (saliweb's runner runs curl). */
 async function buildForm(directory: string, fields: WebServiceSpec['fields']): Promise<FormData> {
   const form = new FormData();
-  for (const [field, value] of Object.entries(fields)) {
+  for (const [field, value] of webServiceFieldEntries(fields)) {
     if (!value.startsWith('@')) {
       form.append(field, value);
       continue;
@@ -280,7 +282,8 @@ export function createWebServiceRunner(options: WebServiceRunnerOptions = {}): R
       const earlier = (await fs.readFile(record, 'utf8').catch(() => undefined))?.trim();
       if (earlier) return earlier;
 
-      const endpoint = `${spec.url.replace(/\/+$/, '')}/job`;
+      // saliweb: the URL is the remote service's `…/job` URL, posted to as given.
+      const endpoint = spec.url;
       if (!/^https?:\/\//i.test(endpoint) || !URL.canParse(endpoint)) {
         throw new RunFailedError(`web-service URL ${JSON.stringify(spec.url)} is not an absolute http(s) URL`);
       }

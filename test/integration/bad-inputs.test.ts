@@ -56,6 +56,7 @@ const badRuns: Record<string, () => unknown> = {
   'spec-sge-unconfigured': () => ({ kind: 'sge', script: 'echo hi' }),
   'spec-slurm-no-script': () => ({ kind: 'slurm' }),
   'spec-bad-url': () => ({ kind: 'web-service', url: 'not a url', fields: {} }),
+  'spec-bad-field': () => ({ kind: 'web-service', url: 'http://remote.example/job', fields: ['name=x', 'pdb@x'] }),
   'spec-unknown-kind': () => ({ kind: 'teleport' }),
   'spec-null': () => null,
   'spec-string': () => 'run me',
@@ -96,6 +97,8 @@ const expectedRunErrors: Record<string, RegExp> = {
   'spec-sge-unconfigured': /job spec-sge-unconfigured .*no "sge" runner; add its section/,
   'spec-slurm-no-script': /job spec-slurm-no-script .*script must be a non-empty string/,
   'spec-bad-url': /job spec-bad-url .*url must be an absolute URL/,
+  'spec-bad-field':
+    /job spec-bad-field .*fields\[1\] must be a curl-style 'name=value' or 'name=@file' string, not "pdb@x"/,
   'spec-unknown-kind': /job spec-unknown-kind .*kind "teleport" is not a runner kind/,
   'spec-null': /job spec-null .*it returned null, not a runner/,
   'spec-string': /job spec-string .*it returned "run me", not a runner/,

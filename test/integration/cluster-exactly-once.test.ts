@@ -14,7 +14,11 @@ import { temporalClient, withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
 import { clusterUnderTest, schedulerCommand, schedulerStillHas, type ClusterKind } from '../support/clusters.js';
 import { readJobStateFile } from '../../engine/runners/job-state-file.js';
-import { readRecord } from '../../engine/runners/submission-record.js';
+import { readRecord, writeRecord } from '../../engine/runners/submission-record.js';
+import { createSgeRunner } from '../../engine/runners/sge.js';
+import { createSlurmRunner } from '../../engine/runners/slurm.js';
+import { sgeScript, slurmScript } from '../../core/runner-spec.js';
+import os from 'node:os';
 import { spawnWorkerProcess } from '../support/processes.js';
 import { until } from '../support/until.js';
 
@@ -46,6 +50,63 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
       ]);
       return queued.stdout.split('\n').filter(Boolean).length;
     }
+
+    const realRunner = () => {
+      const { section, env } = cluster;
+      return kind === 'sge'
+        ? createSgeRunner({
+            qsub: section.qsub!,
+            qstat: section.qstat!,
+            qacct: section.qacct!,
+            qdel: section.qdel!,
+            ...(env.SGE_ROOT ? { sgeRoot: env.SGE_ROOT } : {}),
+            ...(env.SGE_CELL ? { sgeCell: env.SGE_CELL } : {}),
+            pollSeconds: 0.2,
+            unknownGraceSeconds: 600,
+          })
+        : createSlurmRunner({
+            sbatch: section.sbatch!,
+            squeue: section.squeue!,
+            scontrol: section.scontrol!,
+            scancel: section.scancel!,
+            ...(section.jobcomp ? { jobcomp: section.jobcomp } : {}),
+            pollSeconds: 0.2,
+            unknownGraceSeconds: 600,
+          });
+    };
+
+    test(
+      "a job name in the service's options does not defeat the lookup: a retry that lost the id finds the job",
+      { skip: cluster.skip, timeout: 60_000 },
+      async () => {
+        const directory = await fs.mkdtemp(path.join(os.tmpdir(), `saliflow-${kind}-named-`));
+        try {
+          const job = { name: `${kind}-named`, directory, cycle: 1 };
+          const requested = `svc${process.pid}`;
+          const spec =
+            kind === 'sge'
+              ? sgeScript('sleep 30', { options: `-N ${requested} -j y` })
+              : slurmScript('sleep 30', { options: `--job-name=${requested}` });
+          const first = await realRunner().submit(job, spec);
+          const record = (await readRecord(directory, kind, 1))!;
+          // As after a crash right after qsub/sbatch: the record holds the name, not the id.
+          await writeRecord(directory, kind, 1, { name: record.name });
+          const again = await realRunner().submit(job, spec);
+          assert.equal(again, first, 'found by its unique name, not submitted again');
+          assert.equal(await jobsNamed(record.name), 1);
+          assert.equal(await jobsNamed(requested), 0, "nothing runs under the service's bare name");
+          assert.match(record.name, new RegExp(`^${requested}_[0-9a-f]{8}$`), "the service's name starts it");
+          const base = first.split(/[._]/)[0]!;
+          await schedulerCommand(cluster, kind === 'sge' ? cluster.section.qdel! : cluster.section.scancel!, [base]);
+          await until(`cluster job ${base} to end`, async () =>
+            (await schedulerStillHas(cluster, base)) ? undefined : true,
+          );
+        } finally {
+          // The scheduler may still be writing the job's output file as it lets go of it.
+          await fs.rm(directory, { recursive: true, force: true, maxRetries: 5 });
+        }
+      },
+    );
 
     test(
       'SIGKILL between submission and recording the id: one cluster job',

@@ -98,8 +98,100 @@ for (const kind of ['sge', 'slurm'] as ClusterKind[]) {
           ? /#\$ -S \/bin\/sh\n#\$ -cwd\n#\$ -N sge-plain_[0-9a-f]{8}\n/
           : /#SBATCH -J slurm-plain_[0-9a-f]{8}\n/,
       );
-      assert.match(text, /echo "STARTED" > job-state\n[\s\S]*echo "DONE" > job-state\n$/);
+      assert.match(
+        text,
+        /\n_SALI_JOB_DIR=`pwd`\necho "STARTED" > "\$\{_SALI_JOB_DIR\}\/job-state"\n[\s\S]*echo "DONE" > "\$\{_SALI_JOB_DIR\}\/job-state"\n$/,
+      );
     });
+
+    // ModLoop, CryptoSite, AllosMod and PCSS work in node-local scratch and remove it at the end.
+    const scratchBodies = {
+      sh: 'tmp=`mktemp -d`\ncd "$tmp"\necho "scratch of $_SALI_JOB_DIR" > result.txt\ncp result.txt "$_SALI_JOB_DIR/"\nrm -rf "$tmp"',
+      csh: 'set tmp = `mktemp -d`\ncd $tmp\necho "scratch of $_SALI_JOB_DIR" > result.txt\ncp result.txt $_SALI_JOB_DIR/\nrm -rf $tmp',
+    };
+    const tcsh = await fs.access('/bin/tcsh').then(
+      () => undefined,
+      () => 'no /bin/tcsh here (apt-get install tcsh)',
+    );
+    for (const [shell, interpreter, skip] of [
+      ['sh', '/bin/sh', cluster.skip],
+      ['csh', '/bin/tcsh', cluster.skip ?? tcsh],
+    ] as const) {
+      test(
+        `a ${shell} script that cds into scratch and removes it completes (job-state in the job directory)`,
+        { skip },
+        async () => {
+          const service = defineService({ run: () => script(scratchBodies[shell], { interpreter }) });
+          const { outcome, row } = await runJob(service, `${kind}-scratch-${shell}`);
+          assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+          const dir = row.directory!;
+          const text = await fs.readFile(path.join(dir, scriptFile), 'utf8');
+          assert.match(text, shell === 'sh' ? /\n_SALI_JOB_DIR=`pwd`\n/ : /\nsetenv _SALI_JOB_DIR `pwd`\n/);
+          // The body saw the job directory where it started (the running folder).
+          const result = (await fs.readFile(path.join(dir, 'result.txt'), 'utf8')).trim();
+          assert.equal(result, `scratch of ${path.join(fixture.root, 'running', path.basename(dir))}`);
+        },
+      );
+    }
+
+    test(
+      "a rescheduled run deleted while pending is not postprocessed; the first cycle's job-state is gone",
+      { skip: cluster.skip, timeout: 120_000 },
+      async () => {
+        // No accounting record for a job that never ran (SGE): a short grace before it counts as vanished.
+        const own = await createServiceFixture({
+          sections: { [kind]: { ...cluster.section, unknown_grace_seconds: '3' } },
+        });
+        try {
+          const seen: { cycle: number; jobState: boolean; runnerId: string }[] = [];
+          const service = defineService({
+            run: () => script('echo ran >> cycles.txt'),
+            // Held: it stays pending until deleted.
+            rerun: () => script('echo ran >> cycles.txt', { options: kind === 'sge' ? '-h' : '--hold' }),
+            async postprocess(job) {
+              const jobState = await fs.access(job.path('job-state')).then(
+                () => true,
+                () => false,
+              );
+              seen.push({ cycle: job.cycle, jobState, runnerId: (await jobRow(own.db, job.name)).runner_id! });
+              return job.cycle === 1 ? { reschedule: {} } : {};
+            },
+          });
+          const { row, outcome } = await withWorker(own, service, async ({ client }) => {
+            const job = await submitJob({ config: own.config, db: own.frontendDb, client, name: `${kind}-held` });
+            const second = await untilHolds(
+              `the second run of ${job.name} to be submitted`,
+              () => jobRow(own.db, job.name),
+              (row) =>
+                row.state === 'RUNNING' && !!row.runner_id && seen.length === 1 && row.runner_id !== seen[0]!.runnerId,
+            );
+            const id = second.runner_id!.split(':').slice(1).join(':').split(/[._]/)[0]!;
+            const pending =
+              kind === 'sge'
+                ? await schedulerCommand(cluster, cluster.section.qstat!, ['-u', '*'])
+                : await schedulerCommand(cluster, cluster.section.squeue!, ['-h', '-j', id, '-o', '%T']);
+            assert.match(pending.stdout, kind === 'sge' ? new RegExp(`^\\s*${id}\\s.*\\shqw\\s`, 'm') : /^PENDING$/m);
+            const kill = kind === 'sge' ? cluster.section.qdel! : cluster.section.scancel!;
+            const result = await schedulerCommand(cluster, kill, [id]);
+            assert.equal(result.exitCode, 0, result.stderr);
+            const outcome = await workflowOutcome(client, job.workflowId);
+            return { outcome, row: await jobRow(own.db, job.name) };
+          });
+          assert.equal(row.state, 'FAILED', outcome.failure);
+          assert.deepEqual(
+            seen.map(({ cycle, jobState }) => ({ cycle, jobState })),
+            [{ cycle: 1, jobState: false }],
+            'postprocessed once, after job-state was removed',
+          );
+          assert.match(row.failure ?? '', /^RunDiedError: /);
+          assert.match(row.failure ?? '', /job-state says "missing", not DONE/);
+          assert.match(row.failure ?? '', kind === 'sge' ? /run cause vanished/ : /run cause killed_externally/);
+          assert.equal((await fs.readFile(path.join(row.directory!, 'cycles.txt'), 'utf8')).trim(), 'ran');
+        } finally {
+          await own.cleanup();
+        }
+      },
+    );
 
     test('an array job runs every task; the runner id has the task range', { skip: cluster.skip }, async () => {
       const service = defineService({ run: () => script(`touch "task.$${taskVar}"`, { options: arrayOption }) });

@@ -278,6 +278,36 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
 });
 
 describe('resubmit', () => {
+  test("a resubmitted job's preprocess finds no job-state of its failed run (saliweb removes it at PREPROCESSING)", async () => {
+    const seen: boolean[] = [];
+    let runs = 0;
+    const service = defineService({
+      async preprocess(job) {
+        seen.push(
+          await fs.access(job.path('job-state')).then(
+            () => true,
+            () => false,
+          ),
+        );
+      },
+      run: () => (++runs === 1 ? localCommand(['sh', '-c', 'exit 7']) : doNothing()),
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'stale');
+      assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', /exited with status 7/);
+      const failed = await jobRow(fixture.db, job.name);
+      assert.equal(
+        (await fs.readFile(path.join(failed.directory!, 'job-state'), 'utf8')).trim(),
+        'DONE',
+        'the failed run left its job-state',
+      );
+      const outcome = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: job.name });
+      assert.ok(outcome.started);
+      assert.equal(await client.workflow.getHandle(job.workflowId, outcome.runId).result(), 'COMPLETED');
+      assert.deepEqual(seen, [false, false]);
+    });
+  });
+
   test('a FAILED job resubmitted runs again as a new run of the same workflow ID', async () => {
     let attempts = 0;
     const service = defineService({

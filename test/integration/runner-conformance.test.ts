@@ -330,7 +330,7 @@ describe('conformance: web service', () =>
     return {
       label: 'web service',
       runner: createWebServiceRunner({ initialBackoffMs: 1, maxBackoffMs: 1, requestTimeoutMs: 1000 }) as RunnerBackend,
-      spec: () => webService(service.url, { input: 'x' }),
+      spec: () => webService(service.jobUrl, { input: 'x' }),
       runsShell: false,
       arrays: false,
       noCancel: "saliweb's REST interface has no cancel: the runner stops asking instead",

@@ -31,7 +31,8 @@ after(async () => {
 test('a web-service run: fields and files posted, 503s waited out, results downloaded in postprocess', async () => {
   const downloaded: string[] = [];
   const service = defineService({
-    run: () => webService(remote.url, { name: 'alpha', input: '@in.txt' }),
+    // As saliweb's SaliWebServiceRunner(url, args) is given them: the …/job URL and curl -F strings.
+    run: () => webService(remote.jobUrl, ['name=alpha', 'input=@in.txt', 'chain=A', 'chain=B']),
     async postprocess(job, results) {
       for (const file of results ?? []) downloaded.push(path.basename(await file.download()));
     },
@@ -56,6 +57,12 @@ test('a web-service run: fields and files posted, 503s waited out, results downl
       const [sent] = remote.jobs;
       assert.equal(sent!.fields.name, 'alpha');
       assert.equal(sent!.files.input?.content, 'payload\n');
+      assert.deepEqual(sent!.entries, [
+        ['name', 'alpha'],
+        ['input', '@in.txt:payload\n'],
+        ['chain', 'A'],
+        ['chain', 'B'],
+      ]);
       assert.ok(sent!.resultsRequests.length >= 4, 'polled through three 503s');
       const row = await jobRow(fixture.db, job.name);
       assert.match(row.runner_id ?? '', /^WebService:http:\/\/127\.0\.0\.1:\d+\/results\//);

@@ -81,7 +81,7 @@ test('fields and files arrive at the remote service; 503s then results; DONE in 
   const runner = createWebServiceRunner(fast);
   const id = await runner.submit(
     job,
-    webService(service.url, { name: 'test job', email: 'a@b.c', pdb: '@input.pdb', extra: '@sub/extra.txt' }),
+    webService(service.jobUrl, { name: 'test job', email: 'a@b.c', pdb: '@input.pdb', extra: '@sub/extra.txt' }),
   );
 
   assert.equal(service.requests.submit, 1);
@@ -116,11 +116,46 @@ test('fields and files arrive at the remote service; 503s then results; DONE in 
   assert.equal(renamed, path.join(job.directory, 'results', 'log.txt'));
 });
 
+test("curl-style fields, as saliweb's SaliWebServiceRunner takes them: name=value, name=@file, names repeating", async () => {
+  service = await startFakeSaliwebService();
+  const job = await newJob({ 'a.pdb': 'ATOM a\n', 'b.pdb': 'ATOM b\n' });
+  const runner = createWebServiceRunner(fast);
+  await runner.submit(
+    job,
+    webService(service.jobUrl, ['name=two models', 'pdb=@a.pdb', 'pdb=@b.pdb', 'note=x=y', 'empty=']),
+  );
+  assert.deepEqual(service.jobs[0]!.entries, [
+    ['name', 'two models'],
+    ['pdb', '@a.pdb:ATOM a\n'],
+    ['pdb', '@b.pdb:ATOM b\n'],
+    ['note', 'x=y'],
+    ['empty', ''],
+  ]);
+  await assert.rejects(
+    runner.submit(await newJob(), webService(service.jobUrl, ['f=@../x'])),
+    /outside the job directory/,
+  );
+  assert.equal(service.requests.submit, 1);
+});
+
+test("the URL is posted to as given (saliweb's: the remote service's …/job URL), nothing appended", async () => {
+  service = await startFakeSaliwebService();
+  const runner = createWebServiceRunner(fast);
+  await runner.submit(await newJob(), webService(service.jobUrl, ['name=x']));
+  assert.deepEqual(service.requests, { submit: 1, results: 0, files: 0, other: 0 });
+  // The service's bare URL is not its job URL: the remote answers 404, and the job fails naming the URL.
+  await assert.rejects(runner.submit(await newJob(), webService(service.url, ['name=x'])), (error: Error) => {
+    assert.ok(error instanceof RunFailedError, `${error.name}: ${error.message}`);
+    assert.match(error.message, /remote web service http:\/\/127\.0\.0\.1:\d+\/ refused the job: HTTP 404/);
+    return true;
+  });
+});
+
 test('backoff grows: requests get further apart while the poller asks every few ms', async () => {
   service = await startFakeSaliwebService({ notReadyTimes: 1000 });
   const job = await newJob();
   const runner = createWebServiceRunner({ initialBackoffMs: 20, maxBackoffMs: 1000, requestTimeoutMs: 1000 });
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const start = Date.now();
   const times = service.jobs[0]!.resultsRequests;
   let calls = 0;
@@ -149,7 +184,7 @@ test('backoff schedule on a fake clock: doubling, capped, no request before due'
   const job = await newJob();
   let clock = 0;
   const runner = createWebServiceRunner({ initialBackoffMs: 100, maxBackoffMs: 400, now: () => clock });
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const gets = () => service.jobs[0]!.resultsRequests.length;
   const checksAt: number[] = [];
   for (clock = 0; clock <= 2000; clock += 10) {
@@ -163,7 +198,7 @@ test('backoff schedule on a fake clock: doubling, capped, no request before due'
 test('a handle the runner has never seen (another worker submitted it) is checked at once', async () => {
   service = await startFakeSaliwebService();
   const job = await newJob();
-  const id = await createWebServiceRunner(fast).submit(job, webService(service.url));
+  const id = await createWebServiceRunner(fast).submit(job, webService(service.jobUrl));
   const other = createWebServiceRunner({ ...fast, initialBackoffMs: 60_000 });
   const status = (await other.status([{ ...job, id }])).get(id);
   assert.equal(status?.state, 'finished');
@@ -173,7 +208,7 @@ test('a 500 on results is unknown, then the run finishes', async () => {
   service = await startFakeSaliwebService({ resultsErrorTimes: 2, notReadyTimes: 1 });
   const job = await newJob();
   const runner = createWebServiceRunner(fast);
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const { final, seen } = await pollToEnd(runner, { ...job, id });
   assert.equal(seen.length, 3);
   for (const status of seen.slice(0, 2)) {
@@ -192,7 +227,7 @@ test('a server slower than requestTimeoutMs is unknown, never finished, and reco
   const job = await newJob();
   // No backoff: the first status call is due at once and asks the server.
   const runner = createWebServiceRunner({ ...fast, initialBackoffMs: 0, requestTimeoutMs: 60 });
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const started = Date.now();
   const status = (await runner.status([{ ...job, id }])).get(id);
   assert.ok(Date.now() - started < 300, 'the request was cut off at its timeout');
@@ -209,8 +244,8 @@ test('network errors: submit throws a retryable RunnerError, status is unknown',
   service = await startFakeSaliwebService();
   const job = await newJob();
   const runner = createWebServiceRunner(fast);
-  const id = await runner.submit(job, webService(service.url));
-  const url = service.url;
+  const id = await runner.submit(job, webService(service.jobUrl));
+  const url = service.jobUrl;
   await service.close();
 
   // Past the first backoff, and time for fetch to drop its kept-alive socket to the closed server (else the
@@ -233,7 +268,7 @@ test('a submit answered with 500 fails the job, naming the URL, status and reply
   service = await startFakeSaliwebService({ submitStatus: 500 });
   const job = await newJob();
   const runner = createWebServiceRunner(fast);
-  await assert.rejects(runner.submit(job, webService(service.url)), (error: Error) => {
+  await assert.rejects(runner.submit(job, webService(service.jobUrl)), (error: Error) => {
     assert.ok(error instanceof RunFailedError);
     assert.match(
       error.message,
@@ -247,7 +282,7 @@ test('a submit answered 502/503/504 is a passing fault, retried rather than fail
   for (const status of [502, 503, 504]) {
     service = await startFakeSaliwebService({ submitStatus: status });
     const runner = createWebServiceRunner(fast);
-    await assert.rejects(runner.submit(await newJob(), webService(service.url)), (error: Error) => {
+    await assert.rejects(runner.submit(await newJob(), webService(service.jobUrl)), (error: Error) => {
       assert.ok(error instanceof RunnerError && !(error instanceof RunFailedError), `${status} is retryable`);
       assert.match(error.message, new RegExp(`refused the job: HTTP ${status}`));
       return true;
@@ -260,19 +295,22 @@ test('a submit answered 502/503/504 is a passing fault, retried rather than fail
 test('malformed replies fail with the reply quoted', async () => {
   service = await startFakeSaliwebService({ malformedSubmit: true });
   const runner = createWebServiceRunner(fast);
-  await assert.rejects(runner.submit(await newJob(), webService(service.url)), (error: Error) => {
+  await assert.rejects(runner.submit(await newJob(), webService(service.jobUrl)), (error: Error) => {
     assert.ok(error instanceof RunFailedError);
     assert.match(error.message, /\/job gave an unusable reply.*not a <saliweb> XML document: "<html><body>Thanks!/);
     return true;
   });
 
   service.options.malformedSubmit = '<saliweb xmlns:xlink="http://www.w3.org/1999/xlink"><job name="x"/></saliweb>';
-  await assert.rejects(runner.submit(await newJob(), webService(service.url)), /no <job xlink:href="…"> in "<saliweb/);
+  await assert.rejects(
+    runner.submit(await newJob(), webService(service.jobUrl)),
+    /no <job xlink:href="…"> in "<saliweb/,
+  );
 
   service.options.malformedSubmit = false;
   service.options.malformedResults = true;
   const job = await newJob();
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const { final } = await pollToEnd(runner, { ...job, id });
   assert.equal(final.state, 'failed');
   assert.match(
@@ -286,7 +324,7 @@ test('a 4xx on results means the remote job is gone: failed', async () => {
   service = await startFakeSaliwebService();
   const job = await newJob();
   const runner = createWebServiceRunner(fast);
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const wrong = id.replace(/passwd=\w+/, 'passwd=nope');
   const status = (await runner.status([{ ...job, id: wrong }])).get(wrong);
   assert.equal(status?.state, 'failed');
@@ -296,7 +334,7 @@ test('a 4xx on results means the remote job is gone: failed', async () => {
 test('exactly once: a second submit of the same cycle returns the recorded URL without POSTing', async () => {
   service = await startFakeSaliwebService();
   const job = await newJob();
-  const spec = webService(service.url, { name: 'x' });
+  const spec = webService(service.jobUrl, { name: 'x' });
   const first = await createWebServiceRunner(fast).submit(job, spec);
   // A fresh runner, as after a worker crash and an activity retry elsewhere.
   const second = await createWebServiceRunner(fast).submit(job, spec);
@@ -320,14 +358,14 @@ test('@file fields outside the job directory, or missing, are refused before any
   await fs.symlink(path.join(scratch, 'secret.txt'), path.join(job.directory, 'link.txt'));
   const runner = createWebServiceRunner(fast);
   for (const value of ['@../secret.txt', '@/etc/passwd', '@link.txt', '@sub/../../secret.txt', '@']) {
-    await assert.rejects(runner.submit(job, webService(service.url, { a: 'x', f: value })), (error: Error) => {
+    await assert.rejects(runner.submit(job, webService(service.jobUrl, { a: 'x', f: value })), (error: Error) => {
       assert.ok(error instanceof RunFailedError, `${value}: ${error.name}`);
       assert.match(error.message, /field "f" names .* which is outside the job directory/);
       return true;
     });
   }
   await assert.rejects(
-    runner.submit(job, webService(service.url, { f: '@missing.txt' })),
+    runner.submit(job, webService(service.jobUrl, { f: '@missing.txt' })),
     /field "f" names "missing.txt", but there is no such file in the job directory/,
   );
   assert.equal(service.requests.submit, 0);
@@ -338,7 +376,7 @@ test('downloads refuse targets outside the job directory and report HTTP errors'
   service = await startFakeSaliwebService();
   const job = await newJob();
   const runner = createWebServiceRunner(fast);
-  const id = await runner.submit(job, webService(service.url));
+  const id = await runner.submit(job, webService(service.jobUrl));
   const { final } = await pollToEnd(runner, { ...job, id });
   const [file] = toResultFiles(final.state === 'finished' ? final.results : undefined, job.directory);
   assert.ok(file);

@@ -34,6 +34,8 @@ export interface FakeJob {
   passwd: string;
   fields: Record<string, string>;
   files: Record<string, { filename: string; content: string }>;
+  /** Every field and file in the order sent, names repeating as sent (a file as `@<filename>:<content>`). */
+  entries: [string, string][];
   /** The Accept header of the submission. */
   accept: string | undefined;
   /** When each GET /results for this job arrived (Date.now()). */
@@ -43,6 +45,8 @@ export interface FakeJob {
 export interface FakeSaliwebService {
   /** The service's URL, with a trailing slash as admins often write it. */
   url: string;
+  /** Its job submission URL (`<url>job`), what saliweb's SaliWebServiceRunner is given. */
+  jobUrl: string;
   /** Live: changes apply to the next request. */
   options: FakeSaliwebOptions;
   jobs: FakeJob[];
@@ -111,12 +115,19 @@ export async function startFakeSaliwebService(initial: FakeSaliwebOptions = {}):
       passwd: randomBytes(4).toString('hex'),
       fields: {},
       files: {},
+      entries: [],
       accept: req.headers.accept,
       resultsRequests: [],
     };
     for (const [name, value] of form) {
-      if (typeof value === 'string') job.fields[name] = value;
-      else job.files[name] = { filename: value.name, content: await value.text() };
+      if (typeof value === 'string') {
+        job.fields[name] = value;
+        job.entries.push([name, value]);
+      } else {
+        const content = await value.text();
+        job.files[name] = { filename: value.name, content };
+        job.entries.push([name, `@${value.name}:${content}`]);
+      }
     }
     jobs.push(job);
     if (options.malformedSubmit) {
@@ -189,6 +200,7 @@ export async function startFakeSaliwebService(initial: FakeSaliwebOptions = {}):
 
   return {
     url: `${base}/`,
+    jobUrl: `${base}/job`,
     options,
     jobs,
     requests,

@@ -31,7 +31,8 @@ test('builders: qstat names one account, qacct refuses an empty id, qdel takes t
   assert.deepEqual(qstatCommand(commands, 'saliweb'), { command: '/usr/bin/qstat', args: ['-xml', '-u', 'saliweb'] });
   assert.deepEqual(qsubCommand(commands, 'sge-script.sh', '/jobs/a'), {
     command: '/usr/bin/qsub',
-    args: ['-terse', 'sge-script.sh'],
+    // saliweb's -w n -b no: no verification of -l requests, a script not a binary.
+    args: ['-terse', '-w', 'n', '-b', 'no', 'sge-script.sh'],
     cwd: '/jobs/a',
   });
   assert.throws(() => qacctCommand(commands, ' '), /empty job id/);
