@@ -119,7 +119,13 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
       assert.equal(fixture.config.general.socket, path.join(fixture.root, 'backend.socket'));
       const stat = await fs.stat(fixture.config.general.socket);
       assert.ok(stat.isSocket());
-      assert.equal(stat.mode & 0o777, 0o660, 'owner and group may connect, others may not (the default)');
+      // The owner and the group may connect, others may not (the default); the ACL adds the web server's user,
+      // and widens the mask (the group bits stat shows) to its rwx, while the group's own entry stays rw-.
+      assert.equal(stat.mode & 0o707, 0o600, 'owner may connect, others may not (the default)');
+      const acl = (await execa('getfacl', ['-c', fixture.config.general.socket])).stdout;
+      assert.match(acl, new RegExp(`^user:${fixture.config.general.socketUser}:rwx$`, 'm'));
+      assert.match(acl, /^group::rw-$/m);
+      assert.match(acl, /^other::---$/m);
       const workflowId = await insertIncomingJob('legacy1');
       await ping(fixture.config.general.socket, 'INCOMING legacy1\n');
       await waitForStart(client, workflowId);
@@ -209,10 +215,12 @@ test('socket_mode and socket_group set the mode and group of the socket file; an
   const group = groups.find(({ gid }) => gid !== process.getegid?.() && (!allowed || allowed.has(gid)));
   assert.ok(group, 'a group other than the test process own to give the socket');
   const socketPath = path.join(fixture.root, 'grouped.socket');
-  const config = (general: Partial<ServiceFixture['config']['general']>) => ({
-    ...fixture.config,
-    general: { ...fixture.config.general, socket: socketPath, ...general },
-  });
+  // A site that lets the web server in by group: socket_group set, socket_user not, so no ACL.
+  const config = (general: Partial<ServiceFixture['config']['general']>) => {
+    const byGroup = { ...fixture.config.general, socket: socketPath, ...general };
+    delete byGroup.socketUser;
+    return { ...fixture.config, general: byGroup };
+  };
   const { client, close } = await temporalClient();
   try {
     const socket = await listenForFrontends(config({ socketMode: 0o620, socketGroup: group.name }), fixture.db, client);
