@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -138,7 +139,11 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
         'frontend socket: ignoring "DELETE everything" (expected "INCOMING <job name>")',
         'frontend socket: no job no-such-job in the jobs table; ignored',
       ]);
-      await assert.rejects(listenForFrontends(fixture.config, fixture.db, client), /another backend is listening on/);
+      // A second listener on the same socket is refused, naming who holds it (here: this very process).
+      await assert.rejects(
+        listenForFrontends(fixture.config, fixture.db, client),
+        new RegExp(`the frontend socket \\S+backend\\.socket .* is held by another .*\\(pid ${process.pid}: `),
+      );
     } finally {
       await socket.close();
     }
@@ -286,6 +291,80 @@ test(
       for (const connection of clients) connection.destroy();
       await socket.close();
       await close();
+    }
+  },
+);
+
+/** A Unix user of the test's own, as `apache` is on a saliweb host; removed by the returned function. */
+async function createUnixUser(name: string): Promise<() => Promise<void>> {
+  await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  return async () => void (await execa('userdel', [name], { reject: false }));
+}
+
+/** What saliweb's frontend does, as `user`: connect, write the ping, close; the exit code says if it connected. */
+function pingAs(user: string, socketPath: string, text: string) {
+  return execa(
+    'runuser',
+    [
+      '-u',
+      user,
+      '--',
+      'python3',
+      '-c',
+      'import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\ns.sendall(sys.argv[2].encode())\ns.close()',
+      socketPath,
+      text,
+    ],
+    { reject: false },
+  );
+}
+
+test(
+  "the web server's user (another Unix user) gets in through saliweb's ACL, and its ping starts the job at once",
+  { skip: process.getuid?.() !== 0 && 'needs root to create a user' },
+  async () => {
+    const web = `sfweb${fixture.config.general.serviceName.slice(-6).toLowerCase()}`;
+    const removeUser = await createUnixUser(web);
+    // A folder the web server may pass through, as a service's is; the socket itself is 0660 root:root.
+    const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-websock-'));
+    await fs.chmod(folder, 0o755);
+    const socketPath = path.join(folder, 'backend.socket');
+    const withUser = (socketUser: string | undefined) => {
+      const general = { ...fixture.config.general, socket: socketPath };
+      if (socketUser === undefined) delete general.socketUser;
+      else general.socketUser = socketUser;
+      return { ...fixture.config, general };
+    };
+    try {
+      await withWorker(fixture, service, async ({ client }) => {
+        // Without the ACL the web server's user cannot connect: the check below can fail.
+        const closed = await listenForFrontends(withUser(undefined), fixture.db, client);
+        try {
+          const refused = await pingAs(web, socketPath, 'INCOMING nobody\n');
+          assert.notEqual(refused.exitCode, 0, 'the user connected without an ACL');
+          assert.match(refused.stderr, /PermissionError|Permission denied/);
+        } finally {
+          await closed.close();
+        }
+
+        const socket = await listenForFrontends(withUser(web), fixture.db, client);
+        try {
+          const acl = (await execa('getfacl', ['-c', socketPath])).stdout;
+          assert.match(acl, new RegExp(`^user:${web}:rwx$`, 'm'));
+          const workflowId = await insertIncomingJob('fromweb1');
+          const sent = await pingAs(web, socketPath, 'INCOMING fromweb1\n');
+          assert.equal(sent.exitCode, 0, sent.stderr);
+          // No reconcile runs in this test: only the ping can start the job.
+          await waitForStart(client, workflowId);
+          const outcome = await workflowOutcome(client, workflowId);
+          assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+        } finally {
+          await socket.close();
+        }
+      });
+    } finally {
+      await removeUser();
+      await fs.rm(folder, { recursive: true, force: true });
     }
   },
 );
