@@ -33,7 +33,9 @@ import { describeDaemonState, lockHolder, saliwebDaemonState, STATE_FILE_MARKER 
  */
 const HELPER = `
 import ctypes, fcntl, os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
+# A stop signal to the worker's group or unit is the worker's to act on: the lock goes when the worker does.
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, signal.SIG_IGN)
 try:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: go with the worker
 except Exception:
