@@ -84,7 +84,7 @@ export function dropTablesSql(): string[] {
     'DROP TABLE IF EXISTS dependencies',
     `DROP TABLE IF EXISTS ${CONTROL_TABLE}`,
     `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
-    `DROP TABLE IF EXISTS ${JOB_HOSTS_TABLE}`,
     `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
+    `DROP TABLE IF EXISTS ${JOB_HOSTS_TABLE}`,
   ];
 }
