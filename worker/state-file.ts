@@ -17,8 +17,10 @@
  * writes its PID; a later one finds the lock held by a saliflow worker (the
  * helper's command line carries the marker `saliflow-state-file`), runs
  * without it, and its helper waits in `lockf` to take it over (and write its
- * own PID) when the first stops. Workers on other hosts each take their own
- * host's file when `state_file` is not shared; a shared one is held by one.
+ * own PID) when the first stops. A `state_file` on a file system shared by
+ * several hosts is held by one worker; the others see a lock no local
+ * process holds and wait the same way. Only a lock held by another process
+ * on this host (saliweb's daemon runs on the host `adopt` ran on) refuses.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -150,16 +152,21 @@ export async function takeStateFile(
   if ((await helper.first) !== 'locked') {
     const holder = await lockHolder(stateFile).catch(() => undefined);
     const command = holder === undefined ? [] : await processCommand(holder);
-    if (!command.includes(STATE_FILE_MARKER)) {
+    if (holder !== undefined && !command.includes(STATE_FILE_MARKER)) {
       const daemon = await saliwebDaemonState(stateFile);
       throw new StartupError(
-        `not starting: ${describeDaemonState(stateFile, daemon) ?? `another process (pid ${holder ?? 'unknown'}) holds the lock on ${stateFile}`}`,
+        `not starting: ${describeDaemonState(stateFile, daemon) ?? `another process (pid ${holder}) holds the lock on ${stateFile}`}`,
       );
     }
     const pid = (await fs.readFile(stateFile, 'utf8').catch(() => '')).trim();
+    // A holder this host does not list holds it through a shared file system: another host's worker (saliweb's
+    // daemon runs on the one host that adopt and its socket name, where it is seen and refused).
     log(
-      `saliweb's state file ${stateFile} is held by another saliflow worker on this host (pid ${pid || holder}); ` +
-        'this one runs beside it and takes the file over when it stops',
+      holder === undefined
+        ? `saliweb's state file ${stateFile} is locked from another host (pid ${pid || 'unknown'} there); this worker ` +
+            'runs beside it and takes the file over when it is free'
+        : `saliweb's state file ${stateFile} is held by another saliflow worker on this host (pid ${pid || holder}); ` +
+            'this one runs beside it and takes the file over when it stops',
     );
     status = 'waiting';
     helper = startHelper(service, stateFile, 'wait');
