@@ -224,6 +224,8 @@ async function runService(
       stopDrain,
       () => pool.end(),
       () => worker.close(),
+      // A service of several that stopped must not look running to saliweb's tools.
+      () => prepared.stateFile.release(),
     ]);
   }
 }

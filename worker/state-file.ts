@@ -190,19 +190,21 @@ export async function takeStateFile(
       );
     }
   });
+  let released: Promise<void> | undefined;
+  const release = async () => {
+    const was = status;
+    status = 'lost';
+    if (current.child.exitCode !== null || current.child.signalCode !== null) return;
+    // Unreferenced while it holds the lock; waited for now, so the loop must not end under it.
+    current.child.ref();
+    const exited = new Promise<void>((resolve) => current.child.once('exit', () => resolve()));
+    if (was === 'held') current.child.stdin!.end('release\n');
+    else current.child.kill('SIGKILL');
+    await exited;
+    current.lines.close();
+  };
   return {
     status: () => status,
-    async release() {
-      const was = status;
-      status = 'lost';
-      if (current.child.exitCode !== null || current.child.signalCode !== null) return;
-      // Unreferenced while it holds the lock; waited for now, so the loop must not end under it.
-      current.child.ref();
-      const exited = new Promise<void>((resolve) => current.child.once('exit', () => resolve()));
-      if (was === 'held') current.child.stdin!.end('release\n');
-      else current.child.kill('SIGKILL');
-      await exited;
-      current.lines.close();
-    },
+    release: () => (released ??= release()),
   };
 }

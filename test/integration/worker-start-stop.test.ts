@@ -147,6 +147,13 @@ for (const scenario of CASES) {
   });
 }
 
+test('a usage error names the command once', async () => {
+  const result = await execa('node', [BIN, 'worker', '--config', fixture.configFile], { reject: false });
+  assert.equal(result.exitCode, 2, result.stderr);
+  assert.match(result.stderr, /^saliflow worker: 1 --config and 0 --service given: /m);
+  assert.doesNotMatch(result.stderr, /saliflow worker: cannot work: saliflow worker:/);
+});
+
 test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {
   const holder = net.createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
