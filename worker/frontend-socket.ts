@@ -117,13 +117,20 @@ export async function checkSocketPath(config: ServiceConfig): Promise<void> {
   if (alive) {
     const holder = await socketListener(socketPath);
     const who = holder
-      ? /saliflow|worker-process/.test(holder.command)
+      ? /(saliflow|cli\/main\.[jt]s).*\bworker\b|worker-process/.test(holder.command)
         ? `another saliflow worker (pid ${holder.pid}: ${holder.command.slice(0, 200)})`
         : `another process (pid ${holder.pid}: ${holder.command.slice(0, 200)}; saliweb's daemon?)`
       : 'another backend (its pid is not visible to this user)';
     throw new StartupError(
       `the frontend socket ${socketPath} (${where}) is held by ${who}; stop it first, or give this worker a socket ` +
         'of its own (SALIFLOW_SOCKET, one per worker on a host)',
+    );
+  }
+  const existing = await fs.lstat(socketPath).catch(() => undefined);
+  if (existing && !existing.isSocket()) {
+    throw new StartupError(
+      `the frontend socket's path ${socketPath} (${where}) holds a file that is not a socket; it is not removed: ` +
+        "move it away, or change the socket's path",
     );
   }
   await fs.rm(socketPath, { force: true });
