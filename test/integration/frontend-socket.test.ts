@@ -368,3 +368,40 @@ test(
     }
   },
 );
+
+test('without setfacl the socket is refused, naming the acl package; a file that is not a socket is never removed', async () => {
+  const { client, close } = await temporalClient();
+  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-noacl-'));
+  const socketPath = path.join(folder, 'backend.socket');
+  const config = { ...fixture.config, general: { ...fixture.config.general, socket: socketPath } };
+  // A PATH with getent but no setfacl: a host without the acl package.
+  const bin = path.join(folder, 'bin');
+  await fs.mkdir(bin);
+  const getent = (await execa('sh', ['-c', 'command -v getent'])).stdout.trim();
+  await fs.symlink(getent, path.join(bin, 'getent'));
+  const savedPath = process.env.PATH;
+  try {
+    process.env.PATH = bin;
+    await assert.rejects(
+      listenForFrontends(config, fixture.db, client),
+      (error: Error) =>
+        error.message.includes(`cannot give the web server's user ${fixture.config.general.socketUser} `) &&
+        error.message.includes('setfacl is not installed; install the acl package'),
+    );
+    process.env.PATH = savedPath;
+    // Refused with nothing left listening: the same socket binds once setfacl is there.
+    const socket = await listenForFrontends(config, fixture.db, client);
+    await socket.close();
+
+    await fs.writeFile(socketPath, 'not a socket');
+    await assert.rejects(
+      listenForFrontends(config, fixture.db, client),
+      /holds a file that is not a socket; it is not removed/,
+    );
+    assert.equal(await fs.readFile(socketPath, 'utf8'), 'not a socket');
+  } finally {
+    process.env.PATH = savedPath;
+    await fs.rm(folder, { recursive: true, force: true });
+    await close();
+  }
+});
