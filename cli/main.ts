@@ -228,7 +228,11 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else {
       const message = (error as Error).message;
-      console.error(isWorker ? `saliflow worker: cannot work: ${message}` : `saliflow: ${message}`);
+      // Some messages name the command already ("saliflow worker: give --config …"): never twice.
+      const prefix = isWorker ? 'saliflow worker: ' : 'saliflow: ';
+      console.error(
+        message.startsWith(prefix) ? message : isWorker ? `${prefix}cannot work: ${message}` : `${prefix}${message}`,
+      );
       if (error instanceof UsageError) process.exitCode = EXIT.usage;
       else process.exitCode = error instanceof AttentionError ? EXIT.attention : EXIT.error;
     }

@@ -74,3 +74,8 @@ export const OUTAGES_TABLE = 'saliflow_status_outages';
 
 /** saliflow's lease table (store/lease.ts): created by its first use, or by `db create-tables`. */
 export const LEASE_TABLE = 'saliflow_lease';
+/**
+ * The worker host that admitted each job (with track_hostname). Not in `jobs`: saliweb's `hostname` is the
+ * frontend's (the submitter's address), and saliweb's schema checks take any other column for a stray.
+ */
+export const JOB_HOSTS_TABLE = 'saliflow_job_hosts';

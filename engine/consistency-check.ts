@@ -30,6 +30,8 @@ export type FileProblem =
   | { kind: 'partial'; path: string; message: string };
 
 export const PARTIAL_COPY_SUFFIX = '.saliflow-partial';
+/** Finished: nothing runs for them again until an operator acts (or archive/expire, which name their own faults). */
+const FINISHED_STATES = new Set(['COMPLETED', 'ARCHIVED', 'FAILED']);
 /** A job in these states moves no more by itself: a partial copy of it is left over. */
 const SETTLED_STATES = new Set(['FAILED', 'EXPIRED']);
 
@@ -144,6 +146,25 @@ export async function checkConsistency(
     await fs.rm(problem.path, { recursive: true, force: true });
     log(`removed ${problem.path}: a copy saliflow left unfinished (a worker stopped mid-copy)`);
   }
-  const others = problems.filter((problem) => problem.kind !== 'partial').map((problem) => problem.message);
-  if (others.length > 0) throw new ConsistencyError(others);
+  const finishedMissing = (problem: FileProblem) =>
+    problem.kind === 'missing-directory' && FINISHED_STATES.has(problem.state);
+  const report = config.worker.missingFinishedDirectories === 'report';
+  for (const problem of problems) {
+    if (!report || !finishedMissing(problem) || problem.kind !== 'missing-directory') continue;
+    log(
+      `${problem.message}: left to you ([worker] missing_finished_directories: report); restore it, or ` +
+        `\`saliflow delete ${problem.job}\` if it is gone for good`,
+    );
+  }
+  const refused = problems.filter((problem) => problem.kind !== 'partial' && !(report && finishedMissing(problem)));
+  if (refused.length === 0) return;
+  const messages = refused.map((problem) => problem.message);
+  if (refused.some(finishedMissing)) {
+    // saliweb refuses on any missing directory; one finished job's should not keep a lab's service down unasked.
+    messages.push(
+      "a finished job's missing directory: restore it, or `saliflow delete <job>`; or set [worker] " +
+        'missing_finished_directories: report to start anyway and leave such jobs to you',
+    );
+  }
+  throw new ConsistencyError(messages);
 }

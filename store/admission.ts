@@ -5,9 +5,13 @@
  * jobs whose workflow has not moved on).
  */
 import type mysql from 'mysql2/promise';
+import { JOB_HOSTS_TABLE } from '../core/schema.js';
 import { IN_FLIGHT_STATES } from '../core/states.js';
+import { createJobHostsTableSql } from './tables.js';
 import { fence, type Lease } from './lease.js';
 import type { Queryable } from './pool.js';
+
+const NO_SUCH_TABLE = 1146;
 
 /** The slots taken: the rows in flight, whatever happened to their workflows. */
 export async function countInFlightJobs(db: Queryable): Promise<number> {
@@ -18,25 +22,50 @@ export async function countInFlightJobs(db: Queryable): Promise<number> {
 }
 
 /**
- * Moves the INCOMING jobs among `names` to PREPROCESSING in one statement,
- * recording `hostname` if given; returns how many rows it changed. Fenced
- * by `lease`: a worker stalled after its reads (their counts are stale by
- * then) changes nothing if another took the lease over.
+ * Moves the INCOMING jobs among `names` to PREPROCESSING in one statement;
+ * returns how many rows it changed. Fenced by `lease`: a worker stalled
+ * after its reads (their counts are stale by then) changes nothing if
+ * another took the lease over. With `workerHost` (track_hostname), a second
+ * statement records it for the round's jobs in saliflow's own table, never
+ * in `hostname`: saliweb's frontend stores the submitter's address there and
+ * the backend never writes it.
  */
 export async function admitJobs(
   db: Queryable,
   names: readonly string[],
   lease: Lease,
-  hostname: string | undefined,
+  workerHost: string | undefined,
 ): Promise<number> {
-  const setHostname = hostname !== undefined ? ', hostname = ?' : '';
   const fenced = fence(lease);
   const [result] = await db.query<mysql.ResultSetHeader>(
-    `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()${setHostname}
+    `UPDATE jobs SET state = 'PREPROCESSING', preprocess_time = UTC_TIMESTAMP()
           WHERE state = 'INCOMING' AND name IN (?) AND ${fenced.sql}`,
-    [...(hostname !== undefined ? [hostname] : []), names, ...fenced.params],
+    [names, ...fenced.params],
   );
+  if (workerHost !== undefined && result.affectedRows > 0) {
+    const record = () =>
+      db.query(
+        `INSERT INTO ${JOB_HOSTS_TABLE} (name, host, admitted_at)
+           SELECT name, ?, UTC_TIMESTAMP() FROM jobs WHERE name IN (?) AND state = 'PREPROCESSING'
+           ON DUPLICATE KEY UPDATE host = VALUES(host), admitted_at = VALUES(admitted_at)`,
+        [workerHost, names],
+      );
+    try {
+      await record();
+    } catch (error) {
+      // A database made by an older saliflow (or before `db create-tables` made it): made on first use.
+      if ((error as { errno?: number }).errno !== NO_SUCH_TABLE) throw error;
+      await db.query(createJobHostsTableSql());
+      await record();
+    }
+  }
   return result.affectedRows;
+}
+
+/** The worker host that admitted `job`, if recorded (track_hostname). */
+export async function readJobHost(db: Queryable, job: string): Promise<string | undefined> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(`SELECT host FROM ${JOB_HOSTS_TABLE} WHERE name = ?`, [job]);
+  return rows[0] ? String(rows[0].host) : undefined;
 }
 
 /** How many INCOMING jobs were submitted before `job` (by submit time, then name). */

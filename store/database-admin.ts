@@ -5,7 +5,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { ColumnSpec } from '../core/schema.js';
-import { createLeaseTableSql, createTablesSql, dropTablesSql } from './tables.js';
+import { createJobHostsTableSql, createLeaseTableSql, createTablesSql, dropTablesSql } from './tables.js';
 import type { DbCredentials } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 
@@ -95,6 +95,7 @@ export async function createTables(
   );
   // Idempotent, and created whether or not the job tables existed (a database made before leases).
   await connection.query(createLeaseTableSql());
+  if (options.trackHostname) await connection.query(createJobHostsTableSql());
   if (found.length === 2) return 'existed';
   if (found.length === 1) {
     throw new UsageError(

@@ -4,7 +4,6 @@
  * the conditional update of the fast path, the update under the row lock,
  * and the release of the children waiting on a completed job.
  */
-import os from 'node:os';
 import type mysql from 'mysql2/promise';
 import type { ServiceConfig } from '../core/config/index.js';
 import { STATE_TIMESTAMP, type JobState } from '../core/states.js';
@@ -46,10 +45,6 @@ function rowChanges(config: ServiceConfig, to: JobState, failure: string): { set
       'archive_time = NULL',
       'expire_time = NULL',
     );
-  }
-  if (to === 'PREPROCESSING' && config.general.trackHostname) {
-    sets.push('hostname = ?');
-    values.push(os.hostname());
   }
   return { sets, values };
 }

@@ -1,7 +1,7 @@
 /** The backend's MySQL pool, as the service config describes it. */
 import { dirname, resolve } from 'node:path';
 import mysql from 'mysql2/promise';
-import type { ServiceConfig } from '../core/config/index.js';
+import { DEFAULT_MYSQL_SOCKET, type ServiceConfig } from '../core/config/index.js';
 import { ConnectionError } from '../core/errors.js';
 
 export type Pool = mysql.Pool;
@@ -107,8 +107,13 @@ export function describeDatabaseError(config: ServiceConfig, error: unknown, rol
   // Only a failed connect: an ENOENT from reading a file is not MySQL's.
   const syscall = (error as { syscall?: unknown }).syscall;
   if (UNREACHABLE.has(code) && (syscall === 'connect' || syscall === 'getaddrinfo')) {
+    const byDefault =
+      config.database.socket === DEFAULT_MYSQL_SOCKET &&
+      config.sections.findSection('database')?.values.get('socket') === undefined
+        ? ` (saliweb's default with no [database] host or socket; give host and port for TCP)`
+        : '';
     return new ConnectionError(
-      `cannot reach MySQL at ${facts.where} (${code}); check that MySQL runs there and [database] host and port ` +
+      `cannot reach MySQL at ${facts.where}${byDefault} (${code}); check that MySQL runs there and [database] host and port ` +
         `(or socket) in ${facts.configFile}, or SALIFLOW_MYSQL_HOST/SALIFLOW_MYSQL_PORT/SALIFLOW_MYSQL_SOCKET`,
       { cause: error },
     );

@@ -1,6 +1,13 @@
 /** The CREATE and DROP statements of saliweb's tables and saliflow's own (core/schema.ts names their columns). */
 import { JOB_STATES } from '../core/states.js';
-import { CONTROL_TABLE, LEASE_TABLE, OUTAGES_TABLE, validateColumns, type ColumnSpec } from '../core/schema.js';
+import {
+  CONTROL_TABLE,
+  JOB_HOSTS_TABLE,
+  LEASE_TABLE,
+  OUTAGES_TABLE,
+  validateColumns,
+  type ColumnSpec,
+} from '../core/schema.js';
 
 function literal(value: string | number | null): string {
   if (value === null) return 'NULL';
@@ -62,6 +69,15 @@ export function createLeaseTableSql(): string {
   )`;
 }
 
+/** Idempotent, so a database made by an older saliflow (which wrote the worker's host into `hostname`) gets it too. */
+export function createJobHostsTableSql(): string {
+  return `CREATE TABLE IF NOT EXISTS ${JOB_HOSTS_TABLE} (
+    name VARCHAR(40) NOT NULL PRIMARY KEY,
+    host VARCHAR(255) NOT NULL,
+    admitted_at DATETIME NOT NULL
+  )`;
+}
+
 export function dropTablesSql(): string[] {
   return [
     'DROP TABLE IF EXISTS jobs',
@@ -69,5 +85,6 @@ export function dropTablesSql(): string[] {
     `DROP TABLE IF EXISTS ${CONTROL_TABLE}`,
     `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
     `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
+    `DROP TABLE IF EXISTS ${JOB_HOSTS_TABLE}`,
   ];
 }

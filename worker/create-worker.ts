@@ -186,6 +186,16 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
         report,
       ),
     async close() {
+      // SDK Workers that never ran (the service failed before) still hold the connection: run them down now.
+      await Promise.all(
+        workers
+          .filter((worker) => worker.getState() === 'INITIALIZED')
+          .map((worker) => {
+            const done = worker.run();
+            worker.shutdown();
+            return done;
+          }),
+      );
       await parts.close();
       if (!options.connection) await connection.close();
     },

@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
@@ -23,6 +24,7 @@ import { JOB_NAME } from '../core/job-name.js';
 import { createLineSplitter, type OverlongLine } from './line-splitter.js';
 import { groupId, GroupNotFoundError } from './group-id.js';
 import { createPacedCalls } from '../engine/paced-calls.js';
+import { grantSocketUser } from './socket-acl.js';
 
 export interface FrontendSocketLimits {
   /** A ping is ~50 bytes; longer lines are skipped. */
@@ -54,7 +56,56 @@ function quote(text: string, max: number): string {
   return quoted.length <= max ? quoted : `${quoted.slice(0, max)}…"`;
 }
 
-async function removeStaleSocket(socketPath: string): Promise<void> {
+/**
+ * The process listening on a Unix socket path, from /proc/net/unix (its inode) and /proc/<pid>/fd (who holds
+ * it): Linux only, and only processes this one may look into; undefined when it cannot tell.
+ */
+export async function socketListener(socketPath: string): Promise<{ pid: number; command: string } | undefined> {
+  const table = await fs.readFile('/proc/net/unix', 'utf8').catch(() => '');
+  // "Num RefCount Protocol Flags Type St Inode Path"; a listening socket has __SO_ACCEPTCON (0x10000) in Flags.
+  const inodes = new Set(
+    table
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[7] === socketPath && (parseInt(fields[3] ?? '0', 16) & 0x10000) !== 0)
+      .map((fields) => `socket:[${fields[6]}]`),
+  );
+  if (inodes.size === 0) return undefined;
+  const pids = (await fs.readdir('/proc').catch(() => [] as string[])).filter((entry) => /^\d+$/.test(entry));
+  for (const pid of pids) {
+    const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    for (const fd of fds) {
+      const target = await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+      if (!inodes.has(target)) continue;
+      const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      return { pid: Number(pid), command: cmdline.split('\0').filter(Boolean).join(' ') };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Before binding: the socket's folder exists (saliweb's daemon fails there too; nothing creates it, since the
+ * web server's user must be able to reach it and only the operator knows how), and no backend listens on the
+ * socket. A socket file nobody listens on is a crashed worker's: removed, as saliweb does.
+ */
+export async function checkSocketPath(config: ServiceConfig): Promise<void> {
+  const socketPath = config.general.socket;
+  const where = process.env.SALIFLOW_SOCKET ? 'SALIFLOW_SOCKET' : `[general] socket in ${config.configFile}`;
+  const folder = path.dirname(socketPath);
+  const stat = await fs.stat(folder).catch((error: NodeJS.ErrnoException) => error);
+  if (stat instanceof Error) {
+    const why = stat.code === 'ENOENT' ? 'does not exist' : `cannot be read (${stat.code ?? stat.message})`;
+    throw new StartupError(
+      `cannot listen on the frontend socket ${socketPath} (${where}): its folder ${folder} ${why}; create it ` +
+        `(mkdir -p ${folder}, writable by the worker's user, reachable by the web server's) or change the socket's path`,
+    );
+  }
+  if (!stat.isDirectory()) {
+    throw new StartupError(
+      `cannot listen on the frontend socket ${socketPath} (${where}): ${folder} is not a folder; change the socket's path`,
+    );
+  }
   const alive = await new Promise<boolean>((resolve) => {
     const probe = net.connect(socketPath);
     probe.once('connect', () => {
@@ -63,12 +114,32 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (alive)
-    throw new StartupError(`another backend is listening on ${socketPath}; stop it first (or change [general] socket)`);
+  if (alive) {
+    const holder = await socketListener(socketPath);
+    const who = holder
+      ? /(saliflow|cli\/main\.[jt]s).*\bworker\b|worker-process/.test(holder.command)
+        ? `another saliflow worker (pid ${holder.pid}: ${holder.command.slice(0, 200)})`
+        : `another process (pid ${holder.pid}: ${holder.command.slice(0, 200)}; saliweb's daemon?)`
+      : 'another backend (its pid is not visible to this user)';
+    throw new StartupError(
+      `the frontend socket ${socketPath} (${where}) is held by ${who}; stop it first, or give this worker a socket ` +
+        'of its own (SALIFLOW_SOCKET, one per worker on a host)',
+    );
+  }
+  const existing = await fs.lstat(socketPath).catch(() => undefined);
+  if (existing && !existing.isSocket()) {
+    throw new StartupError(
+      `the frontend socket's path ${socketPath} (${where}) holds a file that is not a socket; it is not removed: ` +
+        "move it away, or change the socket's path",
+    );
+  }
   await fs.rm(socketPath, { force: true });
 }
 
-/** The web server runs as another user: it gets in through the socket's group and mode. */
+/**
+ * The web server runs as another user: saliweb's ACL for it (socket-acl.ts), or the socket's group and mode.
+ * The mode first: setfacl then widens the ACL mask (the group bits `ls -l` shows) to let the user's rwx through.
+ */
 async function setPermissions(config: ServiceConfig): Promise<void> {
   const { socket, socketMode, socketGroup } = config.general;
   if (socketGroup !== undefined) {
@@ -82,6 +153,7 @@ async function setPermissions(config: ServiceConfig): Promise<void> {
     await fs.chown(socket, -1, gid);
   }
   await fs.chmod(socket, socketMode);
+  await grantSocketUser(config);
 }
 
 export interface FrontendSocket {
@@ -98,7 +170,7 @@ export async function listenForFrontends(
 ): Promise<FrontendSocket> {
   const { maxLineBytes, maxConnections, idleMs, loggedChars } = { ...DEFAULT_FRONTEND_SOCKET_LIMITS, ...limits };
   const socketPath = config.general.socket;
-  await removeStaleSocket(socketPath);
+  await checkSocketPath(config);
 
   /** One valid ping: start the job's workflow if its row is still INCOMING. */
   async function handle(name: string): Promise<void> {
@@ -164,7 +236,14 @@ export async function listenForFrontends(
     refusing = true;
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new StartupError(
+          `cannot listen on the frontend socket ${socketPath} ([general] socket in ${config.configFile}): ${error.message}`,
+          { cause: error },
+        ),
+      ),
+    );
     server.listen(socketPath, resolve);
   });
   try {

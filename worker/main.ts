@@ -26,8 +26,8 @@ import { StartupError } from '../core/errors.js';
 import { connectToTemporal, createServiceWorker, type ServiceWorker } from './create-worker.js';
 import { ensureSchedules } from '../activities/schedules.js';
 import { checkConsistency } from '../engine/consistency-check.js';
-import { listenForFrontends } from './frontend-socket.js';
-import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
+import { checkSocketPath, listenForFrontends } from './frontend-socket.js';
+import { takeStateFile, type StateFileLock } from './state-file.js';
 import { checkDatabase, createPool, pingDatabase } from '../store/pool.js';
 import { createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
@@ -90,6 +90,28 @@ async function checkMetricsAddress(config: ServiceConfig, address: string): Prom
 interface PreparedService {
   config: ServiceConfig;
   service: Service;
+  /** saliweb's state file, held (or waited for) while the worker lives. */
+  stateFile: StateFileLock;
+  /** Where later news of the state file goes: stderr until the worker's log exists. */
+  report: (message: string) => void;
+}
+
+/**
+ * Runs clean-up steps in order, each whatever the others did. Their errors are thrown only when nothing else
+ * is: a failed start's own error must never be hidden by what closing after it says (issue 32: "Cannot close
+ * connection while Workers hold a reference to it" once replaced a socket's real error).
+ */
+async function cleanUp(failure: { error?: unknown }, log: (message: string) => void, steps: (() => unknown)[]) {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      if (failure.error !== undefined) log(`while stopping after an error: ${(error as Error).message}`);
+      else first ??= error;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /**
@@ -100,23 +122,31 @@ async function prepareService(spec: ServiceSpec, skipConsistencyCheck: boolean):
   if (spec.service === undefined) throw new StartupError(spec.missing ?? `no service module for ${spec.label}`);
   const service = await loadService(spec.service);
   const config = loadServiceConfig(spec.config, process.env, { serviceSections: service.configSections ?? {} });
-  // Two backends must never drive the same jobs (nor share the frontend socket): a saliweb daemon holding its
-  // state file's lock is alive. (A PID alone may be stale, so only the lock refuses here; `adopt` says more.)
-  const saliweb = await saliwebDaemonState(config.backend.stateFile);
-  if (saliweb.state === 'alive' && saliweb.how === 'lock') {
-    throw new StartupError(`not starting: ${describeDaemonState(config.backend.stateFile, saliweb)}`);
-  }
-  await checkDatabase(config);
-  if (!skipConsistencyCheck) {
-    const pool = createPool(config);
-    try {
-      // Before the Runtime (and its logger) exists: straight to stderr, where the worker says why it did not start.
-      await checkConsistency(config, pool, (message) => process.stderr.write(`[worker] ${message}\n`));
-    } finally {
-      await pool.end();
+  // Before the Runtime (and its logger) exists: straight to stderr, where the worker says why it did not start.
+  const toStderr = (message: string) => void process.stderr.write(`[worker] ${message}\n`);
+  const prepared = { config, service, report: toStderr } as PreparedService;
+  // Two backends must never drive the same jobs (nor share the frontend socket): saliweb's daemon holding its
+  // state file's lock is alive, and refused; otherwise this worker takes the lock as saliweb's daemon does.
+  // (A PID alone may be stale, so only the lock refuses here; `adopt` says more.)
+  prepared.stateFile = await takeStateFile(config.general.serviceName, config.backend.stateFile, (message) =>
+    prepared.report(message),
+  );
+  try {
+    await checkSocketPath(config);
+    await checkDatabase(config);
+    if (!skipConsistencyCheck) {
+      const pool = createPool(config);
+      try {
+        await checkConsistency(config, pool, toStderr);
+      } finally {
+        await pool.end();
+      }
     }
+  } catch (error) {
+    await prepared.stateFile.release();
+    throw error;
   }
-  return { config, service };
+  return prepared;
 }
 
 /** What one service of the process shares with the others. */
@@ -135,11 +165,13 @@ interface Shared {
 
 /** Phase two for a service: its worker, limits, Schedules, frontend socket; resolves when its worker stops. */
 async function runService(
-  { config, service }: PreparedService,
+  prepared: PreparedService,
   shared: Shared,
   started: (worker: ServiceWorker) => void,
 ): Promise<void> {
+  const { config, service } = prepared;
   const { connection, log, metricsAddress, signals, workflowsOnMainThread } = shared;
+  prepared.report = (message) => log.info(message);
   const metrics: JobMetrics | undefined = metricsAddress
     ? createJobMetrics(Runtime.instance().metricMeter, config.general.serviceName)
     : undefined;
@@ -158,6 +190,7 @@ async function runService(
   const stopDrain = drainOnSignal(worker, log, signals);
   const name = config.general.serviceName;
   shared.health.set(name, { name, workerState: () => worker.state(), pingDatabase: () => pingDatabase(pool) });
+  const failure: { error?: unknown } = {};
   try {
     // The config file is the source of the limits: a start reads it as SIGHUP does (store/service-control.ts).
     await publishLimits(
@@ -185,14 +218,21 @@ async function runService(
     } finally {
       stopGauge();
     }
+  } catch (error) {
+    failure.error = error;
+    throw error;
   } finally {
-    // A service that failed before its worker ran leaves nothing polling.
+    // A service that failed before its worker ran leaves nothing polling, and nothing holding the connection.
     shared.health.delete(name);
-    worker.shutdown();
-    stopHangup();
-    stopDrain();
-    await pool.end();
-    await worker.close();
+    await cleanUp(failure, (message) => log.warn(message), [
+      () => worker.shutdown(),
+      stopHangup,
+      stopDrain,
+      () => pool.end(),
+      () => worker.close(),
+      // A service of several that stopped must not look running to saliweb's tools.
+      () => prepared.stateFile.release(),
+    ]);
   }
 }
 
@@ -242,9 +282,36 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
   const outcomes = await Promise.allSettled(
     specs.map((spec) => prepareService(spec, options.skipConsistencyCheck ?? false)),
   );
+  const prepared = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+  const failure: { error?: unknown } = {};
+  try {
+    await runPrepared(specs, outcomes, prepared, workflowsOnMainThread);
+  } catch (error) {
+    failure.error = error;
+    throw error;
+  } finally {
+    // saliweb's daemon removes its state file on a clean stop; the lock goes with its holder.
+    await cleanUp(
+      failure,
+      (message) => process.stderr.write(`[worker] ${message}\n`),
+      prepared.map(
+        ({ stateFile }) =>
+          () =>
+            stateFile.release(),
+      ),
+    );
+  }
+}
+
+async function runPrepared(
+  specs: ServiceSpec[],
+  outcomes: PromiseSettledResult<PreparedService>[],
+  prepared: PreparedService[],
+  workflowsOnMainThread: boolean,
+): Promise<void> {
+  const single = specs.length === 1;
   const first = outcomes[0]!;
   if (single && first.status === 'rejected') throw first.reason;
-  const prepared = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
   const failures: { label: string; error: Error }[] = [];
   outcomes.forEach((outcome, index) => {
     if (outcome.status === 'rejected') failures.push({ label: specs[index]!.label, error: outcome.reason as Error });
@@ -309,6 +376,7 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
     ? await startHealthEndpoint(healthFrom.config.metrics.health!, () => health.values(), healthSource)
     : undefined;
   if (healthEndpoint) log.info(`health endpoint http://${healthEndpoint.address}/healthz`);
+  const failure: { error?: unknown } = {};
   try {
     const runs = await Promise.allSettled(
       prepared.map(async (one) => {
@@ -346,14 +414,23 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
         `every service stopped with an error (${prepared.map(({ config }) => config.general.serviceName).join(', ')}): see above`,
       );
     }
+  } catch (error) {
+    failure.error = error;
+    throw error;
   } finally {
-    await healthEndpoint?.close();
-    stopSignals.dispose();
-    for (const [signal, handler] of forwarders) process.off(signal, handler);
-    for (const connection of connections.values())
-      await connection.then(
-        (c) => c.close(),
-        () => undefined,
-      );
+    await cleanUp(failure, (message) => log.warn(message), [
+      () => healthEndpoint?.close(),
+      () => stopSignals.dispose(),
+      () => {
+        for (const [signal, handler] of forwarders) process.off(signal, handler);
+      },
+      ...[...connections.values()].map(
+        (connection) => () =>
+          connection.then(
+            (c) => c.close(),
+            () => undefined,
+          ),
+      ),
+    ]);
   }
 }

@@ -8,8 +8,13 @@
  */
 import fs from 'node:fs/promises';
 
+/** In the command line of the process saliflow's worker holds the lock through (worker/state-file.ts). */
+export const STATE_FILE_MARKER = 'saliflow-state-file';
+
 export type DaemonState =
   | { state: 'absent' }
+  /** A saliflow worker holds the lock (through its helper, `holder`) and wrote its PID. */
+  | { state: 'saliflow'; pid?: number; holder: number }
   | { state: 'stopped'; pid?: number }
   | { state: 'alive'; pid: number; how: 'lock' | 'pid' }
   | { state: 'failed'; report: string };
@@ -33,7 +38,7 @@ function deviceName(dev: number): string {
 }
 
 /** The PID of a process holding a POSIX write lock on the file, from /proc/locks. */
-async function lockHolder(file: string): Promise<number | undefined> {
+export async function lockHolder(file: string): Promise<number | undefined> {
   const stat = await fs.stat(file);
   const locks = await fs.readFile('/proc/locks', 'utf8').catch(() => '');
   const inode = `${deviceName(stat.dev)}:${stat.ino}`;
@@ -55,7 +60,14 @@ export async function saliwebDaemonState(stateFile: string): Promise<DaemonState
     throw error;
   }
   const holder = await lockHolder(stateFile);
-  if (holder !== undefined && processRuns(holder)) return { state: 'alive', pid: holder, how: 'lock' };
+  if (holder !== undefined && processRuns(holder)) {
+    const command = await fs.readFile(`/proc/${holder}/cmdline`, 'utf8').catch(() => '');
+    if (command.split('\0').includes(STATE_FILE_MARKER)) {
+      const pid = /^\s*(\d+)\s*$/.exec(text)?.[1];
+      return { state: 'saliflow', holder, ...(pid !== undefined ? { pid: Number(pid) } : {}) };
+    }
+    return { state: 'alive', pid: holder, how: 'lock' };
+  }
   if (text.startsWith('FAILED:')) return { state: 'failed', report: text.slice('FAILED:'.length).trim() };
   const pid = /^\s*(\d+)\s*$/.exec(text)?.[1];
   if (pid === undefined) return { state: 'stopped' };
@@ -80,8 +92,11 @@ export function describeDaemonState(stateFile: string, daemon: DaemonState): str
           .slice(0, 12)
           .map((line) => `    ${line}`)
           .join('\n') +
-        `\n  saliweb would refuse to start until that file is removed; adoption goes on (the daemon is not running).`
+        `\n  saliweb would refuse to start until that file is removed, and so do saliflow's workers; adoption goes on ` +
+        '(the daemon is not running): remove the file before starting the workers.'
       );
+    case 'saliflow':
+      return `a saliflow worker holds ${stateFile} (pid ${daemon.pid ?? 'unknown'}, through its lock holder ${daemon.holder}).`;
     default:
       return undefined;
   }

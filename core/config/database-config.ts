@@ -14,9 +14,15 @@ export interface DbCredentials {
   passwd: string;
 }
 
+/** saliweb's (MySQLdb's) default with no host in `[database]`: the local server's Unix socket (grants `@'localhost'`). */
+export const DEFAULT_MYSQL_SOCKET = '/var/lib/mysql/mysql.sock';
+
 export interface DatabaseConfig {
   db: string;
-  /** Unix socket; when set, clients use it instead of host and port. */
+  /**
+   * Unix socket; when set, clients use it instead of host and port.
+   * @defaultValue `/var/lib/mysql/mysql.sock` when neither host, port nor socket is given (file or environment)
+   */
   socket?: string;
   /** @defaultValue `127.0.0.1` */
   host: string;
@@ -38,12 +44,18 @@ export function readDatabaseConfig(section: SectionReader, configDir: string, en
   const fileSocket = envHost !== undefined || envPort !== undefined ? undefined : section.optional('socket');
   // Like every path in the file, a relative socket is relative to the file's folder.
   const socket = envString(env, 'SALIFLOW_MYSQL_SOCKET') ?? (fileSocket && resolve(configDir, fileSocket));
+  const host = envHost ?? section.optional('host');
+  const port = envPort ?? section.port('port');
+  // saliweb: with no host (nor socket) in [database], the frontend and backend connect through the local
+  // server's Unix socket, /var/lib/mysql/mysql.sock; a host or port asks for TCP.
+  const tcp = host !== undefined || port !== undefined;
+  const chosenSocket = socket ?? (tcp ? undefined : DEFAULT_MYSQL_SOCKET);
 
   return {
     db,
-    ...(socket !== undefined ? { socket } : {}),
-    host: envHost ?? section.optional('host') ?? '127.0.0.1',
-    port: envPort ?? section.port('port') ?? 3306,
+    ...(chosenSocket !== undefined ? { socket: chosenSocket } : {}),
+    host: host ?? '127.0.0.1',
+    port: port ?? 3306,
     backend,
     frontend,
   };

@@ -2,7 +2,7 @@
 export { IniDocument, parseIni, readIniFile } from './ini.js';
 export type { IniSection } from './ini.js';
 export { parseTimeDelta, TIME_DELTA_FORMS } from './time-delta.js';
-export { DIRECTORY_STATES, loadServiceConfig } from './service-config.js';
+export { DEFAULT_SOCKET_USER, DIRECTORY_STATES, loadServiceConfig } from './service-config.js';
 export type { LoadOptions } from './service-config.js';
 export { checkKnownSections, FRONTEND_KEYS, SALIFLOW_SECTIONS, SALIWEB_SECTIONS } from './known-sections.js';
 export type { SectionKeys } from './known-sections.js';
@@ -18,6 +18,7 @@ export type {
   OldJobsConfig,
   ServiceConfig,
 } from './service-config.js';
+export { DEFAULT_MYSQL_SOCKET } from './database-config.js';
 export type { DatabaseConfig, DbCredentials } from './database-config.js';
 export { defaultTaskQueue, describeTemporalTarget, TEMPORAL_KEYS } from './temporal-config.js';
 export type { TemporalConfig, TemporalTlsConfig } from './temporal-config.js';

@@ -29,6 +29,7 @@ export const SALIWEB_SECTIONS: SectionKeys = {
     'github',
     'socket_mode', // saliflow
     'socket_group', // saliflow
+    'socket_user', // saliflow: the web server's user for the socket's ACL (saliweb's fixed apache)
   ],
   backend: ['user', 'state_file', 'check_minutes'],
   limits: [

@@ -52,6 +52,11 @@ export interface GeneralConfig {
   socketMode: number;
   /** Group the socket file is given (`socket_group`): a group name or a numeric gid; unset keeps the worker's group. */
   socketGroup?: string | number;
+  /**
+   * The web server's user, granted rwx on the socket with an ACL (`socket_user`; `none` for no ACL).
+   * @defaultValue `apache` (saliweb's), unless `socket_group` is set: then no ACL
+   */
+  socketUser?: string;
   serviceName: string;
   urltop: string;
   /** @defaultValue false */
@@ -179,6 +184,7 @@ function readGeneral(general: SectionReader, configDir: string, env: NodeJS.Proc
       : resolve(configDir, general.required('socket', '/path/to/service.socket')),
     socketMode: readSocketMode(general),
     ...(socketGroup !== undefined ? { socketGroup } : {}),
+    ...readSocketUser(general, socketGroup),
     serviceName: general.required('service_name', 'ModFoo'),
     urltop: general.required('urltop', 'https://example.com/modfoo'),
     trackHostname: general.boolean('track_hostname') ?? false,
@@ -210,6 +216,26 @@ function readSocketGroup(general: SectionReader): string | number | undefined {
     throw general.error('socket_group', `${JSON.stringify(text)} is not a group; give a group name or a numeric gid`);
   }
   return text;
+}
+
+/** saliweb's daemon runs `setfacl -m u:apache:rwx <socket>` after binding it, for the web server's user. */
+export const DEFAULT_SOCKET_USER = 'apache';
+
+/**
+ * `socket_user` names the user the ACL is for (`none`: no ACL). Unset, it is saliweb's `apache`, unless the
+ * site chose `socket_group` (the group then lets the web server in, and no ACL is asked for).
+ */
+function readSocketUser(general: SectionReader, socketGroup: string | number | undefined): { socketUser?: string } {
+  const text = general.optional('socket_user')?.trim();
+  if (text === undefined || text === '') return socketGroup === undefined ? { socketUser: DEFAULT_SOCKET_USER } : {};
+  if (text.toLowerCase() === 'none') return {};
+  if (/\s|:|,/.test(text)) {
+    throw general.error(
+      'socket_user',
+      `${JSON.stringify(text)} is not a user; give the web server's user name (or uid), or none for no ACL`,
+    );
+  }
+  return { socketUser: text };
 }
 
 function readBackend(backend: SectionReader, configDir: string): BackendConfig {

@@ -25,9 +25,21 @@ export interface WorkerConfig {
    * @defaultValue 10
    */
   leaseSeconds: number;
+  /**
+   * A finished job (COMPLETED, ARCHIVED, FAILED) whose directory is missing at start: `refuse` to start, as
+   * saliweb does for any job's missing directory, or `report` it (a warning naming the job) and start; the
+   * job is left to the operator (`saliflow check` lists it). Unfinished jobs' missing directories always refuse.
+   * @defaultValue 'refuse'
+   */
+  missingFinishedDirectories: 'refuse' | 'report';
 }
 
-export const WORKER_KEYS = ['shutdown_seconds', 'disk_full_hours', 'lease_seconds'] as const;
+export const WORKER_KEYS = [
+  'shutdown_seconds',
+  'disk_full_hours',
+  'lease_seconds',
+  'missing_finished_directories',
+] as const;
 
 export const DEFAULT_SHUTDOWN_SECONDS = 30;
 export const DEFAULT_DISK_FULL_HOURS = 24;
@@ -38,5 +50,16 @@ export function readWorkerConfig(section: SectionReader): WorkerConfig {
     shutdownSeconds: section.positiveNumber('shutdown_seconds') ?? DEFAULT_SHUTDOWN_SECONDS,
     diskFullHours: section.positiveNumber('disk_full_hours') ?? DEFAULT_DISK_FULL_HOURS,
     leaseSeconds: section.positiveNumber('lease_seconds') ?? DEFAULT_LEASE_SECONDS,
+    missingFinishedDirectories: readMissingFinished(section),
   };
+}
+
+function readMissingFinished(section: SectionReader): 'refuse' | 'report' {
+  const text = section.optional('missing_finished_directories')?.trim().toLowerCase();
+  if (text === undefined) return 'refuse';
+  if (text === 'refuse' || text === 'report') return text;
+  throw section.error(
+    'missing_finished_directories',
+    `${JSON.stringify(text)} is not a choice; write refuse (saliweb's: no start) or report (warn and start)`,
+  );
 }

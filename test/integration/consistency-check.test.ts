@@ -85,3 +85,35 @@ test('a state change cut short between its move and its commit is not an operato
   await fs.mkdir(path.join(fixture.root, 'failed', cut.name));
   assert.equal((await aboutCut()).length, 3);
 });
+
+test("a finished job's missing directory refuses the start (saliweb's), saying how to go on; with report it is only named", async () => {
+  // A service of its own: the tests above leave their problems behind.
+  const fixture = await createServiceFixture();
+  const done = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'done-gone' });
+  await fixture.db.query("UPDATE jobs SET state = 'COMPLETED' WHERE name = ?", [done.name]);
+  await fs.rm(done.directory, { recursive: true });
+  try {
+    await assert.rejects(
+      checkConsistency(fixture.config, fixture.db),
+      (error: Error) =>
+        error.message.includes(`job done-gone (COMPLETED): its directory ${done.directory} is missing`) &&
+        error.message.includes('[worker] missing_finished_directories: report to start anyway'),
+    );
+    const logged: string[] = [];
+    const reporting = {
+      ...fixture.config,
+      worker: { ...fixture.config.worker, missingFinishedDirectories: 'report' as const },
+    };
+    await checkConsistency(reporting, fixture.db, (message) => logged.push(message));
+    assert.deepEqual(logged, [
+      `job done-gone (COMPLETED): its directory ${done.directory} is missing: left to you ` +
+        '([worker] missing_finished_directories: report); restore it, or `saliflow delete done-gone` if it is gone for good',
+    ]);
+    // An unfinished job's missing directory still refuses: its next step would need it.
+    const lost = await submitJob({ config: fixture.config, db: fixture.frontendDb, name: 'lost-unfinished' });
+    await fs.rm(lost.directory, { recursive: true });
+    await assert.rejects(checkConsistency(reporting, fixture.db), /job lost-unfinished \(INCOMING\)/);
+  } finally {
+    await fixture.cleanup();
+  }
+});

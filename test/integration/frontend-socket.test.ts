@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -119,7 +120,13 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
       assert.equal(fixture.config.general.socket, path.join(fixture.root, 'backend.socket'));
       const stat = await fs.stat(fixture.config.general.socket);
       assert.ok(stat.isSocket());
-      assert.equal(stat.mode & 0o777, 0o660, 'owner and group may connect, others may not (the default)');
+      // The owner and the group may connect, others may not (the default); the ACL adds the web server's user,
+      // and widens the mask (the group bits stat shows) to its rwx, while the group's own entry stays rw-.
+      assert.equal(stat.mode & 0o707, 0o600, 'owner may connect, others may not (the default)');
+      const acl = (await execa('getfacl', ['-c', fixture.config.general.socket])).stdout;
+      assert.match(acl, new RegExp(`^user:${fixture.config.general.socketUser}:rwx$`, 'm'));
+      assert.match(acl, /^group::rw-$/m);
+      assert.match(acl, /^other::---$/m);
       const workflowId = await insertIncomingJob('legacy1');
       await ping(fixture.config.general.socket, 'INCOMING legacy1\n');
       await waitForStart(client, workflowId);
@@ -132,7 +139,11 @@ test('INCOMING <name> on the socket starts the job; junk is ignored with a messa
         'frontend socket: ignoring "DELETE everything" (expected "INCOMING <job name>")',
         'frontend socket: no job no-such-job in the jobs table; ignored',
       ]);
-      await assert.rejects(listenForFrontends(fixture.config, fixture.db, client), /another backend is listening on/);
+      // A second listener on the same socket is refused, naming who holds it (here: this very process).
+      await assert.rejects(
+        listenForFrontends(fixture.config, fixture.db, client),
+        new RegExp(`the frontend socket \\S+backend\\.socket .* is held by another .*\\(pid ${process.pid}: `),
+      );
     } finally {
       await socket.close();
     }
@@ -209,10 +220,12 @@ test('socket_mode and socket_group set the mode and group of the socket file; an
   const group = groups.find(({ gid }) => gid !== process.getegid?.() && (!allowed || allowed.has(gid)));
   assert.ok(group, 'a group other than the test process own to give the socket');
   const socketPath = path.join(fixture.root, 'grouped.socket');
-  const config = (general: Partial<ServiceFixture['config']['general']>) => ({
-    ...fixture.config,
-    general: { ...fixture.config.general, socket: socketPath, ...general },
-  });
+  // A site that lets the web server in by group: socket_group set, socket_user not, so no ACL.
+  const config = (general: Partial<ServiceFixture['config']['general']>) => {
+    const byGroup = { ...fixture.config.general, socket: socketPath, ...general };
+    delete byGroup.socketUser;
+    return { ...fixture.config, general: byGroup };
+  };
   const { client, close } = await temporalClient();
   try {
     const socket = await listenForFrontends(config({ socketMode: 0o620, socketGroup: group.name }), fixture.db, client);
@@ -281,3 +294,114 @@ test(
     }
   },
 );
+
+/** A Unix user of the test's own, as `apache` is on a saliweb host; removed by the returned function. */
+async function createUnixUser(name: string): Promise<() => Promise<void>> {
+  await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  return async () => void (await execa('userdel', [name], { reject: false }));
+}
+
+/** What saliweb's frontend does, as `user`: connect, write the ping, close; the exit code says if it connected. */
+function pingAs(user: string, socketPath: string, text: string) {
+  return execa(
+    'runuser',
+    [
+      '-u',
+      user,
+      '--',
+      'python3',
+      '-c',
+      'import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\ns.sendall(sys.argv[2].encode())\ns.close()',
+      socketPath,
+      text,
+    ],
+    { reject: false },
+  );
+}
+
+test(
+  "the web server's user (another Unix user) gets in through saliweb's ACL, and its ping starts the job at once",
+  { skip: process.getuid?.() !== 0 && 'needs root to create a user' },
+  async () => {
+    const web = `sfweb${fixture.config.general.serviceName.slice(-6).toLowerCase()}`;
+    const removeUser = await createUnixUser(web);
+    // A folder the web server may pass through, as a service's is; the socket itself is 0660 root:root.
+    const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-websock-'));
+    await fs.chmod(folder, 0o755);
+    const socketPath = path.join(folder, 'backend.socket');
+    const withUser = (socketUser: string | undefined) => {
+      const general = { ...fixture.config.general, socket: socketPath };
+      if (socketUser === undefined) delete general.socketUser;
+      else general.socketUser = socketUser;
+      return { ...fixture.config, general };
+    };
+    try {
+      await withWorker(fixture, service, async ({ client }) => {
+        // Without the ACL the web server's user cannot connect: the check below can fail.
+        const closed = await listenForFrontends(withUser(undefined), fixture.db, client);
+        try {
+          const refused = await pingAs(web, socketPath, 'INCOMING nobody\n');
+          assert.notEqual(refused.exitCode, 0, 'the user connected without an ACL');
+          assert.match(refused.stderr, /PermissionError|Permission denied/);
+        } finally {
+          await closed.close();
+        }
+
+        const socket = await listenForFrontends(withUser(web), fixture.db, client);
+        try {
+          const acl = (await execa('getfacl', ['-c', socketPath])).stdout;
+          assert.match(acl, new RegExp(`^user:${web}:rwx$`, 'm'));
+          const workflowId = await insertIncomingJob('fromweb1');
+          const sent = await pingAs(web, socketPath, 'INCOMING fromweb1\n');
+          assert.equal(sent.exitCode, 0, sent.stderr);
+          // No reconcile runs in this test: only the ping can start the job.
+          await waitForStart(client, workflowId);
+          const outcome = await workflowOutcome(client, workflowId);
+          assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+        } finally {
+          await socket.close();
+        }
+      });
+    } finally {
+      await removeUser();
+      await fs.rm(folder, { recursive: true, force: true });
+    }
+  },
+);
+
+test('without setfacl the socket is refused, naming the acl package; a file that is not a socket is never removed', async () => {
+  const { client, close } = await temporalClient();
+  const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-noacl-'));
+  const socketPath = path.join(folder, 'backend.socket');
+  const config = { ...fixture.config, general: { ...fixture.config.general, socket: socketPath } };
+  // A PATH with getent but no setfacl: a host without the acl package.
+  const bin = path.join(folder, 'bin');
+  await fs.mkdir(bin);
+  const getent = (await execa('sh', ['-c', 'command -v getent'])).stdout.trim();
+  await fs.symlink(getent, path.join(bin, 'getent'));
+  const savedPath = process.env.PATH;
+  try {
+    process.env.PATH = bin;
+    await assert.rejects(
+      listenForFrontends(config, fixture.db, client),
+      (error: Error) =>
+        error.message.includes(`cannot give the web server's user ${fixture.config.general.socketUser} `) &&
+        error.message.includes('setfacl is not installed; install the acl package'),
+    );
+    process.env.PATH = savedPath;
+    // Refused with nothing left listening: the same socket binds once setfacl is there.
+    const socket = await listenForFrontends(config, fixture.db, client);
+    await socket.close();
+
+    await fs.writeFile(socketPath, 'not a socket');
+    await assert.rejects(
+      listenForFrontends(config, fixture.db, client),
+      /holds a file that is not a socket; it is not removed/,
+    );
+    assert.equal(await fs.readFile(socketPath, 'utf8'), 'not a socket');
+  } finally {
+    process.env.PATH = savedPath;
+    await fs.rm(folder, { recursive: true, force: true });
+    await close();
+  }
+});

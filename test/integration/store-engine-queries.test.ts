@@ -19,6 +19,7 @@ import {
   admittedNotMoved,
   countInFlightJobs,
   countJobsAhead,
+  readJobHost,
   stillIncoming,
 } from '../../store/admission.js';
 import { assertStillHeld, releaseLease, takeLease } from '../../store/lease.js';
@@ -148,18 +149,24 @@ test('an admission round reads the line, and its update is refused once the leas
   assert.deepEqual(await admittedNotMoved(db, '/incoming/%', 0), []);
 });
 
-test('an admission records the host when the table tracks it', async () => {
+test("an admission records the worker's host in saliflow's table, never in the frontend's hostname", async () => {
+  // saliweb: with track_hostname the frontend stores the submitter's address in `hostname`; the backend never
+  // writes it. (This test asserted the worker's host in `hostname` before issue 29.)
   const tracking = await createServiceFixture({ trackHostname: true });
   try {
-    await insertJob(tracking.frontendDb, newJob('h1'));
+    await tracking.frontendDb.query(
+      "INSERT INTO jobs (name, passwd, directory, url, submit_time, hostname) VALUES ('h1', 'pw', '/nowhere/h1', 'http://x/h1', UTC_TIMESTAMP(), '192.0.2.7')",
+    );
     const lease = await takeLease(tracking.db, 'store-engine-test', { seconds: 60 });
     try {
+      // The database has no saliflow_job_hosts yet (as one made by an older saliflow): made on first use.
       assert.equal(await admitJobs(tracking.db, ['h1'], lease, 'node-7'), 1);
     } finally {
       await releaseLease(tracking.db, lease);
     }
     const row = await readWholeRow(tracking.db, 'h1');
-    assert.deepEqual([row?.state, row?.hostname], ['PREPROCESSING', 'node-7']);
+    assert.deepEqual([row?.state, row?.hostname], ['PREPROCESSING', '192.0.2.7']);
+    assert.equal(await readJobHost(tracking.db, 'h1'), 'node-7');
   } finally {
     await tracking.cleanup();
   }

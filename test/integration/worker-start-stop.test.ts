@@ -87,6 +87,49 @@ const CASES: {
     }),
     expect: [/service\.conf \[temporl\]: unknown section; did you mean \[temporal\]\?/],
   },
+  {
+    name: 'the folder of [general] socket missing',
+    setup: async () => ({
+      config: await variant({
+        'service.conf': (t) =>
+          t.replace(/^socket: .*$/m, `socket: ${path.join(fixture.root, 'no-such-folder', 'x.socket')}`),
+      }),
+    }),
+    expect: [
+      /cannot listen on the frontend socket \S+\/no-such-folder\/x\.socket \(\[general\] socket in \S+service\.conf\): its folder \S+\/no-such-folder does not exist; create it \(mkdir -p/,
+    ],
+  },
+  {
+    // saliweb's daemon refuses to start when its setfacl for apache fails; so does the worker, naming the fix.
+    name: 'a web server user (socket_user) that does not exist',
+    setup: async () => ({
+      config: await variant({
+        'service.conf': (t) => t.replace(/^socket_user: .*$/m, 'socket_user: no-such-web-user'),
+      }),
+    }),
+    expect: [
+      /cannot give the web server's user no-such-web-user \(\[general\] socket_user in .*service\.conf\) access to the frontend socket /,
+      /no user no-such-web-user on this host \(getent passwd no-such-web-user\); create the user, or set \[general\] socket_user/,
+      /socket_group/,
+    ],
+  },
+  {
+    // saliweb: a state file starting with "FAILED: " blocks every start until an operator removes it.
+    name: "saliweb's state file reporting a fatal error",
+    setup: async () => {
+      const config = await variant({});
+      await fs.writeFile(
+        path.join(path.dirname(config), 'backend.state'),
+        'FAILED: Traceback (most recent call last):\n  boom\n',
+      );
+      return { config };
+    },
+    expect: [
+      /not starting: saliweb's state file .*backend\.state .*reports a fatal error/,
+      / {4}Traceback/,
+      /removed .*backend\.state/,
+    ],
+  },
 ];
 
 for (const scenario of CASES) {
@@ -97,9 +140,19 @@ for (const scenario of CASES) {
     assert.match(result.stderr, /^saliflow worker: cannot work: /m);
     for (const pattern of scenario.expect) assert.match(result.stderr, pattern);
     assert.doesNotMatch(result.stderr, /tonic::transport/);
+    // The real error, never one from the clean-up after it; the command named once.
+    assert.doesNotMatch(result.stderr, /Cannot close connection/);
+    assert.doesNotMatch(result.stderr, /saliflow worker: cannot work: saliflow worker:/);
     assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
   });
 }
+
+test('a usage error names the command once', async () => {
+  const result = await execa('node', [BIN, 'worker', '--config', fixture.configFile], { reject: false });
+  assert.equal(result.exitCode, 2, result.stderr);
+  assert.match(result.stderr, /^saliflow worker: 1 --config and 0 --service given: /m);
+  assert.doesNotMatch(result.stderr, /saliflow worker: cannot work: saliflow worker:/);
+});
 
 test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {
   const holder = net.createServer();

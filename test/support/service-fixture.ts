@@ -81,6 +81,8 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
       service_name: `Test${id}`,
       urltop: `http://127.0.0.1/test${id}`,
       track_hostname: options.trackHostname ? 'true' : 'false',
+      // saliweb's default ACL user, apache, is rarely on a test host: the ACL goes to the user running the tests.
+      socket_user: os.userInfo().username,
     },
     backend: { user: 'root', state_file: 'backend.state', check_minutes: '1' },
     database: {

@@ -73,6 +73,8 @@ test('reads a saliweb service config as saliweb writes it, filling defaults', ()
     adminEmail: 'modfoo@example.com',
     socket: '/modbase5/home/modfoo/service/modfoo.socket',
     socketMode: 0o660,
+    // saliweb's ACL for the web server's user on the socket.
+    socketUser: 'apache',
     serviceName: 'ModFoo',
     urltop: 'https://modbase.compbio.ucsf.edu/modfoo',
     trackHostname: false,
@@ -83,14 +85,15 @@ test('reads a saliweb service config as saliweb writes it, filling defaults', ()
     checkMinutes: 10,
   });
   assert.deepEqual(config.limits, { running: 5 });
+  // No host, port or socket: saliweb's default, the local server's Unix socket.
   assert.deepEqual(config.database, {
     db: 'modfoo',
+    socket: '/var/lib/mysql/mysql.sock',
     host: '127.0.0.1',
     port: 3306,
     backend: { user: 'modfoo_backend', passwd: 's3cret-back' },
     frontend: { user: 'modfoo_frontend', passwd: 's3cret-front' },
   });
-  assert.ok(!('socket' in config.database));
   assert.deepEqual(config.directories, {
     install: '/modbase5/home/modfoo/service',
     INCOMING: '/modbase5/home/modfoo/service/incoming',
@@ -205,6 +208,33 @@ test('socket_mode is octal permission bits, socket_group a name or a gid', () =>
   assert.equal(withGeneral('socket_group: 33').socketGroup, 33);
 });
 
+test("socket_user: saliweb's apache by default, none without an ACL, and no ACL by default once socket_group is set", () => {
+  const withGeneral = (lines: string) =>
+    loadServiceConfig(saliwebService(SALIWEB_CONF.replace('[General]\n', `[General]\n${lines}\n`)), {}).general;
+  assert.equal(withGeneral('').socketUser, 'apache');
+  assert.equal(withGeneral('socket_user: www-data').socketUser, 'www-data');
+  assert.equal(withGeneral('socket_user: 48').socketUser, '48');
+  assert.ok(!('socketUser' in withGeneral('socket_user: none')));
+  assert.ok(!('socketUser' in withGeneral('socket_group: www-data')));
+  assert.equal(withGeneral('socket_group: www-data\nsocket_user: nginx').socketUser, 'nginx');
+  assert.throws(
+    () => withGeneral('socket_user: apache, nginx'),
+    /\[General\] socket_user: "apache, nginx" is not a user/,
+  );
+});
+
+test("MySQL: saliweb's Unix socket by default; a host or port (file or environment) means TCP", () => {
+  const database = (lines: string, env: NodeJS.ProcessEnv = {}) =>
+    loadServiceConfig(saliwebService(SALIWEB_CONF.replace('db: modfoo', `db: modfoo\n${lines}`)), env).database;
+  assert.equal(database('').socket, '/var/lib/mysql/mysql.sock');
+  assert.ok(!('socket' in database('host: db.example.org')));
+  assert.equal(database('host: db.example.org').host, 'db.example.org');
+  assert.ok(!('socket' in database('port: 3307')));
+  assert.equal(database('port: 3307').host, '127.0.0.1');
+  assert.ok(!('socket' in database('', { SALIFLOW_MYSQL_HOST: '10.0.0.5' })));
+  assert.equal(database('', { SALIFLOW_MYSQL_SOCKET: '/run/mysqld/mysqld.sock' }).socket, '/run/mysqld/mysqld.sock');
+});
+
 const FULL_CONF = `# saliflow config with every optional key, in = syntax
 [general]
 admin_email = admin@example.com
@@ -292,6 +322,7 @@ test('= syntax, comments, continuations and every optional key', () => {
     adminEmail: 'admin@example.com',
     socket: '/tmp/modfoo.sock',
     socketMode: 0o660,
+    socketUser: 'apache',
     serviceName: 'Peptide Docking',
     urltop: 'https://example.com/pepdock',
     trackHostname: true,
