@@ -74,7 +74,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
   program
     .command('failjob')
     .description(
-      'force unfinished jobs to FAILED: each workflow first deletes its run and ends, then the row and directory move to FAILED',
+      'force jobs in any state to FAILED (finished ones too, as saliweb): each workflow first deletes its run and ends, then the row and directory move to FAILED',
     )
     .addOption(configOption())
     .requiredOption('-r, --reason <text>', 'why (stored in the failure column and e-mailed to the admin)')

@@ -17,8 +17,8 @@ import fs from 'node:fs/promises';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
-import { InvalidTransitionError, JobStateError } from '../core/errors.js';
-import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
+import { JobStateError } from '../core/errors.js';
+import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { childrenReasons } from '../store/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
@@ -227,11 +227,13 @@ export interface FailOutcome {
 }
 
 /**
- * Forces an unfinished job to FAILED: its workflow is terminated first, then
- * the row changes through the same transition every failure takes
- * (directory to FAILED's folder, `failure` set), then the admin is
- * e-mailed unless `mailer` is omitted. A finished job is refused: a finished
- * job never moves to FAILED.
+ * Forces a job in any state to FAILED (saliweb's failjob; its documented use
+ * is a job that went to COMPLETED by mistake, so COMPLETED, ARCHIVED and
+ * EXPIRED jobs are failed too): its workflow is stopped first, then the row
+ * changes through the same transition every failure takes (directory to
+ * FAILED's folder, as saliweb moves it; an EXPIRED job has none, only its row
+ * changes; `failure` set), then the admin is e-mailed unless `mailer` is
+ * omitted.
  */
 export async function failJob(options: {
   config: ServiceConfig;
@@ -243,25 +245,11 @@ export async function failJob(options: {
 }): Promise<FailOutcome> {
   const { config, pool, client, job, reason, mailer } = options;
   const before = await rowState(pool, config, job);
-  if (FINAL_STATES.includes(before.state)) {
-    throw new JobStateError(
-      job,
-      `is ${before.state}: a finished job never moves to FAILED; delete it with \`saliflow delete --state ${before.state}\` if it must go`,
-    );
-  }
   if (before.state === 'FAILED') throw new JobStateError(job, 'is already FAILED; nothing to do');
   const stopReason = `failed by an operator (saliflow failjob): ${reason}`;
   const workflow = (await stopJobWorkflows(client, config, [job], stopReason)).get(job)!;
   const failure = `failed by an operator (saliflow failjob): ${reason}`;
-  let result;
-  try {
-    result = await createJobTransitions(config, pool).transitionJob({ job, to: 'FAILED', failure });
-  } catch (error) {
-    if (error instanceof InvalidTransitionError) {
-      throw new JobStateError(job, `${error.message} (it finished meanwhile); a finished job never moves to FAILED`);
-    }
-    throw error;
-  }
+  const result = await createJobTransitions(config, pool).transitionJob({ job, to: 'FAILED', failure });
   await terminateJobWorkflow(client, config, job, stopReason);
   const after = await rowState(pool, config, job);
   const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(before.state)

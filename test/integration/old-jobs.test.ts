@@ -83,7 +83,8 @@ describe('old jobs', () => {
   });
 
   for (const step of ['archive', 'expire']) {
-    test(`a failing ${step} step leaves the finished job's row alone, shows red and tells the admin`, async () => {
+    // saliweb: a failing `archive` or `expire` fails the job (issue 29; this used to leave it ARCHIVED).
+    test(`a failing ${step} step fails the job: FAILED in FAILED's folder, shows red, the admin is mailed once`, async () => {
       await withWorker(fixture, service, async ({ client }) => {
         await ensureSchedules(client, fixture.config, fixture.taskQueue);
         try {
@@ -100,14 +101,20 @@ describe('old jobs', () => {
           );
           assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', new RegExp(`${step} of job`));
           const row = await jobRow(fixture.db, job.name);
-          // A finished job is never FAILED: archive moved it (then its step failed); expire did not happen.
-          assert.equal(row.state, 'ARCHIVED');
-          assert.equal(row.failure, null);
-          assert.equal(row.directory, path.join(fixture.root, 'completed', job.name));
+          assert.equal(row.state, 'FAILED');
+          assert.match(row.failure ?? '', new RegExp(`${step} of job ${job.name} failed: ${step} (disk full|refused)`));
+          assert.equal(row.directory, path.join(fixture.root, 'failed', job.name));
           await fs.access(row.directory!);
-          const mails = (await fixture.smtp.waitFor(before + 1)).slice(before);
+          const description = await client.workflow.getHandle(job.workflowId).describe();
+          assert.deepEqual(description.searchAttributes.JobState, ['FAILED']);
+          // The failed run has ended, and a FAILED job is never archived again: every mail about it is in.
+          const mails = fixture.smtp.messages.slice(before);
+          assert.equal(mails.length, 1, 'the admin is mailed exactly once');
+          assert.equal(
+            mails[0]!.subject,
+            `Sali lab ${fixture.config.general.serviceName} service: Job ${job.name} FAILED`,
+          );
           assert.match(mails[0]!.text, new RegExp(`${step} of job ${job.name} failed: ${step} (disk full|refused)`));
-          assert.match(mails[0]!.text, /stays ARCHIVED/);
         } finally {
           await deleteSchedules(client, fixture.config);
         }

@@ -271,7 +271,7 @@ test('failjob: run deleted and workflow ended, row FAILED through the transition
       assert.ok(await exists(row[0]!.directory));
       assert.equal(await workflowStatus(client, runningJob.name), 'FAILED');
       const mails = await fixture.smtp.waitFor(mailsBefore + 1);
-      assert.match(mails.at(-1)!.subject, /job stuck FAILED/);
+      assert.match(mails.at(-1)!.subject, /^Sali lab \S+ service: Job stuck FAILED$/);
       assert.match(mails.at(-1)!.text, /node on fire/);
 
       // The command handed the freed slot to the waiting job itself; failing it without e-mail.
@@ -286,15 +286,16 @@ test('failjob: run deleted and workflow ended, row FAILED through the transition
       assert.equal(await workflowStatus(client, waiting.name), 'FAILED');
       assert.equal(fixture.smtp.messages.length, mailsBefore + 1, 'no e-mail with --no-email');
 
-      const finished = await saliflow('failjob', done.name, '--reason', 'too late');
-      assert.equal(finished.exitCode, 1);
-      assert.match(finished.stderr, /job quickdone: is COMPLETED: a finished job never moves to FAILED/);
-      assert.equal(await stateOf(done.name), 'COMPLETED');
+      // saliweb: failjob moves a job in any state to FAILED, a COMPLETED one too (issue 29; this used to be refused).
+      const finished = await saliflow('failjob', done.name, '--reason', 'completed by mistake', '--no-email');
+      assert.equal(finished.exitCode, 0, finished.stderr);
+      assert.match(finished.stdout, /failed quickdone \(was COMPLETED\): .*row FAILED, directory .*failed\/quickdone/);
+      assert.equal(await stateOf(done.name), 'FAILED');
       const unknown = await saliflow('failjob', 'nosuchjob', done.name, '--reason', 'x');
       assert.equal(unknown.exitCode, 1);
       assert.match(
         unknown.stderr,
-        /no job nosuchjob in Test[\s\S]*job quickdone: is COMPLETED[\s\S]*2 of 2 job\(s\) not failed/,
+        /no job nosuchjob in Test[\s\S]*job quickdone: is already FAILED[\s\S]*2 of 2 job\(s\) not failed/,
       );
       const noReason = await saliflow('failjob', done.name);
       assert.equal(noReason.exitCode, 2);
