@@ -28,7 +28,9 @@ function describeDeletion(outcome: DeleteOutcome): string {
   const lines = [parts.join(', ')];
   if (outcome.runLeft) lines.push(runLeftLine(outcome.runLeft));
   if (outcome.children.length > 0) {
-    lines.push(`  jobs waiting for it now wait forever: ${outcome.children.join(', ')} (delete or fail them too)`);
+    lines.push(
+      `  jobs waiting for it are released (they start once their other parents are done): ${outcome.children.join(', ')}`,
+    );
   }
   if (outcome.admitted.length > 0) lines.push(admittedLine(outcome.admitted));
   return lines.join('\n');

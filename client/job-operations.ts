@@ -26,7 +26,6 @@ import { runAdmissionRound } from '../engine/admission.js';
 import { inTransaction, type Pool } from '../store/pool.js';
 import {
   allJobs,
-  childrenOf,
   deleteAllJobRows,
   deleteJobRows,
   lockAllJobsForDelete,
@@ -58,7 +57,7 @@ export interface DeleteOutcome {
   directory: { deleted: string } | { kept: string; reason: string } | null;
   /** A run that may still be going (the workflow was terminated while it waited). */
   runLeft?: string;
-  /** Jobs waiting for this one: they wait forever now, unless deleted too. */
+  /** Jobs that waited for this one: released (their rows naming it are gone), they start when their other parents are done. */
   children: string[];
   /** INCOMING jobs admitted to the slot this freed. */
   admitted: string[];
@@ -171,8 +170,10 @@ function notInState(job: string, found: JobState, state: JobState): JobStateErro
 
 /**
  * Deletes a job that is in `state`: its workflow is terminated first (if it
- * runs), then the row and its own `dependencies` rows go in one transaction,
- * then its directory (only a proper job directory inside a state folder).
+ * runs), then the row and every `dependencies` row naming it (as child or
+ * parent, as saliweb's deljob: its children are released) go in one
+ * transaction, then its directory (only a proper job directory inside a
+ * state folder).
  */
 export async function deleteJob(options: {
   config: ServiceConfig;
@@ -186,23 +187,25 @@ export async function deleteJob(options: {
   if (before.state !== state) throw notInState(job, before.state, state);
   const reason = `deleted by an operator (saliflow delete --state ${state})`;
   const workflow = (await stopJobWorkflows(client, config, [job], reason)).get(job)!;
-  const { target, runnerId } = await inTransaction(pool, async (db) => {
+  const { target, runnerId, children } = await inTransaction(pool, async (db) => {
     const row = await lockJobForDelete(db, job);
     if (!row) throw new NoSuchJobError(job, config.general.serviceName);
     if (row.state !== state) {
       throw new JobStateError(job, `moved from ${state} to ${row.state} meanwhile; look again, then delete it`);
     }
     const found = await deletableDirectory(config, job, row.directory);
-    await deleteJobRows(db, job);
-    return { target: found, runnerId: row.runnerId };
+    const released = await deleteJobRows(db, job);
+    return { target: found, runnerId: row.runnerId, children: released };
   });
   // The row is gone: a run the reconcile schedule started in the meantime would only fail on it.
   await terminateJobWorkflow(client, config, job, reason);
   const directory = await removeDirectory(target);
-  const children = await childrenOf(pool, job);
   const runLeft = runLeftBehind(state, before.runnerId, runnerId, workflow);
-  const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(state) ? await admitNow(config, pool, client) : [];
-  await tellChildren(config, pool, client, job);
+  // A freed slot, or released children that may start now: admitted at once.
+  const admitted =
+    (IN_FLIGHT_STATES as readonly string[]).includes(state) || children.length > 0
+      ? await admitNow(config, pool, client)
+      : [];
   return {
     job,
     state,

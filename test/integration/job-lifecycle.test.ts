@@ -97,6 +97,31 @@ describe('the happy paths', () => {
     });
   });
 
+  test('reschedule keeps the first run_time (saliweb sets it once, when the job first runs)', async () => {
+    let firstRunTime: number | undefined;
+    const service = defineService({
+      run: () => doNothing(),
+      async postprocess(job) {
+        if (job.cycle > 1) return {};
+        firstRunTime = (await jobRow(fixture.db, job.name)).run_time!.getTime();
+        // The database's clock leaves that second before the job runs again, so a reset run_time would differ.
+        await until('the database clock past run_time', async () => {
+          const [[row]] = (await fixture.db.query('SELECT UTC_TIMESTAMP() AS now')) as unknown as [[{ now: Date }]];
+          return row.now.getTime() > firstRunTime! ? true : undefined;
+        });
+        return { reschedule: {} };
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'runtime');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const row = await jobRow(fixture.db, job.name);
+      assert.ok(firstRunTime !== undefined);
+      assert.equal(row.run_time!.getTime(), firstRunTime);
+      assert.ok(row.postprocess_time!.getTime() > firstRunTime, 'the second cycle ran later');
+    });
+  });
+
   test('metadata columns, framework.log and the completion e-mail', async () => {
     const service = defineService({
       async preprocess(job) {

@@ -216,7 +216,11 @@ test("delete: a live job's run is deleted and its workflow ended first, then row
       );
       assert.doesNotMatch(deleted.stdout, /may still be going/);
       await killed(pid);
-      assert.match(deleted.stdout, /jobs waiting for it now wait forever: orphan/);
+      // saliweb: deleting a job removes its dependency rows on both sides, so its children are released (issue 29).
+      assert.match(
+        deleted.stdout,
+        /jobs waiting for it are released \(they start once their other parents are done\): orphan/,
+      );
       assert.equal(await stateOf(live.name), undefined);
       assert.equal(await exists(live.directory), false);
       assert.equal(await exists(path.join(fixture.root, 'running', 'live')), false);
@@ -227,11 +231,12 @@ test("delete: a live job's run is deleted and its workflow ended first, then row
         .catch((error: Error & { cause?: Error }) => error.cause?.message);
       assert.equal(failure, 'stopped: deleted by an operator (saliflow delete --state RUNNING)');
 
-      // The child's own dependencies rows go with it.
-      const deletedChild = await saliflow('delete', child.name, '--state', 'INCOMING', '--force');
-      assert.equal(deletedChild.exitCode, 0, deletedChild.stderr);
       const [deps] = (await fixture.db.query('SELECT * FROM dependencies')) as unknown as [unknown[]];
       assert.deepEqual(deps, []);
+      // Released, the child took the freed slot.
+      await inState(child.name, 'RUNNING');
+      const deletedChild = await saliflow('delete', child.name, '--state', 'RUNNING', '--force');
+      assert.equal(deletedChild.exitCode, 0, deletedChild.stderr);
       assert.equal(await exists(child.directory), false);
 
       const again = await saliflow('delete', live.name, '--state', 'RUNNING', '--force');
