@@ -212,6 +212,11 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       WORKFLOW_FAILURE.jobFailed,
     );
   }
+  if (outcome.needsOperator) {
+    // Left for an operator, the row untouched (a RUNNING job saliweb left without a run record).
+    setCurrentDetails(`${outcome.state}: ${firstLine(outcome.needsOperator)}`);
+    throw ApplicationFailure.nonRetryable(outcome.needsOperator, WORKFLOW_FAILURE.needsOperator);
+  }
   if (outcome.completeFailure) {
     // saliweb: a failing `complete` or completion e-mail fails the job (FAILED, admin mailed), COMPLETED or not.
     return endAsFailed(job, `after the job COMPLETED: ${outcome.completeFailure}`, { finished: true });
