@@ -25,7 +25,8 @@ test('the jobs table is saliweb’s, with the ENUM in its fixed order', () => {
   assert.match(createTablesSql({ trackHostname: true })[0]!, /hostname VARCHAR\(400\)/);
   assert.equal(
     dependencies,
-    'CREATE TABLE dependencies (child VARCHAR(40), parent VARCHAR(40), INDEX (child), INDEX (parent))',
+    // saliweb's schema (issue 29): NOT NULL DEFAULT '' on both columns.
+    "CREATE TABLE dependencies (child VARCHAR(40) NOT NULL DEFAULT '', parent VARCHAR(40) NOT NULL DEFAULT '', INDEX (child), INDEX (parent))",
   );
 });
 
