@@ -158,7 +158,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
         console.log(
           `deleted ${outcome.jobs} job(s) of ${config.general.serviceName}: ${outcome.stopped} workflow(s) stopped ` +
             `(their runs deleted), ${outcome.terminated} terminated, ` +
-            `${outcome.directoriesDeleted} directory(ies) deleted`,
+            `${outcome.directoriesDeleted} directory(ies) deleted, ${outcome.straysDeleted} other entr(ies) of the state folders deleted`,
         );
         for (const kept of outcome.directoriesKept) {
           console.log(`  ${kept.job}: directory ${kept.directory} LEFT IN PLACE (${kept.reason})`);

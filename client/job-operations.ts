@@ -14,9 +14,10 @@
  * outcome names it so the operator can delete it.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
-import type { ServiceConfig } from '../core/config/index.js';
+import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
@@ -284,14 +285,42 @@ export interface DeleteAllOutcome {
   terminated: number;
   directoriesDeleted: number;
   directoriesKept: { job: string; directory: string; reason: string }[];
+  /** Entries of the state folders that belonged to no job (strays), deleted too, as saliweb does. */
+  straysDeleted: number;
   runsLeft: { job: string; run: string }[];
+}
+
+/**
+ * What is left in the state folders once every row is gone: saliweb's
+ * delete_all_jobs empties every state folder, strays too. Never the state
+ * folders themselves (nested in one another), nor anything holding one, nor
+ * the backend's own files (config, socket, state file).
+ */
+async function emptyStateFolders(config: ServiceConfig): Promise<number> {
+  const folders = new Set(DIRECTORY_STATES.map((state) => path.resolve(config.directories[state])));
+  const kept = [...folders, config.configFile, config.general.socket, config.backend.stateFile].map((file) =>
+    path.resolve(file),
+  );
+  const holdsKept = (entry: string) => kept.some((file) => file === entry || file.startsWith(`${entry}${path.sep}`));
+  let deleted = 0;
+  for (const folder of folders) {
+    for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
+      const entry = path.join(folder, name);
+      if (holdsKept(entry)) continue;
+      await fs.rm(entry, { recursive: true, force: true });
+      deleted++;
+    }
+  }
+  return deleted;
 }
 
 /**
  * Deletes every job of the service: all running job workflows are stopped
  * (their runs deleted), then every row (and every `dependencies` row) goes
- * in one transaction, then every proper job directory. Workflows started
- * meanwhile (reconcile) are terminated after the rows are gone.
+ * in one transaction, then every proper job directory, then whatever else
+ * the state folders hold (saliweb's delete_all_jobs empties them all).
+ * Workflows started meanwhile (reconcile) are terminated after the rows are
+ * gone.
  */
 export async function deleteAllJobs(options: {
   config: ServiceConfig;
@@ -312,6 +341,7 @@ export async function deleteAllJobs(options: {
     terminated: 0,
     directoriesDeleted: 0,
     directoriesKept: [],
+    straysDeleted: 0,
     runsLeft: [],
   };
   progress?.phase('stopping workflows', open.size);
@@ -346,5 +376,6 @@ export async function deleteAllJobs(options: {
     if (removed && 'kept' in removed)
       outcome.directoriesKept.push({ job, directory: removed.kept, reason: removed.reason });
   }
+  outcome.straysDeleted = await emptyStateFolders(config);
   return outcome;
 }

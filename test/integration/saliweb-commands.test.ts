@@ -154,8 +154,17 @@ test('resubmit JOB: a FAILED job runs again; any other is not found', async () =
   assert.equal(await stateOf('rs_b'), 'COMPLETED');
 });
 
-test('delete_all_jobs: anything but YES cancels; YES deletes every job', async () => {
+test('delete_all_jobs: anything but YES cancels; YES deletes every job and empties every state folder', async () => {
   await job('da_a', 'COMPLETED', 'completed');
+  // Strays (no row): saliweb's delete_all_jobs deletes them too.
+  const strays = [
+    path.join(fixture.root, 'completed', 'stray.txt'),
+    path.join(fixture.root, 'failed', 'old-job'),
+    path.join(fixture.root, 'incoming', 'half-submitted'),
+  ];
+  await fs.writeFile(strays[0]!, 'x');
+  await fs.mkdir(path.join(strays[1]!, 'deep'), { recursive: true });
+  await fs.mkdir(strays[2]!);
   const cancelled = await saliflow(['delete_all_jobs'], 'yes\n');
   assert.equal(cancelled.exitCode, 0, cancelled.stderr);
   assert.match(cancelled.stdout, /Enter exactly YES to proceed: Canceled\./);
@@ -166,4 +175,9 @@ test('delete_all_jobs: anything but YES cancels; YES deletes every job', async (
   const [rows] = await fixture.db.query('SELECT name FROM jobs');
   assert.deepEqual(rows, []);
   await assert.rejects(fs.access(path.join(fixture.root, 'completed', 'da_a')));
+  for (const stray of strays) await assert.rejects(fs.access(stray), /ENOENT/, stray);
+  for (const folder of ['incoming', 'running', 'completed', 'failed']) {
+    assert.deepEqual(await fs.readdir(path.join(fixture.root, folder)), [], `${folder} is empty and still there`);
+  }
+  await fs.access(fixture.configFile);
 });
