@@ -73,6 +73,11 @@ test('a RUNNING job without a run id is left RUNNING, untouched, and listed for 
       for (const command of commands) assert.match(shown.stdout, command, `${args[0]} gives the commands`);
     }
     assert.match((await saliflow('status')).stdout, /lost1: needs an operator/);
+    // `check --repair` names it too, and leaves the choice to the operator: it does not start it.
+    const checked = await saliflow('check', '--repair');
+    assert.equal(checked.exitCode, 3, checked.stderr);
+    assert.match(checked.stdout, /job lost1 \(RUNNING\) needs an operator/);
+    assert.doesNotMatch(checked.stdout, /started its workflow/);
 
     // The operator found its run (here: one that had nothing to do) and adopts it: the job goes on.
     const adopted = await saliflow('adopt', '--apply', '--runner-id', `${name}=donothing:none`);
