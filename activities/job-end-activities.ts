@@ -43,14 +43,16 @@ export function createJobEndActivities({
   return {
     /**
      * Moves the job to FAILED with its error, frees its slot. A finished job
-     * (COMPLETED, ARCHIVED, EXPIRED) is never failed: its row stays, and the
-     * answer says so.
+     * (COMPLETED, ARCHIVED, EXPIRED) is failed only when `finished` says the
+     * failure is its own end step's (saliweb: a failing `complete`, completion
+     * e-mail, `archive` or `expire` fails the job); otherwise its row stays,
+     * and the answer says so.
      */
-    failJob(input: { job: string; failure: string }): Promise<{ failed: boolean; state: string }> {
+    failJob(input: { job: string; failure: string; finished?: boolean }): Promise<{ failed: boolean; state: string }> {
       return oneAtATime(input.job, async () => {
         const row = await readJob(pool, input.job);
         updateLogContext({ state: row.state });
-        if (FINAL_STATES.includes(row.state)) return { failed: false, state: row.state };
+        if (FINAL_STATES.includes(row.state) && !input.finished) return { failed: false, state: row.state };
         await transitionJob({ job: input.job, to: 'FAILED', failure: input.failure });
         admitter.wake();
         // Its children wait for an operator now: they say so in the Web UI at once.

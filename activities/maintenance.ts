@@ -12,6 +12,7 @@ import type { Pool } from '../store/pool.js';
 import { jobsDueForArchive, jobsDueForExpiry, jobsToReconcile, type DueJob } from '../store/maintenance.js';
 import { jobExists } from '../store/job-listing.js';
 import type { Admitter } from '../engine/admission.js';
+import { needsOperator } from '../engine/operator-attention.js';
 import { startJob } from './job-start.js';
 import { whileHeartbeating } from './heartbeat.js';
 import { StartupError } from '../core/errors.js';
@@ -46,6 +47,8 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
     for (const row of rows) {
       const job = row.name;
       if (open.has(jobWorkflowId(config.general.serviceName, job))) continue;
+      // Left for an operator (engine/operator-attention.ts): starting it would only end again, every round.
+      if (await needsOperator(config, row)) continue;
       const outcome = await startJob(client, config, { job, user: row.user, db: pool });
       if (outcome.started) started.push(job);
     }
@@ -65,7 +68,8 @@ export function createMaintenanceActivities(config: ServiceConfig, pool: Pool, d
      * Starts the workflow of every unfinished job that has none open: rows a
      * legacy frontend inserted without a ping (or whose start was lost), and
      * orphans, in-flight rows whose workflow was terminated; the new run
-     * resumes them from the row. Which jobs have an open workflow comes from
+     * resumes them from the row. A RUNNING job saliweb left without a run
+     * record waits for an operator and is not started. Which jobs have an open workflow comes from
      * one visibility query, so jobs that are fine cost nothing each.
      */
     async reconcileJobs(): Promise<{ started: string[] }> {

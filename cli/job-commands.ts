@@ -28,7 +28,9 @@ function describeDeletion(outcome: DeleteOutcome): string {
   const lines = [parts.join(', ')];
   if (outcome.runLeft) lines.push(runLeftLine(outcome.runLeft));
   if (outcome.children.length > 0) {
-    lines.push(`  jobs waiting for it now wait forever: ${outcome.children.join(', ')} (delete or fail them too)`);
+    lines.push(
+      `  jobs waiting for it are released (they start once their other parents are done): ${outcome.children.join(', ')}`,
+    );
   }
   if (outcome.admitted.length > 0) lines.push(admittedLine(outcome.admitted));
   return lines.join('\n');
@@ -74,7 +76,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
   program
     .command('failjob')
     .description(
-      'force unfinished jobs to FAILED: each workflow first deletes its run and ends, then the row and directory move to FAILED',
+      'force jobs in any state to FAILED (finished ones too, as saliweb): each workflow first deletes its run and ends, then the row and directory move to FAILED',
     )
     .addOption(configOption())
     .requiredOption('-r, --reason <text>', 'why (stored in the failure column and e-mailed to the admin)')
@@ -156,7 +158,7 @@ export function addJobCommands(program: Command, configOption: () => Option): vo
         console.log(
           `deleted ${outcome.jobs} job(s) of ${config.general.serviceName}: ${outcome.stopped} workflow(s) stopped ` +
             `(their runs deleted), ${outcome.terminated} terminated, ` +
-            `${outcome.directoriesDeleted} directory(ies) deleted`,
+            `${outcome.directoriesDeleted} directory(ies) deleted, ${outcome.straysDeleted} other entr(ies) of the state folders deleted`,
         );
         for (const kept of outcome.directoriesKept) {
           console.log(`  ${kept.job}: directory ${kept.directory} LEFT IN PLACE (${kept.reason})`);

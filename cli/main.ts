@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createPool, describeDatabaseError } from '../store/pool.js';
 import { loadServiceConfig } from '../core/config/index.js';
-import { createTables, dropTables, provisionServiceDatabase } from '../store/database-admin.js';
+import { createTables, DEFAULT_ACCOUNT_HOSTS, dropTables, provisionServiceDatabase } from '../store/database-admin.js';
 import { submitJob } from '../client/submit.js';
 import { AttentionError, backendConnection, EXIT, temporalClient, UsageError } from './support.js';
 import { addJobCommands } from './job-commands.js';
@@ -133,15 +133,32 @@ export function buildCli(): Command {
         .default('root'),
     )
     .addOption(new Option('--admin-password <password>').env('SALIFLOW_MYSQL_ADMIN_PASSWORD').default(''))
-    .action(async (options: { config: string; service?: string; adminUser: string; adminPassword: string }) => {
-      const { config, columns } = await configWithService(options);
-      const { db: database, host, port, backend, frontend } = config.database;
-      await provisionServiceDatabase(
-        { host, port, user: options.adminUser, password: options.adminPassword },
-        { db: database, backend, frontend, columns, trackHostname: config.general.trackHostname },
-      );
-      console.log(`database ${database} ready: users ${backend.user} (backend), ${frontend.user} (frontend)`);
-    });
+    .option(
+      '--account-host <host...>',
+      `the host part of both accounts (saliweb's: localhost); add the workers' and frontends' hosts, or %, when they ` +
+        `connect from elsewhere (default: ${DEFAULT_ACCOUNT_HOSTS.join(' ')})`,
+    )
+    .action(
+      async (options: {
+        config: string;
+        service?: string;
+        adminUser: string;
+        adminPassword: string;
+        accountHost?: string[];
+      }) => {
+        const { config, columns } = await configWithService(options);
+        const { db: database, host, port, backend, frontend } = config.database;
+        const accountHosts = options.accountHost ?? DEFAULT_ACCOUNT_HOSTS;
+        await provisionServiceDatabase(
+          { host, port, user: options.adminUser, password: options.adminPassword },
+          { db: database, backend, frontend, columns, trackHostname: config.general.trackHostname, accountHosts },
+        );
+        console.log(
+          `database ${database} ready: users ${backend.user} (backend), ${frontend.user} (frontend), ` +
+            `at ${accountHosts.map((account) => `'${account}'`).join(', ')}`,
+        );
+      },
+    );
   db.command('drop-tables')
     .description(
       'drop the jobs, dependencies and saliflow_control tables (all job records, the pause and published limits are lost)',

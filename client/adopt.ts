@@ -36,6 +36,7 @@ import { defaultHostId } from '../core/config/host-id.js';
 import { startJob } from '../activities/job-start.js';
 import { createJobTransitions } from '../engine/job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord } from '../engine/run-cycle-record.js';
+import { needsOperator } from '../engine/operator-attention.js';
 import { defaultRunners, type RunnerRegistry } from '../engine/runners/index.js';
 import { findRunsByName } from './adopt-lookup.js';
 
@@ -90,14 +91,30 @@ async function directoryFact(config: ServiceConfig, directory: string | null): P
   return { where: 'missing' };
 }
 
-async function hasWorkflow(client: Client, config: ServiceConfig, job: string): Promise<boolean> {
+async function hasWorkflow(client: Client, config: ServiceConfig, job: string): Promise<'open' | 'closed' | false> {
   try {
-    await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).describe();
-    return true;
+    const description = await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).describe();
+    return description.status.name === 'RUNNING' ? 'open' : 'closed';
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
     throw error;
   }
+}
+
+/**
+ * A job counts as saliflow's once it has a workflow, except a RUNNING job
+ * with no run record whose workflow has ended: a worker left it for the
+ * operator untouched (engine/operator-attention.ts), and `adopt
+ * --runner-id` is one of the ways out.
+ */
+async function isSaliflows(
+  client: Client,
+  config: ServiceConfig,
+  row: { name: string; state: string; runnerId: string | null; directory: string | null },
+): Promise<boolean> {
+  const workflow = await hasWorkflow(client, config, row.name);
+  if (workflow !== 'closed') return workflow === 'open';
+  return (await needsOperator(config, row)) === undefined;
 }
 
 async function jobStateFile(directory: string): Promise<AdoptionFacts['jobState']> {
@@ -157,7 +174,7 @@ export async function planServiceAdoption(options: AdoptOptions): Promise<Adopti
       runnerId: row.runnerId,
       directory: row.directory,
       directoryFact: row.state === 'EXPIRED' ? { where: 'as-row' } : dir,
-      hasWorkflow: unfinished && (await hasWorkflow(client, config, row.name)),
+      hasWorkflow: unfinished && (await isSaliflows(client, config, row)),
       runTime: row.runTime,
     };
     const where = dir.where === 'elsewhere' ? dir.path : row.directory;

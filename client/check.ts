@@ -23,6 +23,8 @@ import { jobExists, unfinishedJobs } from '../store/job-listing.js';
 import { startJob } from '../activities/job-start.js';
 import { findFileProblems, type FileProblem } from '../engine/consistency-check.js';
 import { describeJobWorkflow, runningJobWorkflows, terminateJobWorkflow } from './job-workflows.js';
+import { readJob } from '../store/job-row.js';
+import { needsOperator, operatorChoices } from '../engine/operator-attention.js';
 
 export interface CheckProblem {
   kind: FileProblem['kind'] | 'no-workflow' | 'workflow-without-row';
@@ -95,6 +97,13 @@ export async function checkService(options: {
 
   const open = new Set(await runningJobWorkflows(client, config));
   for (const { job, state, user } of await jobsWithoutWorkflow(client, config, pool, open)) {
+    // Left for an operator (engine/operator-attention.ts): --repair does not start it, the operator chooses.
+    const row = state === 'RUNNING' ? await readJob(pool, job).catch(() => undefined) : undefined;
+    const operator = row && (await needsOperator(config, row));
+    if (operator) {
+      problems.push({ kind: 'no-workflow', message: `job ${job} (${state}) ${operator}`, hint: operatorChoices(job) });
+      continue;
+    }
     const problem: CheckProblem = {
       kind: 'no-workflow',
       message: `job ${job} (${state}) has no running workflow, so nothing moves it`,

@@ -14,11 +14,12 @@
  * outcome names it so the operator can delete it.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
-import type { ServiceConfig } from '../core/config/index.js';
-import { InvalidTransitionError, JobStateError } from '../core/errors.js';
-import { FINAL_STATES, IN_FLIGHT_STATES, type JobState } from '../core/states.js';
+import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
+import { JobStateError } from '../core/errors.js';
+import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
 import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { childrenReasons } from '../store/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
@@ -26,7 +27,6 @@ import { runAdmissionRound } from '../engine/admission.js';
 import { inTransaction, type Pool } from '../store/pool.js';
 import {
   allJobs,
-  childrenOf,
   deleteAllJobRows,
   deleteJobRows,
   lockAllJobsForDelete,
@@ -58,7 +58,7 @@ export interface DeleteOutcome {
   directory: { deleted: string } | { kept: string; reason: string } | null;
   /** A run that may still be going (the workflow was terminated while it waited). */
   runLeft?: string;
-  /** Jobs waiting for this one: they wait forever now, unless deleted too. */
+  /** Jobs that waited for this one: released (their rows naming it are gone), they start when their other parents are done. */
   children: string[];
   /** INCOMING jobs admitted to the slot this freed. */
   admitted: string[];
@@ -171,8 +171,10 @@ function notInState(job: string, found: JobState, state: JobState): JobStateErro
 
 /**
  * Deletes a job that is in `state`: its workflow is terminated first (if it
- * runs), then the row and its own `dependencies` rows go in one transaction,
- * then its directory (only a proper job directory inside a state folder).
+ * runs), then the row and every `dependencies` row naming it (as child or
+ * parent, as saliweb's deljob: its children are released) go in one
+ * transaction, then its directory (only a proper job directory inside a
+ * state folder).
  */
 export async function deleteJob(options: {
   config: ServiceConfig;
@@ -186,23 +188,25 @@ export async function deleteJob(options: {
   if (before.state !== state) throw notInState(job, before.state, state);
   const reason = `deleted by an operator (saliflow delete --state ${state})`;
   const workflow = (await stopJobWorkflows(client, config, [job], reason)).get(job)!;
-  const { target, runnerId } = await inTransaction(pool, async (db) => {
+  const { target, runnerId, children } = await inTransaction(pool, async (db) => {
     const row = await lockJobForDelete(db, job);
     if (!row) throw new NoSuchJobError(job, config.general.serviceName);
     if (row.state !== state) {
       throw new JobStateError(job, `moved from ${state} to ${row.state} meanwhile; look again, then delete it`);
     }
     const found = await deletableDirectory(config, job, row.directory);
-    await deleteJobRows(db, job);
-    return { target: found, runnerId: row.runnerId };
+    const released = await deleteJobRows(db, job);
+    return { target: found, runnerId: row.runnerId, children: released };
   });
   // The row is gone: a run the reconcile schedule started in the meantime would only fail on it.
   await terminateJobWorkflow(client, config, job, reason);
   const directory = await removeDirectory(target);
-  const children = await childrenOf(pool, job);
   const runLeft = runLeftBehind(state, before.runnerId, runnerId, workflow);
-  const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(state) ? await admitNow(config, pool, client) : [];
-  await tellChildren(config, pool, client, job);
+  // A freed slot, or released children that may start now: admitted at once.
+  const admitted =
+    (IN_FLIGHT_STATES as readonly string[]).includes(state) || children.length > 0
+      ? await admitNow(config, pool, client)
+      : [];
   return {
     job,
     state,
@@ -227,11 +231,13 @@ export interface FailOutcome {
 }
 
 /**
- * Forces an unfinished job to FAILED: its workflow is terminated first, then
- * the row changes through the same transition every failure takes
- * (directory to FAILED's folder, `failure` set), then the admin is
- * e-mailed unless `mailer` is omitted. A finished job is refused: a finished
- * job never moves to FAILED.
+ * Forces a job in any state to FAILED (saliweb's failjob; its documented use
+ * is a job that went to COMPLETED by mistake, so COMPLETED, ARCHIVED and
+ * EXPIRED jobs are failed too): its workflow is stopped first, then the row
+ * changes through the same transition every failure takes (directory to
+ * FAILED's folder, as saliweb moves it; an EXPIRED job has none, only its row
+ * changes; `failure` set), then the admin is e-mailed unless `mailer` is
+ * omitted.
  */
 export async function failJob(options: {
   config: ServiceConfig;
@@ -243,25 +249,11 @@ export async function failJob(options: {
 }): Promise<FailOutcome> {
   const { config, pool, client, job, reason, mailer } = options;
   const before = await rowState(pool, config, job);
-  if (FINAL_STATES.includes(before.state)) {
-    throw new JobStateError(
-      job,
-      `is ${before.state}: a finished job never moves to FAILED; delete it with \`saliflow delete --state ${before.state}\` if it must go`,
-    );
-  }
   if (before.state === 'FAILED') throw new JobStateError(job, 'is already FAILED; nothing to do');
   const stopReason = `failed by an operator (saliflow failjob): ${reason}`;
   const workflow = (await stopJobWorkflows(client, config, [job], stopReason)).get(job)!;
   const failure = `failed by an operator (saliflow failjob): ${reason}`;
-  let result;
-  try {
-    result = await createJobTransitions(config, pool).transitionJob({ job, to: 'FAILED', failure });
-  } catch (error) {
-    if (error instanceof InvalidTransitionError) {
-      throw new JobStateError(job, `${error.message} (it finished meanwhile); a finished job never moves to FAILED`);
-    }
-    throw error;
-  }
+  const result = await createJobTransitions(config, pool).transitionJob({ job, to: 'FAILED', failure });
   await terminateJobWorkflow(client, config, job, stopReason);
   const after = await rowState(pool, config, job);
   const admitted = (IN_FLIGHT_STATES as readonly string[]).includes(before.state)
@@ -293,14 +285,42 @@ export interface DeleteAllOutcome {
   terminated: number;
   directoriesDeleted: number;
   directoriesKept: { job: string; directory: string; reason: string }[];
+  /** Entries of the state folders that belonged to no job (strays), deleted too, as saliweb does. */
+  straysDeleted: number;
   runsLeft: { job: string; run: string }[];
+}
+
+/**
+ * What is left in the state folders once every row is gone: saliweb's
+ * delete_all_jobs empties every state folder, strays too. Never the state
+ * folders themselves (nested in one another), nor anything holding one, nor
+ * the backend's own files (config, socket, state file).
+ */
+async function emptyStateFolders(config: ServiceConfig): Promise<number> {
+  const folders = new Set(DIRECTORY_STATES.map((state) => path.resolve(config.directories[state])));
+  const kept = [...folders, config.configFile, config.general.socket, config.backend.stateFile].map((file) =>
+    path.resolve(file),
+  );
+  const holdsKept = (entry: string) => kept.some((file) => file === entry || file.startsWith(`${entry}${path.sep}`));
+  let deleted = 0;
+  for (const folder of folders) {
+    for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
+      const entry = path.join(folder, name);
+      if (holdsKept(entry)) continue;
+      await fs.rm(entry, { recursive: true, force: true });
+      deleted++;
+    }
+  }
+  return deleted;
 }
 
 /**
  * Deletes every job of the service: all running job workflows are stopped
  * (their runs deleted), then every row (and every `dependencies` row) goes
- * in one transaction, then every proper job directory. Workflows started
- * meanwhile (reconcile) are terminated after the rows are gone.
+ * in one transaction, then every proper job directory, then whatever else
+ * the state folders hold (saliweb's delete_all_jobs empties them all).
+ * Workflows started meanwhile (reconcile) are terminated after the rows are
+ * gone.
  */
 export async function deleteAllJobs(options: {
   config: ServiceConfig;
@@ -321,6 +341,7 @@ export async function deleteAllJobs(options: {
     terminated: 0,
     directoriesDeleted: 0,
     directoriesKept: [],
+    straysDeleted: 0,
     runsLeft: [],
   };
   progress?.phase('stopping workflows', open.size);
@@ -355,5 +376,6 @@ export async function deleteAllJobs(options: {
     if (removed && 'kept' in removed)
       outcome.directoriesKept.push({ job, directory: removed.kept, reason: removed.reason });
   }
+  outcome.straysDeleted = await emptyStateFolders(config);
   return outcome;
 }

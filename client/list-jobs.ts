@@ -4,6 +4,8 @@ import type { ServiceConfig } from '../core/config/index.js';
 import type { JobState } from '../core/states.js';
 import { waitingReasons } from '../store/waiting-line.js';
 import { jobsInStates, type ListedRow } from '../store/job-listing.js';
+import { readJob } from '../store/job-row.js';
+import { needsOperator } from '../engine/operator-attention.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { formatTable, formatTime, parseState } from './format.js';
 
@@ -20,6 +22,8 @@ export const DEFAULT_LIST_STATES: JobState[] = [
 export interface ListedJob extends ListedRow {
   /** For INCOMING jobs: why it is not running yet, computed now from MySQL. */
   waiting?: string;
+  /** For a RUNNING job saliweb left without a run record: what the operator may do (engine/operator-attention.ts). */
+  needsOperator?: string;
 }
 
 /** Validates `states` (any case); a bad name is a UsageError naming it. */
@@ -39,7 +43,7 @@ export async function listJobs(
  * sees the line ("5 of 5 running slots taken, 3rd in line", "user alice: 2
  * of 2 running", "waiting for parent job X (RUNNING)", …): two statements
  * for the whole list, no worker needed. A job whose row left INCOMING
- * meanwhile says so.
+ * meanwhile says so. And which RUNNING jobs need an operator, with what to do.
  */
 export async function addWaitingReasons(
   db: Pick<mysql.Pool, 'query'>,
@@ -53,6 +57,12 @@ export async function addWaitingReasons(
     (await waitingReasons(db, control.limits, { names }, pausedBecause(control))).map((job) => [job.name, job.reason]),
   );
   for (const job of incoming) job.waiting = reasons.get(job.name) ?? 'no longer INCOMING';
+  // RUNNING jobs are few (at most [limits] running of saliflow's own): one row read and a file check each.
+  for (const job of jobs.filter((listed) => listed.state === 'RUNNING')) {
+    const row = await readJob(db, job.name).catch(() => undefined);
+    const note = row && (await needsOperator(config, row));
+    if (note) job.needsOperator = note;
+  }
 }
 
 /** One line per job, fields separated by two spaces (stable for `grep`/`awk`; --json for programs). */
@@ -68,6 +78,7 @@ export function formatJobs(jobs: readonly ListedJob[]): string {
         job.runnerId ?? '',
         job.failure ?? '',
         job.waiting ?? '',
+        job.needsOperator ?? '',
       ]
         .filter((part) => part !== '')
         .join('  '),
@@ -86,7 +97,7 @@ export function formatJobsTable(jobs: readonly ListedJob[]): string {
       job.name,
       job.user ?? '-',
       job.runnerId ?? '-',
-      job.failure ?? job.waiting ?? '',
+      job.failure ?? job.waiting ?? job.needsOperator ?? '',
     ]),
   );
 }

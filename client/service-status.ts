@@ -13,7 +13,8 @@ import { scheduleIds } from '../activities/schedules.js';
 import { describeLimits, pauseReason, readServiceControl, type Pause } from '../store/service-control.js';
 import { formatTable, formatTime, mysqlAddress, serviceLink } from './format.js';
 import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../store/status-outages.js';
-import { countJobsByState } from '../store/job-listing.js';
+import { countJobsByState, runningJobs } from '../store/job-listing.js';
+import { needsOperator } from '../engine/operator-attention.js';
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
@@ -60,6 +61,8 @@ export interface ServiceStatus {
   schedules: ScheduleStatus[];
   /** Scheduler status queries failing interval after interval (or recovered in the last day), by worker. */
   statusOutages?: StatusOutage[];
+  /** RUNNING jobs saliweb left without a run record, waiting for an operator (engine/operator-attention.ts). */
+  needsOperator?: { job: string; why: string }[];
 }
 
 async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
@@ -129,6 +132,11 @@ export async function serviceStatus(options: {
   const link = serviceLink(config);
   const control = await readServiceControl(db, config);
   const differs = describeLimits(control.limits) !== describeLimits(config.limits);
+  const attention: { job: string; why: string }[] = [];
+  for (const row of await runningJobs(db)) {
+    const why = await needsOperator(config, row);
+    if (why) attention.push({ job: row.name, why });
+  }
   return {
     service: config.general.serviceName,
     taskQueue,
@@ -143,6 +151,7 @@ export async function serviceStatus(options: {
     ...(control.pause ? { pause: control.pause } : {}),
     schedules: [await scheduleStatus(client, ids.reconcile), await scheduleStatus(client, ids.oldJobs)],
     statusOutages: await readStatusOutages(db),
+    ...(attention.length > 0 ? { needsOperator: attention } : {}),
   };
 }
 
@@ -191,6 +200,7 @@ export function formatServiceStatus(status: ServiceStatus): string {
     String(status.jobs[state]),
   ]);
   lines.push(counts.length > 0 ? formatTable(['  STATE', 'JOBS'], counts) : '  none');
+  for (const { job, why } of status.needsOperator ?? []) lines.push(`  ${job}: ${why}`);
   lines.push('', 'schedules:');
   for (const schedule of status.schedules) {
     if (!schedule.exists) {

@@ -15,6 +15,7 @@ import { readWholeRow } from '../store/job-listing.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { describeJobWorkflow, queryJobStatus } from './job-workflows.js';
 import { readCycleRecord } from '../engine/run-cycle-record.js';
+import { needsOperator } from '../engine/operator-attention.js';
 import { describeRetries, type RetryState } from '../core/retry-policy.js';
 
 /** The row's timestamps, in the order a job meets them (archive/expire are due times until reached). */
@@ -43,6 +44,8 @@ export interface JobDetails {
   timeline: { state: string; at: Date }[];
   /** The retries by run cause so far (`retryOn`), from the job's cycle record. */
   retries?: RetryState;
+  /** A RUNNING job saliweb left without a run record: what the operator may do (engine/operator-attention.ts). */
+  needsOperator?: string;
 }
 
 export async function showJob(options: {
@@ -82,6 +85,12 @@ export async function showJob(options: {
   const [line] = control ? await waitingReasons(db, control.limits, { names: [job] }, pausedBecause(control)) : [];
   const record =
     typeof row.directory === 'string' ? await readCycleRecord(row.directory).catch(() => undefined) : undefined;
+  const operator = await needsOperator(config, {
+    name: job,
+    state: String(row.state),
+    runnerId: typeof row.runner_id === 'string' ? row.runner_id : null,
+    directory: typeof row.directory === 'string' ? row.directory : null,
+  });
   return {
     name: job,
     row: { ...row },
@@ -90,6 +99,7 @@ export async function showJob(options: {
     ...(line ? { waiting: line.reason } : {}),
     timeline,
     ...(record?.retry ? { retries: record.retry } : {}),
+    ...(operator ? { needsOperator: operator } : {}),
   };
 }
 
@@ -130,6 +140,7 @@ export function formatJobDetails(details: JobDetails): string {
   );
   lines.push(`now       ${describeNow(details.now, details.waiting, row.state)}`);
   if (details.waiting) lines.push(`waiting   ${details.waiting}`);
+  if (details.needsOperator) lines.push(`operator  ${details.needsOperator}`);
   const retries = describeRetries(details.retries, undefined);
   if (retries)
     lines.push(

@@ -153,7 +153,7 @@ const STEP: Partial<Record<JobState, string>> = {
 
 function operatorCommand(job: string): string {
   return (
-    `before starting workers (they would fail it, never submit it): find the run on the cluster ` +
+    `workers leave it RUNNING, untouched (never submitted again, never failed by themselves): find the run on the cluster ` +
     `(e.g. qstat -j ${job} / squeue --name ${job}); if it is there, ` +
     `saliflow adopt --apply --runner-id ${job}=NAME:ID; if it never ran, saliflow failjob --reason 'lost by saliweb' ${job} ` +
     `then saliflow resubmit ${job}`

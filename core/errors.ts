@@ -306,8 +306,13 @@ export const NON_RETRYABLE_ERRORS: readonly string[] = [
 export const WORKFLOW_FAILURE = {
   /** The job ended FAILED. */
   jobFailed: 'JobFailed',
-  /** The job's complete step failed after it reached COMPLETED. */
+  /** Before issue 29: the job's complete step failed after it reached COMPLETED (now that fails the job). */
   completeStepFailed: 'CompleteStepFailed',
+  /**
+   * The job waits for an operator, its row untouched (a RUNNING job saliweb left without a run record). A
+   * failed run, not a completed one: a new run of the same ID may start once the operator has chosen.
+   */
+  needsOperator: 'NeedsOperator',
   /** The workflow deleted its run and ended on a `stopOnly` cancel. */
   stopped: 'JobStopped',
 } as const;

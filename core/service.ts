@@ -1,7 +1,9 @@
 /**
  * The service author's API: a service is a module whose default export is
- * `defineService({...})`. Each step runs in an activity, in the job's
- * directory, with a typed job context. Steps return their decisions
+ * `defineService({...})`. Each step runs in an activity with a typed job
+ * context. A TypeScript step does not run *in* the job directory (steps share
+ * one process, so nothing calls `chdir`): it reaches its files through
+ * `job.directory` / `job.path()`. (A saliweb Python step does run in it.) Steps return their decisions
  * (`skipRun`, `reschedule`) rather than mutating hidden state.
  */
 import type { ServiceConfig } from './config/index.js';
@@ -25,7 +27,7 @@ export interface JobLogger {
 export interface JobContext<M extends Metadata = Metadata> {
   /** The job's unique name (primary key of `jobs`). */
   readonly name: string;
-  /** Absolute path of the job directory; every step runs with it as its working folder. */
+  /** Absolute path of the job directory. Not the step's working folder (no `chdir`): use it, or `path()`. */
   readonly directory: string;
   /** The results URL the frontend gave the job. */
   readonly url: string;

@@ -35,15 +35,19 @@ export function isJobState(value: unknown): value is JobState {
   return typeof value === 'string' && (JOB_STATES as readonly string[]).includes(value);
 }
 
-/** A job in one of these states is finished: it changes only by archive and expire, never to FAILED. */
+/**
+ * A job in one of these states is finished: it moves on only by archive and
+ * expire, or to FAILED when its own `complete`, completion e-mail, `archive`
+ * or `expire` fails, or an operator fails it (`failjob`); nothing else fails it.
+ */
 export const FINAL_STATES: readonly JobState[] = ['COMPLETED', 'ARCHIVED', 'EXPIRED'];
 
 /** States in which a job holds one of the `[limits] running` slots. */
 export const IN_FLIGHT_STATES = ['PREPROCESSING', 'RUNNING', 'POSTPROCESSING', 'FINALIZING'] as const;
 
-/** Any unfinished state may fail; everything else follows the table above. */
+/** saliweb: any state → FAILED (its failjob's documented use is a job that COMPLETED by mistake); else the table. */
 export function isValidTransition(from: JobState, to: JobState): boolean {
-  if (to === 'FAILED') return !FINAL_STATES.includes(from);
+  if (to === 'FAILED') return true;
   return NEXT[from].includes(to);
 }
 

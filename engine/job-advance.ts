@@ -19,7 +19,7 @@
  */
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
-import { DiskFullError, JobStateError, RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
+import { DiskFullError, RunDiedError, RunFailedError, RunnerSpecError } from '../core/errors.js';
 import type { RunFailure } from '../core/job-workflow-contract.js';
 import type { RunResults } from '../core/runner-spec.js';
 import type { JobState } from '../core/states.js';
@@ -33,6 +33,7 @@ import { parseLocalRunId } from './runners/local.js';
 import type { StepCaller } from './service-steps.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
+import { needsOperatorText } from './operator-attention.js';
 import { readCompletionRecord, writeCompletionRecord } from './completion-record.js';
 import { failpoint } from './failpoint.js';
 import type { JobMetrics } from './job-metrics.js';
@@ -87,8 +88,10 @@ export type AdvanceResult = Progress &
         state: JobState;
         /** For a FAILED row: its failure text. */
         failure?: string;
-        /** The job COMPLETED but its `complete` step or e-mail failed (the row stays COMPLETED). */
+        /** The job COMPLETED but its `complete` step or e-mail failed (the workflow fails it, as saliweb). */
         completeFailure?: string;
+        /** The job waits for an operator, its row untouched (a RUNNING job saliweb left without a run record). */
+        needsOperator?: string;
       }
   );
 
@@ -121,11 +124,6 @@ interface AdvanceDeps {
  * no activity; a long one holds the task this much longer, once.
  */
 export const QUICK_RUN_MS = 1000;
-
-export const UNADOPTED_RUNNING =
-  'is RUNNING without a saliflow run record (left by saliweb, whose run may still exist): not submitted again; ' +
-  'if its run is found on the cluster, `saliflow resubmit` after checking its outputs, or adopt it before starting ' +
-  'workers (`saliflow adopt --apply --runner-id JOB=NAME:ID`)';
 
 export function createJobAdvance(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
@@ -305,8 +303,13 @@ export function createJobAdvance(deps: AdvanceDeps) {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
           const found = await readCycleRecord(directory);
           // saliflow writes the record before it enters RUNNING: a RUNNING row without one is a job saliweb
-          // left (it commits RUNNING before it submits), whose run may exist. Never submit it blindly.
-          if (found === undefined) throw new JobStateError(job, UNADOPTED_RUNNING);
+          // left (it commits RUNNING before it submits), whose run may exist. Never submitted blindly, never
+          // failed by itself: left RUNNING, untouched, for an operator (engine/operator-attention.ts).
+          if (found === undefined) {
+            const needsOperator = needsOperatorText(job, row.runnerId);
+            deps.log.warn(needsOperator);
+            return { next: 'done', state: 'RUNNING', ...progress, needsOperator };
+          }
           const record = found;
           const submitted = record.run === undefined;
           const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);

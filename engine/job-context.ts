@@ -10,7 +10,7 @@ import type { JobContext, Metadata } from '../core/service.js';
 import type { Pool } from '../store/pool.js';
 import { readJob, type JobRow } from '../store/job-row.js';
 import { saveJobMetadata } from '../store/job-metadata.js';
-import { checkJobDirectory } from './job-directory.js';
+import { checkJobDirectory, isOldJob } from './job-directory.js';
 import { createJobLogger } from './job-logger.js';
 import type { Mailer } from './mail.js';
 import { readCycleRecord, serviceCycle } from './run-cycle-record.js';
@@ -47,7 +47,7 @@ export async function loadStepContext(
 ): Promise<StepContext> {
   const row: JobRow = known ?? (await readJob(pool, name));
   if (row.directory === null) throw new JobStateError(name, 'has no directory (expired?); its steps cannot run');
-  const directory = await checkJobDirectory(config, name, row.directory);
+  const directory = await checkJobDirectory(config, name, row.directory, { oldLocationOk: isOldJob(row.state) });
   const cycle = await readCycleRecord(directory);
   const before = { ...row.metadata };
   const metadata: Metadata = { ...row.metadata };

@@ -51,16 +51,32 @@ async function placementProblem(resolved: string, folders: Set<string>): Promise
 }
 
 /**
+ * saliweb archives and expires a finished job wherever its row says its
+ * directory is, even in a folder the config no longer names (a lab moved
+ * `completed/`): archive moves it into ARCHIVED's folder, expire deletes it.
+ */
+export function isOldJob(state: string): boolean {
+  return state === 'COMPLETED' || state === 'ARCHIVED';
+}
+
+/** A finished job's directory that may lie outside today's state folders: `<some folder>/<job name>`, not at the top. */
+function oldLocation(job: string, resolved: string): boolean {
+  return path.basename(resolved) === job && path.dirname(path.dirname(resolved)) !== path.dirname(resolved);
+}
+
+/**
  * Checks `directory` (a row's value) and returns it when it is a real
  * directory (not a symlink) whose parent is a state folder. Throws a
  * non-retryable JobStateError naming the job and the problem otherwise;
- * `missingOk` lets a caller handle a directory that is not there at all.
+ * `missingOk` lets a caller handle a directory that is not there at all;
+ * `oldLocationOk` (a COMPLETED or ARCHIVED job's) accepts one in a folder
+ * no longer configured.
  */
 export async function checkJobDirectory(
   config: FolderConfig,
   job: string,
   directory: string | null,
-  { missingOk = false } = {},
+  { missingOk = false, oldLocationOk = false } = {},
 ): Promise<string> {
   const fail = (problem: string): never => {
     throw new JobStateError(job, `its directory ${JSON.stringify(directory)} ${problem}; fix the row or fail the job`);
@@ -68,9 +84,15 @@ export async function checkJobDirectory(
   if (directory === null || directory.trim() === '') return fail('is empty');
   if (!path.isAbsolute(directory)) return fail('is not an absolute path');
   const resolved = path.resolve(directory);
-  const problem =
+  let problem =
     (await placementProblem(resolved, await recentStateFolders(config, false))) &&
     (await placementProblem(resolved, await recentStateFolders(config, true)));
+  // saliweb tolerates a finished job's directory in a folder the config no longer names (a lab moved
+  // `completed/` or `archived/`): used where the row says. Only a directory named after its job, never
+  // a state folder itself or a top-level one.
+  if (problem && oldLocationOk && !problem.startsWith('is a state folder') && oldLocation(job, resolved)) {
+    problem = undefined;
+  }
   if (problem) return fail(problem);
   const stat = await fs.lstat(resolved).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;

@@ -12,7 +12,7 @@ import { assertTransition, type JobState } from '../core/states.js';
 import { inTransaction, type Pool } from '../store/pool.js';
 import { readJob } from '../store/job-row.js';
 import { changeJobState, changeStateIfStill, releaseChildren, setJobDirectory } from '../store/job-transitions.js';
-import { checkJobDirectory } from './job-directory.js';
+import { checkJobDirectory, isOldJob } from './job-directory.js';
 import { failpoint } from './failpoint.js';
 import { removeJobStateFile } from './runners/job-state-file.js';
 
@@ -119,10 +119,10 @@ async function moveDirectory(job: string, from: string, toParent: string): Promi
  * lock, which a transition holds from before its move until its commit, so a
  * move still in progress elsewhere is never undone.
  */
-async function restoreMisplaced(config: ServiceConfig, job: string, directory: string): Promise<void> {
+async function restoreMisplaced(config: ServiceConfig, job: string, directory: string, state: JobState): Promise<void> {
   let where: string;
   try {
-    where = await checkJobDirectory(config, job, directory, { missingOk: true });
+    where = await checkJobDirectory(config, job, directory, { missingOk: true, oldLocationOk: isOldJob(state) });
   } catch {
     return; // A bad path: the caller's own check reports it; nothing here is touched.
   }
@@ -201,7 +201,7 @@ export function createJobTransitions(
     let made: MadeChange | undefined;
     const result = await inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
-      if (row.directory !== null) await restoreMisplaced(config, job, row.directory);
+      if (row.directory !== null) await restoreMisplaced(config, job, row.directory, row.state);
       const target = targetDirectory(config, to);
       if (row.state === to) {
         // The admitter changes only the row (INCOMING → PREPROCESSING); the
@@ -219,7 +219,10 @@ export function createJobTransitions(
         // A job can always be failed (and expired); only moving a directory needs one.
       } else {
         try {
-          const source = await checkJobDirectory(config, job, row.directory, { missingOk: true });
+          const source = await checkJobDirectory(config, job, row.directory, {
+            missingOk: true,
+            oldLocationOk: isOldJob(row.state),
+          });
           if (target === null) {
             await fs.rm(source, { recursive: true, force: true });
             directory = null;
@@ -261,7 +264,7 @@ export function createJobTransitions(
     if (directory === null || (await exists(directory))) return;
     await inTransaction(pool, async (db) => {
       const row = await readJob(db, job, { forUpdate: true });
-      if (row.directory !== null) await restoreMisplaced(config, job, row.directory);
+      if (row.directory !== null) await restoreMisplaced(config, job, row.directory, row.state);
     });
   }
 

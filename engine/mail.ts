@@ -23,6 +23,7 @@ export function createMailer(config: ServiceConfig): Mailer {
   };
 }
 
+/** saliweb's subjects, which labs filter on: `Sali lab <service_name> service: Job <name> complete` / `… FAILED`. */
 export function jobCompletedMessage(serviceName: string, job: string, url: string) {
   return {
     subject: `Sali lab ${serviceName} service: Job ${job} complete`,
@@ -35,7 +36,7 @@ export function jobCompletedMessage(serviceName: string, job: string, url: strin
 
 export function jobFailedMessage(serviceName: string, job: string, failure: string, configFile: string) {
   return {
-    subject: `${serviceName}: job ${job} FAILED`,
+    subject: `Sali lab ${serviceName} service: Job ${job} FAILED`,
     text:
       `Job ${job} of the ${serviceName} service failed and has been moved to the FAILED state.\n\n` +
       `${failure}\n\n` +

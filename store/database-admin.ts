@@ -1,7 +1,14 @@
 /**
  * Creating a service's database, tables and its two MySQL users, with the
- * rights saliweb gives them: the frontend may only read and add jobs (and
- * add dependencies), the backend may do everything on the service's tables.
+ * rights saliweb gives them (its `scons` checks them): the frontend may
+ * SELECT `jobs`, INSERT only the columns a submission writes (name, user,
+ * passwd, directory, contact_email, url, submit_time, and hostname with
+ * track_hostname) and SELECT, INSERT, UPDATE, DELETE `dependencies`; the
+ * backend may do everything on the service's tables. saliweb's accounts are
+ * `@'localhost'` (MySQL's Unix socket); saliflow also makes them
+ * `@'127.0.0.1'` by default, for clients that reach MySQL over TCP on this
+ * host (a server with skip-name-resolve does not call that `localhost`).
+ * Workers or frontends on other hosts need their hosts (or `%`) added.
  */
 import mysql from 'mysql2/promise';
 import type { ColumnSpec } from '../core/schema.js';
@@ -22,6 +29,16 @@ export interface ServiceDatabase {
   frontend: DbCredentials;
   columns?: readonly ColumnSpec[];
   trackHostname?: boolean;
+  /** The host parts of both MySQL accounts; default DEFAULT_ACCOUNT_HOSTS. */
+  accountHosts?: readonly string[];
+}
+
+export const DEFAULT_ACCOUNT_HOSTS: readonly string[] = ['localhost', '127.0.0.1'];
+
+/** The `jobs` columns a frontend inserts (saliweb's grant). */
+export function frontendInsertColumns(trackHostname: boolean): string[] {
+  const columns = ['name', 'user', 'passwd', 'directory', 'contact_email', 'url', 'submit_time'];
+  return trackHostname ? [...columns, 'hostname'] : columns;
 }
 
 const IDENTIFIER = /^[A-Za-z0-9_]{1,64}$/;
@@ -50,13 +67,19 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
   const db = checkIdentifier('database name', spec.db);
   await withConnection(admin, async (connection) => {
     await connection.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+    const hosts = spec.accountHosts ?? DEFAULT_ACCOUNT_HOSTS;
+    if (hosts.length === 0) throw new UsageError('no account host given: name at least one (saliweb: localhost)');
     for (const { user, passwd } of [spec.backend, spec.frontend]) {
       checkIdentifier('MySQL user', user);
-      await connection.query(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [user, passwd]);
-      // Keep the password in step with the credential file if it changed.
-      await connection.query(`ALTER USER ?@'%' IDENTIFIED BY ?`, [user, passwd]);
+      for (const host of hosts) {
+        await connection.query(`CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?`, [user, host, passwd]);
+        // Keep the password in step with the credential file if it changed.
+        await connection.query(`ALTER USER ?@? IDENTIFIED BY ?`, [user, host, passwd]);
+      }
     }
-    await connection.query(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@'%'`, [spec.backend.user]);
+    for (const host of hosts) {
+      await connection.query(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@?`, [spec.backend.user, host]);
+    }
     const [tables] = await connection.query<mysql.RowDataPacket[]>(
       'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?',
       [db],
@@ -71,8 +94,14 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
       }
     }
     // Table-level grants need the tables to exist, so they come last.
-    await connection.query(`GRANT SELECT, INSERT ON \`${db}\`.jobs TO ?@'%'`, [spec.frontend.user]);
-    await connection.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@'%'`, [spec.frontend.user]);
+    const insertable = frontendInsertColumns(spec.trackHostname ?? false)
+      .map((column) => `\`${column}\``)
+      .join(', ');
+    for (const host of hosts) {
+      const to = [spec.frontend.user, host];
+      await connection.query(`GRANT SELECT, INSERT (${insertable}) ON \`${db}\`.jobs TO ?@?`, to);
+      await connection.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${db}\`.dependencies TO ?@?`, to);
+    }
   });
 }
 

@@ -82,3 +82,18 @@ export async function unfinishedJobs(db: Queryable): Promise<UnfinishedJob[]> {
     user: (row.user as string | null) ?? null,
   }));
 }
+
+/** The RUNNING jobs' names, run ids and directories (`status` checks them for a missing run record). */
+export async function runningJobs(
+  db: Queryable,
+): Promise<{ name: string; state: 'RUNNING'; runnerId: string | null; directory: string | null }[]> {
+  const [rows] = await db.query<mysql.RowDataPacket[]>(
+    "SELECT name, runner_id, directory FROM jobs WHERE state = 'RUNNING' ORDER BY submit_time, name",
+  );
+  return rows.map((row) => ({
+    name: String(row.name),
+    state: 'RUNNING' as const,
+    runnerId: row.runner_id ?? null,
+    directory: row.directory ?? null,
+  }));
+}

@@ -41,10 +41,17 @@ export async function lockJobForDelete(connection: mysql.PoolConnection, name: s
   };
 }
 
-/** Deletes the job's own `dependencies` rows, then its row (in the caller's transaction, holding the row lock). */
-export async function deleteJobRows(connection: mysql.PoolConnection, name: string): Promise<void> {
-  await connection.query('DELETE FROM dependencies WHERE child = ?', [name]);
+/**
+ * Deletes every `dependencies` row naming the job, as child or as parent
+ * (saliweb's deljob does: its children are released, and start once their
+ * other parents are done), then its row; in the caller's transaction,
+ * holding the row lock. Returns the children released.
+ */
+export async function deleteJobRows(connection: mysql.PoolConnection, name: string): Promise<string[]> {
+  const children = await childrenOf(connection, name);
+  await connection.query('DELETE FROM dependencies WHERE child = ? OR parent = ?', [name, name]);
   await connection.query('DELETE FROM jobs WHERE name = ?', [name]);
+  return children;
 }
 
 /** The jobs that wait for `parent` (their `dependencies` rows name it). */

@@ -14,7 +14,9 @@ function rowChanges(config: ServiceConfig, to: JobState, failure: string): { set
   const sets: string[] = [];
   const values: unknown[] = [];
   const timestamp = STATE_TIMESTAMP[to];
-  if (timestamp) sets.push(`${timestamp} = UTC_TIMESTAMP()`);
+  // saliweb sets run_time when the job first runs; a reschedule (POSTPROCESSING → RUNNING) keeps it (a resubmit clears it).
+  if (timestamp === 'run_time') sets.push('run_time = COALESCE(run_time, UTC_TIMESTAMP())');
+  else if (timestamp) sets.push(`${timestamp} = UTC_TIMESTAMP()`);
   if (to === 'COMPLETED') {
     const delays: [string, number | null][] = [
       ['archive_time', config.oldjobs.archiveMs],

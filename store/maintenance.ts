@@ -33,11 +33,23 @@ export async function jobsDueForExpiry(db: Queryable, limit: number): Promise<Du
   return jobsAndUsers(rows);
 }
 
+export interface JobToReconcile extends JobAndUser {
+  state: string;
+  directory: string | null;
+  runnerId: string | null;
+}
+
 /** The unfinished jobs (INCOMING or in flight) with their users, oldest first: each needs an open workflow. */
-export async function jobsToReconcile(db: Queryable): Promise<JobAndUser[]> {
+export async function jobsToReconcile(db: Queryable): Promise<JobToReconcile[]> {
   const [rows] = await db.query<mysql.RowDataPacket[]>(
-    'SELECT name, user FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
+    'SELECT name, user, state, directory, runner_id FROM jobs WHERE state IN (?) ORDER BY submit_time, name',
     [['INCOMING', ...IN_FLIGHT_STATES]],
   );
-  return jobsAndUsers(rows);
+  return rows.map((row) => ({
+    name: String(row.name),
+    user: row.user ?? null,
+    state: String(row.state),
+    directory: row.directory ?? null,
+    runnerId: row.runner_id ?? null,
+  }));
 }

@@ -55,7 +55,8 @@ export function createTablesSql({ columns = [], trackHostname = false }: SchemaO
   ];
   return [
     `CREATE TABLE jobs (${definitions.join(', ')})`,
-    'CREATE TABLE dependencies (child VARCHAR(40), parent VARCHAR(40), INDEX (child), INDEX (parent))',
+    // saliweb's schema (its scons checks it): both columns NOT NULL DEFAULT '', both indexed.
+    "CREATE TABLE dependencies (child VARCHAR(40) NOT NULL DEFAULT '', parent VARCHAR(40) NOT NULL DEFAULT '', INDEX (child), INDEX (parent))",
   ];
 }
 

@@ -8,14 +8,16 @@ import { failureText } from './failure-text.js';
 
 /**
  * Records the failure (row FAILED, directory in FAILED's folder), e-mails
- * the admin, and ends the workflow as Failed so the Web UI shows it red. A
- * finished job (COMPLETED, ARCHIVED, EXPIRED) keeps its state: the admin is
- * told what failed, the row is not touched.
+ * the admin, and ends the workflow as Failed so the Web UI shows it red.
+ * `finished`: the failure is the finished job's own (its `complete`, the
+ * completion e-mail, `archive`, `expire`), which fails it as saliweb does;
+ * otherwise a job found finished (a cancel that raced its completion) keeps
+ * its state, and the admin is told what failed.
  */
-export async function endAsFailed(job: string, error: unknown): Promise<never> {
+export async function endAsFailed(job: string, error: unknown, options: { finished?: boolean } = {}): Promise<never> {
   let failure = typeof error === 'string' ? error : failureText(error);
   try {
-    const { failed, state } = await local.failJob({ job, failure });
+    const { failed, state } = await local.failJob({ job, failure, ...(options.finished ? { finished: true } : {}) });
     if (failed) {
       upsertSearchAttributes([{ key: JOB_STATE, value: 'FAILED' }]);
       setCurrentDetails(`FAILED: ${firstLine(failure)}`);

@@ -43,7 +43,7 @@ import {
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
-import { local, mail, runActivities } from './activity-options.js';
+import { local, runActivities } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
 
 export type { JobStatus, JobWorkflowInput };
@@ -212,11 +212,14 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
       WORKFLOW_FAILURE.jobFailed,
     );
   }
+  if (outcome.needsOperator) {
+    // Left for an operator, the row untouched (a RUNNING job saliweb left without a run record).
+    setCurrentDetails(`${outcome.state}: ${firstLine(outcome.needsOperator)}`);
+    throw ApplicationFailure.nonRetryable(outcome.needsOperator, WORKFLOW_FAILURE.needsOperator);
+  }
   if (outcome.completeFailure) {
-    const failure = `the job COMPLETED, but its complete step or e-mail failed (the job stays COMPLETED): ${outcome.completeFailure}`;
-    setCurrentDetails(`COMPLETED, but: ${firstLine(failure)}`);
-    await mail.notifyAdminOfFailure({ job, failure });
-    throw ApplicationFailure.nonRetryable(firstLine(failure), WORKFLOW_FAILURE.completeStepFailed);
+    // saliweb: a failing `complete` or completion e-mail fails the job (FAILED, admin mailed), COMPLETED or not.
+    return endAsFailed(job, `after the job COMPLETED: ${outcome.completeFailure}`, { finished: true });
   }
   return outcome.state;
 }

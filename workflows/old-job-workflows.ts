@@ -21,7 +21,7 @@ export async function expireJobWorkflow(job: string): Promise<string> {
   return moveOldJob(job, store.expireJob, 'EXPIRED');
 }
 
-/** Moves the job on and shows its new state in the Web UI; a failure ends the run failed, like any job's. */
+/** Moves the job on and shows its new state in the Web UI; a failure fails the job, like any job's. */
 async function moveOldJob(
   job: string,
   move: (job: string) => Promise<void>,
@@ -32,7 +32,8 @@ async function moveOldJob(
     upsertSearchAttributes([{ key: JOB_STATE, value: to }]);
     return to;
   } catch (error) {
-    return endAsFailed(job, error);
+    // saliweb: a failing `archive` or `expire` fails the job (FAILED, directory to FAILED's folder, admin mailed).
+    return endAsFailed(job, error, { finished: true });
   }
 }
 

@@ -2,9 +2,12 @@
  * The INI dialect of Python's configparser with its defaults, which is what
  * saliweb reads: `key: value` or `key = value` (the first `:` or `=`
  * splits), case-insensitive keys, case-sensitive section names, full-line
- * `#` / `;` comments, and values continued on more-indented lines. Values
- * are kept raw: no `%(name)s` interpolation and no `[DEFAULT]` inheritance,
- * which saliweb's files do not use.
+ * `#` / `;` comments, and values continued on more-indented lines; and
+ * its BasicInterpolation, as saliweb and its frontend read the file:
+ * `%(key)s` is the value of `key` in the same section or in `[DEFAULT]`,
+ * `%%` a literal `%`, and every key of `[DEFAULT]` is seen in every section
+ * present in the file (not in an absent one, and `[DEFAULT]` itself is not
+ * listed among the sections).
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
@@ -12,8 +15,69 @@ import { ConfigError } from '../errors.js';
 export interface IniSection {
   /** The name as written between the brackets (trimmed). */
   readonly name: string;
-  /** Lower-cased keys to values, in file order. */
+  /** Lower-cased keys to values (interpolated), in file order; then the keys only `[DEFAULT]` sets. */
   readonly values: ReadonlyMap<string, string>;
+  /** The keys of `values` that come from `[DEFAULT]` (the section does not set them itself). */
+  readonly inherited?: ReadonlySet<string>;
+}
+
+/** configparser's default_section: its keys are seen in every section. */
+export const DEFAULT_SECTION = 'DEFAULT';
+/** configparser's MAX_INTERPOLATION_DEPTH. */
+const MAX_INTERPOLATION_DEPTH = 10;
+
+/**
+ * configparser's BasicInterpolation of `raw`, the value of `key` in
+ * `section`, with `lookup` finding a key's raw value there (the section's
+ * own, else `[DEFAULT]`'s). Its errors name the file, section and key.
+ */
+function interpolate(
+  file: string,
+  section: string,
+  key: string,
+  raw: string,
+  lookup: (name: string) => string | undefined,
+): string {
+  const fail = (problem: string): never => {
+    throw new ConfigError(file, { section, key }, `${problem} (configparser interpolation; write %% for a literal %)`);
+  };
+  const out: string[] = [];
+  const expand = (rest: string, depth: number): void => {
+    if (depth > MAX_INTERPOLATION_DEPTH) {
+      fail(
+        `more than ${MAX_INTERPOLATION_DEPTH} nested %(...)s references (a reference loop?) in ${JSON.stringify(raw)}`,
+      );
+    }
+    while (rest !== '') {
+      const at = rest.indexOf('%');
+      if (at < 0) {
+        out.push(rest);
+        return;
+      }
+      out.push(rest.slice(0, at));
+      rest = rest.slice(at);
+      const next = rest[1];
+      if (next === '%') {
+        out.push('%');
+        rest = rest.slice(2);
+      } else if (next === '(') {
+        const match = /^%\(([^)]+)\)s/.exec(rest);
+        if (!match) fail(`bad interpolation variable reference ${JSON.stringify(rest)}; write %(name)s`);
+        const name = match![1]!.toLowerCase();
+        rest = rest.slice(match![0].length);
+        const value = lookup(name);
+        if (value === undefined) {
+          fail(`%(${name})s refers to a key that neither [${section}] nor [${DEFAULT_SECTION}] sets`);
+        }
+        if (value!.includes('%')) expand(value!, depth + 1);
+        else out.push(value!);
+      } else {
+        fail(`'%' must be followed by '%' or '(', found ${JSON.stringify(rest)}`);
+      }
+    }
+  };
+  expand(raw, 1);
+  return out.join('');
 }
 
 export class IniDocument {
@@ -143,8 +207,23 @@ export function parseIni(text: string, file: string): IniDocument {
   });
   close();
 
+  const defaults = sections.get(DEFAULT_SECTION) ?? new Map<string, string>();
+  sections.delete(DEFAULT_SECTION);
   const byName = new Map<string, IniSection>();
-  for (const [name, values] of sections) byName.set(name, { name, values });
+  for (const [name, own] of sections) {
+    const lookup = (key: string) => own.get(key) ?? defaults.get(key);
+    const values = new Map<string, string>();
+    const inherited = new Set<string>();
+    for (const [key, raw] of own) values.set(key, interpolate(file, name, key, raw, lookup));
+    for (const [key, raw] of defaults) {
+      if (own.has(key)) continue;
+      values.set(key, interpolate(file, name, key, raw, lookup));
+      inherited.add(key);
+    }
+    byName.set(name, inherited.size > 0 ? { name, values, inherited } : { name, values });
+  }
+  // [DEFAULT]'s own values are checked too, as configparser would on reading them.
+  for (const [key, raw] of defaults) interpolate(file, DEFAULT_SECTION, key, raw, (name) => defaults.get(name));
   return new IniDocument(file, byName);
 }
 

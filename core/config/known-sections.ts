@@ -114,7 +114,8 @@ export function checkKnownSections(doc: IniDocument, declared: SectionKeys | und
 
 function checkKeys(file: string, section: IniSection, accepted: readonly string[]): void {
   for (const key of section.values.keys()) {
-    if (accepted.includes(key)) continue;
+    // A [DEFAULT] key is seen in every section (configparser): not a typo of this one.
+    if (accepted.includes(key) || section.inherited?.has(key)) continue;
     const nearest = nearestSpelling(key, accepted);
     const known = `[${section.name}] accepts only ${accepted.join(', ')}`;
     const hint = nearest !== undefined ? `did you mean ${nearest}? (${known})` : known;

@@ -271,7 +271,7 @@ describe('adopting a live saliweb service', { skip, timeout: 300_000 }, () => {
       assert.match(dry.stdout, /ahead1: directory is at .*\/running\/ahead1 but the row says .*\/incoming\/ahead1/);
       assert.match(
         dry.stdout,
-        /null1: left RUNNING for you: before starting workers \(they would fail it, never submit it\): find the run on the cluster/,
+        /null1: left RUNNING for you: workers leave it RUNNING, untouched \(never submitted again, never failed by themselves\): find the run on the cluster/,
       );
       assert.match(dry.stdout, /dry run: nothing changed/);
       const [afterDry] = await f.db.query('SELECT * FROM jobs ORDER BY name');

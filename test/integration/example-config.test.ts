@@ -16,7 +16,7 @@ import mysql from 'mysql2/promise';
 import { execa } from 'execa';
 import modfoo from '../../examples/modfoo/service.js';
 import { loadServiceConfig, type ServiceConfig } from '../../core/config/index.js';
-import { dropServiceDatabase, provisionServiceDatabase } from '../../store/database-admin.js';
+import { DEFAULT_ACCOUNT_HOSTS, dropServiceDatabase, provisionServiceDatabase } from '../../store/database-admin.js';
 import { randomToken } from '../../client/job-names.js';
 import { scheduleIds } from '../../activities/schedules.js';
 import { REPO_ROOT, stackSettings } from '../../scripts/stack/settings.js';
@@ -64,15 +64,24 @@ after(async () => {
   const { db, backend, frontend } = config.database;
   const connection = await mysql.createConnection(admin);
   try {
-    for (const user of [backend.user, frontend.user]) {
-      if (!existingUsers.has(user)) await connection.query("DROP USER IF EXISTS ?@'%'", [user]);
-    }
-    if (existingUsers.has(backend.user)) {
-      await connection.query(`REVOKE ALL PRIVILEGES ON \`${db}\`.* FROM ?@'%'`, [backend.user]);
-    }
-    if (existingUsers.has(frontend.user)) {
-      await connection.query(`REVOKE SELECT, INSERT ON \`${db}\`.jobs FROM ?@'%'`, [frontend.user]);
-      await connection.query(`REVOKE INSERT ON \`${db}\`.dependencies FROM ?@'%'`, [frontend.user]);
+    for (const host of DEFAULT_ACCOUNT_HOSTS) {
+      for (const user of [backend.user, frontend.user]) {
+        if (!existingUsers.has(user)) await connection.query('DROP USER IF EXISTS ?@?', [user, host]);
+      }
+      // Accounts that were there before (another checkout's): only this database's rights go.
+      if (existingUsers.has(backend.user)) {
+        await connection
+          .query(`REVOKE ALL PRIVILEGES ON \`${db}\`.* FROM ?@?`, [backend.user, host])
+          .catch(() => undefined);
+      }
+      if (existingUsers.has(frontend.user)) {
+        await connection
+          .query(`REVOKE ALL PRIVILEGES ON \`${db}\`.jobs FROM ?@?`, [frontend.user, host])
+          .catch(() => undefined);
+        await connection
+          .query(`REVOKE ALL PRIVILEGES ON \`${db}\`.dependencies FROM ?@?`, [frontend.user, host])
+          .catch(() => undefined);
+      }
     }
   } finally {
     await connection.end();

@@ -97,6 +97,31 @@ describe('the happy paths', () => {
     });
   });
 
+  test('reschedule keeps the first run_time (saliweb sets it once, when the job first runs)', async () => {
+    let firstRunTime: number | undefined;
+    const service = defineService({
+      run: () => doNothing(),
+      async postprocess(job) {
+        if (job.cycle > 1) return {};
+        firstRunTime = (await jobRow(fixture.db, job.name)).run_time!.getTime();
+        // The database's clock leaves that second before the job runs again, so a reset run_time would differ.
+        await until('the database clock past run_time', async () => {
+          const [[row]] = (await fixture.db.query('SELECT UTC_TIMESTAMP() AS now')) as unknown as [[{ now: Date }]];
+          return row.now.getTime() > firstRunTime! ? true : undefined;
+        });
+        return { reschedule: {} };
+      },
+    });
+    await withWorker(fixture, service, async ({ client }) => {
+      const job = await submit(client, 'runtime');
+      assert.equal((await workflowOutcome(client, job.workflowId)).result, 'COMPLETED');
+      const row = await jobRow(fixture.db, job.name);
+      assert.ok(firstRunTime !== undefined);
+      assert.equal(row.run_time!.getTime(), firstRunTime);
+      assert.ok(row.postprocess_time!.getTime() > firstRunTime, 'the second cycle ran later');
+    });
+  });
+
   test('metadata columns, framework.log and the completion e-mail', async () => {
     const service = defineService({
       async preprocess(job) {
@@ -239,30 +264,52 @@ describe('each step failing moves the job to FAILED and tells the admin', () => 
         assert.deepEqual(description.searchAttributes.JobState, ['FAILED']);
         const [mail] = (await smtp.waitFor(before + 1)).slice(before);
         assert.deepEqual(mail!.to, ['admin@test.example.org']);
-        assert.match(mail!.subject, new RegExp(`job ${job.name} FAILED`));
+        assert.equal(mail!.subject, `Sali lab ${fixture.config.general.serviceName} service: Job ${job.name} FAILED`);
         assert.match(mail!.text, pattern);
       });
     });
   }
 
-  test('complete failing after COMPLETED: the job stays COMPLETED, the admin is told, the run shows red', async () => {
-    await withWorker(fixture, { run: () => doNothing(), complete: boom('complete') }, async ({ client }) => {
-      const before = smtp.messages.length;
-      const job = await submit(client, 'fail-complete');
-      const outcome = await workflowOutcome(client, job.workflowId);
-      assert.match(outcome.failure ?? '', /complete of job \S+ failed: complete exploded/);
-      const row = await jobRow(fixture.db, job.name);
-      assert.equal(row.state, 'COMPLETED');
-      assert.equal(row.failure, null);
-      assert.equal(row.directory, dirOf('completed', job.name));
-      const description = await client.workflow.getHandle(job.workflowId).describe();
-      assert.equal(description.status.name, 'FAILED');
-      assert.deepEqual(description.searchAttributes.JobState, ['COMPLETED']);
-      const [mail] = (await smtp.waitFor(before + 1)).slice(before);
-      assert.deepEqual(mail!.to, ['admin@test.example.org']);
-      assert.match(mail!.text, /stays COMPLETED/);
+  // saliweb: a failing `complete` or completion e-mail fails the job, COMPLETED or not (issue 29; this used to leave it COMPLETED).
+  const endCases: { step: string; service: Service; pattern: RegExp }[] = [
+    {
+      step: 'complete',
+      service: { run: () => doNothing(), complete: boom('complete') },
+      pattern: /complete of job \S+ failed: complete exploded/,
+    },
+    {
+      step: 'email',
+      service: { run: () => doNothing(), sendJobCompletedEmail: boom('the e-mail') },
+      pattern: /the e-mail exploded/,
+    },
+  ];
+  for (const { step, service, pattern } of endCases) {
+    test(`${step} failing after COMPLETED: the job ends FAILED in FAILED's folder, the admin is mailed once`, async () => {
+      await withWorker(fixture, service, async ({ client }) => {
+        const before = smtp.messages.length;
+        const job = await submit(client, `fail-end-${step}`);
+        const outcome = await workflowOutcome(client, job.workflowId);
+        assert.match(outcome.failure ?? '', pattern);
+        const row = await jobRow(fixture.db, job.name);
+        assert.equal(row.state, 'FAILED');
+        assert.match(row.failure ?? '', pattern);
+        assert.match(row.failure ?? '', /after the job COMPLETED/);
+        assert.equal(row.directory, dirOf('failed', job.name));
+        await fs.access(row.directory!);
+        const description = await client.workflow.getHandle(job.workflowId).describe();
+        assert.equal(description.status.name, 'FAILED');
+        assert.deepEqual(description.searchAttributes.JobState, ['FAILED']);
+        // The workflow has ended: every mail it sent is in the sink.
+        const mails = smtp.messages.slice(before).filter((mail) => mail.to.includes('admin@test.example.org'));
+        assert.equal(mails.length, 1, 'the admin is mailed exactly once');
+        assert.equal(
+          mails[0]!.subject,
+          `Sali lab ${fixture.config.general.serviceName} service: Job ${job.name} FAILED`,
+        );
+        assert.match(mails[0]!.text, pattern);
+      });
     });
-  });
+  }
 
   test('a service step failure keeps the stack of the service code', async () => {
     await withWorker(fixture, { run: boom('run') }, async ({ client }) => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type mysql from 'mysql2/promise';
 import { defineService, localCommand } from '../../core/index.js';
 import { submitJob, type SubmittedJob } from '../../client/submit.js';
+import { deleteJob } from '../../client/job-operations.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { withWorker } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
@@ -180,5 +181,57 @@ test('a waiting child costs nothing while it waits, says why, and starts when it
       assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
     },
     { admission: { sweepMs: 1000, onSweep: () => void sweeps++ } },
+  );
+});
+
+test('deleting a parent releases its children: a child waiting on a deleted parent starts when its other parents are done', async () => {
+  let sweeps = 0;
+  const failing = defineService({
+    run: (job) => {
+      if (job.name.startsWith('doomed')) throw new Error('doomed to fail');
+      return service.run!(job);
+    },
+  });
+  await withWorker(
+    fixture,
+    failing,
+    async ({ client }) => {
+      const submit = (name: string, parents?: string[]) =>
+        submitJob({ config: fixture.config, db: fixture.frontendDb, client, name, ...(parents ? { parents } : {}) });
+      const keeper = await submit('keeper');
+      const doomed = await submit('doomed');
+      const child = await submit('released', [keeper.name, doomed.name]);
+      await fs.writeFile(path.join(fixture.root, 'incoming', child.name, 'go'), '');
+      assert.match((await workflowOutcome(client, doomed.workflowId)).failure ?? '', /doomed to fail/);
+      const outcome = await deleteJob({
+        config: fixture.config,
+        pool: fixture.db,
+        client,
+        job: doomed.name,
+        state: 'FAILED',
+      });
+      // saliweb's deljob removes every dependencies row naming the job, as parent or child.
+      assert.deepEqual(outcome.children, [child.name]);
+      const [left] = await fixture.db.query<mysql.RowDataPacket[]>(
+        'SELECT child, parent FROM dependencies WHERE child = ? OR parent = ? OR child = ?',
+        [doomed.name, doomed.name, child.name],
+      );
+      assert.deepEqual(
+        left.map((row) => ({ ...row })),
+        [{ child: child.name, parent: keeper.name }],
+      );
+      // Its other parent still runs: two admission sweeps later the child still waits.
+      const swept = sweeps;
+      await until('two admission sweeps', async () => (sweeps >= swept + 2 ? true : undefined));
+      assert.equal((await jobRow(fixture.db, child.name)).state, 'INCOMING');
+      await until(
+        'the keeper to run',
+        async () => ((await jobRow(fixture.db, keeper.name)).state === 'RUNNING' ? true : undefined),
+        { everyMs: 50 },
+      );
+      await fs.writeFile(path.join(fixture.root, 'running', keeper.name, 'go'), '');
+      assert.equal((await workflowOutcome(client, child.workflowId)).result, 'COMPLETED');
+    },
+    { admission: { sweepMs: 300, onSweep: () => void sweeps++ } },
   );
 });

@@ -83,7 +83,8 @@ describe('old jobs', () => {
   });
 
   for (const step of ['archive', 'expire']) {
-    test(`a failing ${step} step leaves the finished job's row alone, shows red and tells the admin`, async () => {
+    // saliweb: a failing `archive` or `expire` fails the job (issue 29; this used to leave it ARCHIVED).
+    test(`a failing ${step} step fails the job: FAILED in FAILED's folder, shows red, the admin is mailed once`, async () => {
       await withWorker(fixture, service, async ({ client }) => {
         await ensureSchedules(client, fixture.config, fixture.taskQueue);
         try {
@@ -100,20 +101,71 @@ describe('old jobs', () => {
           );
           assert.match((await workflowOutcome(client, job.workflowId)).failure ?? '', new RegExp(`${step} of job`));
           const row = await jobRow(fixture.db, job.name);
-          // A finished job is never FAILED: archive moved it (then its step failed); expire did not happen.
-          assert.equal(row.state, 'ARCHIVED');
-          assert.equal(row.failure, null);
-          assert.equal(row.directory, path.join(fixture.root, 'completed', job.name));
+          assert.equal(row.state, 'FAILED');
+          assert.match(row.failure ?? '', new RegExp(`${step} of job ${job.name} failed: ${step} (disk full|refused)`));
+          assert.equal(row.directory, path.join(fixture.root, 'failed', job.name));
           await fs.access(row.directory!);
-          const mails = (await fixture.smtp.waitFor(before + 1)).slice(before);
+          const description = await client.workflow.getHandle(job.workflowId).describe();
+          assert.deepEqual(description.searchAttributes.JobState, ['FAILED']);
+          // The failed run has ended, and a FAILED job is never archived again: every mail about it is in.
+          const mails = fixture.smtp.messages.slice(before);
+          assert.equal(mails.length, 1, 'the admin is mailed exactly once');
+          assert.equal(
+            mails[0]!.subject,
+            `Sali lab ${fixture.config.general.serviceName} service: Job ${job.name} FAILED`,
+          );
           assert.match(mails[0]!.text, new RegExp(`${step} of job ${job.name} failed: ${step} (disk full|refused)`));
-          assert.match(mails[0]!.text, /stays ARCHIVED/);
         } finally {
           await deleteSchedules(client, fixture.config);
         }
       });
     });
   }
+
+  test('old jobs in folders the config no longer names are archived and expired where their rows say, as saliweb does', async () => {
+    // A lab moved its folders: the rows still name the old ones.
+    const rows = [
+      { name: 'moved-done', state: 'COMPLETED', folder: 'old-completed' },
+      { name: 'moved-arch', state: 'ARCHIVED', folder: 'old-archived' },
+    ];
+    for (const row of rows) {
+      const directory = path.join(fixture.root, row.folder, row.name);
+      await fs.mkdir(directory, { recursive: true });
+      await fs.writeFile(path.join(directory, 'result.txt'), 'done\n');
+      await fixture.db.query(
+        'INSERT INTO jobs (name, user, directory, url, state, submit_time, end_time, archive_time, expire_time) ' +
+          "VALUES (?, 'alice', ?, 'http://example.org/x', ?, UTC_TIMESTAMP(), UTC_TIMESTAMP(), UTC_TIMESTAMP(), " +
+          'DATE_ADD(UTC_TIMESTAMP(), INTERVAL 2 SECOND))',
+        [row.name, directory, row.state],
+      );
+    }
+    await withWorker(fixture, service, async ({ client }) => {
+      await ensureSchedules(client, fixture.config, fixture.taskQueue);
+      try {
+        const before = fixture.smtp.messages.length;
+        for (const { name } of rows) {
+          const row = await waitForState(name, ['EXPIRED', 'FAILED']);
+          assert.equal(row.state, 'EXPIRED', String(row.failure));
+          assert.equal(row.directory, null);
+          // The expire run has closed (the row turns EXPIRED just before).
+          assert.equal(
+            await client.workflow.getHandle(`${fixture.config.general.serviceName}/${name}`).result(),
+            'EXPIRED',
+          );
+        }
+        // Archive moved the COMPLETED one into ARCHIVED's folder (here COMPLETED's), then ran there.
+        assert.deepEqual(archivedFiles.get('moved-done'), ['archived.txt', 'result.txt']);
+        assert.ok(expired.includes('moved-done') && expired.includes('moved-arch'));
+        for (const { name, folder } of rows) {
+          await assert.rejects(fs.access(path.join(fixture.root, folder, name)), /ENOENT/);
+          await assert.rejects(fs.access(path.join(fixture.root, 'completed', name)), /ENOENT/);
+        }
+        assert.equal(fixture.smtp.messages.length, before, 'nothing failed: the admin is not mailed');
+      } finally {
+        await deleteSchedules(client, fixture.config);
+      }
+    });
+  });
 
   test('NEVER archives nor expires: no old-jobs schedule', async () => {
     const never = await createServiceFixture({ sections: { oldjobs: { archive: 'NEVER', expire: 'NEVER' } } });

@@ -216,7 +216,11 @@ test("delete: a live job's run is deleted and its workflow ended first, then row
       );
       assert.doesNotMatch(deleted.stdout, /may still be going/);
       await killed(pid);
-      assert.match(deleted.stdout, /jobs waiting for it now wait forever: orphan/);
+      // saliweb: deleting a job removes its dependency rows on both sides, so its children are released (issue 29).
+      assert.match(
+        deleted.stdout,
+        /jobs waiting for it are released \(they start once their other parents are done\): orphan/,
+      );
       assert.equal(await stateOf(live.name), undefined);
       assert.equal(await exists(live.directory), false);
       assert.equal(await exists(path.join(fixture.root, 'running', 'live')), false);
@@ -227,11 +231,12 @@ test("delete: a live job's run is deleted and its workflow ended first, then row
         .catch((error: Error & { cause?: Error }) => error.cause?.message);
       assert.equal(failure, 'stopped: deleted by an operator (saliflow delete --state RUNNING)');
 
-      // The child's own dependencies rows go with it.
-      const deletedChild = await saliflow('delete', child.name, '--state', 'INCOMING', '--force');
-      assert.equal(deletedChild.exitCode, 0, deletedChild.stderr);
       const [deps] = (await fixture.db.query('SELECT * FROM dependencies')) as unknown as [unknown[]];
       assert.deepEqual(deps, []);
+      // Released, the child took the freed slot.
+      await inState(child.name, 'RUNNING');
+      const deletedChild = await saliflow('delete', child.name, '--state', 'RUNNING', '--force');
+      assert.equal(deletedChild.exitCode, 0, deletedChild.stderr);
       assert.equal(await exists(child.directory), false);
 
       const again = await saliflow('delete', live.name, '--state', 'RUNNING', '--force');
@@ -271,7 +276,7 @@ test('failjob: run deleted and workflow ended, row FAILED through the transition
       assert.ok(await exists(row[0]!.directory));
       assert.equal(await workflowStatus(client, runningJob.name), 'FAILED');
       const mails = await fixture.smtp.waitFor(mailsBefore + 1);
-      assert.match(mails.at(-1)!.subject, /job stuck FAILED/);
+      assert.match(mails.at(-1)!.subject, /^Sali lab \S+ service: Job stuck FAILED$/);
       assert.match(mails.at(-1)!.text, /node on fire/);
 
       // The command handed the freed slot to the waiting job itself; failing it without e-mail.
@@ -286,15 +291,16 @@ test('failjob: run deleted and workflow ended, row FAILED through the transition
       assert.equal(await workflowStatus(client, waiting.name), 'FAILED');
       assert.equal(fixture.smtp.messages.length, mailsBefore + 1, 'no e-mail with --no-email');
 
-      const finished = await saliflow('failjob', done.name, '--reason', 'too late');
-      assert.equal(finished.exitCode, 1);
-      assert.match(finished.stderr, /job quickdone: is COMPLETED: a finished job never moves to FAILED/);
-      assert.equal(await stateOf(done.name), 'COMPLETED');
+      // saliweb: failjob moves a job in any state to FAILED, a COMPLETED one too (issue 29; this used to be refused).
+      const finished = await saliflow('failjob', done.name, '--reason', 'completed by mistake', '--no-email');
+      assert.equal(finished.exitCode, 0, finished.stderr);
+      assert.match(finished.stdout, /failed quickdone \(was COMPLETED\): .*row FAILED, directory .*failed\/quickdone/);
+      assert.equal(await stateOf(done.name), 'FAILED');
       const unknown = await saliflow('failjob', 'nosuchjob', done.name, '--reason', 'x');
       assert.equal(unknown.exitCode, 1);
       assert.match(
         unknown.stderr,
-        /no job nosuchjob in Test[\s\S]*job quickdone: is COMPLETED[\s\S]*2 of 2 job\(s\) not failed/,
+        /no job nosuchjob in Test[\s\S]*job quickdone: is already FAILED[\s\S]*2 of 2 job\(s\) not failed/,
       );
       const noReason = await saliflow('failjob', done.name);
       assert.equal(noReason.exitCode, 2);

@@ -90,6 +90,41 @@ test('failjob: asks for each job (n keeps it), -n skips the admin e-mail, -f doe
   assert.equal(row.directory, path.join(fixture.root, 'failed', 'fj_c'));
 });
 
+test("failjob of COMPLETED, ARCHIVED and EXPIRED jobs: FAILED as saliweb does, directory to FAILED's folder, admin mailed once each", async () => {
+  // saliweb: failjob moves a job in any state to FAILED (its documented use: a job that COMPLETED by mistake).
+  await job('fj_done', 'COMPLETED', 'completed');
+  await job('fj_arch', 'ARCHIVED', 'completed');
+  await job('fj_exp', 'EXPIRED', 'completed');
+  await fs.rm(path.join(fixture.root, 'completed', 'fj_exp'), { recursive: true });
+  await fixture.db.query("UPDATE jobs SET directory = NULL WHERE name = 'fj_exp'");
+  const mails = fixture.smtp.messages.length;
+  const failed = await saliflow(['saliweb', 'failjob', '-f', 'fj_done', 'fj_arch', 'fj_exp']);
+  assert.equal(failed.exitCode, 0, failed.stderr);
+  for (const [name, from] of [
+    ['fj_done', 'COMPLETED'],
+    ['fj_arch', 'ARCHIVED'],
+    ['fj_exp', 'EXPIRED'],
+  ] as const) {
+    assert.match(failed.stdout, new RegExp(`^failed ${name} \\(was ${from}\\), admin e-mailed$`, 'm'));
+    const row = await jobRow(fixture.db, name);
+    assert.equal(row.state, 'FAILED');
+    assert.equal(row.failure, 'failed by an operator (saliflow failjob): forced into FAILED with failjob');
+    // The directory moves as saliweb moves it; an EXPIRED job has none, its row alone changes.
+    assert.equal(row.directory, name === 'fj_exp' ? null : path.join(fixture.root, 'failed', name));
+    if (row.directory) await fs.access(row.directory);
+  }
+  await assert.rejects(fs.access(path.join(fixture.root, 'completed', 'fj_done')), /ENOENT/);
+  // The command has returned: its mails are in the sink.
+  const sent = fixture.smtp.messages.slice(mails);
+  const service = fixture.config.general.serviceName;
+  assert.deepEqual(
+    sent.map((mail) => mail.subject).sort(),
+    ['fj_arch', 'fj_done', 'fj_exp'].map((name) => `Sali lab ${service} service: Job ${name} FAILED`),
+  );
+  for (const name of ['fj_done', 'fj_arch', 'fj_exp'])
+    await fixture.db.query('DELETE FROM jobs WHERE name = ?', [name]);
+});
+
 test('deljob STATE JOB: asks (Y deletes), -f does not, a job in another state is not found', async () => {
   await job('dj_a', 'FAILED', 'failed');
   await job('dj_b', 'FAILED', 'failed');
@@ -119,8 +154,17 @@ test('resubmit JOB: a FAILED job runs again; any other is not found', async () =
   assert.equal(await stateOf('rs_b'), 'COMPLETED');
 });
 
-test('delete_all_jobs: anything but YES cancels; YES deletes every job', async () => {
+test('delete_all_jobs: anything but YES cancels; YES deletes every job and empties every state folder', async () => {
   await job('da_a', 'COMPLETED', 'completed');
+  // Strays (no row): saliweb's delete_all_jobs deletes them too.
+  const strays = [
+    path.join(fixture.root, 'completed', 'stray.txt'),
+    path.join(fixture.root, 'failed', 'old-job'),
+    path.join(fixture.root, 'incoming', 'half-submitted'),
+  ];
+  await fs.writeFile(strays[0]!, 'x');
+  await fs.mkdir(path.join(strays[1]!, 'deep'), { recursive: true });
+  await fs.mkdir(strays[2]!);
   const cancelled = await saliflow(['delete_all_jobs'], 'yes\n');
   assert.equal(cancelled.exitCode, 0, cancelled.stderr);
   assert.match(cancelled.stdout, /Enter exactly YES to proceed: Canceled\./);
@@ -131,4 +175,9 @@ test('delete_all_jobs: anything but YES cancels; YES deletes every job', async (
   const [rows] = await fixture.db.query('SELECT name FROM jobs');
   assert.deepEqual(rows, []);
   await assert.rejects(fs.access(path.join(fixture.root, 'completed', 'da_a')));
+  for (const stray of strays) await assert.rejects(fs.access(stray), /ENOENT/, stray);
+  for (const folder of ['incoming', 'running', 'completed', 'failed']) {
+    assert.deepEqual(await fs.readdir(path.join(fixture.root, folder)), [], `${folder} is empty and still there`);
+  }
+  await fs.access(fixture.configFile);
 });

@@ -102,7 +102,11 @@ test('listing, counting and the maintenance reads', async () => {
     { name: 'l1', user: 'u-l1' },
     { name: 'l5', user: 'u-l5' },
   ];
-  assert.deepEqual(await jobsToReconcile(db), unfinished);
+  // With what the reconcile needs to tell a job left for an operator (a RUNNING one without a run record).
+  assert.deepEqual(await jobsToReconcile(db), [
+    { ...unfinished[0], state: 'RUNNING', directory: '/nowhere/l1', runnerId: 'SGE:1' },
+    { ...unfinished[1], state: 'INCOMING', directory: '/nowhere/l5', runnerId: null },
+  ]);
   assert.deepEqual(await unfinishedJobs(db), [
     { name: 'l1', state: 'RUNNING', user: 'u-l1' },
     { name: 'l5', state: 'INCOMING', user: 'u-l5' },
@@ -151,15 +155,16 @@ test('a delete holds its rows locked until its transaction ends', async () => {
     const row = await lockJobForDelete(connection, 'd2');
     assert.deepEqual(row, { state: 'INCOMING', directory: '/nowhere/d2', runnerId: null });
     const locked = !(await lockableElsewhere(fixture.db, (connection) => lockJobForDelete(connection, 'd2')));
-    await deleteJobRows(connection, 'd2');
+    // saliweb's deljob: every dependencies row naming it goes, its children are released (issue 29).
+    assert.deepEqual(await deleteJobRows(connection, 'd2'), ['d3']);
     return locked;
   });
   assert.equal(seenLocked, true);
   assert.equal(await lockableElsewhere(fixture.db, (connection) => lockJobForDelete(connection, 'd1')), true);
   assert.equal(await jobExists(db, 'd2'), false);
-  // Its own dependencies went with it; its children's stay (they are told it is gone).
+  // Its dependencies rows went with it, on both sides: its own and its children's.
   assert.deepEqual(await childrenOf(db, 'd1'), []);
-  assert.deepEqual(await childrenOf(db, 'd2'), ['d3']);
+  assert.deepEqual(await childrenOf(db, 'd2'), []);
   assert.equal(await inTransaction(db, (connection) => lockJobForDelete(connection, 'd2')), undefined);
 
   const allLocked = await inTransaction(db, async (connection) => {

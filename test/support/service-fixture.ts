@@ -9,7 +9,12 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadServiceConfig, type ServiceConfig } from '../../core/config/index.js';
 import type { ColumnSpec } from '../../core/schema.js';
-import { dropServiceDatabase, provisionServiceDatabase, type AdminConnection } from '../../store/database-admin.js';
+import {
+  DEFAULT_ACCOUNT_HOSTS,
+  dropServiceDatabase,
+  provisionServiceDatabase,
+  type AdminConnection,
+} from '../../store/database-admin.js';
 import { randomToken } from '../../client/job-names.js';
 import { stackSettings, type StackSettings } from '../../scripts/stack/settings.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
@@ -137,7 +142,8 @@ export async function createServiceFixture(options: FixtureOptions = {}): Promis
       await frontendPool.end();
       await dropServiceDatabase(admin, db);
       const connection = await mysql.createConnection(admin);
-      for (const user of [backend.user, frontend.user]) await connection.query("DROP USER IF EXISTS ?@'%'", [user]);
+      for (const user of [backend.user, frontend.user])
+        for (const host of DEFAULT_ACCOUNT_HOSTS) await connection.query('DROP USER IF EXISTS ?@?', [user, host]);
       await connection.end();
       await fs.rm(root, { recursive: true, force: true });
     },

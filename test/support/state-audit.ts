@@ -90,7 +90,11 @@ const FINAL_STATES = new Set(['COMPLETED', 'ARCHIVED', 'EXPIRED']);
 
 /**
  * Jobs that left COMPLETED (or ARCHIVED/EXPIRED) other than by archive and
- * expire, with the offending path: the promise the fault suite checks.
+ * expire, with the offending path: the promise the fault suite checks. A
+ * finished job may also move to FAILED as in saliweb, but only when its own
+ * `complete`, e-mail, `archive` or `expire` fails or an operator fails it;
+ * the fault suite's services and verbs never do either, so any such move
+ * here (a crash or a race failing a finished job) is still an offence.
  */
 export function jobsThatLeftCompleted(changes: readonly StateChange[]): { job: string; path: string[] }[] {
   const allowed = new Set(['COMPLETED>ARCHIVED', 'ARCHIVED>EXPIRED']);

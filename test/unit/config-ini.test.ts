@@ -163,3 +163,59 @@ test('readIniFile names a missing file', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// saliweb and its frontend read the file with Python's configparser, whose BasicInterpolation applies (issue 29).
+test('configparser interpolation: %(key)s from the section or [DEFAULT], %% a literal %, nested references', () => {
+  const text = [
+    '[DEFAULT]',
+    'root: /srv/modfoo',
+    'Service = ModFoo',
+    '[directories]',
+    'incoming: %(root)s/incoming',
+    'completed: %(top)s/completed',
+    'top: %(root)s/data',
+    '[general]',
+    'service_name: %(service)s',
+    'urltop: https://example.org/%(SERVICE)s?x=100%%',
+    'root: /elsewhere',
+    'here: %(root)s',
+  ].join('\n');
+  const doc = parseIni(text, FILE);
+  assert.deepEqual(
+    doc.sections.map((section) => section.name),
+    ['directories', 'general'],
+    '[DEFAULT] is not a section of its own',
+  );
+  assert.deepEqual(values(text, 'directories'), {
+    incoming: '/srv/modfoo/incoming',
+    completed: '/srv/modfoo/data/completed',
+    top: '/srv/modfoo/data',
+    root: '/srv/modfoo',
+    service: 'ModFoo',
+  });
+  assert.deepEqual(values(text, 'general'), {
+    service_name: 'ModFoo',
+    urltop: 'https://example.org/ModFoo?x=100%',
+    root: '/elsewhere',
+    here: '/elsewhere',
+    service: 'ModFoo',
+  });
+  assert.deepEqual([...(doc.section('general')?.inherited ?? [])], ['service']);
+});
+
+test('a bad interpolation is an error naming the file, section and key', () => {
+  const bad: [string, RegExp][] = [
+    ['[s]\nk: %(nope)s\n', /live\.conf \[s\] k: %\(nope\)s refers to a key that neither \[s\] nor \[DEFAULT\] sets/],
+    ['[s]\nk: 100%\n', /live\.conf \[s\] k: '%' must be followed by '%' or '\(', found "%"/],
+    ['[s]\nk: %(x)d\nx: 1\n', /live\.conf \[s\] k: bad interpolation variable reference "%\(x\)d"/],
+    ['[s]\na: %(b)s\nb: %(a)s\n', /live\.conf \[s\] a: more than 10 nested/],
+    ['[DEFAULT]\nk: 5%\n[s]\n', /live\.conf \[s\] k: '%' must be followed/],
+  ];
+  for (const [text, message] of bad) {
+    assert.throws(
+      () => parseIni(text, FILE),
+      (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      text,
+    );
+  }
+});

@@ -848,3 +848,12 @@ test('a bad metrics address or log level names the key and what is expected', ()
     );
   }
 });
+
+test('a [DEFAULT] section and %(key)s references are read as configparser reads them; its keys are no typos', () => {
+  const conf = `[DEFAULT]\nhome: /modbase5/home/modfoo/service\n\n${SALIWEB_CONF}`
+    .replace('incoming: /modbase5/home/modfoo/service/incoming/', 'incoming: %(home)s/incoming/')
+    .replace('completed: /modbase5/home/modfoo/service/completed/', 'completed: %(home)s/completed/');
+  const config = loadServiceConfig(saliwebService(conf), {});
+  assert.equal(config.directories.INCOMING, '/modbase5/home/modfoo/service/incoming');
+  assert.equal(config.directories.COMPLETED, '/modbase5/home/modfoo/service/completed');
+});

@@ -74,3 +74,19 @@ test('a state folder reached through another folder’s symlink is still a state
     /is a state folder itself/,
   );
 });
+
+test("a finished job's directory in a folder no longer configured passes with oldLocationOk, named after its job only", async () => {
+  const { base, config } = service('oldplace');
+  mkdirSync(join(base, 'old-completed', 'job'), { recursive: true });
+  const old = join(base, 'old-completed', 'job');
+  const oldLocationOk = true;
+  assert.equal(await checkJobDirectory(config, 'job', old, { oldLocationOk }), old);
+  await rejects(checkJobDirectory(config, 'job', old), /is not directly inside a state folder/);
+  await rejects(checkJobDirectory(config, 'other', old, { oldLocationOk }), /is not directly inside a state folder/);
+  await rejects(checkJobDirectory(config, 'running', config.directories.RUNNING, { oldLocationOk }), /state folder/);
+  symlinkSync(old, join(base, 'old-completed', 'linked'));
+  await rejects(
+    checkJobDirectory(config, 'linked', join(base, 'old-completed', 'linked'), { oldLocationOk }),
+    /is a symbolic link/,
+  );
+});
