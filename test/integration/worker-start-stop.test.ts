@@ -42,9 +42,9 @@ async function variant(edits: Record<string, (text: string) => string>): Promise
   return path.join(dir, 'service.conf');
 }
 
-async function startRefused(configFile: string, env: Record<string, string> = {}) {
+async function startRefused(configFile: string, env: Record<string, string> = {}, service = SERVICE) {
   const started = Date.now();
-  const result = await execa('node', [BIN, 'worker', '--config', configFile, '--service', SERVICE], {
+  const result = await execa('node', [BIN, 'worker', '--config', configFile, '--service', service], {
     reject: false,
     env,
     timeout: 120_000,
@@ -100,6 +100,21 @@ for (const scenario of CASES) {
     assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
   });
 }
+
+test('a worker refuses to start with a misspelt step in its service, naming the file and the spelling', async () => {
+  const service = path.join(fixture.root, 'misspelt-service.ts');
+  await fs.writeFile(
+    service,
+    `import { defineService, doNothing } from ${JSON.stringify(path.join(REPO_ROOT, 'core/index.js'))};\n` +
+      // tsx does not type-check: without the check the job would COMPLETE without its postprocess.
+      `export default defineService({ run: () => doNothing(), postproces: () => undefined } as never);\n`,
+  );
+  const result = await startRefused(fixture.configFile, {}, service);
+  assert.equal(result.exitCode, 1, result.all ?? result.stderr);
+  const expected = `saliflow worker: cannot work: unknown key postproces in defineService({...}) of ${service}; did you mean postprocess?`;
+  assert.ok(result.stderr.includes(expected), result.stderr);
+  assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+});
 
 test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {
   const holder = net.createServer();
