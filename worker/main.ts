@@ -35,6 +35,7 @@ import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 import { handleStopSignals } from './stop-signals.js';
+import { listenToWrapper, onSignal } from './wrapper-signals.js';
 import { publishLimits } from '../store/service-control.js';
 import { DRAIN_SIGNAL, drainOnSignal, reloadLimitsOnHangup, type SignalSource } from './operator-signals.js';
 import type { ServiceSpec } from './services-dir.js';
@@ -230,6 +231,8 @@ const LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error'];
  * could start or run; with one service, its failure is thrown as is.
  */
 export async function runWorkers(options: { services: ServiceSpec[]; skipConsistencyCheck?: boolean }): Promise<void> {
+  // At once: a stop the wrapper passes on while the services load must not be lost.
+  listenToWrapper();
   const specs = options.services;
   const single = specs.length === 1;
   const workflowsOnMainThread = workflowThreads(process.env, single) === 'main';
@@ -279,8 +282,7 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
   // Signals for every service: one handler on the process, heard by each service's.
   const signals = new EventEmitter().setMaxListeners(0);
   const forward = (signal: string) => () => signals.emit(signal);
-  const forwarders = ['SIGHUP', DRAIN_SIGNAL].map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of forwarders) process.on(signal, handler);
+  const forwarders = (['SIGHUP', DRAIN_SIGNAL] as const).map((signal) => onSignal(signal, forward(signal)));
   const workers: ServiceWorker[] = [];
   let stopping = false;
   const stopSignals = handleStopSignals({
@@ -332,7 +334,7 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
     }
   } finally {
     stopSignals.dispose();
-    for (const [signal, handler] of forwarders) process.off(signal, handler);
+    for (const remove of forwarders) remove();
     for (const connection of connections.values())
       await connection.then(
         (c) => c.close(),
