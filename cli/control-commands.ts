@@ -3,6 +3,7 @@
  * workers at once (store/service-control.ts): pause, resume,
  * reload-limits; and drain, for one worker (worker/drain.ts).
  */
+import { workerName } from '../core/worker-identity.js';
 import os from 'node:os';
 import type { Command, Option } from 'commander';
 import { withAdmissionLock } from '../engine/admission.js';
@@ -38,7 +39,8 @@ const alive = (pid: number) => {
  * The worker to drain: `wanted` (`pid@host`, as `status` lists it), or the
  * only worker of this service on this host. Signals only reach this host.
  */
-function chooseWorker(workers: readonly string[], wanted: string | undefined, service: string): number {
+function chooseWorker(identities: readonly string[], wanted: string | undefined, service: string): number {
+  const workers = identities.map(workerName); // without the version: pid@host
   const host = defaultHostId();
   const here = workers.filter((identity) => identity.slice(identity.indexOf('@') + 1) === host);
   if (wanted !== undefined) {

@@ -8,6 +8,7 @@
  * --force); 3 the service needs an operator (`status`: no worker polls;
  * `check`: problems left).
  */
+import { saliflowVersion } from '../worker/version.js';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createPool, describeDatabaseError } from '../store/pool.js';
@@ -41,6 +42,7 @@ async function configWithService(options: { config: string; service?: string }) 
 export function buildCli(): Command {
   const program = new Command('saliflow')
     .description('saliweb-style job backend on Temporal')
+    .version(saliflowVersion(), '-V, --version', "print saliflow's version")
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 error, 2 usage error, 3 the service needs an operator (status: no worker; check: problems).',

@@ -29,13 +29,14 @@ import { checkConsistency } from '../engine/consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
 import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
 import { checkDatabase, createPool } from '../store/pool.js';
-import { createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
+import { BUILD_INFO_HELP, createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
 import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 import { handleStopSignals } from './stop-signals.js';
 import { listenToWrapper, onSignal } from './wrapper-signals.js';
+import { saliflowVersion } from './version.js';
 import { publishLimits } from '../store/service-control.js';
 import { DRAIN_SIGNAL, drainOnSignal, reloadLimitsOnHangup, type SignalSource } from './operator-signals.js';
 import type { ServiceSpec } from './services-dir.js';
@@ -167,7 +168,7 @@ async function runService(
       const socket = await listenForFrontends(config, pool, client);
       try {
         log.info(
-          `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
+          `saliflow worker for ${config.general.serviceName}: saliflow ${saliflowVersion()}, task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
             `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}; ` +
             // Where each came from: a default taken for a missing (or misspelt) setting is said out loud.
             `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
@@ -260,6 +261,12 @@ export async function runWorkers(options: { services: ServiceSpec[]; skipConsist
     prometheus: metricsAddress,
   });
   const log = Runtime.instance().logger;
+  if (metricsAddress) {
+    // One series per process, whatever its services: `saliflow_build_info{version="0.1.0"} 1`.
+    Runtime.instance()
+      .metricMeter.createGauge('saliflow_build_info', 'int', '', BUILD_INFO_HELP)
+      .set(1, { version: saliflowVersion() });
+  }
   if (!mallocTuned()) log.warn(UNTUNED_WARNING);
   const serviceLog = (service: string, serviceLevel: LogLevelName) =>
     single ? log : createWorkerLogger({ service, level: serviceLevel }).temporal;
