@@ -173,7 +173,18 @@ export function buildCli(): Command {
       const fs = await import('node:fs/promises');
       const path = await import('node:path');
       const inputs = Object.fromEntries(
-        await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
+        await Promise.all(
+          files.map(async (file) => {
+            try {
+              return [path.basename(file), await fs.readFile(file)] as const;
+            } catch (error) {
+              const reason =
+                (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+              const where = path.resolve(file) === file ? file : `${file} (${path.resolve(file)})`;
+              throw new UsageError(`input file ${where}: ${reason}; nothing was submitted`);
+            }
+          }),
+        ),
       );
       // What a frontend does: insert as the frontend's MySQL user.
       const pool = createPool(config, 'frontend');

@@ -74,7 +74,8 @@ export interface ServiceStatus {
   statusOutages?: StatusOutage[];
 }
 
-async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
+/** The workers that polled `queue` in the last POLLER_FRESH_MS. */
+export async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
   const found: Poller[] = [];
   for (const kind of ['workflow', 'activity'] as const) {
     const response = await client.workflowService.describeTaskQueue({

@@ -12,6 +12,7 @@
  */
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import os from 'node:os';
 import { NativeConnection, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import type { Logger } from '@temporalio/common';
 import {
@@ -85,6 +86,25 @@ async function checkMetricsAddress(config: ServiceConfig, address: string): Prom
   } finally {
     server.close();
   }
+}
+
+/**
+ * saliweb's `[backend] user` is the Unix user its daemon ran as, who owns the job directories. A worker run
+ * as another user is said once at start rather than refused: tests and containers often run as root.
+ */
+function warnOfAnotherUser(config: ServiceConfig, log: Logger): void {
+  let actual: string;
+  try {
+    actual = os.userInfo().username;
+  } catch {
+    actual = String(process.getuid?.() ?? '?'); // a uid without a passwd entry
+  }
+  if (actual === config.backend.user) return;
+  log.warn(
+    `this worker runs as ${actual}, not as [backend] user ${config.backend.user} of ${config.configFile}: ` +
+      `the job directories and the files local runs write are ${actual}'s; run the worker as ` +
+      `${config.backend.user} (systemd's User=), or set [backend] user to ${actual}`,
+  );
 }
 
 /** A service checked and ready to run: everything an operator must fix was found before this. */
@@ -174,6 +194,7 @@ async function runService(
             `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
           { logLevel: config.logging.level },
         );
+        warnOfAnotherUser(config, log);
         // A stop signal that came while this service was starting: its SDK Workers were not running to hear it.
         if (!shared.stopping()) await worker.run();
       } finally {
