@@ -144,6 +144,23 @@ export function buildCli(): Command {
       );
       console.log(`database ${database} ready: users ${backend.user} (backend), ${frontend.user} (frontend)`);
     });
+  db.command('check')
+    .description(
+      "check the jobs table against saliweb's columns and the service's (types, indexes), as a worker does at start",
+    )
+    .addOption(configOption())
+    .option('-s, --service <module>', 'the service module, for its own columns')
+    .action(async (options: { config: string; service?: string }) => {
+      const { config, columns } = await configWithService(options);
+      const { jobsTableProblemsOf } = await import('../worker/main.js');
+      const problems = await jobsTableProblemsOf(config, { columns }).catch((error: unknown) => {
+        throw describeDatabaseError(config, error);
+      });
+      if (problems.length > 0) throw new AttentionError(`database ${config.database.db}:\n  ${problems.join('\n  ')}`);
+      console.log(
+        `database ${config.database.db}: the jobs table fits ${options.service ? 'the service' : "saliweb's columns (give --service for the service's own)"}`,
+      );
+    });
   db.command('drop-tables')
     .description(
       'drop the jobs, dependencies and saliflow_control tables (all job records, the pause and published limits are lost)',

@@ -30,6 +30,7 @@ import { checkConsistency } from '../engine/consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
 import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
 import { checkDatabase, createPool } from '../store/pool.js';
+import { jobsTableProblems, readJobsTable } from '../store/schema-check.js';
 import { BUILD_INFO_HELP, createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
 import { loadService } from './load-service.js';
@@ -107,6 +108,31 @@ function warnOfAnotherUser(config: ServiceConfig, log: Logger): void {
   );
 }
 
+/** The jobs table has saliweb's columns and the service's (a missing one would fail every job that writes it). */
+export async function jobsTableProblemsOf(config: ServiceConfig, service: Pick<Service, 'columns'>): Promise<string[]> {
+  const pool = createPool(config);
+  try {
+    const { table, indexed } = await readJobsTable(pool);
+    return jobsTableProblems({
+      table,
+      indexed,
+      columns: service.columns ?? [],
+      trackHostname: config.general.trackHostname,
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
+async function checkJobsTable(config: ServiceConfig, service: Service): Promise<void> {
+  const problems = await jobsTableProblemsOf(config, service);
+  if (problems.length === 0) return;
+  throw new StartupError(
+    `the jobs table in database ${config.database.db} does not fit the service (\`saliflow db check\` says the same):\n` +
+      problems.map((problem) => `  ${problem}`).join('\n'),
+  );
+}
+
 /** A service checked and ready to run: everything an operator must fix was found before this. */
 interface PreparedService {
   config: ServiceConfig;
@@ -128,6 +154,7 @@ async function prepareService(spec: ServiceSpec, skipConsistencyCheck: boolean):
     throw new StartupError(`not starting: ${describeDaemonState(config.backend.stateFile, saliweb)}`);
   }
   await checkDatabase(config);
+  await checkJobsTable(config, service);
   if (!skipConsistencyCheck) {
     const pool = createPool(config);
     try {

@@ -116,6 +116,38 @@ test('a worker refuses to start with a misspelt step in its service, naming the 
   assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
 });
 
+test('a worker refuses to start when the jobs table lacks a column the service declares; db check says the same', async () => {
+  const service = path.join(fixture.root, 'column-service.mts');
+  await fs.writeFile(
+    service,
+    `import { defineService, doNothing } from ${JSON.stringify(path.join(REPO_ROOT, 'core/index.js'))};\n` +
+      `export default defineService({ columns: [{ name: 'num_pdbs', type: 'INTEGER', index: true }], run: () => doNothing() });\n`,
+  );
+  const expected =
+    'the jobs table has no column num_pdbs, which the service declares (INTEGER): ' +
+    'ALTER TABLE jobs ADD COLUMN `num_pdbs` INTEGER, ADD INDEX (`num_pdbs`)';
+  const result = await startRefused(fixture.configFile, {}, service);
+  assert.equal(result.exitCode, 1, result.all ?? result.stderr);
+  assert.match(
+    result.stderr,
+    /^saliflow worker: cannot work: the jobs table in database \w+ does not fit the service/m,
+  );
+  assert.ok(result.stderr.includes(expected), result.stderr);
+  assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+
+  const check = (...args: string[]) =>
+    execa('node', [BIN, 'db', 'check', '--config', fixture.configFile, ...args], {
+      reject: false,
+      env: { SALIFLOW_CONFIG: '' },
+    });
+  const refused = await check('--service', service);
+  assert.equal(refused.exitCode, 3, refused.stderr);
+  assert.ok(refused.stderr.includes(expected), refused.stderr);
+  const plain = await check();
+  assert.equal(plain.exitCode, 0, plain.stderr);
+  assert.match(plain.stdout, /the jobs table fits saliweb's columns/);
+});
+
 test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {
   const holder = net.createServer();
   await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
