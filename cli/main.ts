@@ -153,13 +153,43 @@ export function buildCli(): Command {
     .action(async (options: { config: string; service?: string }) => {
       const { config, columns } = await configWithService(options);
       const { jobsTableProblemsOf } = await import('../worker/main.js');
-      const problems = await jobsTableProblemsOf(config, { columns }).catch((error: unknown) => {
-        throw describeDatabaseError(config, error);
-      });
+      const { pendingMigrations } = await import('../store/migrations.js');
+      const pool = createPool(config);
+      const problems = await Promise.all([jobsTableProblemsOf(config, { columns }), pendingMigrations(pool)])
+        .then(([table, pending]) => [
+          ...table,
+          ...(pending.length > 0
+            ? [
+                `saliflow's tables lack migration(s) ${pending.map(({ version, name }) => `${version} (${name})`).join(', ')}: ` +
+                  'run `saliflow db migrate` (a worker applies them at start)',
+              ]
+            : []),
+        ])
+        .catch((error: unknown) => {
+          throw describeDatabaseError(config, error);
+        })
+        .finally(() => pool.end());
       if (problems.length > 0) throw new AttentionError(`database ${config.database.db}:\n  ${problems.join('\n  ')}`);
       console.log(
         `database ${config.database.db}: the jobs table fits ${options.service ? 'the service' : "saliweb's columns (give --service for the service's own)"}`,
       );
+    });
+  db.command('migrate')
+    .description("apply the numbered migrations of saliflow's own tables this database lacks (a worker does at start)")
+    .addOption(configOption())
+    .action(async (options: { config: string }) => {
+      const config = loadServiceConfig(options.config);
+      const { migrate, MIGRATIONS } = await import('../store/migrations.js');
+      const pool = createPool(config);
+      try {
+        const applied = await migrate(pool);
+        for (const { version, name } of applied) console.log(`applied migration ${version}: ${name}`);
+        console.log(`database ${config.database.db}: saliflow's tables at migration ${MIGRATIONS.at(-1)!.version}`);
+      } catch (error) {
+        throw describeDatabaseError(config, error);
+      } finally {
+        await pool.end();
+      }
     });
   db.command('drop-tables')
     .description(

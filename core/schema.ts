@@ -74,3 +74,6 @@ export const OUTAGES_TABLE = 'saliflow_status_outages';
 
 /** saliflow's lease table (store/lease.ts): created by its first use, or by `db create-tables`. */
 export const LEASE_TABLE = 'saliflow_lease';
+
+/** Which of saliflow's numbered migrations a database has (store/migrations.ts). */
+export const MIGRATIONS_TABLE = 'saliflow_migrations';

@@ -5,7 +5,8 @@
  */
 import mysql from 'mysql2/promise';
 import type { ColumnSpec } from '../core/schema.js';
-import { createLeaseTableSql, createTablesSql, dropTablesSql } from './tables.js';
+import { createTablesSql, dropTablesSql } from './tables.js';
+import { migrate } from './migrations.js';
 import type { DbCredentials } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 
@@ -70,6 +71,8 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
         await connection.query(statement);
       }
     }
+    await connection.query(`USE \`${db}\``);
+    await migrate(connection);
     // Table-level grants need the tables to exist, so they come last.
     await connection.query(`GRANT SELECT, INSERT ON \`${db}\`.jobs TO ?@'%'`, [spec.frontend.user]);
     await connection.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@'%'`, [spec.frontend.user]);
@@ -93,8 +96,8 @@ export async function createTables(
   const [found] = await connection.query<mysql.RowDataPacket[]>(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('jobs', 'dependencies')",
   );
-  // Idempotent, and created whether or not the job tables existed (a database made before leases).
-  await connection.query(createLeaseTableSql());
+  // Idempotent, and applied whether or not the job tables existed (a database made before leases, or migrations).
+  await migrate(connection);
   if (found.length === 2) return 'existed';
   if (found.length === 1) {
     throw new UsageError(

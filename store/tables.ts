@@ -1,6 +1,13 @@
 /** The CREATE and DROP statements of saliweb's tables and saliflow's own (core/schema.ts names their columns). */
 import { JOB_STATES } from '../core/states.js';
-import { CONTROL_TABLE, LEASE_TABLE, OUTAGES_TABLE, validateColumns, type ColumnSpec } from '../core/schema.js';
+import {
+  CONTROL_TABLE,
+  LEASE_TABLE,
+  MIGRATIONS_TABLE,
+  OUTAGES_TABLE,
+  validateColumns,
+  type ColumnSpec,
+} from '../core/schema.js';
 
 function literal(value: string | number | null): string {
   if (value === null) return 'NULL';
@@ -69,5 +76,6 @@ export function dropTablesSql(): string[] {
     `DROP TABLE IF EXISTS ${CONTROL_TABLE}`,
     `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
     `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
+    `DROP TABLE IF EXISTS ${MIGRATIONS_TABLE}`,
   ];
 }

@@ -29,7 +29,8 @@ import { ensureSchedules } from '../activities/schedules.js';
 import { checkConsistency } from '../engine/consistency-check.js';
 import { listenForFrontends } from './frontend-socket.js';
 import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
-import { checkDatabase, createPool } from '../store/pool.js';
+import { checkDatabase, createPool, describeDatabaseError } from '../store/pool.js';
+import { migrate } from '../store/migrations.js';
 import { jobsTableProblems, readJobsTable } from '../store/schema-check.js';
 import { BUILD_INFO_HELP, createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
@@ -126,7 +127,19 @@ export async function jobsTableProblemsOf(config: ServiceConfig, service: Pick<S
 
 async function checkJobsTable(config: ServiceConfig, service: Service): Promise<void> {
   const problems = await jobsTableProblemsOf(config, service);
-  if (problems.length === 0) return;
+  if (problems.length === 0) {
+    // saliflow's own tables: what `saliflow db migrate` applies, applied here too (each migration is idempotent).
+    const pool = createPool(config);
+    try {
+      for (const { version, name } of await migrate(pool))
+        process.stderr.write(`[worker] ${config.database.db}: applied migration ${version}, ${name}\n`);
+    } catch (error) {
+      throw describeDatabaseError(config, error);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
   throw new StartupError(
     `the jobs table in database ${config.database.db} does not fit the service (\`saliflow db check\` says the same):\n` +
       problems.map((problem) => `  ${problem}`).join('\n'),
@@ -215,10 +228,11 @@ async function runService(
       const socket = await listenForFrontends(config, pool, client);
       try {
         log.info(
-          `saliflow worker for ${config.general.serviceName}: saliflow ${saliflowVersion()}, task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
+          `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
             `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}; ` +
             // Where each came from: a default taken for a missing (or misspelt) setting is said out loud.
-            `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
+            `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}; ` +
+            `saliflow ${saliflowVersion()}`,
           { logLevel: config.logging.level },
         );
         warnOfAnotherUser(config, log);

@@ -48,9 +48,7 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
     // Which saliflow runs here: in the start-up line, as a metric below, and in `saliflow status`.
     assert.match(
       output,
-      new RegExp(
-        `saliflow worker for ${fixture.config.general.serviceName}: saliflow ${saliflowVersion().replaceAll('.', '\\.')}, `,
-      ),
+      new RegExp(`"msg":"saliflow worker for [^"]*; saliflow ${saliflowVersion().replaceAll('.', '\\.')}"`),
     );
     // bin/saliflow.js started it with glibc's mmap threshold fixed (worker/malloc-tuning.ts).
     assert.doesNotMatch(output, /MALLOC_MMAP_THRESHOLD_ is not set/);

@@ -106,5 +106,6 @@ test("saliflow's tables (control, lease, outages): the lease table created idemp
     'DROP TABLE IF EXISTS saliflow_control',
     'DROP TABLE IF EXISTS saliflow_lease',
     'DROP TABLE IF EXISTS saliflow_status_outages',
+    'DROP TABLE IF EXISTS saliflow_migrations',
   ]);
 });
