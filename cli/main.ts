@@ -152,12 +152,21 @@ export function buildCli(): Command {
     .option('-s, --service <module>', 'the service module, for its own columns')
     .action(async (options: { config: string; service?: string }) => {
       const { config, columns } = await configWithService(options);
-      const { jobsTableProblemsOf } = await import('../worker/main.js');
+      const { jobsTableProblemsOf, privilegeProblemsOf } = await import('../worker/main.js');
       const { pendingMigrations } = await import('../store/migrations.js');
       const pool = createPool(config);
-      const problems = await Promise.all([jobsTableProblemsOf(config, { columns }), pendingMigrations(pool)])
-        .then(([table, pending]) => [
+      const problems = await Promise.all([
+        jobsTableProblemsOf(config, { columns }),
+        pendingMigrations(pool),
+        privilegeProblemsOf(config, 'backend'),
+        privilegeProblemsOf(config, 'frontend').catch((error: unknown) => {
+          throw describeDatabaseError(config, error, 'frontend');
+        }),
+      ])
+        .then(([table, pending, backend, frontend]) => [
           ...table,
+          ...backend,
+          ...frontend,
           ...(pending.length > 0
             ? [
                 `saliflow's tables lack migration(s) ${pending.map(({ version, name }) => `${version} (${name})`).join(', ')}: ` +

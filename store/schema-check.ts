@@ -94,3 +94,59 @@ export async function readJobsTable(db: Queryable): Promise<{ table: TableColumn
     indexed: new Set(indexes.map((row) => String(row.name).toLowerCase())),
   };
 }
+
+/** The privileges the current MySQL user holds on this database, as information_schema shows them. */
+export interface Privileges {
+  /** Global and database-wide ones. */
+  everywhere: Set<string>;
+  /** Per table. */
+  tables: Map<string, Set<string>>;
+}
+
+export async function readPrivileges(db: Queryable): Promise<Privileges> {
+  const [global] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES',
+  );
+  const [schema] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = DATABASE()',
+  );
+  const [tables] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT TABLE_NAME AS name, PRIVILEGE_TYPE AS privilege FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = DATABASE()',
+  );
+  const byTable = new Map<string, Set<string>>();
+  for (const row of tables) {
+    const name = String(row.name);
+    byTable.set(name, (byTable.get(name) ?? new Set()).add(String(row.privilege)));
+  }
+  return { everywhere: new Set([...global, ...schema].map((row) => String(row.privilege))), tables: byTable };
+}
+
+/** What each of saliweb's two MySQL users needs (saliweb grants the same; `saliflow db provision` does). */
+const NEEDED: Record<'backend' | 'frontend', Record<string, readonly string[]>> = {
+  backend: {
+    jobs: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+    dependencies: ['SELECT', 'INSERT', 'DELETE'],
+    // saliflow's own tables are created on first use (store/migrations.ts).
+    '': ['CREATE'],
+  },
+  frontend: { jobs: ['SELECT', 'INSERT'], dependencies: ['INSERT'] },
+};
+
+/**
+ * The privileges `role`'s user lacks, each with the GRANT that gives it (`user` names the account).
+ * Privileges that come through a role are not seen, and the message says so.
+ */
+export function privilegeProblems(role: 'backend' | 'frontend', user: string, db: string, held: Privileges): string[] {
+  const problems: string[] = [];
+  for (const [table, privileges] of Object.entries(NEEDED[role])) {
+    const has = new Set([...held.everywhere, ...(table ? (held.tables.get(table) ?? []) : [])]);
+    const missing = privileges.filter((privilege) => !has.has(privilege) && !has.has('ALL PRIVILEGES'));
+    if (missing.length === 0) continue;
+    const on = table ? `\`${db}\`.${table}` : `\`${db}\`.*`;
+    problems.push(
+      `the ${role} user ${user} lacks ${missing.join(', ')} on ${on}: GRANT ${missing.join(', ')} ON ${on} TO '${user}'@'%' ` +
+        '(as a MySQL admin; `saliflow db provision` grants what each user needs; one held through a MySQL role is not seen here)',
+    );
+  }
+  return problems;
+}

@@ -31,7 +31,7 @@ import { listenForFrontends } from './frontend-socket.js';
 import { describeDaemonState, saliwebDaemonState } from './saliweb-daemon.js';
 import { checkDatabase, createPool, describeDatabaseError } from '../store/pool.js';
 import { migrate } from '../store/migrations.js';
-import { jobsTableProblems, readJobsTable } from '../store/schema-check.js';
+import { jobsTableProblems, privilegeProblems, readJobsTable, readPrivileges } from '../store/schema-check.js';
 import { BUILD_INFO_HELP, createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
 import { loadService } from './load-service.js';
@@ -125,7 +125,20 @@ export async function jobsTableProblemsOf(config: ServiceConfig, service: Pick<S
   }
 }
 
+/** The privileges a MySQL user of the service lacks (`saliflow db check`; a worker warns of the backend's). */
+export async function privilegeProblemsOf(config: ServiceConfig, role: 'backend' | 'frontend'): Promise<string[]> {
+  const pool = createPool(config, role);
+  try {
+    return privilegeProblems(role, config.database[role].user, config.database.db, await readPrivileges(pool));
+  } finally {
+    await pool.end();
+  }
+}
+
 async function checkJobsTable(config: ServiceConfig, service: Service): Promise<void> {
+  // Warned of, not refused: a privilege that comes through a MySQL role is not seen in information_schema.
+  for (const problem of await privilegeProblemsOf(config, 'backend').catch(() => []))
+    process.stderr.write(`[worker] warning: ${problem}\n`);
   const problems = await jobsTableProblemsOf(config, service);
   if (problems.length === 0) {
     // saliflow's own tables: what `saliflow db migrate` applies, applied here too (each migration is idempotent).

@@ -1,9 +1,10 @@
 /**
- * saliflow's own tables change by numbered migrations (store/migrations.ts): `db provision` and
+ * `saliflow db check` names the privileges a MySQL user lacks, with the GRANT. And saliflow's own tables change by numbered migrations (store/migrations.ts): `db provision` and
  * `db create-tables` apply them, `db check` says which a database lacks, `db migrate` applies
  * those (once: a second run applies nothing), and so does a worker at start.
  */
 import { after, before, test } from 'node:test';
+import mysql from 'mysql2/promise';
 import assert from 'node:assert/strict';
 import { MIGRATIONS, pendingMigrations } from '../../store/migrations.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
@@ -49,5 +50,33 @@ test('a provisioned database has every migration; db check names a missing one a
   await fixture.db.query('SELECT 1 FROM saliflow_status_outages LIMIT 0');
   const again = await saliflow('db', 'migrate');
   assert.doesNotMatch(again.stdout, /applied migration/);
+  assert.equal((await saliflow('db', 'check')).exitCode, 0);
+});
+
+test('db check names a privilege the backend or frontend user lacks, with the GRANT that gives it', async () => {
+  const { db, backend, frontend } = fixture.config.database;
+  const admin = await mysql.createConnection(fixture.admin);
+  try {
+    await admin.query(`REVOKE UPDATE ON \`${db}\`.* FROM ?@'%'`, [backend.user]);
+    await admin.query(`REVOKE INSERT ON \`${db}\`.dependencies FROM ?@'%'`, [frontend.user]);
+    const checked = await saliflow('db', 'check');
+    assert.equal(checked.exitCode, 3, checked.stderr);
+    assert.ok(
+      checked.stderr.includes(
+        `the backend user ${backend.user} lacks UPDATE on \`${db}\`.jobs: GRANT UPDATE ON \`${db}\`.jobs TO '${backend.user}'@'%'`,
+      ),
+      checked.stderr,
+    );
+    assert.ok(
+      checked.stderr.includes(
+        `the frontend user ${frontend.user} lacks INSERT on \`${db}\`.dependencies: GRANT INSERT ON \`${db}\`.dependencies TO '${frontend.user}'@'%'`,
+      ),
+      checked.stderr,
+    );
+  } finally {
+    await admin.query(`GRANT UPDATE ON \`${db}\`.* TO ?@'%'`, [backend.user]);
+    await admin.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@'%'`, [frontend.user]);
+    await admin.end();
+  }
   assert.equal((await saliflow('db', 'check')).exitCode, 0);
 });
