@@ -79,7 +79,8 @@ export function listenToWrapper(): void {
   });
   // The channel must not keep the process alive: the wrapper waits for our exit to end it.
   process.channel?.unref();
-  process.send({ [WRAPPER_SIGNAL]: 'listening' });
+  // With a callback, a channel closed meanwhile (the wrapper gone: stop-signals.ts stops us) is no error event.
+  if (process.connected) process.send({ [WRAPPER_SIGNAL]: 'listening' }, undefined, undefined, () => undefined);
 }
 
 /**
