@@ -4,7 +4,7 @@
  * TypeScript service there importing the package's public entry point, the
  * package's own `saliflow` bin running the worker (through npx, as a user
  * would), jobs submitted with the bin and from README's Node frontend example (`saliflow/client`
- * only) COMPLETED, and a SIGTERM to npx
+ * only) COMPLETED, a SIGTERM to npx and one Ctrl-C on a terminal (a real pty) each a graceful stop
  * leaving no process behind.
  */
 import { after, before, test } from 'node:test';
@@ -182,5 +182,38 @@ test(
         throw new Error(`${error.message}:\n${(await processesMentioning(project)).join('\n')}\n${output}`);
       });
     }
+
+    // One Ctrl-C typed at a terminal running `npx saliflow worker` is one graceful stop (the terminal signals npx,
+    // its shell, the bin and the worker at once), and leaves nothing behind.
+    const onTerminal = execa(
+      'python3',
+      [
+        path.join(REPO_ROOT, 'test/support/pty-run.py'),
+        'npx',
+        '--no-install',
+        'saliflow',
+        'worker',
+        '--config',
+        fixture.configFile,
+        '--service',
+        'service.ts',
+      ],
+      { cwd: project, env, reject: false, all: true, stdin: 'pipe' },
+    );
+    let typed = '';
+    onTerminal.all?.on('data', (chunk: Buffer) => (typed += chunk.toString()));
+    await until('the worker on a terminal to start', async () => {
+      if (onTerminal.exitCode !== null) throw new Error(`the worker exited:\n${typed}`);
+      return typed.includes('saliflow worker for') ? true : undefined;
+    });
+    onTerminal.stdin!.write('ctrl-c\n');
+    await onTerminal;
+    await until(
+      'no process of the installed package left after Ctrl-C',
+      async () => ((await processesMentioning(path.join(project, 'node_modules'))).length === 0 ? true : undefined),
+      60_000,
+    );
+    assert.match(typed, /SIGINT: stopping; steps in flight have/);
+    assert.doesNotMatch(typed, /again: exiting now/);
   },
 );
