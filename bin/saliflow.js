@@ -34,7 +34,22 @@ if (process.argv[2] !== 'worker' || tuned) {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...MALLOC_TUNING },
   });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2']) process.on(signal, () => child.kill(signal));
+  // A signal is passed on as a count over IPC, not as a signal (worker/wrapper-signals.ts says why: the terminal's
+  // Ctrl-C, `kill -- -PGID` and systemd's control-group kill reach the child too, and must count once); until
+  // the child says it hears the counts (it is still loading), as a signal, which then stops it as before.
+  const WRAPPER_SIGNAL = 'saliflow:signal';
+  let counting = false;
+  child.on('message', (message) => {
+    if (message?.[WRAPPER_SIGNAL] === 'listening') counting = true;
+  });
+  const counts = {};
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2']) {
+    process.on(signal, () => {
+      counts[signal] = (counts[signal] ?? 0) + 1;
+      if (counting && child.connected) child.send({ [WRAPPER_SIGNAL]: signal, count: counts[signal] });
+      else child.kill(signal);
+    });
+  }
   // Started under `sh -c` (npx, npm scripts), a stop may kill the shell and never reach us: we are re-parented.
   const parent = process.ppid;
   const orphanWatch = setInterval(() => {

@@ -3,6 +3,7 @@
  * workers at once (store/service-control.ts): pause, resume,
  * reload-limits; and drain, for one worker (worker/drain.ts).
  */
+import { workerName } from '../core/worker-identity.js';
 import os from 'node:os';
 import type { Command, Option } from 'commander';
 import { withAdmissionLock } from '../engine/admission.js';
@@ -17,6 +18,10 @@ import {
 } from '../store/service-control.js';
 import { defaultHostId } from '../core/config/host-id.js';
 import { sleep } from '../core/sleep.js';
+import { jobsInStates } from '../store/job-listing.js';
+
+/** How often `saliflow drain` says it still waits. */
+const DRAIN_PROGRESS_MS = 5000;
 import { UsageError } from './support.js';
 import { withSession } from './session.js';
 import { admitNow } from '../client/job-operations.js';
@@ -38,7 +43,8 @@ const alive = (pid: number) => {
  * The worker to drain: `wanted` (`pid@host`, as `status` lists it), or the
  * only worker of this service on this host. Signals only reach this host.
  */
-function chooseWorker(workers: readonly string[], wanted: string | undefined, service: string): number {
+function chooseWorker(identities: readonly string[], wanted: string | undefined, service: string): number {
+  const workers = identities.map(workerName); // without the version: pid@host
   const host = defaultHostId();
   const here = workers.filter((identity) => identity.slice(identity.indexOf('@') + 1) === host);
   if (wanted !== undefined) {
@@ -153,7 +159,20 @@ export function addControlCommands(program: Command, configOption: () => Option)
         const identity = `${pid}@${defaultHostId()}`;
         console.log(`worker ${identity} is draining: no new work; its local runs finish here (its log counts them)`);
         if (!options.wait) return;
-        while (alive(pid)) await sleep(500);
+        // A drain waits as long as the longest local run: say so now and then, so a wait is not taken for a hang.
+        const since = Date.now();
+        let said = since;
+        while (alive(pid)) {
+          await sleep(500);
+          if (Date.now() - said < DRAIN_PROGRESS_MS) continue;
+          said = Date.now();
+          const runs = await jobsInStates(pool(), ['RUNNING']).then(
+            (rows) =>
+              `${rows.filter(({ runnerId }) => runnerId?.startsWith('local:') && runnerId.endsWith(`@${defaultHostId()}`)).length} local run(s) of this host still RUNNING`,
+            (error: Error) => `its local runs unknown (${error.message})`,
+          );
+          console.log(`worker ${identity} still draining after ${Math.round((said - since) / 1000)} s: ${runs}`);
+        }
         console.log(`worker ${identity} drained and exited`);
       });
     });

@@ -8,6 +8,7 @@
  * --force); 3 the service needs an operator (`status`: no worker polls;
  * `check`: problems left).
  */
+import { saliflowVersion } from '../worker/version.js';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { createPool, describeDatabaseError } from '../store/pool.js';
@@ -41,6 +42,7 @@ async function configWithService(options: { config: string; service?: string }) 
 export function buildCli(): Command {
   const program = new Command('saliflow')
     .description('saliweb-style job backend on Temporal')
+    .version(saliflowVersion(), '-V, --version', "print saliflow's version")
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 error, 2 usage error, 3 the service needs an operator (status: no worker; check: problems).',
@@ -159,6 +161,62 @@ export function buildCli(): Command {
         );
       },
     );
+  db.command('check')
+    .description(
+      "check the jobs table against saliweb's columns and the service's (types, indexes), as a worker does at start",
+    )
+    .addOption(configOption())
+    .option('-s, --service <module>', 'the service module, for its own columns')
+    .action(async (options: { config: string; service?: string }) => {
+      const { config, columns } = await configWithService(options);
+      const { jobsTableProblemsOf, privilegeProblemsOf } = await import('../worker/main.js');
+      const { pendingMigrations } = await import('../store/migrations.js');
+      const pool = createPool(config);
+      const problems = await Promise.all([
+        jobsTableProblemsOf(config, { columns }),
+        pendingMigrations(pool),
+        privilegeProblemsOf(config, 'backend'),
+        privilegeProblemsOf(config, 'frontend').catch((error: unknown) => {
+          throw describeDatabaseError(config, error, 'frontend');
+        }),
+      ])
+        .then(([table, pending, backend, frontend]) => [
+          ...table,
+          ...backend,
+          ...frontend,
+          ...(pending.length > 0
+            ? [
+                `saliflow's tables lack migration(s) ${pending.map(({ version, name }) => `${version} (${name})`).join(', ')}: ` +
+                  'run `saliflow db migrate` (a worker applies them at start)',
+              ]
+            : []),
+        ])
+        .catch((error: unknown) => {
+          throw describeDatabaseError(config, error);
+        })
+        .finally(() => pool.end());
+      if (problems.length > 0) throw new AttentionError(`database ${config.database.db}:\n  ${problems.join('\n  ')}`);
+      console.log(
+        `database ${config.database.db}: the jobs table fits ${options.service ? 'the service' : "saliweb's columns (give --service for the service's own)"}`,
+      );
+    });
+  db.command('migrate')
+    .description("apply the numbered migrations of saliflow's own tables this database lacks (a worker does at start)")
+    .addOption(configOption())
+    .action(async (options: { config: string }) => {
+      const config = loadServiceConfig(options.config);
+      const { migrate, MIGRATIONS } = await import('../store/migrations.js');
+      const pool = createPool(config);
+      try {
+        const applied = await migrate(pool);
+        for (const { version, name } of applied) console.log(`applied migration ${version}: ${name}`);
+        console.log(`database ${config.database.db}: saliflow's tables at migration ${MIGRATIONS.at(-1)!.version}`);
+      } catch (error) {
+        throw describeDatabaseError(config, error);
+      } finally {
+        await pool.end();
+      }
+    });
   db.command('drop-tables')
     .description(
       'drop the jobs, dependencies and saliflow_control tables (all job records, the pause and published limits are lost)',
@@ -188,7 +246,18 @@ export function buildCli(): Command {
       const fs = await import('node:fs/promises');
       const path = await import('node:path');
       const inputs = Object.fromEntries(
-        await Promise.all(files.map(async (file) => [path.basename(file), await fs.readFile(file)] as const)),
+        await Promise.all(
+          files.map(async (file) => {
+            try {
+              return [path.basename(file), await fs.readFile(file)] as const;
+            } catch (error) {
+              const reason =
+                (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+              const where = path.resolve(file) === file ? file : `${file} (${path.resolve(file)})`;
+              throw new UsageError(`input file ${where}: ${reason}; nothing was submitted`);
+            }
+          }),
+        ),
       );
       // What a frontend does: insert as the frontend's MySQL user.
       const pool = createPool(config, 'frontend');

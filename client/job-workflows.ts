@@ -2,6 +2,7 @@
  * What operators' commands ask of a job's workflow: its status, its
  * `jobStatus` query, and stopping it before they change the row behind it.
  */
+import { queuePollers } from './service-status.js';
 import {
   ApplicationFailure,
   WorkflowFailedError,
@@ -186,13 +187,34 @@ export async function queryJobStatus(
     if (error instanceof WorkflowNotFoundError) {
       return { unavailable: 'no workflow yet (the reconcile schedule starts it)' };
     }
+    // The SDK says "Failed to query Workflow"; why is in its cause (gRPC's DEADLINE_EXCEEDED, code 4).
+    const cause = (error as { cause?: { message?: string; code?: number; details?: string } }).cause;
     const message = (error as Error).message;
-    if (/deadline/i.test(message) || (error as { code?: number }).code === 4) {
+    const why = cause?.details ?? cause?.message ?? message;
+    if (
+      /deadline|timed out/i.test(`${message} ${why}`) ||
+      (error as { code?: number }).code === 4 ||
+      cause?.code === 4
+    ) {
+      const queue = config.temporal.taskQueue;
+      const polling = await queuePollers(client, config, queue).then(
+        (pollers) => pollers.some(({ kind }) => kind === 'workflow'),
+        () => undefined,
+      );
+      if (polling === false) {
+        return {
+          unavailable:
+            `no worker polls the task queue ${queue}, so none can answer: start one ` +
+            `(\`saliflow worker --config ${config.configFile} --service <the service module>\`)`,
+        };
+      }
       return {
-        unavailable: `no worker answered within ${QUERY_TIMEOUT_MS / 1000} s (is \`saliflow worker\` running?)`,
+        unavailable:
+          `no worker answered within ${QUERY_TIMEOUT_MS / 1000} s` +
+          (polling ? ` although workers poll ${queue} (busy? see their logs)` : ' (is `saliflow worker` running?)'),
       };
     }
-    return { unavailable: `the query failed: ${message.split('\n')[0]}` };
+    return { unavailable: `the query failed: ${why.split('\n')[0]}` };
   }
 }
 

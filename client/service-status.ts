@@ -15,6 +15,18 @@ import { formatTable, formatTime, mysqlAddress, serviceLink } from './format.js'
 import { describeStatusOutages, readStatusOutages, type StatusOutage } from '../store/status-outages.js';
 import { countJobsByState, runningJobs } from '../store/job-listing.js';
 import { needsOperator } from '../engine/operator-attention.js';
+import { parseWorkerIdentity, workerName } from '../core/worker-identity.js';
+
+/** Which saliflow the workers run: `saliflow 0.1.0`, or `saliflow 0.1.0 ×2, 0.2.0 ×1` in an upgrade. */
+function describeVersions(identities: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const identity of identities) {
+    const version = parseWorkerIdentity(identity)?.version ?? 'unknown';
+    counts.set(version, (counts.get(version) ?? 0) + 1);
+  }
+  if (counts.size === 1) return `saliflow ${[...counts.keys()][0]!}`;
+  return `saliflow ${[...counts].map(([version, count]) => `${version} ×${count}`).join(', ')}`;
+}
 
 /** Temporal's TaskQueueType (temporal.api.enums.v1): which half of a worker polled. */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;
@@ -65,7 +77,8 @@ export interface ServiceStatus {
   needsOperator?: { job: string; why: string }[];
 }
 
-async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
+/** The workers that polled `queue` in the last POLLER_FRESH_MS. */
+export async function queuePollers(client: Client, config: ServiceConfig, queue: string): Promise<Poller[]> {
   const found: Poller[] = [];
   for (const kind of ['workflow', 'activity'] as const) {
     const response = await client.workflowService.describeTaskQueue({
@@ -172,7 +185,7 @@ export function formatServiceStatus(status: ServiceStatus): string {
     ...describeStatusOutages(status.statusOutages ?? []).map((line) => `  Scheduler  ${line}`),
     '',
     status.workers.length > 0
-      ? `workers: ${status.workers.length} polling ${status.taskQueue}`
+      ? `workers: ${status.workers.length} polling ${status.taskQueue} (${describeVersions(status.workers)})`
       : `workers: NONE polling ${status.taskQueue}: jobs do not move; start \`saliflow worker\``,
   ];
   if (status.pollers.length > 0) {
@@ -188,9 +201,15 @@ export function formatServiceStatus(status: ServiceStatus): string {
           .filter((p) => p.queue === queue && p.identity === identity)
           .map((p) => p.lastAccess.getTime()),
       );
-      return [`  ${queue}`, identity, [...kinds].sort().join('+'), `${Math.round((Date.now() - seen) / 1000)} s ago`];
+      return [
+        `  ${queue}`,
+        workerName(identity),
+        parseWorkerIdentity(identity)?.version ?? '?',
+        [...kinds].sort().join('+'),
+        `${Math.round((Date.now() - seen) / 1000)} s ago`,
+      ];
     });
-    lines.push(formatTable(['  QUEUE', 'WORKER', 'POLLS FOR', 'LAST POLL'], rows));
+    lines.push(formatTable(['  QUEUE', 'WORKER', 'SALIFLOW', 'POLLS FOR', 'LAST POLL'], rows));
     // Temporal lists a poller until its long poll (up to ~70 s) would have been renewed.
     lines.push(`  (a worker stopped in the last ${POLLER_FRESH_MS / 60_000} minutes may still be listed)`);
   }

@@ -4,6 +4,8 @@
  * its start and limit, cycle, run, why it waits), its failure, and when it
  * entered each state.
  */
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type mysql from 'mysql2/promise';
 import type { Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
@@ -130,6 +132,29 @@ function cell(value: unknown): string {
   return String(value);
 }
 
+/** saliflow's own folder (the checkout, or the package's dist/): its stack frames say nothing to an operator. */
+const SALIFLOW_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..') + path.sep;
+
+/**
+ * A failure text without the stack frames of saliflow itself, Node's internals and other packages: what is
+ * left is the message and the service's own frames. The failure column and the admin's e-mail keep all of it.
+ */
+export function withoutInternalFrames(text: string, root = SALIFLOW_ROOT): string {
+  const lines = text.split('\n');
+  const kept = lines.filter((line) => {
+    if (!/^\s+at /.test(line)) return true;
+    return !(
+      /\(node:|\bat node:|\/node_modules\//.test(line) ||
+      line.includes(root) ||
+      line.includes(pathToFileURL(root).href)
+    );
+  });
+  const dropped = lines.length - kept.length;
+  return dropped === 0
+    ? text
+    : `${kept.join('\n')}\n(${dropped} stack frame(s) of saliflow and Node left out; the failure column has them)`;
+}
+
 export function formatJobDetails(details: JobDetails): string {
   const { row, workflow } = details;
   const lines = [`job ${details.name}: ${cell(row.state)}`, ''];
@@ -155,7 +180,7 @@ export function formatJobDetails(details: JobDetails): string {
       '',
       // A job on its way carries a reason here only while it waits (disk-wait.ts: no space for its directory).
       row.state === 'FAILED' ? 'failure:' : 'why it waits:',
-      ...cell(failure)
+      ...withoutInternalFrames(cell(failure))
         .split('\n')
         .map((line) => `  ${line}`),
     );

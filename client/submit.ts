@@ -1,13 +1,18 @@
 /**
  * What a frontend does to submit a job, as saliweb's frontend does it:
  * choose a unique name, create the directory under INCOMING with the input
- * files, insert the row, then start the job's workflow.
+ * files, insert the row, then start the job's workflow. The package's
+ * `saliflow/client` entry point: with `connectFrontend` (the config read, the
+ * frontend user's MySQL pool and a Temporal client made) a frontend needs
+ * nothing else from saliflow, nor mysql2 or Temporal packages of its own.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type mysql from 'mysql2/promise';
-import type { Client } from '@temporalio/client';
-import type { ServiceConfig } from '../core/config/index.js';
+import { Client, Connection } from '@temporalio/client';
+import { loadServiceConfig, type ServiceConfig } from '../core/config/index.js';
+import { temporalConnectionError, temporalConnectionOptions } from '../core/temporal-connection.js';
+import { createPool, type Pool } from '../store/pool.js';
 import { jobWorkflowId } from '../core/job-workflow-contract.js';
 import { startJob } from '../activities/job-start.js';
 import { insertJob } from '../store/job-submission.js';
@@ -125,4 +130,67 @@ export async function submitJob(options: SubmitJobOptions): Promise<SubmittedJob
     }
   }
   return { name: claimed.name, directory: claimed.directory, passwd, url, workflowId, started };
+}
+
+export { loadServiceConfig };
+export type { ServiceConfig };
+
+/** What `connectFrontend` opened: the service's config, its connections, and `submitJob` over them. */
+export interface Frontend {
+  readonly config: ServiceConfig;
+  /** The frontend MySQL user's pool (`[database] frontend_config`). */
+  readonly db: Pool;
+  /** Temporal's client; undefined when `temporal: 'optional'` was asked for and Temporal could not be reached. */
+  readonly client: Client | undefined;
+  /** {@link submitJob} with this frontend's config and connections. */
+  submitJob(options: Omit<SubmitJobOptions, 'config' | 'db' | 'client'>): Promise<SubmittedJob>;
+  /** Ends the pool and the Temporal connection; call it once, when the frontend stops. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens what a frontend needs to submit jobs to the service whose saliweb config file is
+ * `config` (a path, read with {@link loadServiceConfig}, or a config already read): a MySQL
+ * pool as the frontend user and a Temporal client, with the config's TLS and API key.
+ *
+ * ```ts
+ * import { connectFrontend } from 'saliflow/client';
+ * const frontend = await connectFrontend('/srv/modfoo/conf/live.conf');
+ * try {
+ *   const job = await frontend.submitJob({ name: 'my-job', files: { 'input.pdb': pdbText } });
+ *   console.log(job.name, job.url);
+ * } finally {
+ *   await frontend.close();
+ * }
+ * ```
+ *
+ * @param options.temporal `'required'` (the default) throws a `ConnectionError` naming the
+ *   address when Temporal cannot be reached; `'optional'` goes on without it, and jobs are then
+ *   started by the worker's reconcile schedule (as saliweb ignored a dead backend socket).
+ * @throws ConfigError for a malformed config file, ConnectionError when Temporal is required and unreachable
+ */
+export async function connectFrontend(
+  config: string | ServiceConfig,
+  options: { temporal?: 'required' | 'optional' } = {},
+): Promise<Frontend> {
+  const serviceConfig = typeof config === 'string' ? loadServiceConfig(config) : config;
+  let connection: Connection | undefined;
+  try {
+    const connectOptions = await temporalConnectionOptions(serviceConfig);
+    connection = await Connection.connect({ ...connectOptions, connectTimeout: 10_000 });
+  } catch (error) {
+    if (options.temporal !== 'optional') throw temporalConnectionError(serviceConfig, error);
+  }
+  const client = connection ? new Client({ connection, namespace: serviceConfig.temporal.namespace }) : undefined;
+  const db = createPool(serviceConfig, 'frontend');
+  return {
+    config: serviceConfig,
+    db,
+    client,
+    submitJob: (submit) => submitJob({ ...submit, config: serviceConfig, db, ...(client ? { client } : {}) }),
+    async close() {
+      await db.end();
+      await connection?.close();
+    },
+  };
 }

@@ -226,6 +226,19 @@ export class SchemaError extends SaliflowError {}
 /** The service module cannot be loaded, or does not export a service made with defineService. */
 export class ServiceModuleError extends SaliflowError {}
 
+/**
+ * `defineService({...})` was given an unknown key, a step that is not a function, or no `run`.
+ * `problems` are the messages; the worker re-reads `definition` to name the module's file.
+ */
+export class ServiceDefinitionError extends SaliflowError {
+  constructor(
+    readonly problems: readonly string[],
+    readonly definition: unknown,
+  ) {
+    super(problems.join('\n'));
+  }
+}
+
 /** `[general] socket_group` names a group this host does not know. */
 export class GroupNotFoundError extends SaliflowError {}
 

@@ -79,3 +79,6 @@ export const LEASE_TABLE = 'saliflow_lease';
  * frontend's (the submitter's address), and saliweb's schema checks take any other column for a stray.
  */
 export const JOB_HOSTS_TABLE = 'saliflow_job_hosts';
+
+/** Which of saliflow's numbered migrations a database has (store/migrations.ts). */
+export const MIGRATIONS_TABLE = 'saliflow_migrations';

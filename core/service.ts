@@ -10,6 +10,8 @@ import type { ServiceConfig } from './config/index.js';
 import type { ColumnSpec } from './schema.js';
 import type { ResultFile, RunnerSpec } from './runner-spec.js';
 import type { RetryOn } from './retry-policy.js';
+import { nearestSpelling } from './config/spelling.js';
+import { ServiceDefinitionError } from './errors.js';
 
 /** Values a metadata column can hold, as mysql2 returns them. */
 export type ColumnValue = string | number | Date | null;
@@ -146,9 +148,82 @@ export type StepName = Exclude<
 export type TimedStep = Exclude<StepName, 'rerun'>;
 
 /**
- * Identity function whose only job is type-checking: unknown step names and
- * wrong return types are compile errors.
+ * Every key `defineService({...})` accepts, and whether it is a step (a function). A `Record` over
+ * `keyof Service`, so a key added to `Service` without being added here is a compile error.
+ */
+const SERVICE_KEYS: Readonly<Record<keyof Service, 'step' | 'option'>> = {
+  columns: 'option',
+  configSections: 'option',
+  interruptedSteps: 'option',
+  adoptedTransientSteps: 'option',
+  stepTimeouts: 'option',
+  retryOn: 'option',
+  maxRetries: 'option',
+  preprocess: 'step',
+  run: 'step',
+  rerun: 'step',
+  postprocess: 'step',
+  finalize: 'step',
+  complete: 'step',
+  archive: 'step',
+  expire: 'step',
+  sendJobCompletedEmail: 'step',
+};
+
+/**
+ * What is wrong with a service definition: unknown keys (with the nearest spelling), steps
+ * that are not functions, a missing `run`. `where` names the definition in the messages
+ * (`defineService({...})`, or `defineService({...}) of /srv/modfoo/service.ts` once the
+ * worker knows the file). Empty when the definition is sound.
+ */
+export function serviceDefinitionProblems(service: unknown, where = 'defineService({...})'): string[] {
+  if (service === null || typeof service !== 'object' || Array.isArray(service)) {
+    const found = service === null ? 'null' : Array.isArray(service) ? 'an array' : typeof service;
+    return [`${where} must be given an object with at least a run step ({ run: (job) => ... }); found ${found}`];
+  }
+  const known = Object.keys(SERVICE_KEYS);
+  const keys = Object.keys(service);
+  const problems: string[] = [];
+  for (const key of keys) {
+    if (key in SERVICE_KEYS) continue;
+    const nearest = nearestSpelling(key, known);
+    problems.push(
+      `unknown key ${key} in ${where}` +
+        (nearest !== undefined ? `; did you mean ${nearest}?` : `; the keys are ${known.join(', ')}`),
+    );
+  }
+  const record = service as Record<string, unknown>;
+  for (const key of keys) {
+    if (SERVICE_KEYS[key as keyof Service] !== 'step' || record[key] === undefined) continue;
+    if (typeof record[key] !== 'function')
+      problems.push(`${key} in ${where} must be a function (a step); found ${describeValue(record[key])}`);
+  }
+  if (record.run === undefined) {
+    const found = keys.length === 0 ? 'no keys' : `the keys ${keys.join(', ')}`;
+    problems.push(
+      `${where} has no run step, which every service needs (what to run, e.g. ` +
+        `run: (job) => localCommand([...]), or doNothing()); found ${found}`,
+    );
+  }
+  return problems;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Checks the definition and returns it, typed. Unknown step names and wrong return types are
+ * compile errors; a module loaded through tsx is not type-checked, so the same mistakes are
+ * refused here too, when the module is imported: an unknown key (`postproces`) with its nearest
+ * spelling, a step that is not a function, a missing `run` with the keys that were found.
+ * @throws ServiceDefinitionError naming each problem
  */
 export function defineService<M extends Metadata = Metadata>(service: Service<M>): Service<M> {
+  const problems = serviceDefinitionProblems(service);
+  if (problems.length > 0) throw new ServiceDefinitionError(problems, service);
   return service;
 }

@@ -104,6 +104,12 @@ export const SALIFLOW_METRICS = [
   },
 ] as const satisfies readonly MetricDefinition[];
 
+/**
+ * `saliflow_build_info{version}`, always 1: which saliflow a worker process runs. Not in
+ * SALIFLOW_METRICS: it is the process's (one series, no service label), set by worker/main.ts.
+ */
+export const BUILD_INFO_HELP = 'Always 1; its version label is the saliflow the worker process runs';
+
 export type SaliflowMetricName = (typeof SALIFLOW_METRICS)[number]['name'];
 
 /** For `Runtime.install`: the SDK's exporter takes bucket bounds per metric name. */

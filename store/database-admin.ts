@@ -12,7 +12,8 @@
  */
 import mysql from 'mysql2/promise';
 import type { ColumnSpec } from '../core/schema.js';
-import { createJobHostsTableSql, createLeaseTableSql, createTablesSql, dropTablesSql } from './tables.js';
+import { createJobHostsTableSql, createTablesSql, dropTablesSql } from './tables.js';
+import { migrate } from './migrations.js';
 import type { DbCredentials } from '../core/config/index.js';
 import { UsageError } from '../core/errors.js';
 
@@ -93,6 +94,8 @@ export async function provisionServiceDatabase(admin: AdminConnection, spec: Ser
         await connection.query(statement);
       }
     }
+    await connection.query(`USE \`${db}\``);
+    await migrate(connection);
     // Table-level grants need the tables to exist, so they come last.
     const insertable = frontendInsertColumns(spec.trackHostname ?? false)
       .map((column) => `\`${column}\``)
@@ -122,8 +125,8 @@ export async function createTables(
   const [found] = await connection.query<mysql.RowDataPacket[]>(
     "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('jobs', 'dependencies')",
   );
-  // Idempotent, and created whether or not the job tables existed (a database made before leases).
-  await connection.query(createLeaseTableSql());
+  // Idempotent, and applied whether or not the job tables existed (a database made before leases, or migrations).
+  await migrate(connection);
   if (options.trackHostname) await connection.query(createJobHostsTableSql());
   if (found.length === 2) return 'existed';
   if (found.length === 1) {

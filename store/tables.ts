@@ -4,6 +4,7 @@ import {
   CONTROL_TABLE,
   JOB_HOSTS_TABLE,
   LEASE_TABLE,
+  MIGRATIONS_TABLE,
   OUTAGES_TABLE,
   validateColumns,
   type ColumnSpec,
@@ -87,5 +88,6 @@ export function dropTablesSql(): string[] {
     `DROP TABLE IF EXISTS ${LEASE_TABLE}`,
     `DROP TABLE IF EXISTS ${OUTAGES_TABLE}`,
     `DROP TABLE IF EXISTS ${JOB_HOSTS_TABLE}`,
+    `DROP TABLE IF EXISTS ${MIGRATIONS_TABLE}`,
   ];
 }

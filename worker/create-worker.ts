@@ -2,6 +2,8 @@
  * A Temporal worker for one service: its task queue, saliflow's workflows,
  * and activities built from the service's config and module.
  */
+import { workerIdentity } from '../core/worker-identity.js';
+import { saliflowVersion } from './version.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +108,7 @@ export async function createServiceWorker(options: ServiceWorkerOptions): Promis
   const common = {
     connection,
     namespace: config.temporal.namespace,
-    identity: `${process.pid}@${hostId}`,
+    identity: workerIdentity(process.pid, hostId, saliflowVersion()),
     interceptors: { activity: [activityLogContext] },
   };
   const { waitForRun, cancelRun } = parts.activities;

@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { Service } from '../core/service.js';
-import { ServiceModuleError } from '../core/errors.js';
+import { serviceDefinitionProblems, type Service } from '../core/service.js';
+import { ServiceDefinitionError, ServiceModuleError } from '../core/errors.js';
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;
 
@@ -47,19 +47,30 @@ async function importModule(absolute: string): Promise<{ default?: unknown }> {
 
 export async function loadService(modulePath: string): Promise<Service> {
   const absolute = path.resolve(modulePath);
+  const where = `defineService({...}) of ${absolute}`;
   let loaded: { default?: unknown };
   try {
     loaded = await importModule(absolute);
   } catch (error) {
+    // defineService refused the definition as the module ran: say so with the module's file.
+    if (error instanceof ServiceDefinitionError || (error as Error | undefined)?.name === 'ServiceDefinitionError') {
+      const refused = error as ServiceDefinitionError;
+      throw new ServiceModuleError(serviceDefinitionProblems(refused.definition, where).join('\n'), { cause: error });
+    }
     throw new ServiceModuleError(`cannot load the service module ${absolute}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const service = loaded.default as Partial<Service> | undefined;
-  if (!service || typeof service !== 'object' || typeof service.run !== 'function') {
+  const service = loaded.default;
+  if (service === undefined) {
+    const names = Object.keys(loaded).filter((name) => name !== 'module.exports');
     throw new ServiceModuleError(
-      `${absolute} must have a default export made with defineService({ run, ... }); found ${typeof service}`,
+      `${absolute} must have a default export made with defineService({ run, ... }); ` +
+        (names.length === 0 ? 'it exports nothing' : `it has no default export, only ${names.join(', ')}`),
     );
   }
+  // Checked again here: a default export not made with defineService (a plain object) is not.
+  const problems = serviceDefinitionProblems(service, where);
+  if (problems.length > 0) throw new ServiceModuleError(problems.join('\n'));
   return service as Service;
 }

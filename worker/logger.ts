@@ -85,14 +85,18 @@ const LEVEL_OF: Record<LogLevel, LogLevelName> = {
 
 /** The Temporal SDK's Logger interface over pino. */
 /**
- * The SDK's warnings that are expected here: the run-waiting task queues of a worker
- * (worker/create-worker.ts) have activities only, by design.
+ * The SDK's lines that are expected here and say nothing to an operator: the run-waiting task
+ * queues of a worker (worker/create-worker.ts) have activities only, by design, and saliflow
+ * registers no Nexus services (one line per SDK Worker, three per service, at each start).
  */
-const EXPECTED_SDK_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+export const EXPECTED_SDK_LINES = new Set([
+  'No workflows registered, not polling for workflow tasks',
+  'No Nexus services registered, not polling for Nexus tasks',
+]);
 
 export function temporalLogger(base: Pino): Logger {
   return loggerFrom((level, message, meta) => {
-    if (EXPECTED_SDK_WARNINGS.has(String(message))) return;
+    if (EXPECTED_SDK_LINES.has(String(message))) return;
     const name = LEVEL_OF[level] ?? 'info';
     if (!base.isLevelEnabled(name)) return;
     base[name](logFields(meta), truncate(String(message), MAX_MESSAGE_CHARS));

@@ -12,6 +12,7 @@
  */
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
+import os from 'node:os';
 import { NativeConnection, Runtime, type RuntimeOptions } from '@temporalio/worker';
 import type { Logger } from '@temporalio/common';
 import {
@@ -28,13 +29,17 @@ import { ensureSchedules } from '../activities/schedules.js';
 import { checkConsistency } from '../engine/consistency-check.js';
 import { checkSocketPath, listenForFrontends } from './frontend-socket.js';
 import { takeStateFile, type StateFileLock } from './state-file.js';
-import { checkDatabase, createPool, pingDatabase } from '../store/pool.js';
-import { createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
+import { checkDatabase, createPool, describeDatabaseError, pingDatabase } from '../store/pool.js';
+import { migrate } from '../store/migrations.js';
+import { jobsTableProblems, privilegeProblems, readJobsTable, readPrivileges } from '../store/schema-check.js';
+import { BUILD_INFO_HELP, createJobMetrics, histogramBuckets, type JobMetrics } from '../engine/job-metrics.js';
 import { startJobCountGauge } from '../engine/job-count-gauge.js';
 import { loadService } from './load-service.js';
 import { createWorkerLogger } from './logger.js';
 import { mallocTuned, UNTUNED_WARNING } from './malloc-tuning.js';
 import { handleStopSignals } from './stop-signals.js';
+import { listenToWrapper, onSignal } from './wrapper-signals.js';
+import { saliflowVersion } from './version.js';
 import { publishLimits } from '../store/service-control.js';
 import { DRAIN_SIGNAL, drainOnSignal, reloadLimitsOnHangup, type SignalSource } from './operator-signals.js';
 import type { ServiceSpec } from './services-dir.js';
@@ -86,6 +91,75 @@ async function checkMetricsAddress(config: ServiceConfig, address: string): Prom
   }
 }
 
+/**
+ * saliweb's `[backend] user` is the Unix user its daemon ran as, who owns the job directories. A worker run
+ * as another user is said once at start rather than refused: tests and containers often run as root.
+ */
+function warnOfAnotherUser(config: ServiceConfig, log: Logger): void {
+  let actual: string;
+  try {
+    actual = os.userInfo().username;
+  } catch {
+    actual = String(process.getuid?.() ?? '?'); // a uid without a passwd entry
+  }
+  if (actual === config.backend.user) return;
+  log.warn(
+    `this worker runs as ${actual}, not as [backend] user ${config.backend.user} of ${config.configFile}: ` +
+      `the job directories and the files local runs write are ${actual}'s; run the worker as ` +
+      `${config.backend.user} (systemd's User=), or set [backend] user to ${actual}`,
+  );
+}
+
+/** The jobs table has saliweb's columns and the service's (a missing one would fail every job that writes it). */
+export async function jobsTableProblemsOf(config: ServiceConfig, service: Pick<Service, 'columns'>): Promise<string[]> {
+  const pool = createPool(config);
+  try {
+    const { table, indexed } = await readJobsTable(pool);
+    return jobsTableProblems({
+      table,
+      indexed,
+      columns: service.columns ?? [],
+      trackHostname: config.general.trackHostname,
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
+/** The privileges a MySQL user of the service lacks (`saliflow db check`; a worker warns of the backend's). */
+export async function privilegeProblemsOf(config: ServiceConfig, role: 'backend' | 'frontend'): Promise<string[]> {
+  const pool = createPool(config, role);
+  try {
+    return privilegeProblems(role, config.database[role].user, config.database.db, await readPrivileges(pool));
+  } finally {
+    await pool.end();
+  }
+}
+
+async function checkJobsTable(config: ServiceConfig, service: Service): Promise<void> {
+  // Warned of, not refused: a privilege that comes through a MySQL role is not seen in information_schema.
+  for (const problem of await privilegeProblemsOf(config, 'backend').catch(() => []))
+    process.stderr.write(`[worker] warning: ${problem}\n`);
+  const problems = await jobsTableProblemsOf(config, service);
+  if (problems.length === 0) {
+    // saliflow's own tables: what `saliflow db migrate` applies, applied here too (each migration is idempotent).
+    const pool = createPool(config);
+    try {
+      for (const { version, name } of await migrate(pool))
+        process.stderr.write(`[worker] ${config.database.db}: applied migration ${version}, ${name}\n`);
+    } catch (error) {
+      throw describeDatabaseError(config, error);
+    } finally {
+      await pool.end();
+    }
+    return;
+  }
+  throw new StartupError(
+    `the jobs table in database ${config.database.db} does not fit the service (\`saliflow db check\` says the same):\n` +
+      problems.map((problem) => `  ${problem}`).join('\n'),
+  );
+}
+
 /** A service checked and ready to run: everything an operator must fix was found before this. */
 interface PreparedService {
   config: ServiceConfig;
@@ -134,6 +208,7 @@ async function prepareService(spec: ServiceSpec, skipConsistencyCheck: boolean):
   try {
     await checkSocketPath(config);
     await checkDatabase(config);
+    await checkJobsTable(config, service);
     if (!skipConsistencyCheck) {
       const pool = createPool(config);
       try {
@@ -207,9 +282,11 @@ async function runService(
           `saliflow worker for ${config.general.serviceName}: task queue ${config.temporal.taskQueue} on ${config.temporal.address}, ` +
             `frontend socket ${config.general.socket}${metricsAddress ? `, metrics http://${metricsAddress}/metrics` : ''}; ` +
             // Where each came from: a default taken for a missing (or misspelt) setting is said out loud.
-            `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}`,
+            `Temporal ${describeTemporalTarget(config.temporal, config.sections.findSection('temporal'))}; ` +
+            `saliflow ${saliflowVersion()}`,
           { logLevel: config.logging.level },
         );
+        warnOfAnotherUser(config, log);
         // A stop signal that came while this service was starting: its SDK Workers were not running to hear it.
         if (!shared.stopping()) await worker.run();
       } finally {
@@ -276,6 +353,8 @@ const LEVELS: LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error'];
  * could start or run; with one service, its failure is thrown as is.
  */
 export async function runWorkers(options: { services: ServiceSpec[]; skipConsistencyCheck?: boolean }): Promise<void> {
+  // At once: a stop the wrapper passes on while the services load must not be lost.
+  listenToWrapper();
   const specs = options.services;
   const single = specs.length === 1;
   const workflowsOnMainThread = workflowThreads(process.env, single) === 'main';
@@ -330,6 +409,12 @@ async function runPrepared(
     prometheus: metricsAddress,
   });
   const log = Runtime.instance().logger;
+  if (metricsAddress) {
+    // One series per process, whatever its services: `saliflow_build_info{version="0.1.0"} 1`.
+    Runtime.instance()
+      .metricMeter.createGauge('saliflow_build_info', 'int', '', BUILD_INFO_HELP)
+      .set(1, { version: saliflowVersion() });
+  }
   if (!mallocTuned()) log.warn(UNTUNED_WARNING);
   const serviceLog = (service: string, serviceLevel: LogLevelName) =>
     single ? log : createWorkerLogger({ service, level: serviceLevel }).temporal;
@@ -352,8 +437,7 @@ async function runPrepared(
   // Signals for every service: one handler on the process, heard by each service's.
   const signals = new EventEmitter().setMaxListeners(0);
   const forward = (signal: string) => () => signals.emit(signal);
-  const forwarders = ['SIGHUP', DRAIN_SIGNAL].map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of forwarders) process.on(signal, handler);
+  const forwarders = (['SIGHUP', DRAIN_SIGNAL] as const).map((signal) => onSignal(signal, forward(signal)));
   const workers: ServiceWorker[] = [];
   let stopping = false;
   const stopSignals = handleStopSignals({
@@ -422,7 +506,7 @@ async function runPrepared(
       () => healthEndpoint?.close(),
       () => stopSignals.dispose(),
       () => {
-        for (const [signal, handler] of forwarders) process.off(signal, handler);
+        for (const remove of forwarders) remove();
       },
       ...[...connections.values()].map(
         (connection) => () =>

@@ -7,11 +7,12 @@
  * so a worker is never left behind its supervisor: bin/saliflow.js closing
  * our IPC channel, or whoever started us going away without passing the
  * signal on (`npx` runs us under `sh -c`, which does not; we are then
- * re-parented).
+ * re-parented). Each signal counts once however it came (worker/wrapper-signals.ts).
  */
 import type { Logger } from '@temporalio/common';
 import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
+import { onSignal } from './wrapper-signals.js';
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -26,7 +27,7 @@ export function handleStopSignals(options: { worker: { shutdown(): void }; log: 
   const { worker, log, graceSeconds } = options;
   let stopping = false;
   let backstop: NodeJS.Timeout | undefined;
-  const onSignal = (signal: NodeJS.Signals | 'parent gone') => {
+  const stop = (signal: NodeJS.Signals | 'parent gone') => {
     const code = 128 + (signal === 'parent gone' ? constants.signals.SIGTERM : constants.signals[signal]);
     if (stopping) {
       // Written at once: the logger's stream may not flush before exit.
@@ -51,18 +52,18 @@ export function handleStopSignals(options: { worker: { shutdown(): void }; log: 
     backstop.unref();
     worker.shutdown();
   };
-  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
-  const onDisconnect = () => onSignal('parent gone');
+  const removals = STOP_SIGNALS.map((signal) => onSignal(signal, stop));
+  const onDisconnect = () => stop('parent gone');
   process.on('disconnect', onDisconnect);
   const parent = process.ppid;
   const parentWatch = setInterval(() => {
-    if (process.ppid !== parent && !stopping) onSignal('parent gone');
+    if (process.ppid !== parent && !stopping) stop('parent gone');
   }, PARENT_CHECK_MS).unref();
   return {
     dispose() {
       clearTimeout(backstop);
       clearInterval(parentWatch);
-      for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+      for (const remove of removals) remove();
       process.off('disconnect', onDisconnect);
     },
   };

@@ -3,7 +3,8 @@
  * of their own outside this repository with production dependencies only, a
  * TypeScript service there importing the package's public entry point, the
  * package's own `saliflow` bin running the worker (through npx, as a user
- * would), jobs submitted with the bin and COMPLETED, and a SIGTERM to npx
+ * would), jobs submitted with the bin and from README's Node frontend example (`saliflow/client`
+ * only) COMPLETED, a SIGTERM to npx and one Ctrl-C on a terminal (a real pty) each a graceful stop
  * leaving no process behind.
  */
 import { after, before, test } from 'node:test';
@@ -87,6 +88,28 @@ test(
       'no tests, benches, scripts or sources in the package',
     );
 
+    // README's figure for the package stays true (to a fifth, so small changes need no edit).
+    const stated = /this README: (\d+) files, about (\d+) kB packed/.exec(
+      await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8'),
+    );
+    assert.ok(stated, "README's package size");
+    const packedKb = (await fs.stat(tarball)).size / 1000;
+    for (const [what, said, measured] of [
+      ['files', Number(stated[1]), files.filter((file) => !file.endsWith('/')).length],
+      ['kB', Number(stated[2]), packedKb],
+    ] as const) {
+      assert.ok(
+        Math.abs(measured - said) <= said / 5,
+        `README says ${said} ${what}, the package has ${Math.round(measured)}`,
+      );
+    }
+
+    // The build is the packing's (prepack), not an install's: npm 11 warns of a packed `prepare`.
+    const packedManifest = JSON.parse((await execa('tar', ['-xOzf', tarball, 'package/package.json'])).stdout) as {
+      scripts?: Record<string, string>;
+    };
+    assert.equal(packedManifest.scripts?.prepare, undefined, 'no prepare script in the package');
+
     await fs.writeFile(
       path.join(project, 'package.json'),
       JSON.stringify({ name: 'packtest-service', private: true, type: 'module' }, null, 2),
@@ -118,6 +141,21 @@ test(
         assert.equal(submitted.exitCode, 0, submitted.stderr);
         names.push(submitted.stdout.split('\t')[0]!);
       }
+      // README's frontend example, as written there, through the public exports only.
+      const readme = await fs.readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
+      const example = /```js\n(\/\/ submit\.mjs:[^]*?)```/.exec(readme)?.[1];
+      assert.ok(example, "README's submit.mjs example");
+      await fs.writeFile(path.join(project, 'submit.mjs'), example);
+      const fromNode = await execa('node', ['submit.mjs', fixture.configFile, input], {
+        cwd: project,
+        env,
+        reject: false,
+      });
+      assert.equal(fromNode.exitCode, 0, fromNode.stderr);
+      const [frontendName, frontendUrl] = fromNode.stdout.trim().split('\t');
+      assert.match(frontendName!, /^my-job/);
+      assert.match(frontendUrl!, new RegExp(`/job/${frontendName}\\?passwd=`));
+      names.push(frontendName!);
       for (const name of names) {
         const row = await until(`${name} COMPLETED`, async () => {
           const current = await jobRow(fixture.db, name);
@@ -144,5 +182,38 @@ test(
         throw new Error(`${error.message}:\n${(await processesMentioning(project)).join('\n')}\n${output}`);
       });
     }
+
+    // One Ctrl-C typed at a terminal running `npx saliflow worker` is one graceful stop (the terminal signals npx,
+    // its shell, the bin and the worker at once), and leaves nothing behind.
+    const onTerminal = execa(
+      'python3',
+      [
+        path.join(REPO_ROOT, 'test/support/pty-run.py'),
+        'npx',
+        '--no-install',
+        'saliflow',
+        'worker',
+        '--config',
+        fixture.configFile,
+        '--service',
+        'service.ts',
+      ],
+      { cwd: project, env, reject: false, all: true, stdin: 'pipe' },
+    );
+    let typed = '';
+    onTerminal.all?.on('data', (chunk: Buffer) => (typed += chunk.toString()));
+    await until('the worker on a terminal to start', async () => {
+      if (onTerminal.exitCode !== null) throw new Error(`the worker exited:\n${typed}`);
+      return typed.includes('saliflow worker for') ? true : undefined;
+    });
+    onTerminal.stdin!.write('ctrl-c\n');
+    await onTerminal;
+    await until(
+      'no process of the installed package left after Ctrl-C',
+      async () => ((await processesMentioning(path.join(project, 'node_modules'))).length === 0 ? true : undefined),
+      60_000,
+    );
+    assert.match(typed, /SIGINT: stopping; steps in flight have/);
+    assert.doesNotMatch(typed, /again: exiting now/);
   },
 );

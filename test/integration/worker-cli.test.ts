@@ -14,7 +14,8 @@ import { REPO_ROOT } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 import { temporalClient } from '../support/temporal.js';
 import { jobRow, workflowOutcome } from '../support/jobs.js';
-import { freePort, untilOutputShows } from '../support/processes.js';
+import { freePort, saliflowFor, untilOutputShows } from '../support/processes.js';
+import { saliflowVersion } from '../../worker/version.js';
 
 let fixture: ServiceFixture;
 before(async () => {
@@ -44,6 +45,11 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
   try {
     await untilOutputShows(worker, () => output, 'saliflow worker for');
     assert.match(output, new RegExp(`metrics http://${metrics}/metrics`));
+    // Which saliflow runs here: in the start-up line, as a metric below, and in `saliflow status`.
+    assert.match(
+      output,
+      new RegExp(`"msg":"saliflow worker for [^"]*; saliflow ${saliflowVersion().replaceAll('.', '\\.')}"`),
+    );
     // bin/saliflow.js started it with glibc's mmap threshold fixed (worker/malloc-tuning.ts).
     assert.doesNotMatch(output, /MALLOC_MMAP_THRESHOLD_ is not set/);
     await client.schedule.getHandle(scheduleIds(fixture.config.general.serviceName).reconcile).describe();
@@ -62,6 +68,16 @@ test('saliflow worker runs jobs, serves metrics and shuts down on SIGTERM', { ti
     const scraped = await (await fetch(`http://${metrics}/metrics`)).text();
     assert.match(scraped, /saliflow_job_state_entered\{[^}]*state="COMPLETED"[^}]*\} 1/);
     assert.match(scraped, /temporal_workflow_completed/);
+    assert.match(scraped, new RegExp(`saliflow_build_info\\{[^}]*version="${saliflowVersion()}"[^}]*\\} 1\\b`));
+    // By now every SDK Worker has started. The SDK's expected lines are not logged (worker/logger.ts).
+    assert.doesNotMatch(output, /No Nexus services registered|No workflows registered/);
+    const status = await saliflowFor(() => fixture.configFile)('status');
+    assert.match(
+      status.stdout,
+      new RegExp(`workers: 1 polling \\S+ \\(saliflow ${saliflowVersion()}\\)`),
+      status.stdout,
+    );
+    assert.match(status.stdout, new RegExp(`\\d+@\\S+ +${saliflowVersion()} +activity\\+workflow`), status.stdout);
   } finally {
     worker.kill('SIGTERM');
     const ended = await worker;

@@ -147,6 +147,13 @@ test(
         ['RUNNING', 'RUNNING', 'RUNNING'],
       );
 
+      // While it waits, the command says so, counting what it waits for.
+      let drainOutput = '';
+      drain.stdout?.on('data', (chunk: Buffer) => (drainOutput += chunk.toString()));
+      await until('`saliflow drain` to say it still waits', async () =>
+        /still draining after \d+ s: 3 local run\(s\) of this host still RUNNING/.test(drainOutput) ? true : undefined,
+      );
+
       const goAt = Date.now();
       for (const row of await rows(heldNames)) await fs.writeFile(path.join(row.directory, 'go'), '');
       const exited = await a.child;

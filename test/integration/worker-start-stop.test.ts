@@ -42,9 +42,9 @@ async function variant(edits: Record<string, (text: string) => string>): Promise
   return path.join(dir, 'service.conf');
 }
 
-async function startRefused(configFile: string, env: Record<string, string> = {}) {
+async function startRefused(configFile: string, env: Record<string, string> = {}, service = SERVICE) {
   const started = Date.now();
-  const result = await execa('node', [BIN, 'worker', '--config', configFile, '--service', SERVICE], {
+  const result = await execa('node', [BIN, 'worker', '--config', configFile, '--service', service], {
     reject: false,
     env,
     timeout: 120_000,
@@ -152,6 +152,53 @@ test('a usage error names the command once', async () => {
   assert.equal(result.exitCode, 2, result.stderr);
   assert.match(result.stderr, /^saliflow worker: 1 --config and 0 --service given: /m);
   assert.doesNotMatch(result.stderr, /saliflow worker: cannot work: saliflow worker:/);
+});
+
+test('a worker refuses to start with a misspelt step in its service, naming the file and the spelling', async () => {
+  const service = path.join(fixture.root, 'misspelt-service.ts');
+  await fs.writeFile(
+    service,
+    `import { defineService, doNothing } from ${JSON.stringify(path.join(REPO_ROOT, 'core/index.js'))};\n` +
+      // tsx does not type-check: without the check the job would COMPLETE without its postprocess.
+      `export default defineService({ run: () => doNothing(), postproces: () => undefined } as never);\n`,
+  );
+  const result = await startRefused(fixture.configFile, {}, service);
+  assert.equal(result.exitCode, 1, result.all ?? result.stderr);
+  const expected = `saliflow worker: cannot work: unknown key postproces in defineService({...}) of ${service}; did you mean postprocess?`;
+  assert.ok(result.stderr.includes(expected), result.stderr);
+  assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+});
+
+test('a worker refuses to start when the jobs table lacks a column the service declares; db check says the same', async () => {
+  const service = path.join(fixture.root, 'column-service.mts');
+  await fs.writeFile(
+    service,
+    `import { defineService, doNothing } from ${JSON.stringify(path.join(REPO_ROOT, 'core/index.js'))};\n` +
+      `export default defineService({ columns: [{ name: 'num_pdbs', type: 'INTEGER', index: true }], run: () => doNothing() });\n`,
+  );
+  const expected =
+    'the jobs table has no column num_pdbs, which the service declares (INTEGER): ' +
+    'ALTER TABLE jobs ADD COLUMN `num_pdbs` INTEGER, ADD INDEX (`num_pdbs`)';
+  const result = await startRefused(fixture.configFile, {}, service);
+  assert.equal(result.exitCode, 1, result.all ?? result.stderr);
+  assert.match(
+    result.stderr,
+    /^saliflow worker: cannot work: the jobs table in database \w+ does not fit the service/m,
+  );
+  assert.ok(result.stderr.includes(expected), result.stderr);
+  assert.ok(result.ms < PROMPT_MS, `exited after ${result.ms} ms`);
+
+  const check = (...args: string[]) =>
+    execa('node', [BIN, 'db', 'check', '--config', fixture.configFile, ...args], {
+      reject: false,
+      env: { SALIFLOW_CONFIG: '' },
+    });
+  const refused = await check('--service', service);
+  assert.equal(refused.exitCode, 3, refused.stderr);
+  assert.ok(refused.stderr.includes(expected), refused.stderr);
+  const plain = await check();
+  assert.equal(plain.exitCode, 0, plain.stderr);
+  assert.match(plain.stdout, /the jobs table fits saliweb's columns/);
 });
 
 test('a worker refuses to start when its metrics port is taken, naming the setting', { timeout: 150_000 }, async () => {

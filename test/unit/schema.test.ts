@@ -108,5 +108,6 @@ test("saliflow's tables (control, lease, outages): the lease table created idemp
     'DROP TABLE IF EXISTS saliflow_lease',
     'DROP TABLE IF EXISTS saliflow_status_outages',
     'DROP TABLE IF EXISTS saliflow_job_hosts',
+    'DROP TABLE IF EXISTS saliflow_migrations',
   ]);
 });

@@ -19,11 +19,16 @@ test('defineService accepts a well-formed service and catches mistakes at compil
   });
   assert.equal(typeof good.run, 'function');
 
-  defineService({
-    run: () => doNothing(),
-    // @ts-expect-error: not a step of saliweb's (a typo of postprocess)
-    postprocesss: () => undefined,
-  });
+  // Refused when the module runs, too (issue 32: tsx does not type-check).
+  assert.throws(
+    () =>
+      defineService({
+        run: () => doNothing(),
+        // @ts-expect-error: not a step of saliweb's (a typo of postprocess)
+        postprocesss: () => undefined,
+      }),
+    /unknown key postprocesss .*did you mean postprocess\?/,
+  );
   defineService({
     // @ts-expect-error: run must return a runner
     run: () => 'qsub script.sh',
@@ -38,6 +43,9 @@ test('defineService accepts a well-formed service and catches mistakes at compil
     // @ts-expect-error: reschedule data must be JSON, not a function
     postprocess: () => ({ reschedule: { data: () => 1 } }),
   });
-  // @ts-expect-error: run is required
-  defineService({ preprocess: () => undefined });
+  assert.throws(
+    // @ts-expect-error: run is required
+    () => defineService({ preprocess: () => undefined }),
+    /has no run step/,
+  );
 });
