@@ -20,17 +20,16 @@ import type { Service } from '../core/service.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { createMailer, type Mailer } from '../engine/mail.js';
 import { createJobTransitions } from '../engine/job-transitions.js';
-import { createStepCaller } from '../engine/service-steps.js';
-import { createStepReports, type StepReports } from './step-reports.js';
+import { createStepCaller, type StepRequest } from '../engine/service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, runnerFor, type RunnerRegistry } from '../engine/runners/index.js';
 import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from '../engine/admission.js';
-import { createJobAdvance, type AdvanceResult } from '../engine/job-advance.js';
+import { createJobAdvance } from '../engine/job-advance.js';
 import { createRecordedRunActivity } from './recorded-run.js';
-import { activityCancellation } from './heartbeat.js';
+import { activityCancellation, whileHeartbeating } from './heartbeat.js';
 import { createRunWatcher } from '../engine/run-watcher.js';
 import { oneAtATimePerJob } from '../engine/one-at-a-time.js';
 import { createJobEndActivities } from './job-end-activities.js';
@@ -66,18 +65,6 @@ function logChange(log: Logger, change: MadeChange): void {
   if (change.to === 'FAILED') log.warn(`job failed: ${firstLine(change.failure ?? '')}`, fields);
   else if (change.to === 'COMPLETED') log.info('job completed', fields);
   else log.debug(`job entered ${change.to}`, fields);
-}
-
-/** The advance's result carries how many step reports it sent (step-reports.ts), once they have reached Temporal. */
-function withReportCount<I>(
-  advance: (input: I) => Promise<AdvanceResult>,
-  reports: StepReports,
-): (input: I) => Promise<AdvanceResult> {
-  return async (input) => {
-    const result = await advance(input);
-    const sent = await reports.settle();
-    return sent > 0 ? { ...result, reports: sent } : result;
-  };
 }
 
 export { defaultHostId };
@@ -123,8 +110,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     metrics.stateChanged(change);
     logChange(log, change);
   });
-  const stepReports = createStepReports(() => deps.client?.(), log);
-  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report, activityCancellation);
+  const steps = createStepCaller(config, pool, mailer, service, log, activityCancellation);
   /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
   const signals = createPacedCalls({
     name: 'signals',
@@ -176,19 +162,18 @@ export function createSaliflowActivities(deps: ActivityDeps) {
 
   const oneAtATime = oneAtATimePerJob();
   const activities = {
-    advanceJob: withReportCount(
-      createJobAdvance({
-        ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
-        runEndedWithin: runs.outcomeIfEndedWithin,
-        watchRun: watcher.watch,
-        oneAtATime,
-        retry: {
-          ...(service.retryOn ? { on: service.retryOn } : {}),
-          ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
-        },
-      }),
-      stepReports,
-    ),
+    advanceJob: createJobAdvance({
+      ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
+      runEndedWithin: runs.outcomeIfEndedWithin,
+      watchRun: watcher.watch,
+      oneAtATime,
+      retry: {
+        ...(service.retryOn ? { on: service.retryOn } : {}),
+        ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
+      },
+    }),
+    /** A service step the advance handed over: a regular activity, heartbeating while the step runs. */
+    runStep: (request: StepRequest) => whileHeartbeating(() => steps.runStep(request)),
     transitionJob,
     recordedRun: createRecordedRunActivity(pool),
     ...runs.activities,
