@@ -74,7 +74,7 @@ export interface AdvanceInput {
   diskWait?: DiskWait;
   /**
    * The workflow runs the service's steps as activities: the advance stops at each (`next: 'step'`). Absent
-   * from workflows started before the patch `step-activities`, whose steps run inside the advance.
+   * from the workflow code of earlier versions (a worker not yet upgraded), whose steps run inside the advance.
    */
   stepsApart?: boolean;
   /** The step the workflow ran for the last `next: 'step'`, and what it decided. */
@@ -87,8 +87,8 @@ interface Progress {
   /** When that run is a retry (`retryOn`): the retries so far and the cause it followed. */
   retry?: string;
   /**
-   * How many `progress` signals the call sent its workflow: only in histories recorded before the patch
-   * `step-activities` (the step reports are gone; the workflow still waits for those it was told of).
+   * How many `progress` signals the call sent its workflow: only in histories recorded while steps ran inside
+   * the advance (the step reports are gone; the workflow still waits for those it was told of).
    */
   reports?: number;
 }
@@ -302,8 +302,8 @@ export function createJobAdvance(deps: AdvanceDeps) {
     if (input.resubmit && row.state === 'FAILED') await enter('INCOMING');
     /**
      * What the step decided: the workflow's `runStep` outcome if it ran this very step (same state and cycle;
-     * a stale one, from before the job moved on, is ignored), or the step run here (workflows from before
-     * `step-activities`, and `run` within a local activity's bound); undefined: hand it to the workflow.
+     * a stale one, from before the job moved on, is ignored), or the step run here (an earlier workflow
+     * version's call, and `run` within a local activity's bound); undefined: hand it to the workflow.
      */
     const outcomeOf = async (request: StepRequest, current: JobRow): Promise<StepOutcome | undefined> => {
       const done = stepDone;

@@ -32,8 +32,8 @@ function retrying(
  * workflow task per phase. If the worker dies, its workflow task times out
  * and another worker replays the job and runs the call again; `advanceJob`
  * resumes from the row, so that is safe. MySQL may be briefly gone (50 tries
- * ≈ 45 min). (Workflows from before `step-activities` still run their steps
- * inside the advance, hence its 2 hours.)
+ * ≈ 45 min). Its 2 hours hold `run`/`rerun`, which stay inside the advance
+ * when their limit allows (at most 110 minutes: engine/service-steps.ts).
  */
 export const local = proxyLocalActivities<SaliflowActivities>({
   startToCloseTimeout: '2 hours',

@@ -64,7 +64,7 @@ export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
 /** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
 export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
 /**
- * Sent by the `advanceJob` of workers from before `step-activities` (a step running inside the advance);
+ * Sent by the `advanceJob` of earlier versions (a step running inside the advance);
  * nothing sends it now. Kept so that those runs replay: they waited for the reports their advance counted.
  */
 export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
@@ -73,8 +73,6 @@ export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
 const RUN_WATCHER_PATCH = 'run-watcher';
 /** Before it, a cancel that came before the workflow knew of a run deleted none (an adopted run cancelled early). */
 const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
-/** Before it, the service's steps ran inside `advanceJob`; now each runs as the `runStep` activity. */
-const STEP_ACTIVITIES_PATCH = 'step-activities';
 /** Before it, a Temporal cancellation (the Web UI's "Request Cancellation") failed the job but left its run. */
 const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-ends-run';
 /** The failure text of a job whose workflow was cancelled through Temporal rather than `saliflow cancel`. */
@@ -96,7 +94,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let stopOnly = false;
   let admitted = false;
   let waitingForSlot = false;
-  /** Histories from before `step-activities` only: step reports received, and sent as their advances said. */
+  /** Histories of earlier versions only: step reports received, and sent as their advances said. */
   let progressSeen = 0;
   let progressSent = 0;
   let activeRun: SubmittedRun | undefined;
@@ -173,7 +171,10 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let outcome: Extract<AdvanceResult, { next: 'done' }>;
   try {
     outcome = await lifecycle.run(async () => {
-      const base: AdvanceInput = patched(STEP_ACTIVITIES_PATCH) ? { job, stepsApart: true } : { job };
+      // No patch is needed (nor its marker's two events per job): replay takes each advance's result from its
+      // marker, so a run recorded while steps ran inside the advance replays as it was, and its next advance,
+      // past the recorded history, hands its steps over.
+      const base: AdvanceInput = { job, stepsApart: true };
       let request: AdvanceInput = input.resubmit ? { ...base, resubmit: true } : base;
       for (;;) {
         const result = await local.advanceJob(request);
