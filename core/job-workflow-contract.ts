@@ -94,11 +94,10 @@ export interface RunFailure {
 }
 
 /**
- * `advanceJob` tells its own workflow run of a service step still running
- * when the workflow could be asked (activities/step-reports.ts), with the
- * row's state: the step runs inside the advance (a local activity), which
- * returns only when the job must wait, so without this the workflow's
- * account would stay at the state the advance began from.
+ * Signal sent by earlier versions' `advanceJob` to its own workflow of a
+ * step running inside the advance. Nothing sends it now (each step is the
+ * `runStep` activity, shown by the workflow as it hands it over); the
+ * workflow keeps a handler so that runs recorded with it replay.
  */
 export const PROGRESS_SIGNAL = 'progress';
 
@@ -142,7 +141,7 @@ export interface JobStatus {
   unknown?: string;
   /** The current run is a retry by cause (`retryOn`): `retries: memory_exceeded 1/3 (…), after …`. */
   retry?: string;
-  /** The service step running now, if any (reported by the advance as it starts the step). */
+  /** The service step running now, if any (set by the workflow as it hands the step to its activity). */
   step?: RunningStep;
 }
 
