@@ -10,12 +10,13 @@ import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import {
-  ADMITTED_SIGNAL,
+  admittedSignal,
   jobWorkflowId,
-  RUN_ENDED_SIGNAL,
-  RUN_UNKNOWN_SIGNAL,
-  WAITING_SIGNAL,
+  runEndedSignal,
+  runUnknownSignal,
+  waitingSignal,
 } from '../core/job-workflow-contract.js';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { createMailer, type Mailer } from '../engine/mail.js';
@@ -122,13 +123,17 @@ export function createSaliflowActivities(deps: ActivityDeps) {
    * Signals a job's workflow; true once delivered. No workflow (a legacy or orphaned row) counts as delivered:
    * reconcile starts one, which reads the row. A newer signal of the same name replaces one still waiting.
    */
-  const signalJob = (job: string, name: string, ...args: unknown[]): Promise<boolean> =>
-    signals.add(`${job} ${name}`, `${name} to job ${job}`, async () => {
+  const signalJob = <Args extends unknown[]>(
+    job: string,
+    signal: SignalDefinition<Args>,
+    ...args: Args
+  ): Promise<boolean> =>
+    signals.add(`${job} ${signal.name}`, `${signal.name} to job ${job}`, async () => {
       const client = deps.client?.();
       if (!client) return;
       await client.workflow
         .getHandle(jobWorkflowId(config.general.serviceName, job))
-        .signal(name, ...args)
+        .signal(signal, ...args)
         .catch((error: Error) => {
           if (error.name !== 'WorkflowNotFoundError') throw error;
         });
@@ -140,8 +145,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       metrics.admitted(jobs);
       log.debug(`admitted ${jobs.length} job(s)`, { jobs: jobs.map((job) => job.name) });
     },
-    notify: (job) => signalJob(job, ADMITTED_SIGNAL),
-    tell: (job, reason) => signalJob(job, WAITING_SIGNAL, reason),
+    notify: (job) => signalJob(job, admittedSignal),
+    tell: (job, reason) => signalJob(job, waitingSignal, reason),
     hasPendingTask: async (job) => {
       const client = deps.client?.();
       if (!client) return false;
@@ -154,8 +159,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     runners,
     hostId,
     awaitRun: runs.awaitRun,
-    signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
-    tellUnknown: (job, unknown) => void signalJob(job, RUN_UNKNOWN_SIGNAL, unknown),
+    signal: (job, ended) => signalJob(job, runEndedSignal, ended),
+    tellUnknown: (job, unknown) => void signalJob(job, runUnknownSignal, unknown),
     warn: (message) => log.warn(message, { component: 'run-watcher' }),
     ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });

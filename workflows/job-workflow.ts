@@ -11,8 +11,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
   isCancellation,
   log,
   patched,
@@ -27,23 +25,20 @@ import { firstLine } from '../core/text.js';
 import { WORKFLOW_FAILURE } from '../core/errors.js';
 import type { SubmittedRun } from '../engine/run-cycle-record.js';
 import {
-  ADMITTED_SIGNAL,
-  CANCEL_SIGNAL,
+  admittedSignal,
+  cancelJobSignal,
   CANCELLED_BY_ADMIN,
   describeStep,
   JOB_STATE,
-  JOB_STATUS_QUERY,
-  PROGRESS_SIGNAL,
-  RUN_ENDED_SIGNAL,
-  RUN_UNKNOWN_SIGNAL,
+  jobStatusQuery,
+  progressSignal,
+  runEndedSignal,
+  runUnknownSignal,
   STOPPED_FAILURE_TYPE,
-  WAITING_SIGNAL,
-  type CancelOptions,
-  type JobProgress,
+  waitingSignal,
   type JobStatus,
   type RunningStep,
   type RunEnded,
-  type RunUnknown,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
@@ -53,21 +48,15 @@ import { endAsFailed } from './fail-job.js';
 export type { JobStatus, JobWorkflowInput };
 export { CANCELLED_BY_ADMIN };
 
-export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
-/** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
-export const cancelJobSignal = defineSignal<[reason?: string, options?: CancelOptions]>(CANCEL_SIGNAL);
-export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
-/** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
-export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
-/** From the run watcher of a worker that sees the run (see engine/run-watcher.ts). */
-export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
-/** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
-export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
-/**
- * Sent by the `advanceJob` of earlier versions (a step running inside the advance);
- * nothing sends it now. Kept so that those runs replay: they waited for the reports their advance counted.
- */
-export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
+export {
+  admittedSignal,
+  cancelJobSignal,
+  jobStatusQuery,
+  progressSignal,
+  runEndedSignal,
+  runUnknownSignal,
+  waitingSignal,
+};
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
