@@ -10,27 +10,27 @@ import type { Logger } from '@temporalio/common';
 import { DefaultLogger } from '@temporalio/worker';
 import type { ServiceConfig } from '../core/config/index.js';
 import {
-  ADMITTED_SIGNAL,
+  admittedSignal,
   jobWorkflowId,
-  RUN_ENDED_SIGNAL,
-  RUN_UNKNOWN_SIGNAL,
-  WAITING_SIGNAL,
+  runEndedSignal,
+  runUnknownSignal,
+  waitingSignal,
 } from '../core/job-workflow-contract.js';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Service } from '../core/service.js';
 import { createPool, type Pool } from '../store/pool.js';
 import { createMailer, type Mailer } from '../engine/mail.js';
 import { createJobTransitions } from '../engine/job-transitions.js';
-import { createStepCaller } from '../engine/service-steps.js';
-import { createStepReports, type StepReports } from './step-reports.js';
+import { createStepCaller, type StepRequest } from '../engine/service-steps.js';
 import { createRunActivities, type RunActivityOptions } from './run-activities.js';
 import { defaultRunners, runnerFor, type RunnerRegistry } from '../engine/runners/index.js';
 import type { RunnerKind } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createAdmitter, type AdmitterOptions } from '../engine/admission.js';
-import { createJobAdvance, type AdvanceResult } from '../engine/job-advance.js';
+import { createJobAdvance } from '../engine/job-advance.js';
 import { createRecordedRunActivity } from './recorded-run.js';
-import { activityCancellation } from './heartbeat.js';
+import { activityCancellation, whileHeartbeating } from './heartbeat.js';
 import { createRunWatcher } from '../engine/run-watcher.js';
 import { oneAtATimePerJob } from '../engine/one-at-a-time.js';
 import { createJobEndActivities } from './job-end-activities.js';
@@ -66,18 +66,6 @@ function logChange(log: Logger, change: MadeChange): void {
   if (change.to === 'FAILED') log.warn(`job failed: ${firstLine(change.failure ?? '')}`, fields);
   else if (change.to === 'COMPLETED') log.info('job completed', fields);
   else log.debug(`job entered ${change.to}`, fields);
-}
-
-/** The advance's result carries how many step reports it sent (step-reports.ts), once they have reached Temporal. */
-function withReportCount<I>(
-  advance: (input: I) => Promise<AdvanceResult>,
-  reports: StepReports,
-): (input: I) => Promise<AdvanceResult> {
-  return async (input) => {
-    const result = await advance(input);
-    const sent = await reports.settle();
-    return sent > 0 ? { ...result, reports: sent } : result;
-  };
 }
 
 export { defaultHostId };
@@ -123,8 +111,7 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     metrics.stateChanged(change);
     logChange(log, change);
   });
-  const stepReports = createStepReports(() => deps.client?.(), log);
-  const steps = createStepCaller(config, pool, mailer, service, log, stepReports.report, activityCancellation);
+  const steps = createStepCaller(config, pool, mailer, service, log, activityCancellation);
   /** Signals from this worker, paced and retried (paced-calls.ts); a later check sends a given-up one again. */
   const signals = createPacedCalls({
     name: 'signals',
@@ -136,13 +123,17 @@ export function createSaliflowActivities(deps: ActivityDeps) {
    * Signals a job's workflow; true once delivered. No workflow (a legacy or orphaned row) counts as delivered:
    * reconcile starts one, which reads the row. A newer signal of the same name replaces one still waiting.
    */
-  const signalJob = (job: string, name: string, ...args: unknown[]): Promise<boolean> =>
-    signals.add(`${job} ${name}`, `${name} to job ${job}`, async () => {
+  const signalJob = <Args extends unknown[]>(
+    job: string,
+    signal: SignalDefinition<Args>,
+    ...args: Args
+  ): Promise<boolean> =>
+    signals.add(`${job} ${signal.name}`, `${signal.name} to job ${job}`, async () => {
       const client = deps.client?.();
       if (!client) return;
       await client.workflow
         .getHandle(jobWorkflowId(config.general.serviceName, job))
-        .signal(name, ...args)
+        .signal(signal, ...args)
         .catch((error: Error) => {
           if (error.name !== 'WorkflowNotFoundError') throw error;
         });
@@ -154,8 +145,8 @@ export function createSaliflowActivities(deps: ActivityDeps) {
       metrics.admitted(jobs);
       log.debug(`admitted ${jobs.length} job(s)`, { jobs: jobs.map((job) => job.name) });
     },
-    notify: (job) => signalJob(job, ADMITTED_SIGNAL),
-    tell: (job, reason) => signalJob(job, WAITING_SIGNAL, reason),
+    notify: (job) => signalJob(job, admittedSignal),
+    tell: (job, reason) => signalJob(job, waitingSignal, reason),
     hasPendingTask: async (job) => {
       const client = deps.client?.();
       if (!client) return false;
@@ -168,27 +159,26 @@ export function createSaliflowActivities(deps: ActivityDeps) {
     runners,
     hostId,
     awaitRun: runs.awaitRun,
-    signal: (job, ended) => signalJob(job, RUN_ENDED_SIGNAL, ended),
-    tellUnknown: (job, unknown) => void signalJob(job, RUN_UNKNOWN_SIGNAL, unknown),
+    signal: (job, ended) => signalJob(job, runEndedSignal, ended),
+    tellUnknown: (job, unknown) => void signalJob(job, runUnknownSignal, unknown),
     warn: (message) => log.warn(message, { component: 'run-watcher' }),
     ...(deps.watcherScanEveryMs !== undefined ? { scanEveryMs: deps.watcherScanEveryMs } : {}),
   });
 
   const oneAtATime = oneAtATimePerJob();
   const activities = {
-    advanceJob: withReportCount(
-      createJobAdvance({
-        ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
-        runEndedWithin: runs.outcomeIfEndedWithin,
-        watchRun: watcher.watch,
-        oneAtATime,
-        retry: {
-          ...(service.retryOn ? { on: service.retryOn } : {}),
-          ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
-        },
-      }),
-      stepReports,
-    ),
+    advanceJob: createJobAdvance({
+      ...{ config, pool, steps, runners, admitter, transitionJob, restoreJobDirectory, hostId, metrics, log },
+      runEndedWithin: runs.outcomeIfEndedWithin,
+      watchRun: watcher.watch,
+      oneAtATime,
+      retry: {
+        ...(service.retryOn ? { on: service.retryOn } : {}),
+        ...(service.maxRetries !== undefined ? { maxRetries: service.maxRetries } : {}),
+      },
+    }),
+    /** A service step the advance handed over: a regular activity, heartbeating while the step runs. */
+    runStep: (request: StepRequest) => whileHeartbeating(() => steps.runStep(request)),
     transitionJob,
     recordedRun: createRecordedRunActivity(pool),
     ...runs.activities,

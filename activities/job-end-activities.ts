@@ -5,7 +5,8 @@
  */
 import type { ServiceConfig } from '../core/config/index.js';
 import { FINAL_STATES } from '../core/states.js';
-import { WAITING_SIGNAL } from '../core/job-workflow-contract.js';
+import { waitingSignal } from '../core/job-workflow-contract.js';
+import type { SignalDefinition } from '@temporalio/common';
 import type { Pool } from '../store/pool.js';
 import { readJob } from '../store/job-row.js';
 import { childrenReasons } from '../store/waiting-line.js';
@@ -27,7 +28,7 @@ export interface JobEndDeps {
   transitionJob: ReturnType<typeof createJobTransitions>['transitionJob'];
   oneAtATime: PerJob;
   /** Signals a job's workflow (paced and retried by the caller). */
-  signalJob: (job: string, name: string, ...args: unknown[]) => Promise<boolean>;
+  signalJob: <Args extends unknown[]>(job: string, signal: SignalDefinition<Args>, ...args: Args) => Promise<boolean>;
 }
 
 export function createJobEndActivities({
@@ -60,7 +61,7 @@ export function createJobEndActivities({
           .then((control) => childrenReasons(pool, control.limits, input.job, pausedBecause(control)))
           .catch(() => []);
         for (const child of children) {
-          void signalJob(child.name, WAITING_SIGNAL, child.reason);
+          void signalJob(child.name, waitingSignal, child.reason);
         }
         return { failed: true, state: 'FAILED' };
       });

@@ -29,7 +29,13 @@ export const DEFAULT_MATRIX: ModeSpec[] = [
 
 export function modeName(mode: ModeSpec): string {
   const runner =
-    mode.runner === 'nothing' ? 'doNothing' : mode.runner === 'rerun' ? 'doNothing, rescheduled once' : 'local true';
+    mode.runner === 'nothing'
+      ? 'doNothing'
+      : mode.runner === 'rerun'
+        ? 'doNothing, rescheduled once'
+        : mode.runner === 'steps'
+          ? 'doNothing, preprocess + postprocess'
+          : 'local true';
   return `${describeLoad(mode.load)}, limit ${mode.limit}, ${runner}, ${mode.workers} worker${mode.workers > 1 ? 's' : ''}`;
 }
 

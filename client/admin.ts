@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
-import { CANCEL_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { cancelJobSignal, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { FINAL_STATES, type JobState } from '../core/states.js';
 import { readJobState } from '../store/job-listing.js';
 import { NoSuchJobError } from '../core/errors.js';
@@ -33,7 +33,7 @@ export async function cancelJob(options: {
   const state = await readJobState(db, job);
   if (state === undefined) throw new NoSuchJobError(job, config.general.serviceName);
   try {
-    await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(CANCEL_SIGNAL, reason);
+    await client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job)).signal(cancelJobSignal, reason);
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
     const hint =

@@ -20,7 +20,7 @@ import type { Client } from '@temporalio/client';
 import { DIRECTORY_STATES, type ServiceConfig } from '../core/config/index.js';
 import { JobStateError } from '../core/errors.js';
 import { IN_FLIGHT_STATES, type JobState } from '../core/states.js';
-import { ADMITTED_SIGNAL, WAITING_SIGNAL, jobWorkflowId } from '../core/job-workflow-contract.js';
+import { admittedSignal, waitingSignal, jobWorkflowId } from '../core/job-workflow-contract.js';
 import { childrenReasons } from '../store/waiting-line.js';
 import { pausedBecause, readServiceControl } from '../store/service-control.js';
 import { runAdmissionRound } from '../engine/admission.js';
@@ -75,7 +75,7 @@ async function tellChildren(config: ServiceConfig, pool: Pool, client: Client, p
   for (const child of await childrenReasons(pool, control.limits, parent, pausedBecause(control))) {
     await client.workflow
       .getHandle(jobWorkflowId(config.general.serviceName, child.name))
-      .signal(WAITING_SIGNAL, child.reason)
+      .signal(waitingSignal, child.reason)
       .catch(() => undefined);
   }
 }
@@ -93,7 +93,7 @@ export async function admitNow(config: ServiceConfig, pool: Pool, client: Client
     admitted.map((job) =>
       client.workflow
         .getHandle(jobWorkflowId(config.general.serviceName, job))
-        .signal(ADMITTED_SIGNAL)
+        .signal(admittedSignal)
         .catch(() => undefined),
     ),
   );

@@ -12,8 +12,8 @@ import {
 } from '@temporalio/client';
 import type { ServiceConfig } from '../core/config/index.js';
 import {
-  CANCEL_SIGNAL,
-  JOB_STATUS_QUERY,
+  cancelJobSignal,
+  jobStatusQuery,
   STOPPED_FAILURE_TYPE,
   jobWorkflowId,
   type CancelOptions,
@@ -84,7 +84,7 @@ export async function stopJobWorkflows(
       return outcomes.set(job, `already ${description.status.name.toLowerCase()}`);
     const stopOnly: CancelOptions = { stopOnly: true };
     try {
-      await handle.signal(CANCEL_SIGNAL, reason, stopOnly);
+      await handle.signal(cancelJobSignal, reason, stopOnly);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return outcomes.set(job, 'ended by itself');
       throw error;
@@ -180,7 +180,7 @@ export async function queryJobStatus(
   const handle = client.workflow.getHandle(jobWorkflowId(config.general.serviceName, job));
   try {
     const status = await client.connection.withDeadline(Date.now() + QUERY_TIMEOUT_MS, () =>
-      handle.query<JobStatus>(JOB_STATUS_QUERY),
+      handle.query(jobStatusQuery),
     );
     return { status };
   } catch (error) {

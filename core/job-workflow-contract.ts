@@ -4,7 +4,13 @@
  * Web UI, and the names of its signals and query. The one place these are
  * written (client/, worker/, activities/ and workflows/ all import it).
  */
-import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  type QueryDefinition,
+  type SearchAttributePair,
+  type SignalDefinition,
+} from '@temporalio/common';
 import type { RunResults } from './runner-spec.js';
 import type { RunCauseReport } from './run-causes.js';
 import type { JobState } from './states.js';
@@ -94,11 +100,10 @@ export interface RunFailure {
 }
 
 /**
- * `advanceJob` tells its own workflow run of a service step still running
- * when the workflow could be asked (activities/step-reports.ts), with the
- * row's state: the step runs inside the advance (a local activity), which
- * returns only when the job must wait, so without this the workflow's
- * account would stay at the state the advance began from.
+ * Signal sent by earlier versions' `advanceJob` to its own workflow of a
+ * step running inside the advance. Nothing sends it now (each step is the
+ * `runStep` activity, shown by the workflow as it hands it over); the
+ * workflow keeps a handler so that runs recorded with it replay.
  */
 export const PROGRESS_SIGNAL = 'progress';
 
@@ -142,7 +147,7 @@ export interface JobStatus {
   unknown?: string;
   /** The current run is a retry by cause (`retryOn`): `retries: memory_exceeded 1/3 (…), after …`. */
   retry?: string;
-  /** The service step running now, if any (reported by the advance as it starts the step). */
+  /** The service step running now, if any (set by the workflow as it hands the step to its activity). */
   step?: RunningStep;
 }
 
@@ -155,3 +160,24 @@ export function waitQueue(taskQueue: string): string {
 export function hostQueue(taskQueue: string, hostId: string): string {
   return `${taskQueue}-host-${hostId}`;
 }
+
+/*
+ * The signals and the query, typed once: the workflow sets its handlers with
+ * these, and every sender (client/, activities/) signals or queries with
+ * them, so a name or an argument that disagrees is a compile error.
+ */
+// What the SDK's defineSignal/defineQuery return (their brands are types only); core does not import the workflow SDK.
+const signal = <Args extends unknown[]>(name: string) => ({ type: 'signal', name }) as SignalDefinition<Args>;
+
+export const jobStatusQuery = { type: 'query', name: JOB_STATUS_QUERY } as QueryDefinition<JobStatus>;
+/** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
+export const cancelJobSignal = signal<[reason?: string, options?: CancelOptions]>(CANCEL_SIGNAL);
+export const admittedSignal = signal<[]>(ADMITTED_SIGNAL);
+/** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
+export const waitingSignal = signal<[reason: string]>(WAITING_SIGNAL);
+/** From the run watcher of a worker that sees the run (see engine/run-watcher.ts). */
+export const runEndedSignal = signal<[RunEnded]>(RUN_ENDED_SIGNAL);
+/** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
+export const runUnknownSignal = signal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
+/** Replay only (see PROGRESS_SIGNAL). */
+export const progressSignal = signal<[JobProgress]>(PROGRESS_SIGNAL);

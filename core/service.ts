@@ -105,8 +105,8 @@ export interface Service<M extends Metadata = Metadata> {
    * `StepTimeoutError` (naming the job, the step and the limit): `default`
    * for every step, or per step (`{ preprocess: 600_000 }`). The step's call
    * is then abandoned: it may go on in the worker, but nothing it returns or
-   * writes to its metadata is used. At most 110 minutes (a step runs inside
-   * a local activity of at most 2 hours).
+   * writes to its metadata is used. At most 2^31 - 1 (24 days); each step
+   * runs as an activity bounded by its limit.
    * @defaultValue `{ default: 3_600_000 }` (one hour)
    */
   stepTimeouts?: { default?: number } & Partial<Record<TimedStep, number>>;

@@ -13,6 +13,12 @@
  * workflow was terminated. It runs as a local activity, so a do-nothing job
  * is one call and one workflow task.
  *
+ * A step the service defines is not run here: the advance stops at it and
+ * returns `next: 'step'`; the workflow runs it as the `runStep` activity
+ * (service-steps.ts) and calls the advance again with its outcome
+ * (`stepDone`), which is used only if the row is still in the step's state
+ * and cycle. Steps the service does not define cost nothing.
+ *
  * What a step may assume: it runs at least once per cycle, and again only
  * if the worker running it died (or lost Temporal) before the job moved on;
  * an exception from a step fails the job at once, never retried.
@@ -30,7 +36,8 @@ import type { TransitionRequest, TransitionResult } from './job-transitions.js';
 import { readCycleRecord, writeCycleRecord, type CycleRecord, type SubmittedRun } from './run-cycle-record.js';
 import type { RunnerRegistry } from './runners/index.js';
 import { parseLocalRunId } from './runners/local.js';
-import type { StepCaller } from './service-steps.js';
+import type { StepCaller, StepDone, StepOutcome, StepRequest } from './service-steps.js';
+import type { RunnerSpec } from '../core/runner-spec.js';
 import { describeThrown } from '../core/errors.js';
 import { checkJobDirectory } from './job-directory.js';
 import { needsOperatorText } from './operator-attention.js';
@@ -66,6 +73,13 @@ export interface AdvanceInput {
   finished?: { cycle: number; results?: RunResults; failure?: RunFailure };
   /** The job waits for disk space (see disk-wait.ts): where that wait stands. */
   diskWait?: DiskWait;
+  /**
+   * The workflow runs the service's steps as activities: the advance stops at each (`next: 'step'`). Absent
+   * from the workflow code of earlier versions (a worker not yet upgraded), whose steps run inside the advance.
+   */
+  stepsApart?: boolean;
+  /** The step the workflow ran for the last `next: 'step'`, and what it decided. */
+  stepDone?: StepDone;
 }
 
 interface Progress {
@@ -73,7 +87,10 @@ interface Progress {
   lastRun?: { cycle: number; label: string };
   /** When that run is a retry (`retryOn`): the retries so far and the cause it followed. */
   retry?: string;
-  /** How many `progress` signals this call sent its workflow (step-reports.ts): it waits for them before ending. */
+  /**
+   * How many `progress` signals the call sent its workflow: only in histories recorded while steps ran inside
+   * the advance (the step reports are gone; the workflow still waits for those it was told of).
+   */
   reports?: number;
 }
 
@@ -81,6 +98,8 @@ export type AdvanceResult = Progress &
   (
     | { next: 'admission'; state: 'INCOMING'; reason: string }
     | { next: 'run'; state: 'RUNNING'; run: SubmittedRun }
+    /** A service step: the workflow runs it (`runStep`) and passes its outcome back (`stepDone`). */
+    | { next: 'step'; state: JobState; step: StepRequest }
     /** No space for the job's directory: ask again after `retryInMs`, passing `diskWait` back. */
     | { next: 'disk'; state: JobState; reason: string; retryInMs: number; diskWait: DiskWait }
     | {
@@ -125,11 +144,13 @@ interface AdvanceDeps {
  */
 export const QUICK_RUN_MS = 1000;
 
+/** The failure text a completion step's outcome carries (already described by the step's caller). */
+class RecordedStepFailure extends Error {}
+
 export function createJobAdvance(deps: AdvanceDeps) {
   const { pool, steps, runners, admitter, transitionJob } = deps;
 
-  async function submit(row: JobRow, directory: string, record: CycleRecord): Promise<SubmittedRun> {
-    const asked = await steps.run({ ...row, directory }, record.rerun);
+  async function submit(row: JobRow, directory: string, record: CycleRecord, asked: RunnerSpec): Promise<SubmittedRun> {
     // A retry's grown memory and walltime replace what the service asked for.
     const resources = record.retry?.resources;
     const spec =
@@ -260,7 +281,7 @@ export function createJobAdvance(deps: AdvanceDeps) {
 
   async function advance(input: AdvanceInput): Promise<AdvanceResult> {
     const { job } = input;
-    let { finished } = input;
+    let { finished, stepDone } = input;
     const progress: Progress = {};
     let row = await readJob(pool, job);
     // A change cut short between its move and its commit: the directory goes back where the row says.
@@ -277,6 +298,21 @@ export function createJobAdvance(deps: AdvanceDeps) {
       moved(to, { directory: result.directory });
     };
     if (input.resubmit && row.state === 'FAILED') await enter('INCOMING');
+    /**
+     * What the step decided: the workflow's `runStep` outcome if it ran this very step (same state and cycle;
+     * a stale one, from before the job moved on, is ignored), or the step run here (an earlier workflow
+     * version's call, and `run` within a local activity's bound); undefined: hand it to the workflow.
+     */
+    const outcomeOf = async (request: StepRequest, current: JobRow): Promise<StepOutcome | undefined> => {
+      const done = stepDone;
+      if (done && done.name === request.name && done.state === request.state && done.cycle === request.cycle) {
+        stepDone = undefined;
+        return done.outcome;
+      }
+      if (input.stepsApart && !steps.runsInline(request.name)) return undefined;
+      return steps.run(current, request);
+    };
+    const handOver = (step: StepRequest): AdvanceResult => ({ next: 'step', state: row.state, step, ...progress });
 
     for (;;) {
       switch (row.state) {
@@ -293,8 +329,12 @@ export function createJobAdvance(deps: AdvanceDeps) {
           const moved = await transitionJob({ job, to: 'PREPROCESSING' });
           const directory = await checkJobDirectory(deps.config, job, moved.directory);
           row = { ...row, directory };
-          const { skipRun } = await steps.preprocess(row);
-          if (skipRun) return complete(directory);
+          if (steps.defines('preprocess')) {
+            const request = steps.request(row, 'preprocess', 0);
+            const outcome = await outcomeOf(request, row);
+            if (!outcome) return handOver(request);
+            if (outcome.skipRun) return complete(directory);
+          }
           await writeCycleRecord(directory, { cycle: 1 });
           await enter('RUNNING');
           break;
@@ -312,7 +352,16 @@ export function createJobAdvance(deps: AdvanceDeps) {
           }
           const record = found;
           const submitted = record.run === undefined;
-          const run = record.run ? { ...record.run, directory } : await submit(row, directory, record);
+          let run: SubmittedRun;
+          if (record.run) run = { ...record.run, directory };
+          else {
+            const name = record.rerun ? 'rerun' : 'run';
+            const request = steps.request(row, name, record.cycle, record.rerun ? { rerun: record.rerun } : {});
+            const outcome = await outcomeOf(request, { ...row, directory });
+            if (!outcome) return handOver(request);
+            if (!outcome.spec) throw new RunnerSpecError(job, name, 'its step returned no runner');
+            run = await submit(row, directory, record, outcome.spec);
+          }
           progress.lastRun = { cycle: run.cycle, label: `${run.kind}:${run.id}` };
           const retries = describeRetries(record.retry, deps.retry?.on);
           if (retries && record.retry?.after) progress.retry = `${retries}, after ${record.retry.after}`;
@@ -340,9 +389,15 @@ export function createJobAdvance(deps: AdvanceDeps) {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
           const record = (await readCycleRecord(directory)) ?? { cycle: 1 };
           const results = finished?.cycle === record.cycle ? finished.results : undefined;
-          const post = await steps.postprocess(row, results);
+          let post: StepOutcome = {};
+          if (steps.defines('postprocess')) {
+            const request = steps.request(row, 'postprocess', record.cycle, results ? { results } : {});
+            const outcome = await outcomeOf(request, row);
+            if (!outcome) return handOver(request);
+            post = outcome;
+          }
           if (post.reschedule) {
-            const rerun = post.data === undefined ? {} : { data: post.data };
+            const rerun = post.reschedule.data === undefined ? {} : { data: post.reschedule.data };
             // A reschedule keeps the retry budgets (per job) and the resources retries grew.
             const retry = record.retry && {
               byCause: record.retry.byCause,
@@ -360,7 +415,10 @@ export function createJobAdvance(deps: AdvanceDeps) {
           const directory = await checkJobDirectory(deps.config, job, row.directory);
           // The completion record is written once finalize is done: a completion that could not be
           // committed (no space for the move to COMPLETED's folder) does not finalize again.
-          if ((await readCompletionRecord(directory)) === undefined) await steps.finalize(row);
+          if ((await readCompletionRecord(directory)) === undefined && steps.defines('finalize')) {
+            const request = steps.request(row, 'finalize', 0);
+            if (!(await outcomeOf(request, row))) return handOver(request);
+          }
           return complete(directory);
         }
         case 'FAILED':
@@ -398,19 +456,32 @@ export function createJobAdvance(deps: AdvanceDeps) {
       if (record.failure === undefined) {
         try {
           if (!record.completeDone) {
-            await steps.complete(row);
+            if (steps.defines('complete')) {
+              const request = steps.request(row, 'complete', 0);
+              const outcome = await outcomeOf(request, row);
+              if (!outcome) return handOver(request);
+              if (outcome.failure !== undefined) throw new RecordedStepFailure(outcome.failure);
+            }
             record = { ...record, completeDone: true };
             await writeCompletionRecord(directory, record);
             failpoint('after-complete-step');
           }
           if (!record.emailDone) {
-            await steps.sendCompletedEmail(row);
+            if (steps.defines('sendJobCompletedEmail')) {
+              const request = steps.request(row, 'sendJobCompletedEmail', 0);
+              const outcome = await outcomeOf(request, row);
+              if (!outcome) return handOver(request);
+              if (outcome.failure !== undefined) throw new RecordedStepFailure(outcome.failure);
+            } else {
+              await steps.sendDefaultCompletedEmail(row);
+            }
             record = { ...record, emailDone: true };
             await writeCompletionRecord(directory, record);
             failpoint('after-completion-email');
           }
         } catch (error) {
-          record = { ...record, failure: describeThrown(error) };
+          const failure = error instanceof RecordedStepFailure ? error.message : describeThrown(error);
+          record = { ...record, failure };
           await writeCompletionRecord(directory, record);
         }
       }

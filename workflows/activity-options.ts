@@ -27,21 +27,54 @@ function retrying(
 }
 
 /**
- * A job's steps and state changes (`advanceJob`, `failJob`) run as local
- * activities: no round trip through the server per step, one workflow task
- * per phase. If the worker dies, its workflow task times out and another
- * worker replays the job and runs the call again; `advanceJob` resumes from
- * the row, so that is safe. MySQL may be briefly gone (50 tries ≈ 45 min);
- * a step itself may run long (its worker keeps the workflow task alive).
+ * saliflow's own bookkeeping (`advanceJob`, `failJob`) runs as local
+ * activities: no round trip through the server per state change, one
+ * workflow task per phase. If the worker dies, its workflow task times out
+ * and another worker replays the job and runs the call again; `advanceJob`
+ * resumes from the row, so that is safe. MySQL may be briefly gone (50 tries
+ * ≈ 45 min). Its 2 hours hold `run`/`rerun`, which stay inside the advance
+ * when their limit allows (at most 110 minutes: engine/service-steps.ts).
  */
 export const local = proxyLocalActivities<SaliflowActivities>({
   startToCloseTimeout: '2 hours',
   retry: retrying('1s', '1 minute', 50),
 });
 
+/** How much longer than its limit a step's activity may take: the step's own timer fails it first. */
+const STEP_TIMEOUT_MARGIN_MS = 60_000;
+
+/**
+ * A service step (`runStep`): a regular activity named by the step (its ID
+ * and summary in the Web UI's pending activities), bounded by the step's
+ * limit (StepTimeoutError at the limit, from the step's own timer), and
+ * heartbeating, so a worker that dies mid-step is noticed within 10 s and
+ * the step runs again elsewhere (or, with `interruptedSteps: 'fail'`, fails
+ * the job). A step that throws fails the job (ServiceStepError is
+ * non-retryable). A cancel reaches the step at its next heartbeat.
+ */
+export function stepActivity(step: { name: string; cycle: number; timeoutMs: number }, summary: string) {
+  return proxyActivities<SaliflowActivities>({
+    activityId: step.cycle > 1 ? `${step.name} (cycle ${step.cycle})` : step.name,
+    summary,
+    startToCloseTimeout: step.timeoutMs + STEP_TIMEOUT_MARGIN_MS,
+    heartbeatTimeout: '10 seconds',
+    retry: retrying('1s', '1 minute', 50),
+  });
+}
+
 /** Maintenance work (reconcile, old jobs, archive, expire): regular activities, visible one by one. */
 export const store = proxyActivities<SaliflowActivities>({
   startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: retrying('1s', '1 minute', 50),
+});
+
+/**
+ * Archiving and expiring a job (its `archive`/`expire` step inside): bounded by the step's own limit, which may
+ * be days (`stepTimeouts`); a dead worker is noticed by the heartbeat.
+ */
+export const oldJobSteps = proxyActivities<SaliflowActivities>({
+  startToCloseTimeout: '25 days',
   heartbeatTimeout: '1 minute',
   retry: retrying('1s', '1 minute', 50),
 });

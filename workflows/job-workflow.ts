@@ -2,16 +2,16 @@
  * One workflow per job (ID `<service>/<job name>`). The job's progress lives
  * in its row: `advanceJob` (a local activity) takes the job as far as it can
  * go and says where it must wait; this workflow only waits (for the
- * admitter's signal, for a run) and asks again. So a do-nothing job is one
- * workflow task, a job with a run two, and a run that resumes after any
- * crash simply asks the row where it was.
+ * admitter's signal, for a run), runs the service's steps the advance hands
+ * it (the `runStep` activity, one per step the service defines) and asks
+ * again. So a do-nothing job is one workflow task, a job with a run two, and
+ * a run that resumes after any crash simply asks the row where it was.
  */
 import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineSignal,
+  isCancellation,
   log,
   patched,
   setCurrentDetails,
@@ -20,52 +20,53 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { AdvanceInput, AdvanceResult } from '../engine/job-advance.js';
+import type { StepRequest } from '../engine/service-steps.js';
 import { firstLine } from '../core/text.js';
 import { WORKFLOW_FAILURE } from '../core/errors.js';
 import type { SubmittedRun } from '../engine/run-cycle-record.js';
 import {
-  ADMITTED_SIGNAL,
-  CANCEL_SIGNAL,
+  admittedSignal,
+  cancelJobSignal,
   CANCELLED_BY_ADMIN,
   describeStep,
   JOB_STATE,
-  JOB_STATUS_QUERY,
-  PROGRESS_SIGNAL,
-  RUN_ENDED_SIGNAL,
-  RUN_UNKNOWN_SIGNAL,
+  jobStatusQuery,
+  progressSignal,
+  runEndedSignal,
+  runUnknownSignal,
   STOPPED_FAILURE_TYPE,
-  WAITING_SIGNAL,
-  type CancelOptions,
-  type JobProgress,
+  waitingSignal,
   type JobStatus,
+  type RunningStep,
   type RunEnded,
-  type RunUnknown,
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
-import { local, runActivities } from './activity-options.js';
+import { local, runActivities, stepActivity } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
 
 export type { JobStatus, JobWorkflowInput };
 export { CANCELLED_BY_ADMIN };
 
-export const jobStatusQuery = defineQuery<JobStatus>(JOB_STATUS_QUERY);
-/** Operators cancel a job with this signal; its run is deleted and the job ends FAILED. */
-export const cancelJobSignal = defineSignal<[reason?: string, options?: CancelOptions]>(CANCEL_SIGNAL);
-export const admittedSignal = defineSignal(ADMITTED_SIGNAL);
-/** The admitter's fresh account of why the job waits (for the Web UI and `jobStatus`). */
-export const waitingSignal = defineSignal<[reason: string]>(WAITING_SIGNAL);
-/** From the run watcher of a worker that sees the run (see engine/run-watcher.ts). */
-export const runEndedSignal = defineSignal<[RunEnded]>(RUN_ENDED_SIGNAL);
-/** The run watcher: the current run is unknown to the scheduler, waited out before it counts as vanished. */
-export const runUnknownSignal = defineSignal<[RunUnknown]>(RUN_UNKNOWN_SIGNAL);
-/** From this run's own `advanceJob`: a service step still running, or its end (activities/step-reports.ts). */
-export const progressSignal = defineSignal<[JobProgress]>(PROGRESS_SIGNAL);
+export {
+  admittedSignal,
+  cancelJobSignal,
+  jobStatusQuery,
+  progressSignal,
+  runEndedSignal,
+  runUnknownSignal,
+  waitingSignal,
+};
 
 /** Histories from before the run watcher waited in a `waitForRun` activity; they replay that way. */
 const RUN_WATCHER_PATCH = 'run-watcher';
 /** Before it, a cancel that came before the workflow knew of a run deleted none (an adopted run cancelled early). */
 const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
+/** Before it, a Temporal cancellation (the Web UI's "Request Cancellation") failed the job but left its run. */
+const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-ends-run';
+/** The failure text of a job whose workflow was cancelled through Temporal rather than `saliflow cancel`. */
+const CANCELLED_THROUGH_TEMPORAL =
+  'workflow cancellation requested through Temporal (Web UI or `temporal workflow cancel`)';
 
 function detailsLine(status: JobStatus): string {
   if (status.waiting) return `${status.state}: ${status.waiting}`;
@@ -82,9 +83,7 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
   let stopOnly = false;
   let admitted = false;
   let waitingForSlot = false;
-  /** An `advanceJob` call is in flight: only then may it report the step it runs. */
-  let advancing = false;
-  /** Step reports received, and sent as the advances say: the workflow goes on only once it has them all. */
+  /** Histories of earlier versions only: step reports received, and sent as their advances said. */
   let progressSeen = 0;
   let progressSent = 0;
   let activeRun: SubmittedRun | undefined;
@@ -117,10 +116,9 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     // A reason that arrives after the job moved on is stale: ignored.
     if (waitingForSlot && !admitted && typeof reason === 'string') show({ waiting: reason });
   });
-  // No command: only the account changes (the query and the Web UI's details), so no patch is needed.
-  setHandler(progressSignal, (progress) => {
+  // Old runs only (see progressSignal): counted, and nothing else.
+  setHandler(progressSignal, () => {
     progressSeen++;
-    if (advancing) show({ state: progress.state, step: progress.step, waiting: undefined });
   });
   setHandler(runEndedSignal, (ended) => {
     if (!runsEnded.has(runKey(ended))) runsEnded.set(runKey(ended), ended);
@@ -151,31 +149,49 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     return { cycle: run.cycle, ...(ended.results ? { results: ended.results } : {}) };
   }
 
+  /** A step the advance handed over, as `jobStatus`, `show` and the Web UI name it from its start. */
+  const runningStep = (step: StepRequest): RunningStep => ({
+    name: step.name,
+    startedAt: new Date().toISOString(),
+    timeoutMs: step.timeoutMs,
+    limitKey: step.limitKey,
+  });
+
   let outcome: Extract<AdvanceResult, { next: 'done' }>;
   try {
     outcome = await lifecycle.run(async () => {
-      let request: AdvanceInput = input.resubmit ? { job, resubmit: true } : { job };
+      // No patch is needed (nor its marker's two events per job): replay takes each advance's result from its
+      // marker, so a run recorded while steps ran inside the advance replays as it was, and its next advance,
+      // past the recorded history, hands its steps over.
+      const base: AdvanceInput = { job, stepsApart: true };
+      let request: AdvanceInput = input.resubmit ? { ...base, resubmit: true } : base;
       for (;;) {
-        advancing = true;
-        const result = await local.advanceJob(request).finally(() => (advancing = false));
-        // A report not yet seen when the workflow completes would fail that task and run the advance again.
+        const result = await local.advanceJob(request);
+        // Old runs only: a report not yet seen when the workflow completed failed that task.
         progressSent += result.reports ?? 0;
         if (progressSeen < progressSent) await condition(() => progressSeen >= progressSent);
+        const step = result.next === 'step' ? runningStep(result.step) : undefined;
         show({
           state: result.state,
           waiting: result.next === 'admission' || result.next === 'disk' ? result.reason : undefined,
           unknown: undefined,
-          step: undefined,
+          step,
           ...(result.lastRun ? { cycle: result.lastRun.cycle, run: result.lastRun.label, retry: result.retry } : {}),
         });
         if (result.next === 'done') return result;
         publish();
+        if (result.next === 'step') {
+          const { name, state, cycle } = result.step;
+          const stepOutcome = await stepActivity(result.step, describeStep(step!)).runStep(result.step);
+          request = { ...base, stepDone: { name, state, cycle, outcome: stepOutcome } };
+          continue;
+        }
         if (result.next === 'admission') {
           waitingForSlot = true;
           await condition(() => admitted);
           waitingForSlot = false;
           admitted = false;
-          request = { job };
+          request = base;
           continue;
         }
         if (result.next === 'disk') {
@@ -188,11 +204,16 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
         activeRun = run;
         const finished = await waitForRun(run);
         activeRun = undefined;
-        request = { job, finished };
+        request = { ...base, finished };
       }
     });
   } catch (error) {
     return CancellationScope.nonCancellable(async () => {
+      // Cancelled through Temporal, not by our signal: the run goes as with `saliflow cancel`.
+      if (cancelReason === undefined && isCancellation(error) && patched(TEMPORAL_CANCEL_PATCH)) {
+        log.info(`cancel requested: ${CANCELLED_THROUGH_TEMPORAL}`, { state: status.state });
+        cancelReason = CANCELLED_THROUGH_TEMPORAL;
+      }
       if (cancelReason === undefined) return endAsFailed(job, error);
       const run = activeRun ?? (patched(CANCEL_RECORDED_RUN_PATCH) ? await local.recordedRun(job) : undefined);
       if (run) await runActivities(run).cancelRun({ job, run });

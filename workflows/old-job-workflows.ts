@@ -7,18 +7,18 @@
  */
 import { executeChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { JOB_STATE, jobSearchAttributes, jobSummary, jobWorkflowId } from '../core/job-workflow-contract.js';
-import { store } from './activity-options.js';
+import { oldJobSteps, store } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
 import type { DueJob } from '../activities/maintenance.js';
 
 /** COMPLETED → ARCHIVED: the directory moves to ARCHIVED's folder, then `archive` runs there. */
 export async function archiveJobWorkflow(job: string): Promise<string> {
-  return moveOldJob(job, store.archiveJob, 'ARCHIVED');
+  return moveOldJob(job, oldJobSteps.archiveJob, 'ARCHIVED');
 }
 
 /** ARCHIVED → EXPIRED: `expire` runs while the directory exists, then it is deleted. */
 export async function expireJobWorkflow(job: string): Promise<string> {
-  return moveOldJob(job, store.expireJob, 'EXPIRED');
+  return moveOldJob(job, oldJobSteps.expireJob, 'EXPIRED');
 }
 
 /** Moves the job on and shows its new state in the Web UI; a failure fails the job, like any job's. */

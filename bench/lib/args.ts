@@ -13,7 +13,8 @@ Any of --rate/--limit/--workers/--runner selects one mode instead (the others de
   --limit L            [limits] running (saliweb's default is 5)
   --workers W          worker processes (default 1)
   --runner K           nothing (doNothing()), true (localCommand(['true'])) or rerun (doNothing(), postprocess
-                       reschedules once: two run cycles, the cycle record read by every step)
+                       reschedules once: two run cycles, the cycle record read by every step) or steps
+                       (doNothing(), with a preprocess and a postprocess that do nothing)
   --concurrency C      submitters in parallel in a burst (default 10, a frontend's connection pool)
   --history-sample K   histories fetched per run, 0 for all (default: all; 1000 in --scale)
   --timeout S          give up on a mode after S seconds (default 600; 7200 per part in --scale)
@@ -85,8 +86,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     console.log(USAGE);
     process.exit(0);
   }
-  if (values.runner !== undefined && !['nothing', 'true', 'rerun'].includes(values.runner))
-    throw new Error(`--runner ${values.runner}: expected nothing, true or rerun\n\n${USAGE}`);
+  if (values.runner !== undefined && !['nothing', 'true', 'rerun', 'steps'].includes(values.runner))
+    throw new Error(`--runner ${values.runner}: expected nothing, true, rerun or steps\n\n${USAGE}`);
   if (values.temporal !== 'dev' && values.temporal !== 'production')
     throw new Error(`--temporal ${values.temporal}: expected dev or production\n\n${USAGE}`);
   if (values['in-flight-only'] && values['waiting-only'])
@@ -102,7 +103,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
           load,
           limit: positive('limit', values.limit) ?? 1000,
           workers: positive('workers', values.workers) ?? 1,
-          runner: (values.runner as 'nothing' | 'true' | 'rerun' | undefined) ?? 'nothing',
+          runner: (values.runner as 'nothing' | 'true' | 'rerun' | 'steps' | undefined) ?? 'nothing',
         }
       : undefined,
     concurrency,

@@ -17,7 +17,7 @@ export interface ModeSpec {
   /** `[limits] running` (saliflow only). */
   limit: number;
   workers: number;
-  runner: 'nothing' | 'true' | 'rerun';
+  runner: 'nothing' | 'true' | 'rerun' | 'steps';
 }
 
 export interface HistoryFigures {

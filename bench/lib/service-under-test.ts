@@ -20,7 +20,7 @@ import { deleteSchedulesMentioning, terminateOpen } from './temporal.js';
 import { sleep } from './stats.js';
 import { targetFixture } from './target.js';
 
-export type RunnerChoice = 'nothing' | 'true' | 'rerun' | 'sleep' | 'release';
+export type RunnerChoice = 'nothing' | 'true' | 'rerun' | 'steps' | 'sleep' | 'release';
 
 export interface ServiceOptions {
   /** `[limits] running`. */

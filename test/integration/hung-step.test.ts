@@ -5,7 +5,8 @@
  * its `stepTimeouts` limit fails the job with StepTimeoutError naming the
  * job, the step and the limit. While a step hangs, the job's account
  * (the status query, `show`, the Web UI's details) agrees with the row and
- * names the step, its start and its limit.
+ * names the step, its start and its limit, and the step is a pending
+ * `runStep` activity in the Web UI, with no limit beyond the service's.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,7 +132,7 @@ test(
       const submitted = Date.now();
       const job = await hungJob(client, 'hung-shown');
       const before = Date.now();
-      // The step was reported as it started: the account names it from then on, whatever the row said before.
+      // The workflow names the step from the moment it hands it to its activity.
       const status = await until('the status query to answer', async () => {
         const answer = await queryJobStatus(client, fixture.config, job.name);
         return 'status' in answer ? answer.status : undefined;
@@ -168,35 +169,51 @@ test(
   },
 );
 
-test('a step that outlasts a keep-alive task is reported, and still runs once', { timeout: 120_000 }, async () => {
-  // 9 s: past the report (6 s) and the first keep-alive task (8 s); skipRun, so the workflow completes at once after.
-  const slow = defineService({
-    preprocess: async (job) => {
-      await fs.appendFile(job.path(RUNS), 'x\n');
-      await new Promise((resolve) => setTimeout(resolve, 9000));
-      return { skipRun: true };
-    },
-    run: () => doNothing(),
-  });
-  await withWorker(fixture, slow, async ({ client }) => {
-    const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'slow-once' });
-    const outcome = await workflowOutcome(client, job.workflowId);
-    assert.equal(outcome.result, 'COMPLETED', outcome.failure);
-    assert.equal(await runsOf(job.name), 1, 'the step ran once');
-    const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
-    const events = history.events ?? [];
-    assert.ok(
-      events.some((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'progress'),
-      'the step was reported',
-    );
-    assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0, 'no failed task');
-  });
-});
+test(
+  'a long step with a limit over 110 minutes is a pending activity named by the step, and its history does not grow with its length',
+  { timeout: 120_000 },
+  async () => {
+    // 25 s: the keep-alive tasks of a step inside a local activity (one per 8 s) would have added three tasks.
+    const slow = defineService({
+      stepTimeouts: { default: 60_000, preprocess: 3 * 60 * 60 * 1000 },
+      preprocess: async (job) => {
+        await fs.appendFile(job.path(RUNS), 'x\n');
+        await new Promise((resolve) => setTimeout(resolve, 25_000));
+        return { skipRun: true };
+      },
+      run: () => doNothing(),
+    });
+    await withWorker(fixture, slow, async ({ client }) => {
+      const job = await submitJob({ config: fixture.config, db: fixture.frontendDb, client, name: 'slow-once' });
+      await until('the step to start', async () => ((await runsOf(job.name)) === 1 ? true : undefined));
+      const pending = await until('the step to show as a pending activity', async () => {
+        const { raw } = await client.workflow.getHandle(job.workflowId).describe();
+        return raw.pendingActivities?.find((activity) => activity.activityId === 'preprocess');
+      });
+      assert.equal(pending.activityType?.name, 'runStep');
+      const status = await queryJobStatus(client, fixture.config, job.name);
+      assert.ok('status' in status, JSON.stringify(status));
+      assert.equal(status.status.step?.name, 'preprocess');
+      assert.equal(status.status.step?.timeoutMs, 3 * 60 * 60 * 1000);
+      const outcome = await workflowOutcome(client, job.workflowId);
+      assert.equal(outcome.result, 'COMPLETED', outcome.failure);
+      assert.equal(await runsOf(job.name), 1, 'the step ran once');
+      const events = (await client.workflow.getHandle(job.workflowId).fetchHistory()).events ?? [];
+      assert.equal(events.filter((event) => event.workflowTaskFailedEventAttributes).length, 0, 'no failed task');
+      // One task hands the step over, one takes its outcome to COMPLETED, however long the step ran.
+      const tasks = events.filter((event) => event.workflowTaskCompletedEventAttributes).length;
+      assert.equal(tasks, 2, `workflow tasks completed: ${tasks} (of ${events.length} events)`);
+      assert.ok(events.length <= 20, `${events.length} events`);
+    });
+  },
+);
 
 test('a bad limit is refused when the worker starts, naming the step', async () => {
-  const bad = defineService({ ...hangs, stepTimeouts: { preprocess: 3 * 60 * 60 * 1000 } });
-  await assert.rejects(
-    withWorker(fixture, bad, async () => undefined),
-    /stepTimeouts: \{ preprocess: 10800000 \}.*from 1 to 6600000/,
-  );
+  for (const ms of [0, 1.5, 2 ** 31]) {
+    const bad = defineService({ ...hangs, stepTimeouts: { preprocess: ms } });
+    await assert.rejects(
+      withWorker(fixture, bad, async () => undefined),
+      new RegExp(`stepTimeouts: \\{ preprocess: ${ms} \\}.*from 1 to 2147483647`),
+    );
+  }
 });

@@ -206,7 +206,7 @@ function assertLogs(stdout: string, service: string, jobs: Record<JobKey, { name
   const saw = find(jobs.ok1.name, (line) => line.msg === 'preprocess saw mode ok', 'its job.log line');
   assert.deepEqual(
     { state: saw.state, step: saw.step, activity: saw.activity, attempt: saw.attempt, source: saw.source },
-    { state: 'PREPROCESSING', step: 'preprocess', activity: 'advanceJob', attempt: 1, source: 'job.log' },
+    { state: 'PREPROCESSING', step: 'preprocess', activity: 'runStep', attempt: 1, source: 'job.log' },
   );
   const long = find(jobs.ok1.name, (line) => line.msg.startsWith('a long line: '), 'its long job.log line');
   assert.ok(long.msg.length <= MAX_MESSAGE_CHARS + 40, `cut to a bound: ${long.msg.length} characters`);

@@ -327,7 +327,8 @@ test('check finds what disagrees, --repair fixes what is safe; delete-all-jobs n
       assert.match(clean.stdout, /directories, rows and workflows agree/);
 
       const lost = await submit(client, 'quicklost');
-      await inState(lost.name, 'COMPLETED');
+      // The row says COMPLETED before saliflow has written its completion record: wait for the workflow's end.
+      await client.workflow.getHandle(lost.workflowId).result();
       await fs.rm(path.join(fixture.root, 'completed', lost.name), { recursive: true });
       // A row a legacy frontend inserted without starting a workflow (no slot is free for it to run).
       const blocker = await submit(client, 'blocker');

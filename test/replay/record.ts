@@ -13,12 +13,17 @@
  * childofwatched (waited for a parent), watched (a run long enough to be
  * waited for through the run watcher's signal), admitted (waited for a slot
  * and was admitted by another job's round) and resubmitted (the new run
- * after a failure), cancelledwaiting (cancelled while it waits for a slot).
+ * after a failure), cancelledwaiting (cancelled while it waits for a slot),
+ * cancelledinstep (cancelled while its preprocess runs as an activity);
+ * with a second service that defines no step but `run`: nosteps, and
+ * temporalcancelled (its run cancelled through Temporal's own workflow
+ * cancellation, as the Web UI's "Request Cancellation" does).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import proto from '@temporalio/proto';
-import { defineService, localCommand } from '../../core/index.js';
+import type { Client } from '@temporalio/client';
+import { defineService, doNothing, localCommand } from '../../core/index.js';
 import { submitJob } from '../../client/submit.js';
 import { JOB_STATUS_QUERY, type JobStatus } from '../../core/job-workflow-contract.js';
 import { cancelJob, resubmitJob } from '../../client/admin.js';
@@ -40,7 +45,11 @@ function command(name: string): string {
 
 /** Each job's name chooses its path (the prefix before the first dash). */
 const service = defineService({
-  preprocess: (job) => (job.name.startsWith('skiprun') ? { skipRun: true } : {}),
+  preprocess: async (job) => {
+    // Hangs until cancelled (the step is abandoned; nothing keeps the process alive for it).
+    if (job.name.startsWith('cancelledinstep')) await new Promise(() => undefined);
+    return job.name.startsWith('skiprun') ? { skipRun: true } : {};
+  },
   run: (job) => localCommand(command(job.name)),
   rerun: () => localCommand('echo again > again.txt'),
   postprocess(job) {
@@ -79,22 +88,54 @@ try {
     }
     // Submitted while its parent's run still goes: it waits for the parent.
     jobs.push(await submit('childofwatched', ['watched']));
+    // Cancelled while its preprocess runs (a pending `runStep` activity).
+    const inStep = await submit('cancelledinstep');
+    jobs.push(inStep);
+    await until('cancelledinstep in its step', async () => {
+      const { raw } = await client.workflow.getHandle(inStep.workflowId).describe();
+      return raw.pendingActivities?.some((activity) => activity.activityId === 'preprocess') || undefined;
+    });
+    await cancelJob({ config: fixture.config, db: fixture.db, client, job: 'cancelledinstep' });
     const resubmitted = jobs.find((job) => job.name === 'resubmitted')!;
     await workflowOutcome(client, resubmitted.workflowId);
     const failedRow = await jobRow(fixture.db, 'resubmitted');
     fs.writeFileSync(path.join(failedRow.directory!, 'fixed'), '');
     const again = await resubmitJob({ config: fixture.config, db: fixture.db, client, job: 'resubmitted' });
     if (!again.started) throw new Error(`resubmit refused: ${again.reason}`);
-    fs.mkdirSync(OUT, { recursive: true });
-    for (const job of jobs) {
-      const outcome = await workflowOutcome(client, job.workflowId);
-      // The latest run: for `resubmitted`, the run after the failure.
-      const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
-      const json = proto.temporal.api.history.v1.History.fromObject(history).toJSON();
-      fs.writeFileSync(path.join(OUT, `${job.name}.json`), `${JSON.stringify(json, null, 1)}\n`);
-      console.log(`${job.name}: ${outcome.result ?? outcome.failure}, ${history.events?.length} events`);
-    }
+    await save(client, jobs);
   });
 } finally {
   await fixture.cleanup();
+}
+
+/** A service with no step but `run`: a do-nothing job, and a run cancelled through Temporal. */
+const noSteps = defineService({
+  run: (job) => (job.name.startsWith('temporalcancelled') ? localCommand(WAIT_FOR_GO) : doNothing()),
+});
+const second = await createServiceFixture();
+try {
+  await withWorker(second, noSteps, async ({ client }) => {
+    const submit = (name: string) => submitJob({ config: second.config, db: second.frontendDb, client, name });
+    const jobs = [await submit('nosteps'), await submit('temporalcancelled')];
+    await until('temporalcancelled RUNNING', async () => {
+      const status = await client.workflow.getHandle(jobs[1]!.workflowId).query<JobStatus>(JOB_STATUS_QUERY);
+      return status.state === 'RUNNING' && status.run ? true : undefined;
+    });
+    await client.workflow.getHandle(jobs[1]!.workflowId).cancel();
+    await save(client, jobs);
+  });
+} finally {
+  await second.cleanup();
+}
+
+async function save(client: Client, jobs: { name: string; workflowId: string }[]): Promise<void> {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const job of jobs) {
+    const outcome = await workflowOutcome(client, job.workflowId);
+    // The latest run: for `resubmitted`, the run after the failure.
+    const history = await client.workflow.getHandle(job.workflowId).fetchHistory();
+    const json = proto.temporal.api.history.v1.History.fromObject(history).toJSON();
+    fs.writeFileSync(path.join(OUT, `${job.name}.json`), `${JSON.stringify(json, null, 1)}\n`);
+    console.log(`${job.name}: ${outcome.result ?? outcome.failure}, ${history.events?.length} events`);
+  }
 }
