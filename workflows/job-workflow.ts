@@ -42,7 +42,7 @@ import {
   type JobWorkflowInput,
 } from '../core/job-workflow-contract.js';
 import type { JobState } from '../core/states.js';
-import { local, runActivities, stepActivity } from './activity-options.js';
+import { local, mail, runActivities, stepActivity } from './activity-options.js';
 import { endAsFailed } from './fail-job.js';
 
 export type { JobStatus, JobWorkflowInput };
@@ -64,6 +64,8 @@ const RUN_WATCHER_PATCH = 'run-watcher';
 const CANCEL_RECORDED_RUN_PATCH = 'cancel-recorded-run';
 /** Before it, a Temporal cancellation (the Web UI's "Request Cancellation") failed the job but left its run. */
 const TEMPORAL_CANCEL_PATCH = 'temporal-cancel-ends-run';
+/** Before it, a failing `complete` step or completion e-mail left the job COMPLETED and only mailed the admin. */
+const COMPLETE_FAILURE_FAILS_JOB_PATCH = 'complete-failure-fails-job';
 /** The failure text of a job whose workflow was cancelled through Temporal rather than `saliflow cancel`. */
 const CANCELLED_THROUGH_TEMPORAL =
   'workflow cancellation requested through Temporal (Web UI or `temporal workflow cancel`)';
@@ -239,6 +241,12 @@ export async function jobWorkflow(input: JobWorkflowInput): Promise<JobState> {
     throw ApplicationFailure.nonRetryable(outcome.needsOperator, WORKFLOW_FAILURE.needsOperator);
   }
   if (outcome.completeFailure) {
+    if (!patched(COMPLETE_FAILURE_FAILS_JOB_PATCH)) {
+      const failure = `the job COMPLETED, but its complete step or e-mail failed (the job stays COMPLETED): ${outcome.completeFailure}`;
+      setCurrentDetails(`COMPLETED, but: ${firstLine(failure)}`);
+      await mail.notifyAdminOfFailure({ job, failure });
+      throw ApplicationFailure.nonRetryable(firstLine(failure), WORKFLOW_FAILURE.completeStepFailed);
+    }
     // saliweb: a failing `complete` or completion e-mail fails the job (FAILED, admin mailed), COMPLETED or not.
     return endAsFailed(job, `after the job COMPLETED: ${outcome.completeFailure}`, { finished: true });
   }

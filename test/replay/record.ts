@@ -17,7 +17,8 @@
  * cancelledinstep (cancelled while its preprocess runs as an activity);
  * with a second service that defines no step but `run`: nosteps, and
  * temporalcancelled (its run cancelled through Temporal's own workflow
- * cancellation, as the Web UI's "Request Cancellation" does).
+ * cancellation, as the Web UI's "Request Cancellation" does); with a third
+ * whose `complete` throws: completefailed (FAILED after COMPLETED).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -126,6 +127,23 @@ try {
   });
 } finally {
   await second.cleanup();
+}
+
+/** A service whose `complete` step throws: the job ends FAILED after COMPLETED (complete-failure-fails-job). */
+const completeFails = defineService({
+  run: () => doNothing(),
+  complete: () => {
+    throw new Error('complete failed on purpose');
+  },
+});
+const third = await createServiceFixture();
+try {
+  await withWorker(third, completeFails, async ({ client }) => {
+    const job = await submitJob({ config: third.config, db: third.frontendDb, client, name: 'completefailed' });
+    await save(client, [job]);
+  });
+} finally {
+  await third.cleanup();
 }
 
 async function save(client: Client, jobs: { name: string; workflowId: string }[]): Promise<void> {
