@@ -97,7 +97,7 @@ interface PreparedService {
  */
 async function prepareService(spec: ServiceSpec, skipConsistencyCheck: boolean): Promise<PreparedService> {
   if (spec.service === undefined) throw new StartupError(spec.missing ?? `no service module for ${spec.label}`);
-  const service = await loadService(spec.service);
+  const service = await loadService(spec.service, { configFile: spec.config });
   const config = loadServiceConfig(spec.config, process.env, { serviceSections: service.configSections ?? {} });
   // Two backends must never drive the same jobs (nor share the frontend socket): a saliweb daemon holding its
   // state file's lock is alive. (A PID alone may be stale, so only the lock refuses here; `adopt` says more.)
