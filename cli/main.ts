@@ -34,7 +34,7 @@ const configOption = () =>
 async function configWithService(options: { config: string; service?: string }) {
   if (options.service === undefined) return { config: loadServiceConfig(options.config), columns: [] };
   const { loadService } = await import('../worker/load-service.js');
-  const service = await loadService(options.service);
+  const service = await loadService(options.service, { configFile: options.config });
   const config = loadServiceConfig(options.config, process.env, { serviceSections: service.configSections ?? {} });
   return { config, columns: service.columns ?? [] };
 }
@@ -52,6 +52,14 @@ export function buildCli(): Command {
     // command is added, since subcommands copy it.
     .exitOverride();
 
+  // --service and --python-service in the order given, so each pairs with its --config.
+  const serviceArgs: string[] = [];
+  const collectService =
+    (prefix: string) =>
+    (value: string, previous: string[]): string[] => {
+      serviceArgs.push(prefix + value);
+      return [...previous, value];
+    };
   program
     .command('worker')
     .description(
@@ -66,8 +74,16 @@ export function buildCli(): Command {
     )
     .option(
       '-s, --service <module>',
-      'the service module (default export: defineService({...})); one per --config',
-      collect,
+      'the service module (default export: defineService({...})), or a saliweb Python service (a .py file or ' +
+        'package folder); one per --config',
+      collectService(''),
+      [],
+    )
+    .option(
+      '--python-service <module>',
+      'a saliweb Python service: the module or package (name on PYTHONPATH, .py file or folder) defining its Job ' +
+        'and get_web_service(config_file); counts as a --service',
+      collectService('python:'),
       [],
     )
     .option(
@@ -75,33 +91,36 @@ export function buildCli(): Command {
       'one subdirectory per service, each holding service.conf and service.js (or service.ts): README "Several services per worker"',
     )
     .option('--skip-consistency-check', 'start even if job directories and the jobs table disagree')
-    .action(
-      async (options: {
-        config: string[];
-        service: string[];
-        servicesDir?: string;
-        skipConsistencyCheck?: boolean;
-      }) => {
-        const configs =
-          options.config.length === 0 && process.env.SALIFLOW_CONFIG ? [process.env.SALIFLOW_CONFIG] : options.config;
-        if (configs.length !== options.service.length) {
-          throw new UsageError(
-            `saliflow worker: ${configs.length} --config and ${options.service.length} --service given: ` +
-              'give each service its --config and its --service, in pairs',
-          );
-        }
-        if (configs.length === 0 && options.servicesDir === undefined) {
-          throw new UsageError('saliflow worker: give --config and --service, or --services-dir');
-        }
-        const { runWorker, runWorkers } = await import('../worker/main.js');
-        const { servicesInDirectory } = await import('../worker/services-dir.js');
-        const pairs = configs.map((config, index) => ({ config, service: options.service[index]!, label: config }));
-        const fromDir = options.servicesDir === undefined ? [] : servicesInDirectory(options.servicesDir);
-        const skip = options.skipConsistencyCheck ? { skipConsistencyCheck: true } : {};
-        if (pairs.length === 1 && fromDir.length === 0) await runWorker({ ...pairs[0]!, ...skip });
-        else await runWorkers({ services: [...pairs, ...fromDir], ...skip });
-      },
-    );
+    .action(async (options: { config: string[]; servicesDir?: string; skipConsistencyCheck?: boolean }) => {
+      const configs =
+        options.config.length === 0 && process.env.SALIFLOW_CONFIG ? [process.env.SALIFLOW_CONFIG] : options.config;
+      if (configs.length !== serviceArgs.length) {
+        throw new UsageError(
+          `saliflow worker: ${configs.length} --config and ${serviceArgs.length} --service given: ` +
+            'give each service its --config and its --service, in pairs',
+        );
+      }
+      if (configs.length === 0 && options.servicesDir === undefined) {
+        throw new UsageError('saliflow worker: give --config and --service, or --services-dir');
+      }
+      const { runWorker, runWorkers } = await import('../worker/main.js');
+      const { servicesInDirectory } = await import('../worker/services-dir.js');
+      const pairs = configs.map((config, index) => ({ config, service: serviceArgs[index]!, label: config }));
+      const fromDir = options.servicesDir === undefined ? [] : servicesInDirectory(options.servicesDir);
+      const skip = options.skipConsistencyCheck ? { skipConsistencyCheck: true } : {};
+      if (pairs.length === 1 && fromDir.length === 0) await runWorker({ ...pairs[0]!, ...skip });
+      else await runWorkers({ services: [...pairs, ...fromDir], ...skip });
+    });
+
+  program
+    .command('python-path')
+    .description(
+      "print the folder holding saliflow's saliweb Python package: PYTHONPATH=$(saliflow python-path) python3 -m unittest",
+    )
+    .action(async () => {
+      const { saliflowPythonDir } = await import('../engine/python-service.js');
+      console.log(saliflowPythonDir());
+    });
 
   const db = program.command('db').description('the service tables');
   db.command('create-tables')

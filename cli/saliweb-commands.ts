@@ -233,7 +233,9 @@ export function addSaliwebCommands(program: Command, configOption: () => Option)
           operatorRunnerIds[validateJobName(job)] = id;
         }
         const service = options.service
-          ? await (await import('../worker/load-service.js')).loadService(options.service)
+          ? await (
+              await import('../worker/load-service.js')
+            ).loadService(options.service, { configFile: options.config })
           : undefined;
         // Loaded when used: they pull in the runners, which every other verb would pay for at start-up.
         const { applyAdoption, planServiceAdoption } = await import('../client/adopt.js');

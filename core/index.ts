@@ -4,6 +4,7 @@ export type {
   ColumnValue,
   JobContext,
   JobLogger,
+  JobLogLevel,
   Metadata,
   PostprocessResult,
   PreprocessResult,

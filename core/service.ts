@@ -20,10 +20,18 @@ export type Metadata = Record<string, ColumnValue>;
 /** JSON-serialisable data passed from `postprocess` to `rerun`. */
 export type RerunData = string | number | boolean | null | RerunData[] | { [key: string]: RerunData };
 
+/** Levels of `job.log`, lowest first (saliweb's Python logging levels). */
+export type JobLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'critical';
+
 export interface JobLogger {
+  /** Written only when the threshold is `debug`. */
+  debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  critical(message: string): void;
+  /** Messages below `level` are dropped. @defaultValue 'info' (saliweb's Python logger defaults to WARNING) */
+  setLevel(level: JobLogLevel): void;
 }
 
 export interface JobContext<M extends Metadata = Metadata> {
@@ -57,6 +65,10 @@ export interface JobContext<M extends Metadata = Metadata> {
   path(...segments: string[]): string;
   /** E-mails the job's user (no-op without a contact address). */
   sendUserEmail(subject: string, body: string): Promise<void>;
+  /** E-mails the service's admin (`[general] admin_email`), as saliweb's `config.send_admin_email`. */
+  sendAdminEmail(subject: string, body: string): Promise<void>;
+  /** E-mails `to` (one address or several), as saliweb's `config.send_email`. */
+  sendEmail(to: string | readonly string[], subject: string, body: string): Promise<void>;
 }
 
 export interface PreprocessResult {

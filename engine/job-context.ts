@@ -75,6 +75,13 @@ export async function loadStepContext(
     async sendUserEmail(subject, body) {
       if (row.contactEmail) await mailer.send({ to: row.contactEmail, subject, text: body });
     },
+    async sendAdminEmail(subject, body) {
+      await mailer.send({ to: config.general.adminEmail, subject, text: body });
+    },
+    async sendEmail(to, subject, body) {
+      const list = typeof to === 'string' ? [to] : [...to];
+      if (list.length > 0) await mailer.send({ to: list.join(', '), subject, text: body });
+    },
   };
   return {
     context,

@@ -6,23 +6,43 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@temporalio/common';
-import type { JobLogger } from '../core/service.js';
+import type { JobLogger, JobLogLevel } from '../core/service.js';
 
 export const FRAMEWORK_LOG = 'framework.log';
 
-export function createJobLogger(directory: string, workerLog?: Logger): JobLogger {
-  const write = (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => {
+/** Python logging's level names, as saliweb's framework.log has them. */
+const LEVELS: Record<JobLogLevel, { rank: number; label: string }> = {
+  debug: { rank: 10, label: 'DEBUG' },
+  info: { rank: 20, label: 'INFO' },
+  warn: { rank: 30, label: 'WARNING' },
+  error: { rank: 40, label: 'ERROR' },
+  critical: { rank: 50, label: 'CRITICAL' },
+};
+
+export function createJobLogger(directory: string, workerLog?: Logger, level: JobLogLevel = 'info'): JobLogger {
+  let threshold = LEVELS[level].rank;
+  const write = (at: JobLogLevel, message: string) => {
+    const { rank, label } = LEVELS[at];
+    if (rank < threshold) return;
     const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
-    fs.appendFileSync(path.join(directory, FRAMEWORK_LOG), `${stamp} ${level} ${message}\n`);
+    fs.appendFileSync(path.join(directory, FRAMEWORK_LOG), `${stamp} ${label} ${message}\n`);
     if (!workerLog) return;
     const fields = { source: 'job.log' };
-    if (level === 'ERROR') workerLog.error(message, fields);
-    else if (level === 'WARNING') workerLog.warn(message, fields);
-    else workerLog.info(message, fields);
+    if (rank >= LEVELS.error.rank) workerLog.error(message, fields);
+    else if (rank >= LEVELS.warn.rank) workerLog.warn(message, fields);
+    else if (rank >= LEVELS.info.rank) workerLog.info(message, fields);
+    else workerLog.debug(message, fields);
   };
   return {
-    info: (message) => write('INFO', message),
-    warn: (message) => write('WARNING', message),
-    error: (message) => write('ERROR', message),
+    debug: (message) => write('debug', message),
+    info: (message) => write('info', message),
+    warn: (message) => write('warn', message),
+    error: (message) => write('error', message),
+    critical: (message) => write('critical', message),
+    setLevel(next) {
+      if (!(next in LEVELS))
+        throw new TypeError(`job.log.setLevel(${JSON.stringify(next)}): use one of ${Object.keys(LEVELS).join(', ')}`);
+      threshold = LEVELS[next].rank;
+    },
   };
 }

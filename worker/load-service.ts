@@ -45,7 +45,19 @@ async function importModule(absolute: string): Promise<{ default?: unknown }> {
   return inner && typeof inner === 'object' && inner.__esModule === true && 'default' in inner ? inner : loaded;
 }
 
-export async function loadService(modulePath: string): Promise<Service> {
+/**
+ * The service `modulePath` names: a TypeScript/JavaScript module, or a saliweb
+ * Python service (`python:<module>`, a `.py` file, a package folder), which
+ * needs its config file (its `get_web_service(config_file)` reads it).
+ */
+export async function loadService(modulePath: string, options: { configFile?: string } = {}): Promise<Service> {
+  const { isPythonServiceSpec, loadPythonService } = await import('../engine/python-service.js');
+  if (isPythonServiceSpec(modulePath)) {
+    if (options.configFile === undefined) {
+      throw new ServiceModuleError(`the Python service ${modulePath} needs its config file (give --config)`);
+    }
+    return loadPythonService(modulePath, options.configFile);
+  }
   const absolute = path.resolve(modulePath);
   const where = `defineService({...}) of ${absolute}`;
   let loaded: { default?: unknown };

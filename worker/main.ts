@@ -194,7 +194,7 @@ async function cleanUp(failure: { error?: unknown }, log: (message: string) => v
  */
 async function prepareService(spec: ServiceSpec, skipConsistencyCheck: boolean): Promise<PreparedService> {
   if (spec.service === undefined) throw new StartupError(spec.missing ?? `no service module for ${spec.label}`);
-  const service = await loadService(spec.service);
+  const service = await loadService(spec.service, { configFile: spec.config });
   const config = loadServiceConfig(spec.config, process.env, { serviceSections: service.configSections ?? {} });
   // Before the Runtime (and its logger) exists: straight to stderr, where the worker says why it did not start.
   const toStderr = (message: string) => void process.stderr.write(`[worker] ${message}\n`);

@@ -8,7 +8,9 @@
  *   DIR/modfoo/service.js    ->  /modbase5/home/modfoo/service/service.js
  *
  * The module is the first of service.js, service.mjs, service.cjs,
- * service.ts, service.mts, service.cts that exists. Every subdirectory
+ * service.ts, service.mts, service.cts that exists; a saliweb Python service
+ * is service.py (a module defining its Job and get_web_service) or service/
+ * (its package: a folder, or a link to one, holding __init__.py). Every subdirectory
  * whose name does not start with a dot is a service: one missing a file is
  * that service's error at start (a misspelt file never drops a service
  * silently). Files directly in DIR are ignored (a README, say). A linked
@@ -27,7 +29,10 @@ export const SERVICE_MODULE_FILES = [
   'service.ts',
   'service.mts',
   'service.cts',
+  'service.py',
 ];
+/** A Python service's package folder (or a link to it) in a service's subdirectory. */
+export const SERVICE_PYTHON_PACKAGE = 'service';
 
 /** One service of a worker: its config file and module, and what to call it until its config is read. */
 export interface ServiceSpec {
@@ -64,13 +69,19 @@ export function servicesInDirectory(dir: string): ServiceSpec[] {
       (entry.isSymbolicLink() && fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory())
     ))
       continue;
-    const module = SERVICE_MODULE_FILES.map((name) => path.join(folder, name)).find((file) => fs.existsSync(file));
+    const pythonPackage = path.join(folder, SERVICE_PYTHON_PACKAGE);
+    const module =
+      SERVICE_MODULE_FILES.map((name) => path.join(folder, name)).find((file) => fs.existsSync(file)) ??
+      (fs.existsSync(path.join(pythonPackage, '__init__.py')) ? pythonPackage : undefined);
     specs.push({
       label: entry.name,
       config: realConfigPath(path.join(folder, SERVICE_CONFIG_FILE)),
       // A missing module is that service's error when it is loaded.
       service: module,
-      missing: module === undefined ? `${folder} has none of ${SERVICE_MODULE_FILES.join(', ')}` : undefined,
+      missing:
+        module === undefined
+          ? `${folder} has none of ${SERVICE_MODULE_FILES.join(', ')} nor a Python package ${SERVICE_PYTHON_PACKAGE}/`
+          : undefined,
     });
   }
   if (specs.length === 0) {

@@ -37,6 +37,39 @@ export default defineService({
 });
 `;
 
+/** A saliweb Python service as a lab has it, run from the package's own saliweb (no saliweb installed). */
+const SERVICE_PY = `import saliweb.backend
+
+
+class Config(saliweb.backend.Config):
+    def populate(self, config):
+        saliweb.backend.Config.populate(self, config)
+        self.word = config.get('packpy', 'word')
+
+
+class Job(saliweb.backend.Job):
+    def run(self):
+        return saliweb.backend.LocalRunner(['sh', '-c', 'printf %s "$1" > py-run.txt', 'sh', self.config.word])
+
+    def postprocess(self):
+        self.logger.warning('saliweb from %s' % saliweb.backend.__file__)
+
+
+def get_web_service(config_file):
+    return saliweb.backend.WebService(Config(config_file), saliweb.backend.Database(Job))
+`;
+
+const SERVICE_PY_TEST = `import saliweb.test
+import pyservice
+
+
+class Tests(saliweb.test.TestCase):
+    def test_run(self):
+        job = self.make_test_job(pyservice.Job, 'RUNNING')
+        job.config.word = 'w'
+        self.assertIsInstance(job._run_in_job_directory(job.run), saliweb.backend.LocalRunner)
+`;
+
 /** The environment without what `npm test` puts there for its own scripts (npm_config_*, …). */
 function cleanEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key))) as Record<
@@ -57,18 +90,21 @@ async function processesMentioning(text: string): Promise<string[]> {
 }
 
 let fixture: ServiceFixture;
+let pyFixture: ServiceFixture;
 let project: string;
 before(async () => {
   fixture = await createServiceFixture({ sections: { packtest: { greeting: 'hello from the config' } } });
+  pyFixture = await createServiceFixture({ sections: { packpy: { word: 'snake' } } });
   project = await fs.mkdtemp(path.join(os.tmpdir(), 'saliflow-author-'));
 });
 after(async () => {
   await fixture.cleanup();
+  await pyFixture.cleanup();
   await fs.rm(project, { recursive: true, force: true });
 });
 
 test(
-  'the packed package installs with production dependencies only and runs a TypeScript service',
+  'the packed package installs with production dependencies only and runs a TypeScript and a Python service',
   { timeout: 420_000 },
   async () => {
     const env = cleanEnv();
@@ -78,6 +114,9 @@ test(
     const files = listing.stdout.split('\n').filter(Boolean);
     assert.ok(files.includes('package/dist/core/index.js') && files.includes('package/dist/core/index.d.ts'));
     assert.ok(files.includes('package/dist/workflows/index.js'), 'the workflows the worker bundles');
+    assert.ok(
+      files.includes('package/python/saliweb/backend.py') && files.includes('package/python/saliflow_bridge.py'),
+    );
     assert.deepEqual(
       files.filter(
         (file) =>
@@ -118,12 +157,17 @@ test(
     await fs.access(path.join(project, 'node_modules/saliflow/dist/core/index.js'));
     await assert.rejects(fs.access(path.join(project, 'node_modules/typescript')), 'no dev dependencies');
     await fs.writeFile(path.join(project, 'service.ts'), SERVICE_TS);
+    await fs.writeFile(path.join(project, 'pyservice.py'), SERVICE_PY);
+    await fs.mkdir(path.join(project, 'tests'));
+    await fs.writeFile(path.join(project, 'tests', 'test_pyservice.py'), SERVICE_PY_TEST);
 
     const saliflow = (args: string[]) =>
       execa('npx', ['--no-install', 'saliflow', ...args], { cwd: project, env, reject: false });
     const worker: ResultPromise = execa(
       'npx',
-      ['--no-install', 'saliflow', 'worker', '--config', fixture.configFile, '--service', 'service.ts'],
+      // prettier-ignore
+      ['--no-install', 'saliflow', 'worker', '--config', fixture.configFile, '--service', 'service.ts',
+        '--config', pyFixture.configFile, '--python-service', 'pyservice.py'],
       { cwd: project, env, reject: false, all: true },
     );
     let output = '';
@@ -131,8 +175,44 @@ test(
     try {
       await until('the installed worker to start', async () => {
         if (worker.exitCode !== null) throw new Error(`the worker exited:\n${output}`);
-        return WORKER_READY.test(output) ? true : undefined;
+        return WORKER_READY.test(output) && output.includes(pyFixture.config.general.serviceName) ? true : undefined;
       });
+      // The lab's own backend tests, with the package's saliweb (README "Moving a live saliweb service").
+      const pythonPath = (await saliflow(['python-path'])).stdout.trim();
+      assert.equal(pythonPath, path.join(project, 'node_modules/saliflow/python'));
+      const unittest = await execa('python3', ['-m', 'unittest', 'discover', '-s', 'tests'], {
+        cwd: project,
+        env: { ...env, PYTHONPATH: `${pythonPath}:${project}` },
+        reject: false,
+        all: true,
+      });
+      assert.equal(unittest.exitCode, 0, unittest.all);
+      const pySubmitted = await execa(
+        'npx',
+        [
+          '--no-install',
+          'saliflow',
+          'submit',
+          '--config',
+          pyFixture.configFile,
+          '--name',
+          'py-author',
+          path.join(project, 'pyservice.py'),
+        ],
+        { cwd: project, env, reject: false },
+      );
+      assert.equal(pySubmitted.exitCode, 0, pySubmitted.stderr);
+      const pyName = pySubmitted.stdout.split('\t')[0]!;
+      const pyRow = await until(`${pyName} COMPLETED`, async () => {
+        const current = await jobRow(pyFixture.db, pyName);
+        if (current.state === 'FAILED') throw new Error(`${pyName} FAILED: ${current.failure}\n${output}`);
+        return current.state === 'COMPLETED' ? current : undefined;
+      });
+      assert.equal(await fs.readFile(path.join(pyRow.directory!, 'py-run.txt'), 'utf8'), 'snake');
+      assert.match(
+        await fs.readFile(path.join(pyRow.directory!, 'framework.log'), 'utf8'),
+        new RegExp(`WARNING saliweb from ${path.join(project, 'node_modules/saliflow/python/saliweb/backend.py')}`),
+      );
       const input = path.join(project, 'input.txt');
       await fs.writeFile(input, 'data\n');
       const names: string[] = [];

@@ -23,7 +23,7 @@ if (mode === '--as-saliflow-worker') {
   const config = loadServiceConfig(configFile);
   const worker = await createServiceWorker({
     config,
-    service: await loadService(serviceModule),
+    service: await loadService(serviceModule, { configFile }),
     run: { jobStateGraceMs: 2000, heartbeatEveryMs: 1000 },
   });
   console.log('worker ready');

@@ -65,3 +65,25 @@ test('a missing or empty directory is an error naming it', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a saliweb Python service: service.py, or service/ (a package folder or a link to one)', async () => {
+  const { pythonModuleOf } = await import('../../engine/python-service.js');
+  const dir = scratch();
+  const elsewhere = scratch();
+  try {
+    for (const name of ['allosmod', 'foxs']) fs.mkdirSync(path.join(dir, name));
+    fs.writeFileSync(path.join(dir, 'foxs', 'service.py'), '');
+    fs.mkdirSync(path.join(elsewhere, 'allosmod'));
+    fs.writeFileSync(path.join(elsewhere, 'allosmod', '__init__.py'), '');
+    fs.symlinkSync(path.join(elsewhere, 'allosmod'), path.join(dir, 'allosmod', 'service'));
+    const [allosmod, foxs] = servicesInDirectory(dir);
+    assert.equal(allosmod?.service, path.join(dir, 'allosmod', 'service'));
+    assert.equal(foxs?.service, path.join(dir, 'foxs', 'service.py'));
+    // The linked package is imported where it lives, under its own name (its relative imports work).
+    assert.deepEqual(pythonModuleOf(allosmod!.service!), { module: 'allosmod', directory: elsewhere });
+    assert.deepEqual(pythonModuleOf(foxs!.service!), { module: 'service', directory: path.join(dir, 'foxs') });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+  }
+});
