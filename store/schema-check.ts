@@ -99,8 +99,10 @@ export async function readJobsTable(db: Queryable): Promise<{ table: TableColumn
 export interface Privileges {
   /** Global and database-wide ones. */
   everywhere: Set<string>;
-  /** Per table. */
+  /** Per table; a privilege held on some of a table's columns counts (saliweb's frontend INSERTs named columns). */
   tables: Map<string, Set<string>>;
+  /** The account the privileges were read as (`CURRENT_USER()`'s host part), where a GRANT must go. */
+  host: string;
 }
 
 export async function readPrivileges(db: Queryable): Promise<Privileges> {
@@ -113,12 +115,21 @@ export async function readPrivileges(db: Queryable): Promise<Privileges> {
   const [tables] = await db.query<mysql.RowDataPacket[]>(
     'SELECT TABLE_NAME AS name, PRIVILEGE_TYPE AS privilege FROM information_schema.TABLE_PRIVILEGES WHERE TABLE_SCHEMA = DATABASE()',
   );
+  const [columns] = await db.query<mysql.RowDataPacket[]>(
+    'SELECT TABLE_NAME AS name, PRIVILEGE_TYPE AS privilege FROM information_schema.COLUMN_PRIVILEGES WHERE TABLE_SCHEMA = DATABASE()',
+  );
+  const [[current]] = await db.query<mysql.RowDataPacket[]>('SELECT CURRENT_USER() AS account');
+  const account = String(current?.account ?? '');
   const byTable = new Map<string, Set<string>>();
-  for (const row of tables) {
+  for (const row of [...tables, ...columns]) {
     const name = String(row.name);
     byTable.set(name, (byTable.get(name) ?? new Set()).add(String(row.privilege)));
   }
-  return { everywhere: new Set([...global, ...schema].map((row) => String(row.privilege))), tables: byTable };
+  return {
+    everywhere: new Set([...global, ...schema].map((row) => String(row.privilege))),
+    tables: byTable,
+    host: account.includes('@') ? account.slice(account.lastIndexOf('@') + 1) : '%',
+  };
 }
 
 /** What each of saliweb's two MySQL users needs (saliweb grants the same; `saliflow db provision` does). */
@@ -144,7 +155,7 @@ export function privilegeProblems(role: 'backend' | 'frontend', user: string, db
     if (missing.length === 0) continue;
     const on = table ? `\`${db}\`.${table}` : `\`${db}\`.*`;
     problems.push(
-      `the ${role} user ${user} lacks ${missing.join(', ')} on ${on}: GRANT ${missing.join(', ')} ON ${on} TO '${user}'@'%' ` +
+      `the ${role} user ${user} lacks ${missing.join(', ')} on ${on}: GRANT ${missing.join(', ')} ON ${on} TO '${user}'@'${held.host}' ` +
         '(as a MySQL admin; `saliflow db provision` grants what each user needs; one held through a MySQL role is not seen here)',
     );
   }

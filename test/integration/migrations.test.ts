@@ -56,26 +56,38 @@ test('a provisioned database has every migration; db check names a missing one a
 test('db check names a privilege the backend or frontend user lacks, with the GRANT that gives it', async () => {
   const { db, backend, frontend } = fixture.config.database;
   const admin = await mysql.createConnection(fixture.admin);
+  // Every account of each user (`db provision` makes saliweb's @'localhost' and @'127.0.0.1', where TCP lands).
+  const hostsOf = async (user: string) =>
+    (await admin.query<mysql.RowDataPacket[]>('SELECT Host AS host FROM mysql.user WHERE User = ?', [user]))[0].map(
+      (row) => String(row.host),
+    );
+  const backendHosts = await hostsOf(backend.user);
+  const frontendHosts = await hostsOf(frontend.user);
   try {
-    await admin.query(`REVOKE UPDATE ON \`${db}\`.* FROM ?@'%'`, [backend.user]);
-    await admin.query(`REVOKE INSERT ON \`${db}\`.dependencies FROM ?@'%'`, [frontend.user]);
+    for (const host of backendHosts) await admin.query(`REVOKE UPDATE ON \`${db}\`.* FROM ?@?`, [backend.user, host]);
+    for (const host of frontendHosts) {
+      await admin.query(`REVOKE INSERT ON \`${db}\`.dependencies FROM ?@?`, [frontend.user, host]);
+    }
     const checked = await saliflow('db', 'check');
     assert.equal(checked.exitCode, 3, checked.stderr);
+    // The GRANT names the account the user connects as (here over TCP: 127.0.0.1).
     assert.ok(
       checked.stderr.includes(
-        `the backend user ${backend.user} lacks UPDATE on \`${db}\`.jobs: GRANT UPDATE ON \`${db}\`.jobs TO '${backend.user}'@'%'`,
+        `the backend user ${backend.user} lacks UPDATE on \`${db}\`.jobs: GRANT UPDATE ON \`${db}\`.jobs TO '${backend.user}'@'127.0.0.1'`,
       ),
       checked.stderr,
     );
     assert.ok(
       checked.stderr.includes(
-        `the frontend user ${frontend.user} lacks INSERT on \`${db}\`.dependencies: GRANT INSERT ON \`${db}\`.dependencies TO '${frontend.user}'@'%'`,
+        `the frontend user ${frontend.user} lacks INSERT on \`${db}\`.dependencies: GRANT INSERT ON \`${db}\`.dependencies TO '${frontend.user}'@'127.0.0.1'`,
       ),
       checked.stderr,
     );
   } finally {
-    await admin.query(`GRANT UPDATE ON \`${db}\`.* TO ?@'%'`, [backend.user]);
-    await admin.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@'%'`, [frontend.user]);
+    for (const host of backendHosts) await admin.query(`GRANT UPDATE ON \`${db}\`.* TO ?@?`, [backend.user, host]);
+    for (const host of frontendHosts) {
+      await admin.query(`GRANT INSERT ON \`${db}\`.dependencies TO ?@?`, [frontend.user, host]);
+    }
     await admin.end();
   }
   assert.equal((await saliflow('db', 'check')).exitCode, 0);
