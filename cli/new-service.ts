@@ -317,7 +317,8 @@ const TSCONFIG = `{
     "moduleResolution": "NodeNext",
     "strict": true,
     "noEmit": true,
-    "skipLibCheck": true
+    "skipLibCheck": true,
+    "types": ["node"]
   }
 }
 `;
@@ -333,10 +334,11 @@ function packageJson(short: string, python: boolean, serviceArg: string): string
       test: python
         ? 'PYTHONPATH=$(saliflow python-path):. python3 -m unittest discover -s test'
         : 'node --import tsx --test test/*.test.ts',
+      ...(python ? {} : { typecheck: 'tsc -p tsconfig.json' }),
       worker,
     },
     dependencies: { saliflow: `^${saliflowVersion()}` },
-    ...(python ? {} : { devDependencies: { tsx: '^4.23.15' } }),
+    ...(python ? {} : { devDependencies: { tsx: '^4.23.15', typescript: '^6.0.3', '@types/node': '^20.19.43' } }),
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }

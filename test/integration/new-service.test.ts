@@ -55,7 +55,7 @@ const passwords = (project: string) =>
         ?.values.get('passwd') ?? '',
   );
 
-test('a TypeScript project: config loads, and its own test passes against saliflow/testing', async () => {
+test('a TypeScript project: config loads, its own test passes against saliflow/testing, and it type-checks', async () => {
   const made = await newService('ModBar', '--dir', 'modbar');
   assert.equal(made.exitCode, 0, made.all);
   const project = path.join(root, 'modbar');
@@ -97,6 +97,17 @@ test('a TypeScript project: config loads, and its own test passes against salifl
   assert.equal(run.exitCode, 0, run.all);
   assert.match(run.all, /# pass 3\n/);
   assert.match(run.all, /# fail 0\n/);
+
+  // The service and its test type-check against saliflow's types (--allowImportingTsExtensions: the shim's
+  // entry points are .ts files; the package's are .d.ts).
+  fs.mkdirSync(path.join(project, 'node_modules/@types'), { recursive: true });
+  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules/@types/node'), path.join(project, 'node_modules/@types/node'));
+  const tsc = await execa(
+    path.join(REPO_ROOT, 'node_modules/.bin/tsc'),
+    ['-p', 'tsconfig.json', '--allowImportingTsExtensions'],
+    { cwd: project, reject: false, all: true },
+  );
+  assert.equal(tsc.exitCode, 0, tsc.all);
 });
 
 test('a Python project: config loads in both loaders, and its saliweb.test unittest passes', async () => {
