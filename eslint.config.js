@@ -77,6 +77,18 @@ export default tseslint.config(
     '**/activities/*',
     '!**/activities/job-start.js',
   ]),
+  // The service-author test kit (saliflow/testing): no MySQL, no Temporal, so core and the job's log only.
+  layer('client/testing.ts', 'the test kit imports core and engine/job-logger.ts only (no MySQL, no Temporal)', [
+    '**/store/**',
+    '**/activities/**',
+    '**/workflows/**',
+    '**/worker/**',
+    '**/cli/**',
+    '**/engine/*',
+    '!**/engine/job-logger.js',
+    '@temporalio/*',
+    'mysql2*',
+  ]),
   // Every SQL statement saliflow runs lives in store/ (a statement elsewhere fails lint).
   {
     files: [

@@ -20,6 +20,7 @@ import { addJobCommands } from './job-commands.js';
 import { addInfoCommands } from './info-commands.js';
 import { addControlCommands } from './control-commands.js';
 import { addSaliwebCommands } from './saliweb-commands.js';
+import { addNewServiceCommand } from './new-service.js';
 
 /** A fresh Option per command: commander keeps per-command state on it. */
 /** A repeatable option's values, in the order given. */
@@ -304,6 +305,7 @@ export function buildCli(): Command {
   addInfoCommands(program, configOption);
   addControlCommands(program, configOption);
   addSaliwebCommands(program, configOption);
+  addNewServiceCommand(program);
 
   return program;
 }

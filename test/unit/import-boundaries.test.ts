@@ -56,6 +56,8 @@ test('wrong-way imports are lint errors, right-way ones are not', async () => {
       true,
     ],
     ['client/submit.ts', "import { startJob } from '../activities/job-start.js';\nvoid startJob;\n", false],
+    ['client/testing.ts', "import { createPool } from '../store/pool.js';\nvoid createPool;\n", true],
+    ['client/testing.ts', "import { createJobLogger } from '../engine/job-logger.js';\nvoid createJobLogger;\n", false],
     [
       'client/show-job.ts',
       "import { runAdmissionRound } from '../engine/admission.js';\nvoid runAdmissionRound;\n",
