@@ -54,7 +54,7 @@ function text(node: DocNodeLike): string {
     case 'FencedCode':
       return `\n\n\`\`\`${(n as { language?: string }).language ?? ''}\n${n.code ?? ''}\`\`\`\n\n`;
     case 'Paragraph':
-      return `${node.getChildNodes().map(text).join('').trim()}\n\n`;
+      return `${node.getChildNodes().map(text).join('').replace(/ {2,}/g, ' ').trim()}\n\n`;
     default:
       return node.getChildNodes().map(text).join('');
   }
@@ -64,8 +64,11 @@ function summary(item: ApiItem): string {
   if (!(item instanceof ApiDocumentedItem) || !item.tsdocComment) return '';
   const c = item.tsdocComment;
   let out = text(c.summarySection as unknown as DocNodeLike).trim();
-  for (const p of c.params.blocks)
-    out += `\n\n- \`${p.parameterName}\`: ${text(p.content as unknown as DocNodeLike).trim()}`;
+  for (const p of c.params.blocks) {
+    // A name TSDoc cannot parse (`@param options.temporal …`) is left in the text, which then starts with it.
+    const body = text(p.content as unknown as DocNodeLike).trim();
+    out += p.parameterName ? `\n\n- \`${p.parameterName}\`: ${body}` : `\n\n${body}`;
+  }
   if (c.returnsBlock) out += `\n\nReturns: ${text(c.returnsBlock.content as unknown as DocNodeLike).trim()}`;
   if (c.remarksBlock) out += `\n\n${text(c.remarksBlock.content as unknown as DocNodeLike).trim()}`;
   return out.replace(/\n{3,}/g, '\n\n');

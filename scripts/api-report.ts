@@ -28,8 +28,15 @@ export function entryPoints(root = ROOT): EntryPoint[] {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: Record<string, unknown> };
   const byTypes = new Map<string, EntryPoint>();
   for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
+    // A data file (./package.json) has no API; any other entry point must name its declarations, or it would go
+    // unchecked.
+    if (typeof target === 'string' && target.endsWith('.json')) continue;
     const types = typeof target === 'object' && target !== null ? (target as { types?: unknown }).types : undefined;
-    if (typeof types !== 'string') continue;
+    if (typeof types !== 'string')
+      throw new Error(
+        `package.json exports["${subpath}"] has no "types" condition; give it { "types": "./dist/<path>.d.ts", ` +
+          '"default": "./dist/<path>.js" } so its API is reported and checked',
+      );
     const m = /^\.\/dist\/(.+)\.d\.ts$/.exec(types);
     if (!m) throw new Error(`package.json exports["${subpath}"].types is ${types}; expected ./dist/<path>.d.ts`);
     const known = byTypes.get(types);

@@ -73,6 +73,12 @@ test('entry points come from package.json exports: aliases share a report, a new
         reportName: 'saliflow-testing',
       },
     ]);
+    // An entry point without declarations would escape the check: refused, naming it.
+    await fs.writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'saliflow', exports: { ...exports, './extra': './dist/extra.js' } }),
+    );
+    assert.throws(() => entryPoints(dir), /exports\["\.\/extra"\] has no "types" condition/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
