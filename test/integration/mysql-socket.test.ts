@@ -10,6 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_MYSQL_SOCKET, loadServiceConfig } from '../../core/config/index.js';
 import { checkDatabase } from '../../store/pool.js';
+import mysql from 'mysql2/promise';
 import { stackSettings } from '../../scripts/stack/settings.js';
 import { createServiceFixture, type ServiceFixture } from '../support/service-fixture.js';
 
@@ -32,7 +33,10 @@ async function withDatabaseLines(name: string, lines: string[]): Promise<string>
 }
 
 test('[database] socket: the backend connects through the dev MariaDB’s Unix socket', async () => {
-  const socket = stackSettings().mysql.socket;
+  // Where the server the fixture uses listens (the dev stack may have been started from another checkout).
+  const admin = await mysql.createConnection(fixture.admin);
+  const [[row]] = await admin.query<mysql.RowDataPacket[]>('SELECT @@socket AS socket').finally(() => admin.end());
+  const socket = String(row?.socket ?? stackSettings().mysql.socket);
   assert.ok(existsSync(socket), `the dev stack's MariaDB socket ${socket}`);
   const config = loadServiceConfig(await withDatabaseLines('by-socket', [`socket: ${socket}`]), {});
   assert.equal(config.database.socket, socket);
