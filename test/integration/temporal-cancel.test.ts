@@ -57,7 +57,7 @@ test(
       assert.equal(row.state, 'FAILED');
       assert.match(row.failure ?? '', /^JobCancelledError: workflow cancellation requested through Temporal/);
       const mails = await fixture.smtp.waitFor(mailsBefore + 1);
-      assert.match(mails.at(-1)!.subject, /job webcancel FAILED/);
+      assert.match(mails.at(-1)!.subject, /Job webcancel FAILED/);
     });
   },
 );
