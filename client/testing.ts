@@ -19,7 +19,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadServiceConfig } from '../core/config/index.js';
-import { JobStateError, RunnerSpecError } from '../core/errors.js';
+import { RunnerSpecError } from '../core/errors.js';
+import { declaredColumnsOnly } from '../core/job-metadata.js';
 import { runnerSpecProblem } from '../core/runner-spec.js';
 import type { JobContext, Metadata, RerunData, Service } from '../core/service.js';
 import type { JobState } from '../core/states.js';
@@ -166,15 +167,7 @@ export async function createTestJob<M extends Metadata = Metadata>(
     cycle: options.cycle ?? 1,
     rerunData: options.rerunData,
     // As the worker's context: a column the service does not declare is refused.
-    metadata: new Proxy(metadata, {
-      set(target, key, value) {
-        if (typeof key !== 'string' || !(key in target)) {
-          throw new JobStateError(name, `metadata has no column "${String(key)}"; declare it in the service's columns`);
-        }
-        target[key] = value as Metadata[string];
-        return true;
-      },
-    }),
+    metadata: declaredColumnsOnly(name, metadata, metadata),
     log: createJobLogger(directory),
     path: (...segments) => path.join(directory, ...segments),
     sentMail,

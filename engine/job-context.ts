@@ -2,6 +2,7 @@
  * Builds the context a service step receives, and writes back the metadata
  * the step changed.
  */
+import { declaredColumnsOnly } from '../core/job-metadata.js';
 import path from 'node:path';
 import type { Logger } from '@temporalio/common';
 import type { ServiceConfig } from '../core/config/index.js';
@@ -61,15 +62,7 @@ export async function loadStepContext(
     contactEmail: row.contactEmail,
     cycle: cycle ? serviceCycle(cycle) : 1,
     rerunData: cycle?.rerun?.data,
-    metadata: new Proxy(metadata, {
-      set(target, key, value) {
-        if (typeof key !== 'string' || !(key in before)) {
-          throw new JobStateError(name, `metadata has no column "${String(key)}"; declare it in the service's columns`);
-        }
-        target[key] = value as Metadata[string];
-        return true;
-      },
-    }),
+    metadata: declaredColumnsOnly(name, metadata, before),
     log: createJobLogger(directory, workerLog),
     path: (...segments) => path.join(directory, ...segments),
     async sendUserEmail(subject, body) {
